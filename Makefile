@@ -1,0 +1,46 @@
+# The two commands a new user needs: `make demo` and `make test`. Each installs what it
+# needs (Debian packages), builds, and runs.
+BUILD ?= build
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOOLKIT_WERROR=ON
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build demo test test-asan test-tsan bench format clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/tools/poolkit/poolkit config --env-file examples/production.env
+
+test: build
+	scripts/run-tests $(BUILD)
+
+# Sanitizer runs of the unit and conformance suites.
+test-asan: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPOOLKIT_WERROR=ON \
+	  -DPOOLKIT_SANITIZE=address,undefined -DPOOLKIT_BUILD_BENCH=OFF -DPOOLKIT_BUILD_TOOLS=OFF
+	cmake --build build-asan -j $(JOBS)
+	ctest --test-dir build-asan -L 'unit|conformance' --output-on-failure -j $(JOBS)
+
+test-tsan: deps
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOOLKIT_WERROR=ON \
+	  -DPOOLKIT_SANITIZE=thread -DPOOLKIT_BUILD_BENCH=OFF -DPOOLKIT_BUILD_TOOLS=OFF
+	cmake --build build-tsan -j $(JOBS)
+	ctest --test-dir build-tsan -L 'unit|conformance' --output-on-failure -j $(JOBS)
+
+bench: build
+	$(BUILD)/bench/poolkit_pool_bench
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan

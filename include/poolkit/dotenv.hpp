@@ -1,0 +1,45 @@
+#pragma once
+// Dotenv files, read the way python-dotenv reads them so a service's existing .env works
+// unchanged: `KEY=value` lines, blank lines and `#` comments, an optional `export ` prefix,
+// blanks around '=' ignored, 'single quotes' taken literally, "double quotes" with backslash
+// escapes (\n \t \r \" \\ \' \a \b \f \v; other backslashes are kept), and an inline comment
+// after an unquoted value when the '#' follows a blank. Values span one line; `${VAR}`
+// references are not expanded.
+//
+// A line that does not parse is an error naming the file and line. The message never repeats
+// the line's text: a malformed line may be a password pasted on its own.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace poolkit {
+
+struct DotenvVariable {
+  std::string name;
+  std::string value;
+  int line = 0;  // 1-based
+};
+
+struct DotenvError {
+  int line = 0;         // 1-based; 0 when the file itself could not be read
+  std::string message;  // complete, starting with "path:line: "
+};
+
+struct DotenvFile {
+  std::filesystem::path path;
+  std::vector<DotenvVariable> variables;  // in file order, duplicates included
+  std::vector<DotenvError> errors;
+
+  // The definition that counts: the last one of that name, or nullptr.
+  const DotenvVariable* find(std::string_view name) const;
+};
+
+// Parses dotenv text; `path` names it in error messages.
+DotenvFile parse_dotenv(std::string_view text, const std::filesystem::path& path);
+
+// Reads and parses a file. A file that does not exist or cannot be read is an error (line 0).
+DotenvFile read_dotenv_file(const std::filesystem::path& path);
+
+}  // namespace poolkit

@@ -1,0 +1,191 @@
+#include "poolkit/dotenv.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "ascii.hpp"
+
+namespace poolkit {
+namespace {
+
+using detail::is_ascii_alnum;
+using detail::is_ascii_digit;
+using detail::is_blank;
+using detail::trim_blanks_left;
+using detail::trim_blanks_right;
+
+// A value, or why the line is malformed. Messages name the variable at most, never its value.
+struct ParsedValue {
+  std::string value;
+  std::string error;
+};
+
+// What one line holds: nothing (blank or comment), a variable, or an error.
+struct ParsedLine {
+  std::optional<DotenvVariable> variable;
+  std::string error;
+};
+
+bool is_name_char(char c) { return is_ascii_alnum(c) || c == '_'; }
+
+std::string_view skip_export_keyword(std::string_view line) {
+  constexpr std::string_view kExport = "export";
+  if (line.substr(0, kExport.size()) == kExport && line.size() > kExport.size() &&
+      is_blank(line[kExport.size()])) {
+    return trim_blanks_left(line.substr(kExport.size()));
+  }
+  return line;
+}
+
+// The character a backslash escape in a double-quoted value stands for, as python-dotenv
+// decodes it; nullopt for an escape it leaves alone.
+std::optional<char> unescape(char c) {
+  switch (c) {
+    case 'n': return '\n';
+    case 't': return '\t';
+    case 'r': return '\r';
+    case 'a': return '\a';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'v': return '\v';
+    case '"':
+    case '\'':
+    case '\\': return c;
+    default: return std::nullopt;
+  }
+}
+
+// After a closing quote only blanks and a comment may follow.
+ParsedValue finish_quoted(std::string value, std::string_view after, std::string_view name) {
+  after = trim_blanks_left(after);
+  if (!after.empty() && after.front() != '#') {
+    return {{}, fmt::format("unexpected text after the closing quote of {}'s value", name)};
+  }
+  return {std::move(value), {}};
+}
+
+ParsedValue unterminated(std::string_view name, std::string_view quote) {
+  return {{},
+          fmt::format("the value of {} has no closing {} quote (values must fit on one line)",
+                      name, quote)};
+}
+
+ParsedValue parse_single_quoted(std::string_view text, std::string_view name) {
+  const auto close = text.find('\'', 1);
+  if (close == std::string_view::npos) return unterminated(name, "single");
+  return finish_quoted(std::string(text.substr(1, close - 1)), text.substr(close + 1), name);
+}
+
+ParsedValue parse_double_quoted(std::string_view text, std::string_view name) {
+  std::string value;
+  for (std::size_t i = 1; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') return finish_quoted(std::move(value), text.substr(i + 1), name);
+    if (c == '\\' && i + 1 < text.size()) {
+      const auto unescaped = unescape(text[i + 1]);
+      if (unescaped) {
+        value += *unescaped;
+      } else {
+        value += text.substr(i, 2);
+      }
+      ++i;
+      continue;
+    }
+    value += c;
+  }
+  return unterminated(name, "double");
+}
+
+// python-dotenv: a '#' starts a comment only after a blank; "a#b" is a value.
+std::string parse_unquoted(std::string_view text) {
+  for (std::size_t i = 1; i < text.size(); ++i) {
+    if (text[i] == '#' && is_blank(text[i - 1])) {
+      text = text.substr(0, i);
+      break;
+    }
+  }
+  return std::string(trim_blanks_right(text));
+}
+
+ParsedValue parse_value(std::string_view text, std::string_view name) {
+  if (!text.empty() && text.front() == '\'') return parse_single_quoted(text, name);
+  if (!text.empty() && text.front() == '"') return parse_double_quoted(text, name);
+  return {parse_unquoted(text), {}};
+}
+
+ParsedLine parse_line(std::string_view line, int number) {
+  line = trim_blanks_left(line);
+  if (line.empty() || line.front() == '#') return {};
+  line = skip_export_keyword(line);
+
+  const auto name_end = std::find_if_not(line.begin(), line.end(), is_name_char) - line.begin();
+  const std::string_view name = line.substr(0, static_cast<std::size_t>(name_end));
+  const std::string_view after_name = trim_blanks_left(line.substr(name.size()));
+  const bool has_equals = line.find('=') != std::string_view::npos;
+  if (!has_equals) return {std::nullopt, "expected NAME=value, but the line has no '='"};
+  if (name.empty() || is_ascii_digit(name.front()) || after_name.front() != '=') {
+    return {std::nullopt,
+            "expected a variable name of letters, digits and '_' (not starting with a digit) "
+            "before '='"};
+  }
+  ParsedValue value = parse_value(trim_blanks_left(after_name.substr(1)), name);
+  if (!value.error.empty()) return {std::nullopt, std::move(value.error)};
+  return {DotenvVariable{std::string(name), std::move(value.value), number}, {}};
+}
+
+std::string located(const std::filesystem::path& path, int line, std::string_view message) {
+  return fmt::format("{}:{}: {}", path.string(), line, message);
+}
+
+DotenvFile unreadable(const std::filesystem::path& path, std::string_view why) {
+  DotenvFile file;
+  file.path = path;
+  file.errors.push_back({0, fmt::format("{}: cannot read the env file: {}", path.string(), why)});
+  return file;
+}
+
+}  // namespace
+
+const DotenvVariable* DotenvFile::find(std::string_view name) const {
+  const auto match = std::find_if(variables.rbegin(), variables.rend(),
+                                  [name](const DotenvVariable& v) { return v.name == name; });
+  return match == variables.rend() ? nullptr : &*match;
+}
+
+DotenvFile parse_dotenv(std::string_view text, const std::filesystem::path& path) {
+  constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
+  if (text.substr(0, kUtf8ByteOrderMark.size()) == kUtf8ByteOrderMark) {
+    text.remove_prefix(kUtf8ByteOrderMark.size());
+  }
+  DotenvFile file;
+  file.path = path;
+  int number = 0;
+  while (!text.empty()) {
+    const auto newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF files
+    ParsedLine parsed = parse_line(line, number);
+    if (!parsed.error.empty()) file.errors.push_back({number, located(path, number, parsed.error)});
+    if (parsed.variable) file.variables.push_back(*std::move(parsed.variable));
+  }
+  return file;
+}
+
+DotenvFile read_dotenv_file(const std::filesystem::path& path) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) return unreadable(path, "no such file");
+  if (std::filesystem::is_directory(path, error)) return unreadable(path, "it is a directory");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  if (in) contents << in.rdbuf();
+  if (!in || in.bad()) return unreadable(path, "it could not be opened or read");
+  return parse_dotenv(contents.str(), path);
+}
+
+}  // namespace poolkit

@@ -1,0 +1,332 @@
+#include "poolkit/url.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+#include "ascii.hpp"
+#include "poolkit/error.hpp"
+
+namespace poolkit {
+namespace {
+
+using detail::ascii_lower;
+using detail::is_ascii_alnum;
+using detail::is_ascii_digit;
+
+constexpr std::array<std::string_view, 7> kKnownSchemes{"mongodb", "mongodb+srv", "redis", "rediss",
+                                                         "unix",    "http",        "https"};
+
+// Added to messages about hosts and ports: the usual cause is a password with a reserved
+// character that ended the user-info part early.
+constexpr std::string_view kEncodingHint =
+    " (if the user name or password contains ':', '/', '?', '#' or '@', percent-encode it)";
+
+// Every parse failure ends here. The message never includes any part of the URL: in a malformed
+// URL we cannot know which part is the password.
+[[noreturn]] void reject(std::string_view why) {
+  throw ConfigError("invalid URL: " + std::string(why));
+}
+
+bool is_known_scheme(std::string_view scheme) {
+  return std::find(kKnownSchemes.begin(), kKnownSchemes.end(), scheme) != kKnownSchemes.end();
+}
+
+bool is_scheme_char(char c) { return is_ascii_alnum(c) || c == '+' || c == '-' || c == '.'; }
+
+int hex_value(char c) {
+  if (is_ascii_digit(c)) return c - '0';
+  const char lower = ascii_lower(c);
+  if (lower >= 'a' && lower <= 'f') return lower - 'a' + 10;
+  return -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view text) {
+  std::string decoded;
+  decoded.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      decoded += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;  // a '%' needs two hex digits
+    const int high = hex_value(text[i + 1]);
+    const int low = hex_value(text[i + 2]);
+    if (high < 0 || low < 0) return std::nullopt;
+    decoded += static_cast<char>(high * 16 + low);
+    i += 2;
+  }
+  return decoded;
+}
+
+bool is_unreserved(char c) {
+  return is_ascii_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+// Percent-encodes everything except unreserved characters and `also_keep`, so redacted() output
+// parses back to the same parts.
+std::string percent_encode(std::string_view text, std::string_view also_keep = {}) {
+  constexpr std::string_view kHexDigits = "0123456789ABCDEF";
+  std::string encoded;
+  for (const char c : text) {
+    if (is_unreserved(c) || also_keep.find(c) != std::string_view::npos) {
+      encoded += c;
+      continue;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    encoded += '%';
+    encoded += kHexDigits[byte >> 4];
+    encoded += kHexDigits[byte & 0x0F];
+  }
+  return encoded;
+}
+
+std::string decode_userinfo_part(std::string_view text) {
+  auto decoded = percent_decode(text);
+  if (!decoded) reject("invalid percent-encoding in the user name or password");
+  return *std::move(decoded);
+}
+
+// Splits "user:password@hosts" and stores the user info; returns the host part.
+std::string_view take_userinfo(std::string_view authority, Url& url) {
+  const auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return authority;
+  const std::string_view userinfo = authority.substr(0, at);
+  if (userinfo.find('@') != std::string_view::npos) {
+    reject("the user name or password contains '@'; percent-encode it as %40");
+  }
+  const auto colon = userinfo.find(':');
+  url.username = decode_userinfo_part(userinfo.substr(0, colon));
+  if (colon != std::string_view::npos) {
+    url.password = decode_userinfo_part(userinfo.substr(colon + 1));
+  }
+  return authority.substr(at + 1);
+}
+
+std::uint16_t parse_port(std::string_view text) {
+  const std::string why = "a port must be a whole number from 1 to 65535" + std::string(kEncodingHint);
+  if (text.empty() || !std::all_of(text.begin(), text.end(), is_ascii_digit)) reject(why);
+  unsigned value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || value < 1 || value > 65535) {
+    reject(why);
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+bool is_host_name_char(char c) { return is_ascii_alnum(c) || c == '-' || c == '.' || c == '_'; }
+
+bool is_ipv6_char(char c) { return hex_value(c) >= 0 || c == ':' || c == '.'; }
+
+void check_host_name(std::string_view name, bool bracketed) {
+  if (name.empty()) reject("a host name is empty" + std::string(kEncodingHint));
+  const auto allowed = bracketed ? is_ipv6_char : is_host_name_char;
+  if (!std::all_of(name.begin(), name.end(), allowed)) {
+    reject(bracketed ? "an IPv6 address in [brackets] contains a character that is not allowed"
+                     : "a host name may contain only letters, digits, '-', '.' and '_'" +
+                           std::string(kEncodingHint));
+  }
+}
+
+UrlHost parse_host(std::string_view text) {
+  UrlHost host;
+  std::string_view port_part;
+  bool has_port = false;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) reject("an IPv6 address lacks its closing ']'");
+    host.name = std::string(text.substr(1, close - 1));
+    check_host_name(host.name, true);
+    const std::string_view after = text.substr(close + 1);
+    if (!after.empty() && after.front() != ':') reject("unexpected text after an IPv6 address");
+    has_port = !after.empty();
+    if (has_port) port_part = after.substr(1);
+  } else {
+    const auto colon = text.find(':');
+    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
+      reject("a host has more than one ':'; write an IPv6 address in [brackets]" +
+             std::string(kEncodingHint));
+    }
+    host.name = std::string(text.substr(0, colon));
+    check_host_name(host.name, false);
+    has_port = colon != std::string_view::npos;
+    if (has_port) port_part = text.substr(colon + 1);
+  }
+  if (has_port) host.port = parse_port(port_part);
+  return host;
+}
+
+std::vector<UrlHost> parse_hosts(std::string_view text) {
+  std::vector<UrlHost> hosts;
+  if (text.empty()) return hosts;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = text.find(',', start);
+    const std::string_view item = text.substr(start, comma - start);
+    if (item.empty()) reject("the host list has an empty entry");
+    hosts.push_back(parse_host(item));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return hosts;
+}
+
+std::vector<UrlQueryParam> parse_query(std::string_view text) {
+  std::vector<UrlQueryParam> params;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto amp = std::min(text.find('&', start), text.size());
+    const std::string_view item = text.substr(start, amp - start);
+    start = amp + 1;
+    if (item.empty()) continue;  // "a=1&&b=2" and a trailing '&' are harmless
+    const auto equals = item.find('=');
+    if (equals == std::string_view::npos) reject("a query option has no '=' (expected name=value)");
+    auto key = percent_decode(item.substr(0, equals));
+    auto value = percent_decode(item.substr(equals + 1));
+    if (!key || !value) reject("invalid percent-encoding in the query");
+    if (key->empty()) reject("a query option has no name");
+    params.push_back({*std::move(key), *std::move(value)});
+  }
+  return params;
+}
+
+void check_scheme_rules(const Url& url, std::string_view host_part) {
+  if (url.scheme == "unix") {
+    if (!host_part.empty()) {
+      reject("a unix:// URL names a socket path, not a host: write unix:///path/to/socket");
+    }
+    if (url.path.size() < 2) reject("a unix:// URL needs a socket path, e.g. unix:///run/x.sock");
+    return;
+  }
+  if (url.hosts.empty()) reject("no host" + std::string(kEncodingHint));
+  if (url.scheme == "mongodb+srv") {
+    if (url.hosts.size() != 1 || url.hosts.front().port) {
+      reject("a mongodb+srv:// URL takes exactly one host name and no port");
+    }
+    return;
+  }
+  if (url.scheme != "mongodb" && url.hosts.size() != 1) {
+    reject("only mongodb:// URLs may list several hosts");
+  }
+}
+
+std::string format_host(const UrlHost& host) {
+  const bool is_ipv6 = host.name.find(':') != std::string::npos;
+  std::string text = is_ipv6 ? "[" + host.name + "]" : host.name;
+  if (host.port) text += ":" + std::to_string(*host.port);
+  return text;
+}
+
+// Query values keep ',', ':' and '/' readable (MongoDB tag sets, paths) and still parse back.
+constexpr std::string_view kReadableQueryChars = ",:/";
+
+std::string masked_query_item(std::string_view item) {
+  const auto equals = item.find('=');
+  if (equals == std::string_view::npos) return "****";  // could be a bare token
+  const auto key = percent_decode(item.substr(0, equals));
+  if (!key || is_secret_query_key(*key)) return std::string(item.substr(0, equals)) + "=****";
+  return std::string(item);
+}
+
+// Masks secret values in the query of text that did not parse as a URL.
+std::string mask_query_text(std::string_view text) {
+  const auto question = text.find('?');
+  if (question == std::string_view::npos) return std::string(text);
+  std::string masked(text.substr(0, question + 1));
+  std::string_view query = text.substr(question + 1);
+  while (true) {
+    const auto amp = query.find('&');
+    masked += masked_query_item(query.substr(0, amp));
+    if (amp == std::string_view::npos) break;
+    masked += '&';
+    query.remove_prefix(amp + 1);
+  }
+  return masked;
+}
+
+}  // namespace
+
+Url parse_url(std::string_view text) {
+  Url url;
+  const auto separator = text.find("://");
+  if (separator == std::string_view::npos) {
+    reject("it does not start with a scheme such as redis:// or mongodb://");
+  }
+  url.scheme = ascii_lower(text.substr(0, separator));
+  if (!is_known_scheme(url.scheme)) {
+    reject("unsupported scheme; expected mongodb, mongodb+srv, redis, rediss, unix, http or https");
+  }
+  const std::string_view rest = text.substr(separator + 3);
+  if (rest.find('#') != std::string_view::npos) {
+    reject("it contains '#'; a fragment is not allowed (write '#' in a password as %23)");
+  }
+  const auto authority_end = rest.find_first_of("/?");
+  const std::string_view authority = rest.substr(0, authority_end);
+  const std::string_view after_authority =
+      authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+
+  const std::string_view host_part = take_userinfo(authority, url);
+  if (url.scheme != "unix") url.hosts = parse_hosts(host_part);
+
+  const auto question = after_authority.find('?');
+  url.path = std::string(after_authority.substr(0, question));
+  if (question != std::string_view::npos) {
+    url.query = parse_query(after_authority.substr(question + 1));
+  }
+  check_scheme_rules(url, host_part);
+  url.text = std::string(text);
+  return url;
+}
+
+std::string Url::redacted() const {
+  std::string out = scheme + "://";
+  if (!username.empty() || password) {
+    out += percent_encode(username);
+    if (password) out += ":****";
+    out += '@';
+  }
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (i > 0) out += ',';
+    out += format_host(hosts[i]);
+  }
+  out += path;
+  for (std::size_t i = 0; i < query.size(); ++i) {
+    out += i == 0 ? '?' : '&';
+    out += percent_encode(query[i].key) + '=';
+    out += is_secret_query_key(query[i].key) ? std::string("****")
+                                              : percent_encode(query[i].value, kReadableQueryChars);
+  }
+  return out;
+}
+
+std::optional<std::string> Url::query_value(std::string_view key) const {
+  const auto match = std::find_if(query.rbegin(), query.rend(), [key](const UrlQueryParam& param) {
+    return detail::equals_ignoring_case(param.key, key);
+  });
+  if (match == query.rend()) return std::nullopt;
+  return match->value;
+}
+
+std::string redact_url_text(std::string_view text) {
+  const auto separator = text.find("://");
+  if (separator == std::string_view::npos) return "****";
+  const std::string_view scheme = text.substr(0, separator);
+  if (scheme.empty() || !std::all_of(scheme.begin(), scheme.end(), is_scheme_char)) return "****";
+  const std::string_view rest = text.substr(separator + 3);
+  const auto at = rest.rfind('@');
+  // Without an '@' there is no telling where a mistyped password sits, so hide it all.
+  if (at == std::string_view::npos) return std::string(scheme) + "://****";
+  return std::string(scheme) + "://****@" + mask_query_text(rest.substr(at + 1));
+}
+
+bool is_secret_query_key(std::string_view key) {
+  constexpr std::array<std::string_view, 9> kSecretMarkers{
+      "pass",   "pwd",       "token",      "secret", "apikey", "api_key",
+      "api-key", "credential", "authmechanismproperties"};
+  const std::string lowered = ascii_lower(key);
+  return std::any_of(kSecretMarkers.begin(), kSecretMarkers.end(), [&](std::string_view marker) {
+    return lowered.find(marker) != std::string::npos;
+  });
+}
+
+}  // namespace poolkit

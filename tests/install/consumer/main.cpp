@@ -1,0 +1,36 @@
+// Uses the installed package the way a service would: a pool over its own connector.
+#include <poolkit/pool.hpp>
+
+#include <cstdio>
+
+namespace {
+struct Counter {
+  int value = 0;
+};
+struct CounterConnector {
+  using Connection = Counter;
+  Counter open(poolkit::Deadline) { return Counter{}; }
+  bool check(Counter&, poolkit::Deadline) { return true; }
+  void close(Counter&) noexcept {}
+};
+}  // namespace
+
+int main() {
+  poolkit::PoolOptions options;
+  options.name = "consumer";
+  options.max_size = 2;
+  poolkit::Pool<CounterConnector> pool(CounterConnector{}, options);
+  for (int i = 0; i < 3; ++i) {
+    auto lease = pool.checkout();
+    lease->value += 1;
+  }
+  const auto stats = pool.stats();
+  if (stats.checkouts != 3 || stats.created != 1) {
+    std::fprintf(stderr, "unexpected stats: %llu checkouts, %llu created\n",
+                 static_cast<unsigned long long>(stats.checkouts),
+                 static_cast<unsigned long long>(stats.created));
+    return 1;
+  }
+  std::puts("consumer: find_package(poolkit) works");
+  return 0;
+}

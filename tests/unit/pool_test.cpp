@@ -1,0 +1,559 @@
+// The generic pool's behaviour, one behaviour per test, with a fake connector.
+
+#include <gtest/gtest.h>
+#include <poolkit/pool.hpp>
+
+#include <algorithm>
+#include <array>
+#include <latch>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "fake_connector.hpp"
+
+namespace poolkit {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::FakeConnector;
+using testing::FakeServer;
+using testing::RecordingListener;
+using FakePool = Pool<FakeConnector>;
+
+PoolOptions small_pool(std::size_t max_size = 4) {
+  PoolOptions options;
+  options.name = "fake";
+  options.address = "fake:1";
+  options.size_setting = "FAKE_MAX";
+  options.max_size = max_size;
+  options.wait_queue_timeout = 5s;
+  options.background_interval = 20ms;
+  return options;
+}
+
+struct PoolFixture : ::testing::Test {
+  std::shared_ptr<FakeServer> server = std::make_shared<FakeServer>();
+  std::shared_ptr<RecordingListener> listener = std::make_shared<RecordingListener>();
+  FakePool make(PoolOptions options) { return FakePool(FakeConnector(server), options, listener); }
+};
+
+TEST_F(PoolFixture, ReturnedConnectionIsReusedInsteadOfOpeningANewOne) {
+  auto pool = make(small_pool());
+  int first_serial = 0;
+  {
+    auto lease = pool.checkout();
+    first_serial = lease->serial;
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto lease = pool.checkout();
+    EXPECT_EQ(lease->serial, first_serial);
+  }
+  EXPECT_EQ(server->opened, 1);
+  EXPECT_EQ(pool.stats().checkouts, 6u);
+}
+
+TEST_F(PoolFixture, LeaseReturnsItselfWhenDestroyedOrReleased) {
+  auto pool = make(small_pool());
+  {
+    auto lease = pool.checkout();
+    EXPECT_EQ(pool.stats().in_use, 1u);
+  }
+  EXPECT_EQ(pool.stats().in_use, 0u);
+  EXPECT_EQ(pool.stats().idle, 1u);
+  auto lease = pool.checkout();
+  lease.release();
+  EXPECT_FALSE(lease);
+  EXPECT_EQ(pool.stats().idle, 1u);
+}
+
+TEST_F(PoolFixture, MovedLeaseReturnsOnlyOnce) {
+  auto pool = make(small_pool());
+  auto a = pool.checkout();
+  auto b = std::move(a);
+  FakePool::LeaseType c;
+  c = std::move(b);
+  EXPECT_EQ(pool.stats().in_use, 1u);
+  c.release();
+  EXPECT_EQ(pool.stats().in_use, 0u);
+  EXPECT_EQ(pool.stats().idle, 1u);
+}
+
+TEST_F(PoolFixture, BrokenLeaseIsClosedInsteadOfReused) {
+  auto pool = make(small_pool());
+  int broken_serial = 0;
+  {
+    auto lease = pool.checkout();
+    broken_serial = lease->serial;
+    lease.mark_broken();
+  }
+  EXPECT_EQ(server->closed, 1);
+  EXPECT_EQ(listener->closed_with(CloseReason::error), 1);
+  auto lease = pool.checkout();
+  EXPECT_NE(lease->serial, broken_serial);
+}
+
+TEST_F(PoolFixture, NeverOpensMoreThanMaxSize) {
+  auto pool = make(small_pool(3));
+  std::vector<std::thread> threads;
+  std::atomic<int> most_live{0};
+  for (int t = 0; t < 12; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto lease = pool.checkout();
+        int live = server->live();
+        int seen = most_live.load();
+        while (live > seen && !most_live.compare_exchange_weak(seen, live)) {
+        }
+        std::this_thread::yield();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_LE(most_live.load(), 3);
+  EXPECT_LE(server->opened.load(), 3);
+}
+
+TEST_F(PoolFixture, ExhaustedPoolTimesOutWithADiagnosis) {
+  auto options = small_pool(2);
+  options.wait_queue_timeout = 50ms;
+  auto pool = make(options);
+  auto a = pool.checkout();
+  auto b = pool.checkout();
+  try {
+    (void)pool.checkout();
+    FAIL() << "expected PoolTimeoutError";
+  } catch (const PoolTimeoutError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("fake pool (fake:1)"), std::string::npos) << message;
+    EXPECT_NE(message.find("pool size 2 (FAKE_MAX)"), std::string::npos) << message;
+    EXPECT_NE(message.find("2 in use, 0 idle"), std::string::npos) << message;
+    EXPECT_NE(message.find("waiting"), std::string::npos) << message;
+    EXPECT_NE(message.find("timed out after"), std::string::npos) << message;
+    EXPECT_EQ(error.code(), ErrorCode::pool_timeout);
+    EXPECT_TRUE(error.retryable());
+  }
+  const auto stats = pool.stats();
+  EXPECT_EQ(stats.failures_by(CheckOutFailure::timeout), 1u);
+  EXPECT_EQ(stats.waited, 1u);
+  EXPECT_EQ(stats.waiting, 0u);
+}
+
+TEST_F(PoolFixture, TimeoutMessageCountsTheOtherWaiters) {
+  auto options = small_pool(1);
+  auto pool = make(options);
+  auto held = pool.checkout();
+  std::thread patient([&] {
+    try {
+      auto lease = pool.checkout(2s);
+    } catch (const PoolTimeoutError&) {
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
+  try {
+    (void)pool.checkout(20ms);
+    FAIL() << "expected PoolTimeoutError";
+  } catch (const PoolTimeoutError& error) {
+    EXPECT_NE(std::string(error.what()).find("1 in use, 0 idle, 0 connecting, 2 waiting"),
+              std::string::npos)
+        << error.what();
+  }
+  held.release();
+  patient.join();
+}
+
+TEST_F(PoolFixture, WaitersAreServedOldestFirst) {
+  auto pool = make(small_pool(1));
+  auto held = pool.checkout();
+  std::mutex order_mutex;
+  std::vector<int> order;
+  std::vector<std::thread> waiters;
+  for (int id = 0; id < 5; ++id) {
+    waiters.emplace_back([&, id] {
+      auto lease = pool.checkout();
+      std::lock_guard lock(order_mutex);
+      order.push_back(id);
+    });
+    // Each waiter is queued before the next one starts.
+    ASSERT_TRUE(eventually([&] { return pool.stats().waiting == static_cast<size_t>(id + 1); }));
+  }
+  held.release();
+  for (auto& t : waiters) t.join();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(PoolFixture, NewcomerNeverOvertakesAWaiter) {
+  auto pool = make(small_pool(1));
+  auto held = pool.checkout();
+  std::atomic<bool> waiter_got_it{false};
+  std::thread waiter([&] {
+    auto lease = pool.checkout();
+    waiter_got_it = true;
+    std::this_thread::sleep_for(20ms);
+  });
+  ASSERT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
+  held.release();
+  auto mine = pool.checkout();  // queued behind the waiter even though we just returned one
+  EXPECT_TRUE(waiter_got_it.load());
+  waiter.join();
+}
+
+TEST_F(PoolFixture, ClearMakesIdleConnectionsStaleAndTheyAreClosed) {
+  auto pool = make(small_pool());
+  int old_serial = 0;
+  {
+    auto lease = pool.checkout();
+    old_serial = lease->serial;
+  }
+  pool.clear();
+  auto lease = pool.checkout();
+  EXPECT_NE(lease->serial, old_serial);
+  EXPECT_TRUE(eventually([&] { return listener->closed_with(CloseReason::stale) == 1; }));
+  EXPECT_EQ(pool.stats().generation, 1u);
+}
+
+TEST_F(PoolFixture, ConnectionInUseDuringClearIsClosedWhenReturned) {
+  auto pool = make(small_pool());
+  auto lease = pool.checkout();
+  pool.clear();
+  EXPECT_EQ(server->closed, 0);
+  lease.release();
+  EXPECT_EQ(server->closed, 1);
+  EXPECT_EQ(listener->closed_with(CloseReason::stale), 1);
+}
+
+TEST_F(PoolFixture, PausingClearFailsWaitersAndRejectsUntilReady) {
+  auto pool = make(small_pool(1));
+  auto held = pool.checkout();
+  std::optional<ErrorCode> waiter_error;
+  std::thread waiter([&] {
+    try {
+      auto lease = pool.checkout();
+    } catch (const Error& error) {
+      waiter_error = error.code();
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
+  pool.clear(/*pause=*/true);
+  waiter.join();
+  EXPECT_EQ(waiter_error, ErrorCode::pool_cleared);
+  EXPECT_THROW((void)pool.checkout(), PoolClearedError);
+  EXPECT_EQ(pool.stats().state, PoolState::paused);
+  held.release();
+  pool.ready();
+  EXPECT_NO_THROW((void)pool.checkout());
+}
+
+TEST_F(PoolFixture, CloseClosesIdleConnectionsAndRejectsCheckouts) {
+  auto pool = make(small_pool());
+  {
+    auto a = pool.checkout();
+    auto b = pool.checkout();
+  }
+  pool.close();
+  EXPECT_EQ(server->closed, 2);
+  EXPECT_EQ(listener->closed_with(CloseReason::pool_closed), 2);
+  EXPECT_THROW((void)pool.checkout(), PoolClosedError);
+  pool.close();  // idempotent
+  EXPECT_EQ(listener->count(PoolEventType::pool_closed), 1);
+}
+
+TEST_F(PoolFixture, CloseWakesWaitersWithPoolClosedError) {
+  auto pool = make(small_pool(1));
+  auto held = pool.checkout();
+  std::optional<ErrorCode> waiter_error;
+  std::thread waiter([&] {
+    try {
+      auto lease = pool.checkout();
+    } catch (const Error& error) {
+      waiter_error = error.code();
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
+  pool.close();
+  waiter.join();
+  EXPECT_EQ(waiter_error, ErrorCode::pool_closed);
+  held.release();
+  EXPECT_EQ(server->live(), 0);
+}
+
+TEST_F(PoolFixture, LeaseOutlivingItsPoolIsClosedWhenReturned) {
+  std::optional<FakePool> pool(make(small_pool()));
+  auto lease = pool->checkout();
+  pool.reset();  // the owner goes away while the lease is out
+  EXPECT_EQ(lease->serial, 1);
+  EXPECT_EQ(server->live(), 1);
+  lease.release();
+  EXPECT_EQ(server->live(), 0);
+}
+
+TEST_F(PoolFixture, MinimumIsOpenedInTheBackgroundBeforeAnyCheckout) {
+  auto options = small_pool(8);
+  options.min_size = 3;
+  auto pool = make(options);
+  ASSERT_TRUE(eventually([&] { return pool.stats().idle == 3; }));
+  EXPECT_EQ(server->opened, 3);
+  EXPECT_EQ(pool.stats().checkouts, 0u);
+}
+
+TEST_F(PoolFixture, MinimumIsRefilledAfterConnectionsAreClosed) {
+  auto options = small_pool(8);
+  options.min_size = 2;
+  auto pool = make(options);
+  ASSERT_TRUE(eventually([&] { return pool.stats().idle == 2; }));
+  pool.clear();  // both become stale and are replaced
+  ASSERT_TRUE(eventually([&] { return server->closed == 2 && pool.stats().idle == 2; }));
+  EXPECT_EQ(server->opened, 4);
+}
+
+TEST_F(PoolFixture, NoMoreThanMaxConnectingAreOpenedAtOnce) {
+  auto options = small_pool(8);
+  options.max_connecting = 2;
+  auto pool = make(options);
+  server->open_delay_ms = 30;
+  std::vector<std::thread> threads;
+  std::latch hold(8);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      auto lease = pool.checkout();
+      hold.count_down();
+      hold.wait();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(server->opened, 8);
+  EXPECT_LE(server->max_open_now.load(), 2);
+}
+
+TEST_F(PoolFixture, IdleConnectionPastMaxIdleTimeIsClosedByTheReaperAndNeverHandedOut) {
+  auto options = small_pool();
+  options.max_idle_time = 50ms;
+  auto pool = make(options);
+  int old_serial = 0;
+  {
+    auto lease = pool.checkout();
+    old_serial = lease->serial;
+  }
+  ASSERT_TRUE(eventually([&] { return listener->closed_with(CloseReason::idle) == 1; }));
+  EXPECT_EQ(pool.stats().total, 0u);
+  auto lease = pool.checkout();
+  EXPECT_NE(lease->serial, old_serial);
+}
+
+TEST_F(PoolFixture, IdleConnectionPastMaxIdleTimeIsNotHandedOutEvenWithoutTheReaper) {
+  auto options = small_pool();
+  options.max_idle_time = 10ms;
+  options.background_interval = -1ms;
+  auto pool = make(options);
+  int old_serial = 0;
+  {
+    auto lease = pool.checkout();
+    old_serial = lease->serial;
+  }
+  std::this_thread::sleep_for(60ms);
+  auto lease = pool.checkout();
+  EXPECT_NE(lease->serial, old_serial);
+  EXPECT_EQ(listener->closed_with(CloseReason::idle), 1);
+}
+
+TEST_F(PoolFixture, IdleReapingKeepsTheWarmMinimum) {
+  auto options = small_pool(8);
+  options.min_size = 2;
+  options.max_idle_time = 30ms;
+  auto pool = make(options);
+  {
+    std::vector<FakePool::LeaseType> leases;
+    for (int i = 0; i < 5; ++i) leases.push_back(pool.checkout());
+  }
+  ASSERT_TRUE(eventually([&] { return pool.stats().total == 2; }));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(pool.stats().total, 2u);
+  EXPECT_EQ(listener->closed_with(CloseReason::idle), 3);
+}
+
+TEST_F(PoolFixture, ConnectionPastItsLifetimeIsClosedNotReused) {
+  auto options = small_pool();
+  options.max_lifetime = 40ms;
+  options.max_lifetime_jitter = 0.0;
+  options.background_interval = -1ms;
+  auto pool = make(options);
+  int old_serial = 0;
+  {
+    auto lease = pool.checkout();
+    old_serial = lease->serial;
+  }
+  std::this_thread::sleep_for(80ms);
+  auto lease = pool.checkout();
+  EXPECT_NE(lease->serial, old_serial);
+  EXPECT_EQ(listener->closed_with(CloseReason::expired), 1);
+}
+
+TEST_F(PoolFixture, LifetimeJitterSpreadsExpiries) {
+  auto options = small_pool(20);
+  options.max_lifetime = 2000ms;
+  options.max_lifetime_jitter = 0.9;  // lifetimes spread over (200 ms, 2000 ms]
+  options.background_interval = 10ms;
+  auto pool = make(options);
+  {
+    std::vector<FakePool::LeaseType> leases;
+    for (int i = 0; i < 20; ++i) leases.push_back(pool.checkout());
+  }
+  std::this_thread::sleep_for(1100ms);
+  const int expired = listener->closed_with(CloseReason::expired);
+  EXPECT_GT(expired, 0) << "no connection expired early: no jitter";
+  EXPECT_LT(expired, 20) << "all expired together: no jitter";
+}
+
+TEST_F(PoolFixture, ConnectionIdleLongerThanTheIntervalIsCheckedBeforeReuse) {
+  auto options = small_pool();
+  options.health_check_interval = 30ms;
+  auto pool = make(options);
+  { auto lease = pool.checkout(); }
+  { auto lease = pool.checkout(); }  // used just now: no check
+  EXPECT_EQ(server->checks, 0);
+  std::this_thread::sleep_for(60ms);
+  { auto lease = pool.checkout(); }
+  EXPECT_EQ(server->checks, 1);
+  EXPECT_EQ(server->opened, 1);
+  EXPECT_EQ(pool.stats().health_checks, 1u);
+}
+
+TEST_F(PoolFixture, ConnectionFailingItsHealthCheckIsReplacedTransparently) {
+  auto options = small_pool();
+  options.health_check_interval = 20ms;
+  auto pool = make(options);
+  { auto lease = pool.checkout(); }
+  server->healthy = false;
+  std::this_thread::sleep_for(50ms);
+  auto lease = pool.checkout();
+  EXPECT_EQ(lease->serial, 2);
+  EXPECT_EQ(pool.stats().health_check_failures, 1u);
+  EXPECT_EQ(listener->closed_with(CloseReason::error), 1);
+}
+
+TEST_F(PoolFixture, LeaseHeldPastTheThresholdIsReportedOnce) {
+  auto options = small_pool();
+  options.leak_threshold = 30ms;
+  options.background_interval = 10ms;
+  auto pool = make(options);
+  auto lease = pool.checkout();
+  ASSERT_TRUE(eventually([&] { return pool.stats().leaks_detected == 1; }));
+  std::this_thread::sleep_for(80ms);
+  EXPECT_EQ(pool.stats().leaks_detected, 1u);
+  const auto events = listener->events();
+  const auto leak = std::find_if(events.begin(), events.end(), [](const PoolEvent& e) {
+    return e.type == PoolEventType::lease_leaked;
+  });
+  ASSERT_NE(leak, events.end());
+  EXPECT_EQ(leak->connection_id, lease.connection_id());
+  EXPECT_GE(leak->duration, 30ms);
+}
+
+TEST_F(PoolFixture, FailedOpenIsATypedErrorAndFreesItsPlace) {
+  auto options = small_pool(1);
+  auto pool = make(options);
+  server->refuse = true;
+  EXPECT_THROW((void)pool.checkout(), ConnectError);
+  const auto stats = pool.stats();
+  EXPECT_EQ(stats.total, 0u);
+  EXPECT_EQ(stats.failures_by(CheckOutFailure::connection_error), 1u);
+  server->refuse = false;
+  EXPECT_NO_THROW((void)pool.checkout());
+}
+
+TEST_F(PoolFixture, TimeoutNamesTheLastConnectionError) {
+  auto options = small_pool(1);
+  options.wait_queue_timeout = 30ms;
+  auto pool = make(options);
+  server->refuse = true;
+  EXPECT_THROW((void)pool.checkout(), ConnectError);
+  server->refuse = false;
+  auto held = pool.checkout();
+  try {
+    (void)pool.checkout();
+    FAIL();
+  } catch (const PoolTimeoutError& error) {
+    EXPECT_NE(std::string(error.what()).find("fake server refused"), std::string::npos);
+  }
+}
+
+TEST_F(PoolFixture, EventsFollowTheCmapSequence) {
+  auto pool = make(small_pool());
+  { auto lease = pool.checkout(); }
+  std::vector<std::string_view> names;
+  for (const auto& e : listener->events()) names.push_back(cmap_name(e.type));
+  EXPECT_EQ(names, (std::vector<std::string_view>{
+                       "ConnectionPoolCreated", "ConnectionCheckOutStarted", "ConnectionCreated",
+                       "ConnectionReady", "ConnectionCheckedOut", "ConnectionCheckedIn"}));
+}
+
+TEST_F(PoolFixture, StatsCountInUseIdleAndWaiting) {
+  auto pool = make(small_pool(2));
+  auto a = pool.checkout();
+  { auto b = pool.checkout(); }
+  std::thread waiter1([&] { auto c = pool.checkout(); auto d = pool.checkout(); });
+  ASSERT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
+  auto stats = pool.stats();
+  EXPECT_EQ(stats.in_use, 2u);
+  EXPECT_EQ(stats.idle, 0u);
+  EXPECT_EQ(stats.total, 2u);
+  EXPECT_EQ(stats.state, PoolState::ready);
+  a.release();
+  waiter1.join();
+  stats = pool.stats();
+  EXPECT_EQ(stats.in_use, 0u);
+  EXPECT_EQ(stats.idle, 2u);
+  EXPECT_EQ(stats.created, 2u);
+  EXPECT_EQ(stats.checkouts, 4u);
+}
+
+TEST_F(PoolFixture, InvalidOptionsAreAConfigError) {
+  auto options = small_pool(2);
+  options.min_size = 3;
+  EXPECT_THROW(make(options), ConfigError);
+  options = small_pool(0);
+  EXPECT_THROW(make(options), ConfigError);
+}
+
+// Many threads, few connections: every lease is held by exactly one thread at a time, and
+// every lease comes back.
+TEST_F(PoolFixture, StressNoLeaseIsLostOrHandedOutTwice) {
+  constexpr int kThreads = 16;
+  constexpr int kIterations = 2000;
+  auto options = small_pool(4);
+  options.max_idle_time = 5ms;  // reaping races with check-outs too
+  options.background_interval = 1ms;
+  auto pool = make(options);
+  std::array<std::atomic<int>, 64> holders{};
+  std::atomic<int> violations{0};
+  std::atomic<long> done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kIterations; ++i) {
+        auto lease = pool.checkout(10s);
+        auto& holder = holders[static_cast<size_t>(lease->serial) % holders.size()];
+        if (holder.fetch_add(1) != 0) ++violations;
+        if ((i + t) % 7 == 0) std::this_thread::yield();
+        if ((i * 31 + t) % 997 == 0) lease.mark_broken();
+        holder.fetch_sub(1);
+        ++done;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(violations.load(), 0);
+  EXPECT_EQ(done.load(), long{kThreads} * kIterations);
+  const auto stats = pool.stats();
+  EXPECT_EQ(stats.in_use, 0u);
+  EXPECT_EQ(stats.waiting, 0u);
+  EXPECT_EQ(stats.checkouts, static_cast<std::uint64_t>(kThreads) * kIterations);
+  EXPECT_LE(stats.total, 4u);
+  EXPECT_EQ(static_cast<std::uint64_t>(server->opened.load()), stats.created);
+  EXPECT_EQ(static_cast<std::uint64_t>(server->closed.load()), stats.closed_total());
+  EXPECT_EQ(server->live(), static_cast<int>(stats.total));
+}
+
+}  // namespace
+}  // namespace poolkit
