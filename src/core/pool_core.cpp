@@ -494,10 +494,17 @@ void PoolCore::ready() {
     std::lock_guard lock(mutex_);
     if (state_.load(std::memory_order_relaxed) != PoolState::paused) return;
     state_.store(PoolState::ready, std::memory_order_seq_cst);
+  }
+  emit({.type = PoolEventType::pool_ready});  // before the connections it lets the task open
+  wake_maintenance();
+}
+
+void PoolCore::wake_maintenance() {
+  {
+    std::lock_guard lock(mutex_);
     maintenance_now_ = true;
   }
   maintenance_cv_.notify_one();
-  emit({.type = PoolEventType::pool_ready});
 }
 
 void PoolCore::clear(bool interrupt_in_use, bool pause) {
@@ -510,11 +517,10 @@ void PoolCore::clear(bool interrupt_in_use, bool pause) {
       state_.store(PoolState::paused, std::memory_order_seq_cst);
       fail_waiters_locked(Grant::cleared, wakeups);
     }
-    maintenance_now_ = true;  // close the stale idle connections now, not at the next tick
   }
-  wakeups.post_all();
-  maintenance_cv_.notify_one();
   emit({.type = PoolEventType::pool_cleared, .interrupt_in_use = interrupt_in_use});
+  wakeups.post_all();
+  wake_maintenance();  // close the stale idle connections now, not at the next tick
 }
 
 void PoolCore::close() {
@@ -672,7 +678,8 @@ void PoolCore::throw_timeout(Clock::time_point started, Clock::time_point deadli
   }
   std::string message = fmt::format(
       "{} pool ({}): timed out after {} ms waiting for a connection (wait limit {} ms); "
-      "pool size {} ({}), {} in use, {} idle, {} connecting, {} waiting. The pool is exhausted: "
+      "pool size {} ({}), {} in use, {} idle, {} connecting, {} other callers waiting. The pool is "
+      "exhausted: "
       "raise {} if this load is expected, or hold connections for less time",
       options_.name, options_.address, waited_ms, limit_ms, options_.max_size,
       options_.size_setting, now.in_use, now.idle, now.connecting, now.waiting,

@@ -130,6 +130,7 @@ class PoolCore {
 
   // Maintenance.
   void maintenance_loop();
+  void wake_maintenance();
   void reap_idle();
   std::optional<CloseReason> perished(const Slot& slot, std::int64_t now_ns) const;
   void report_leaks();
