@@ -1,1 +1,170 @@
-int main() { return 0; }
+// Check-out + check-in throughput of poolkit's pool against the common design (one mutex,
+// one condition variable, a deque: the shape of redis-plus-plus's pool), same workload, same
+// binary, same run.
+//
+//   poolkit_pool_bench [--markdown FILE] [google-benchmark flags]
+//
+// With --markdown it also writes the ratio table that docs/benchmarks.md shows.
+
+#include <benchmark/benchmark.h>
+#include <poolkit/pool.hpp>
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr std::size_t kPoolSize = 8;
+
+struct Connection {
+  std::uint64_t uses = 0;
+};
+
+struct NullConnector {
+  using Connection = ::Connection;
+  Connection open(poolkit::Deadline) { return {}; }
+  bool check(Connection&, poolkit::Deadline) { return true; }
+  void close(Connection&) noexcept {}
+};
+
+// The baseline: what most hand-written pools look like.
+class MutexCvPool {
+ public:
+  explicit MutexCvPool(std::size_t size) : size_(size) {}
+
+  Connection* acquire(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (!available_.wait_for(lock, timeout, [&] { return !idle_.empty() || created_ < size_; })) {
+      throw std::runtime_error("baseline pool: timeout");
+    }
+    if (idle_.empty()) {
+      ++created_;
+      connections_.push_back(std::make_unique<Connection>());
+      return connections_.back().get();
+    }
+    Connection* connection = idle_.front();
+    idle_.pop_front();
+    return connection;
+  }
+
+  void release(Connection* connection) {
+    {
+      std::lock_guard lock(mutex_);
+      idle_.push_back(connection);
+    }
+    available_.notify_one();
+  }
+
+ private:
+  std::size_t size_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::deque<Connection*> idle_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::size_t created_ = 0;
+};
+
+poolkit::Pool<NullConnector>& poolkit_pool() {
+  static poolkit::Pool<NullConnector> pool = [] {
+    poolkit::PoolOptions options;
+    options.name = "bench";
+    options.max_size = kPoolSize;
+    options.wait_queue_timeout = std::chrono::seconds(30);
+    return poolkit::Pool<NullConnector>(NullConnector{}, options);
+  }();
+  return pool;
+}
+
+MutexCvPool& baseline_pool() {
+  static MutexCvPool pool(kPoolSize);
+  return pool;
+}
+
+void BM_Poolkit(benchmark::State& state) {
+  auto& pool = poolkit_pool();
+  for (auto _ : state) {
+    auto lease = pool.checkout();
+    ++lease->uses;
+    benchmark::DoNotOptimize(lease->uses);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_Baseline(benchmark::State& state) {
+  auto& pool = baseline_pool();
+  for (auto _ : state) {
+    Connection* connection = pool.acquire(std::chrono::seconds(30));
+    ++connection->uses;
+    benchmark::DoNotOptimize(connection->uses);
+    pool.release(connection);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK(BM_Poolkit)->Threads(1)->Threads(2)->Threads(8)->Threads(32)->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_Baseline)->Threads(1)->Threads(2)->Threads(8)->Threads(32)->UseRealTime()->MinTime(0.5);
+
+// Remembers every run so the ratio table can be written once all have finished.
+class TableReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& run : runs) {
+      if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
+      const std::string name = run.run_name.function_name;
+      const auto threads = static_cast<int>(run.threads);
+      const auto it = run.counters.find("items_per_second");
+      if (it != run.counters.end()) rates_[threads][name] = it->second.value;
+      ns_per_op_[threads][name] = run.GetAdjustedRealTime();
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+
+  void write_markdown(const std::string& path) const {
+    std::ofstream out(path);
+    out << "| threads | poolkit ns/op | baseline ns/op | poolkit Mops/s | baseline Mops/s | "
+           "poolkit / baseline |\n|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto& [threads, rates] : rates_) {
+      const double mine = rates.count("BM_Poolkit") ? rates.at("BM_Poolkit") : 0;
+      const double base = rates.count("BM_Baseline") ? rates.at("BM_Baseline") : 0;
+      const auto& ns = ns_per_op_.at(threads);
+      char line[256];
+      std::snprintf(line, sizeof line, "| %d | %.1f | %.1f | %.2f | %.2f | %.2fx |\n", threads,
+                    ns.count("BM_Poolkit") ? ns.at("BM_Poolkit") : 0.0,
+                    ns.count("BM_Baseline") ? ns.at("BM_Baseline") : 0.0, mine / 1e6,
+                    base / 1e6, base > 0 ? mine / base : 0.0);
+      out << line;
+    }
+  }
+
+ private:
+  std::map<int, std::map<std::string, double>> rates_;
+  std::map<int, std::map<std::string, double>> ns_per_op_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string markdown;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--markdown") == 0 && i + 1 < argc) {
+      markdown = argv[++i];
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  TableReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  if (!markdown.empty()) reporter.write_markdown(markdown);
+  return 0;
+}

@@ -4,7 +4,8 @@
 //
 // Parsing is strict: a bad value is an error that names the variable, the value given (masked
 // when secret) and what is expected; nothing is ever silently replaced by a default. A value
-// outside its recommended range is accepted with a warning. The CLI table, the JSON output and
+// outside its recommended range is accepted with a warning (unless it is the active profile's own
+// value: dev deliberately runs small pools). The CLI table, the JSON output and
 // docs/configuration.md are all views of the same table.
 
 #include <chrono>
@@ -55,9 +56,12 @@ struct ProfileValues {
 
   constexpr std::string_view operator[](Profile profile) const noexcept {
     switch (profile) {
-      case Profile::dev: return dev;
-      case Profile::staging: return staging;
-      case Profile::production: return production;
+      case Profile::dev:
+        return dev;
+      case Profile::staging:
+        return staging;
+      case Profile::production:
+        return production;
     }
     return {};
   }
@@ -205,7 +209,7 @@ struct SettingProblem {
 };
 
 struct LoadResult {
-  std::optional<std::filesystem::path> env_file;  // the dotenv file read, if any
+  std::optional<std::filesystem::path> env_file;  // the dotenv file read (or tried), if any
   std::optional<Profile> profile;                 // the profile in effect, if any
   std::vector<SettingEntry> entries;              // one per table row, in table order
   std::vector<SettingProblem> warnings;

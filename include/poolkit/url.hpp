@@ -52,7 +52,8 @@ struct Url {
 Url parse_url(std::string_view text);
 
 // Masks text that may not parse as a URL (for showing a rejected value): keeps the scheme and
-// what follows the last '@', hides everything else that could be a secret.
+// what follows the last '@' (secret query values masked), hides everything else that could be
+// a secret. Without an '@' only the scheme is kept; empty text stays empty.
 std::string redact_url_text(std::string_view text);
 
 // Whether a query parameter with this name carries a secret (password, token, api key, ...).

@@ -30,7 +30,9 @@ struct ParsedLine {
   std::string error;
 };
 
-bool is_name_char(char c) { return is_ascii_alnum(c) || c == '_'; }
+bool is_name_char(char c) {
+  return is_ascii_alnum(c) || c == '_';
+}
 
 std::string_view skip_export_keyword(std::string_view line) {
   constexpr std::string_view kExport = "export";
@@ -45,17 +47,26 @@ std::string_view skip_export_keyword(std::string_view line) {
 // decodes it; nullopt for an escape it leaves alone.
 std::optional<char> unescape(char c) {
   switch (c) {
-    case 'n': return '\n';
-    case 't': return '\t';
-    case 'r': return '\r';
-    case 'a': return '\a';
-    case 'b': return '\b';
-    case 'f': return '\f';
-    case 'v': return '\v';
+    case 'n':
+      return '\n';
+    case 't':
+      return '\t';
+    case 'r':
+      return '\r';
+    case 'a':
+      return '\a';
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'v':
+      return '\v';
     case '"':
     case '\'':
-    case '\\': return c;
-    default: return std::nullopt;
+    case '\\':
+      return c;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -70,8 +81,8 @@ ParsedValue finish_quoted(std::string value, std::string_view after, std::string
 
 ParsedValue unterminated(std::string_view name, std::string_view quote) {
   return {{},
-          fmt::format("the value of {} has no closing {} quote (values must fit on one line)",
-                      name, quote)};
+          fmt::format("the value of {} has no closing {} quote (values must fit on one line)", name,
+                      quote)};
 }
 
 ParsedValue parse_single_quoted(std::string_view text, std::string_view name) {

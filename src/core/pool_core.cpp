@@ -203,6 +203,7 @@ Slot* PoolCore::slow_checkout(Clock::time_point started, Clock::time_point deadl
     me.grant = Grant::none;
     me.slot = nullptr;
     me.signal.reset();
+    bool settled = false;  // granted or refused while we held the lock: no need to sleep
     {
       Wakeups wakeups;
       std::unique_lock lock(mutex_);
@@ -213,10 +214,12 @@ Slot* PoolCore::slow_checkout(Clock::time_point started, Clock::time_point deadl
         enqueue_locked(me);
         dispatch_locked(wakeups);
       }
+      settled = me.grant != Grant::none;
       lock.unlock();
       wakeups.post_all();
     }
-    if (me.grant == Grant::none && !me.signal.is_posted()) {
+    // From here `me.grant` is read only after the signal's acquire (or it was settled above).
+    if (!settled && !me.signal.is_posted()) {
       waited = true;
       if (!me.signal.wait_until(deadline)) {
         std::unique_lock lock(mutex_);

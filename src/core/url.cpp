@@ -15,7 +15,7 @@ using detail::is_ascii_alnum;
 using detail::is_ascii_digit;
 
 constexpr std::array<std::string_view, 7> kKnownSchemes{"mongodb", "mongodb+srv", "redis", "rediss",
-                                                         "unix",    "http",        "https"};
+                                                        "unix",    "http",        "https"};
 
 // Added to messages about hosts and ports: the usual cause is a password with a reserved
 // character that ended the user-info part early.
@@ -32,7 +32,9 @@ bool is_known_scheme(std::string_view scheme) {
   return std::find(kKnownSchemes.begin(), kKnownSchemes.end(), scheme) != kKnownSchemes.end();
 }
 
-bool is_scheme_char(char c) { return is_ascii_alnum(c) || c == '+' || c == '-' || c == '.'; }
+bool is_scheme_char(char c) {
+  return is_ascii_alnum(c) || c == '+' || c == '-' || c == '.';
+}
 
 int hex_value(char c) {
   if (is_ascii_digit(c)) return c - '0';
@@ -104,7 +106,8 @@ std::string_view take_userinfo(std::string_view authority, Url& url) {
 }
 
 std::uint16_t parse_port(std::string_view text) {
-  const std::string why = "a port must be a whole number from 1 to 65535" + std::string(kEncodingHint);
+  const std::string why =
+      "a port must be a whole number from 1 to 65535" + std::string(kEncodingHint);
   if (text.empty() || !std::all_of(text.begin(), text.end(), is_ascii_digit)) reject(why);
   unsigned value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -114,9 +117,13 @@ std::uint16_t parse_port(std::string_view text) {
   return static_cast<std::uint16_t>(value);
 }
 
-bool is_host_name_char(char c) { return is_ascii_alnum(c) || c == '-' || c == '.' || c == '_'; }
+bool is_host_name_char(char c) {
+  return is_ascii_alnum(c) || c == '-' || c == '.' || c == '_';
+}
 
-bool is_ipv6_char(char c) { return hex_value(c) >= 0 || c == ':' || c == '.'; }
+bool is_ipv6_char(char c) {
+  return hex_value(c) >= 0 || c == ':' || c == '.';
+}
 
 void check_host_name(std::string_view name, bool bracketed) {
   if (name.empty()) reject("a host name is empty" + std::string(kEncodingHint));
@@ -294,7 +301,7 @@ std::string Url::redacted() const {
     out += i == 0 ? '?' : '&';
     out += percent_encode(query[i].key) + '=';
     out += is_secret_query_key(query[i].key) ? std::string("****")
-                                              : percent_encode(query[i].value, kReadableQueryChars);
+                                             : percent_encode(query[i].value, kReadableQueryChars);
   }
   return out;
 }
@@ -308,6 +315,7 @@ std::optional<std::string> Url::query_value(std::string_view key) const {
 }
 
 std::string redact_url_text(std::string_view text) {
+  if (text.empty()) return {};
   const auto separator = text.find("://");
   if (separator == std::string_view::npos) return "****";
   const std::string_view scheme = text.substr(0, separator);
@@ -321,7 +329,8 @@ std::string redact_url_text(std::string_view text) {
 
 bool is_secret_query_key(std::string_view key) {
   constexpr std::array<std::string_view, 9> kSecretMarkers{
-      "pass",   "pwd",       "token",      "secret", "apikey", "api_key",
+      "pass",    "pwd",        "token",
+      "secret",  "apikey",     "api_key",
       "api-key", "credential", "authmechanismproperties"};
   const std::string lowered = ascii_lower(key);
   return std::any_of(kSecretMarkers.begin(), kSecretMarkers.end(), [&](std::string_view marker) {

@@ -6,6 +6,7 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,13 +20,15 @@ namespace poolkit::detail {
 class WakeSignal {
  public:
   void post() noexcept {
-    posted_.store(1, std::memory_order_release);
-    futex(FUTEX_WAKE_PRIVATE, 1, nullptr);
+    // Only a waiter that announced it sleeps costs a system call.
+    if (state_.exchange(kPosted, std::memory_order_acq_rel) == kSleeping) {
+      futex(FUTEX_WAKE_PRIVATE, 1, nullptr);
+    }
   }
 
-  void reset() noexcept { posted_.store(0, std::memory_order_relaxed); }
+  void reset() noexcept { state_.store(kIdle, std::memory_order_relaxed); }
 
-  bool is_posted() const noexcept { return posted_.load(std::memory_order_acquire) != 0; }
+  bool is_posted() const noexcept { return state_.load(std::memory_order_acquire) == kPosted; }
 
   // True when posted, false when the deadline passed first.
   bool wait_until(std::chrono::steady_clock::time_point deadline) noexcept {
@@ -34,25 +37,41 @@ class WakeSignal {
     timespec abs{};
     abs.tv_sec = secs.count();
     abs.tv_nsec = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count();
-    while (!is_posted()) {
-      if (futex(FUTEX_WAIT_BITSET_PRIVATE, 0, &abs) != 0 && errno == ETIMEDOUT) {
+    return sleep(&abs);
+  }
+
+  void wait() noexcept { sleep(nullptr); }
+
+ private:
+  static constexpr std::uint32_t kIdle = 0;
+  static constexpr std::uint32_t kPosted = 1;
+  static constexpr std::uint32_t kSleeping = 2;
+  static constexpr int kYields = 0;
+
+  bool sleep(const timespec* abs_deadline) noexcept {
+    for (int i = 0; i < kYields; ++i) {
+      if (is_posted()) return true;
+      sched_yield();
+    }
+    for (;;) {
+      std::uint32_t seen = kIdle;
+      if (!state_.compare_exchange_strong(seen, kSleeping, std::memory_order_acq_rel) &&
+          seen == kPosted) {
+        return true;
+      }
+      // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline (steady_clock's).
+      if (futex(FUTEX_WAIT_BITSET_PRIVATE, kSleeping, abs_deadline) != 0 && errno == ETIMEDOUT) {
         return is_posted();
       }
     }
-    return true;
   }
 
-  void wait() noexcept {
-    while (!is_posted()) futex(FUTEX_WAIT_PRIVATE, 0, nullptr);
-  }
-
- private:
   long futex(int op, std::uint32_t value, const timespec* abs_deadline) noexcept {
-    return syscall(SYS_futex, &posted_, op, value, abs_deadline, nullptr, FUTEX_BITSET_MATCH_ANY);
+    return syscall(SYS_futex, &state_, op, value, abs_deadline, nullptr, FUTEX_BITSET_MATCH_ANY);
   }
 
   static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
-  std::atomic<std::uint32_t> posted_{0};
+  std::atomic<std::uint32_t> state_{kIdle};
 };
 
 }  // namespace poolkit::detail

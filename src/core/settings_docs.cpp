@@ -1,0 +1,149 @@
+// docs/configuration.md, generated from the settings table so the two cannot drift: a unit test
+// compares the committed file with this output.
+
+#include <fmt/format.h>
+
+#include <array>
+
+#include "poolkit/settings.hpp"
+
+namespace poolkit {
+namespace {
+
+constexpr std::array kLayers{Layer::general, Layer::mongo, Layer::redis, Layer::http_async,
+                             Layer::http_sync};
+constexpr std::array kProfiles{Profile::dev, Profile::staging, Profile::production};
+
+constexpr std::string_view kIntroduction = R"(# Configuration reference
+
+<!-- Generated from the settings table (src/core/settings_table.cpp) by
+     `poolkit config --markdown > docs/configuration.md`. Do not edit by hand:
+     a unit test fails when this file and the table disagree. -->
+
+Every poolkit setting is an environment variable; the names are those of the original
+deployment, so an existing `.env` works unchanged. For each variable the first of these
+that has a value wins:
+
+1. the process environment;
+2. a dotenv file: `--env-file FILE`, or `./.env` when it exists (read like python-dotenv:
+   `export`, quotes, escapes and `#` comments are understood; `${VAR}` is not expanded);
+3. the profile chosen by `POOLKIT_PROFILE` (or `poolkit config --profile NAME`);
+4. the built-in default.
+
+Every value is parsed strictly. A value that does not parse or lies outside the valid
+range is an error that names the variable, the value (secrets masked) and what is
+expected; poolkit never falls back to a default silently. A value outside the recommended
+range is accepted with a warning, unless it is the value the active profile prescribes.
+Variables that look like misspelled poolkit variables are reported as warnings, and
+`waitQueueMultiple` in any form is an error: it does not exist in modern MongoDB drivers.
+
+Check a configuration with `poolkit config [--env-file FILE] [--profile NAME] [--json]`
+(exit status 0 when valid, 2 when not).
+
+**Rule of thumb:** pool size ≈ the peak concurrency you want for that backend, plus about
+20% for bursts.
+
+## Value formats
+
+| type | written as |
+|---|---|
+| count | digits only, e.g. `100` (no sign, blanks, exponent or hex) |
+| milliseconds | digits only, e.g. `5000` |
+| seconds | digits with an optional decimal point, at most 3 decimals: `2`, `2.5`, `0.25` (no sign, exponent, `inf` or `nan`) |
+| URL | a connection URL; the password and secret query values (`password=`, `token=`, ...) are always shown as `****`; percent-encode reserved characters in user names and passwords |
+| text | non-empty, no control characters |
+| name | printable ASCII without spaces |
+| choice | one of the listed words |
+| list | comma-separated listed words, each at most once |
+
+An empty value is an error for every type: unset the variable to get its default.
+)";
+
+std::string format_bound(double value) {
+  return fmt::format("{}", value);
+}
+
+// The valid values in a few words, for the table's "valid" column.
+std::string valid_column(const SettingSpec& spec) {
+  const ValueRange& range = spec.valid;
+  switch (spec.kind) {
+    case ValueKind::count:
+    case ValueKind::milliseconds:
+      return fmt::format("{}–{}", format_bound(range.min), format_bound(range.max));
+    case ValueKind::seconds:
+      return range.min_exclusive
+                 ? fmt::format("> {}, ≤ {}", format_bound(range.min), format_bound(range.max))
+                 : fmt::format("{}–{}", format_bound(range.min), format_bound(range.max));
+    case ValueKind::url:
+    case ValueKind::choice:
+    case ValueKind::list: {
+      std::string words;
+      for (const std::string_view word : spec.choices) {
+        words += (words.empty() ? "" : ", ") +
+                 fmt::format("`{}{}`", word, spec.kind == ValueKind::url ? "://" : "");
+      }
+      return words;
+    }
+    case ValueKind::text:
+      return spec.max_length > 0 ? fmt::format("≤ {} bytes", spec.max_length) : "any";
+    case ValueKind::token:
+      return "no spaces";
+  }
+  return {};
+}
+
+std::string default_column(const SettingSpec& spec) {
+  return spec.default_value ? fmt::format("`{}`", *spec.default_value) : "unset";
+}
+
+std::string meaning_column(const SettingSpec& spec) {
+  std::string meaning(spec.help);
+  if (spec.secret) meaning += " (secret: shown masked)";
+  return meaning;
+}
+
+std::string layer_section(Layer layer) {
+  std::string section = fmt::format("\n## {}\n\n", to_string(layer));
+  section += "| variable | type | default | valid | recommended | meaning |\n";
+  section += "|---|---|---|---|---|---|\n";
+  for (const SettingSpec& spec : setting_specs()) {
+    if (spec.layer != layer) continue;
+    section += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", spec.name, to_string(spec.kind),
+                           default_column(spec), valid_column(spec),
+                           describe_recommended(spec).value_or(""), meaning_column(spec));
+  }
+  return section;
+}
+
+std::string profiles_section() {
+  std::string section =
+      "\n## Profiles\n\n"
+      "`POOLKIT_PROFILE` selects these values where a variable is not set explicitly\n"
+      "(the tuning table of the original pooling guide):\n\n"
+      "| variable | dev | staging | production |\n"
+      "|---|---|---|---|\n";
+  for (const SettingSpec& spec : setting_specs()) {
+    if (spec.profile_values.dev.empty() && spec.profile_values.staging.empty() &&
+        spec.profile_values.production.empty()) {
+      continue;
+    }
+    section += fmt::format("| `{}` |", spec.name);
+    for (const Profile profile : kProfiles) {
+      const std::string_view value = spec.profile_values[profile];
+      section += value.empty() ? std::string(" (default) |") : fmt::format(" {} |", value);
+    }
+    section += '\n';
+  }
+  return section;
+}
+
+}  // namespace
+
+std::string configuration_reference_markdown() {
+  std::string markdown(kIntroduction);
+  for (const Layer layer : kLayers) markdown += layer_section(layer);
+  markdown += profiles_section();
+  return markdown;
+}
+
+}  // namespace poolkit

@@ -1,0 +1,297 @@
+// Strict parsing of one setting value, and the words that describe what each kind accepts.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <stdexcept>
+
+#include "ascii.hpp"
+#include "poolkit/error.hpp"
+#include "settings_detail.hpp"
+
+namespace poolkit::detail {
+namespace {
+
+constexpr std::string_view kEmptyReason = "it is empty (unset the variable to use the default)";
+
+// Seconds are kept to the millisecond: more decimals would be silently rounded away.
+constexpr std::size_t kMaxSecondDecimals = 3;
+
+ParsedSetting rejected(std::string reason = {}) {
+  return {std::nullopt, std::move(reason)};
+}
+
+ParsedSetting accepted(SettingValue value) {
+  return {std::move(value), {}};
+}
+
+bool is_all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), is_ascii_digit);
+}
+
+// Digits only: no sign, blanks, exponent or hex. nullopt when the text is not digits or the
+// number does not fit.
+std::optional<std::int64_t> parse_digits(std::string_view text) {
+  if (!is_all_digits(text)) return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::string join_words(std::span<const std::string_view> words, std::string_view suffix = {}) {
+  std::string joined;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) joined += i + 1 == words.size() ? " or " : ", ";
+    joined += words[i];
+    joined += suffix;
+  }
+  return joined;
+}
+
+bool is_one_of(std::span<const std::string_view> words, std::string_view word) {
+  return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+ParsedSetting parse_whole_number(const SettingSpec& spec, std::string_view text) {
+  if (text.empty()) return rejected(std::string(kEmptyReason));
+  const auto number = parse_digits(text);
+  if (!number) return rejected(is_all_digits(text) ? "it is far too large" : "");
+  if (!is_within(spec.valid, static_cast<double>(*number))) return rejected();
+  if (spec.kind == ValueKind::milliseconds) return accepted(std::chrono::milliseconds(*number));
+  return accepted(*number);
+}
+
+// "2", "2.5", "0.250": digits, optionally a point and more digits. Computed in integers so
+// "0.1" is exactly 100 ms.
+ParsedSetting parse_seconds(const SettingSpec& spec, std::string_view text) {
+  if (text.empty()) return rejected(std::string(kEmptyReason));
+  const auto point = text.find('.');
+  const std::string_view whole = text.substr(0, point);
+  std::string_view fraction =
+      point == std::string_view::npos ? std::string_view{} : text.substr(point + 1);
+  if (!is_all_digits(whole) || (point != std::string_view::npos && !is_all_digits(fraction))) {
+    return rejected();
+  }
+  while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
+  if (fraction.size() > kMaxSecondDecimals) {
+    return rejected("it has more than 3 decimals; poolkit keeps durations to the millisecond");
+  }
+  const auto whole_seconds = parse_digits(whole);
+  constexpr std::int64_t kLargestWholeSeconds = 1'000'000'000'000;  // keeps * 1000 in range
+  if (!whole_seconds || *whole_seconds > kLargestWholeSeconds) {
+    return rejected("it is far too large");
+  }
+  std::int64_t millis = *whole_seconds * 1000;
+  std::int64_t scale = 100;
+  for (const char digit : fraction) {
+    millis += (digit - '0') * scale;
+    scale /= 10;
+  }
+  if (!is_within(spec.valid, static_cast<double>(millis) / 1000.0)) return rejected();
+  return accepted(std::chrono::milliseconds(millis));
+}
+
+bool is_control_char(char c) {
+  return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
+}
+
+ParsedSetting parse_text(const SettingSpec& spec, std::string_view text) {
+  if (text.empty()) return rejected(std::string(kEmptyReason));
+  if (spec.max_length > 0 && text.size() > spec.max_length) {
+    return rejected(fmt::format("it is {} bytes long", text.size()));
+  }
+  if (std::any_of(text.begin(), text.end(), is_control_char)) {
+    return rejected("it contains a control character");
+  }
+  return accepted(std::string(text));
+}
+
+// Redis refuses client names with spaces, newlines or bytes outside printable ASCII.
+ParsedSetting parse_token(const SettingSpec& spec, std::string_view text) {
+  if (text.empty()) return rejected(std::string(kEmptyReason));
+  const auto is_printable = [](char c) { return c > ' ' && c <= '~'; };
+  if (!std::all_of(text.begin(), text.end(), is_printable)) {
+    return rejected("it contains a space or a character outside printable ASCII");
+  }
+  if (spec.max_length > 0 && text.size() > spec.max_length) {
+    return rejected(fmt::format("it is {} bytes long", text.size()));
+  }
+  return accepted(std::string(text));
+}
+
+ParsedSetting parse_choice(const SettingSpec& spec, std::string_view text) {
+  if (text.empty()) return rejected(std::string(kEmptyReason));
+  if (is_one_of(spec.choices, text)) return accepted(std::string(text));
+  if (is_one_of(spec.choices, ascii_lower(text))) return rejected("names are lower case");
+  return rejected();
+}
+
+ParsedSetting parse_list(const SettingSpec& spec, std::string_view text) {
+  if (text.empty()) return rejected(std::string(kEmptyReason));
+  std::vector<std::string> words;
+  while (true) {
+    const auto comma = text.find(',');
+    const std::string_view word = trim_blanks(text.substr(0, comma));
+    if (word.empty()) return rejected("an entry is empty");
+    if (!is_one_of(spec.choices, word)) return rejected(fmt::format("{:?} is not one", word));
+    if (std::find(words.begin(), words.end(), word) != words.end()) {
+      return rejected(fmt::format("{:?} is listed twice", word));
+    }
+    words.emplace_back(word);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return accepted(std::move(words));
+}
+
+std::string check_mongo_url(const Url& url) {
+  for (const auto& param : url.query) {
+    if (names_wait_queue_multiple(param.key)) return std::string(kWaitQueueMultipleAdvice);
+  }
+  return {};
+}
+
+// Redis numbers its databases with an int; how many exist is the server's configuration.
+std::string check_redis_database(std::string_view database) {
+  const auto number = parse_digits(database);
+  if (!number || *number > std::numeric_limits<int>::max()) {
+    return "the database must be a number, like /0 (or ?db=0 for unix://)";
+  }
+  return {};
+}
+
+std::string check_redis_url(const Url& url) {
+  if (url.scheme == "unix") {
+    const auto database = url.query_value("db");
+    return database ? check_redis_database(*database) : std::string{};
+  }
+  if (url.path.empty() || url.path == "/") return {};
+  return check_redis_database(std::string_view(url.path).substr(1));
+}
+
+ParsedSetting parse_url_setting(const SettingSpec& spec, std::string_view text) {
+  if (text.empty()) return rejected(std::string(kEmptyReason));
+  Url url;
+  try {
+    url = parse_url(text);
+  } catch (const ConfigError& error) {
+    return rejected(error.what());  // free of secrets by parse_url's contract
+  }
+  if (!is_one_of(spec.choices, url.scheme)) return rejected("it has another scheme");
+  const bool is_mongo = url.scheme.starts_with("mongodb");
+  std::string problem = is_mongo ? check_mongo_url(url) : check_redis_url(url);
+  if (!problem.empty()) return rejected(std::move(problem));
+  return accepted(std::move(url));
+}
+
+std::string format_number(double value) {
+  return fmt::format("{}", value);
+}
+
+std::string describe_seconds(const ValueRange& range) {
+  const std::string bounds =
+      range.min_exclusive
+          ? fmt::format("greater than {} and at most {}", format_number(range.min),
+                        format_number(range.max))
+          : fmt::format("from {} to {}", format_number(range.min), format_number(range.max));
+  return "a number of seconds " + bounds +
+         ", written like 2 or 2.5 (at most 3 decimals; no sign, exponent, inf or nan)";
+}
+
+}  // namespace
+
+bool names_wait_queue_multiple(std::string_view name) {
+  std::string squashed;
+  for (const char c : name) {
+    if (c != '_' && c != '-') squashed += ascii_lower(c);
+  }
+  return squashed.find("waitqueuemultiple") != std::string::npos;
+}
+
+ParsedSetting parse_setting(const SettingSpec& spec, std::string_view text) {
+  switch (spec.kind) {
+    case ValueKind::count:
+    case ValueKind::milliseconds:
+      return parse_whole_number(spec, text);
+    case ValueKind::seconds:
+      return parse_seconds(spec, text);
+    case ValueKind::url:
+      return parse_url_setting(spec, text);
+    case ValueKind::text:
+      return parse_text(spec, text);
+    case ValueKind::token:
+      return parse_token(spec, text);
+    case ValueKind::choice:
+      return parse_choice(spec, text);
+    case ValueKind::list:
+      return parse_list(spec, text);
+  }
+  throw std::logic_error("unknown ValueKind");
+}
+
+std::optional<double> numeric_value(const SettingSpec& spec, const SettingValue& value) {
+  if (const auto* number = std::get_if<std::int64_t>(&value)) return static_cast<double>(*number);
+  if (const auto* duration = std::get_if<std::chrono::milliseconds>(&value)) {
+    const auto millis = static_cast<double>(duration->count());
+    return spec.kind == ValueKind::seconds ? millis / 1000.0 : millis;
+  }
+  return std::nullopt;
+}
+
+bool is_within(const ValueRange& range, double value) noexcept {
+  const bool above_min = range.min_exclusive ? value > range.min : value >= range.min;
+  return above_min && value <= range.max;
+}
+
+std::string display_text(const SettingSpec& spec, std::string_view raw) {
+  if (!spec.secret) return std::string(raw);
+  if (spec.kind != ValueKind::url) return "****";
+  try {
+    return parse_url(raw).redacted();
+  } catch (const ConfigError&) {
+    return redact_url_text(raw);
+  }
+}
+
+}  // namespace poolkit::detail
+
+namespace poolkit {
+
+std::string describe_expected(const SettingSpec& spec) {
+  using detail::format_number;
+  switch (spec.kind) {
+    case ValueKind::count:
+      return fmt::format("a whole number from {} to {} (digits only)",
+                         format_number(spec.valid.min), format_number(spec.valid.max));
+    case ValueKind::milliseconds:
+      return fmt::format("a whole number of milliseconds from {} to {} (digits only)",
+                         format_number(spec.valid.min), format_number(spec.valid.max));
+    case ValueKind::seconds:
+      return detail::describe_seconds(spec.valid);
+    case ValueKind::url:
+      return "a URL starting with " + detail::join_words(spec.choices, "://");
+    case ValueKind::text:
+      return spec.max_length > 0
+                 ? fmt::format("non-empty text of at most {} bytes, without control characters",
+                               spec.max_length)
+                 : std::string("non-empty text without control characters");
+    case ValueKind::token:
+      return "a name of printable ASCII characters without spaces";
+    case ValueKind::choice:
+      return "one of " + detail::join_words(spec.choices);
+    case ValueKind::list:
+      return "a comma-separated list of " + detail::join_words(spec.choices);
+  }
+  return "a valid value";
+}
+
+std::optional<std::string> describe_recommended(const SettingSpec& spec) {
+  if (!spec.recommended) return std::nullopt;
+  return fmt::format("{}–{}", detail::format_number(spec.recommended->min),
+                     detail::format_number(spec.recommended->max));
+}
+
+}  // namespace poolkit

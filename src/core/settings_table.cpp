@@ -1,0 +1,363 @@
+// The one table of every poolkit setting. Parsing, validation, the CLI and the docs all read it;
+// to add a variable, add a row here and a line in settings_typed.cpp that stores it.
+
+#include <algorithm>
+#include <array>
+
+#include "poolkit/settings.hpp"
+
+namespace poolkit {
+namespace {
+
+// Hard upper bounds: far above any sane value, low enough to catch a typo (an extra zero or
+// two) and to keep every duration comfortably inside std::chrono::milliseconds.
+constexpr double kMaxSize = 100'000;
+constexpr double kMaxAttempts = 100;
+constexpr double kOneDayMs = 86'400'000;
+constexpr double kOneHourSeconds = 3'600;
+constexpr double kOneDaySeconds = 86'400;
+
+constexpr ValueRange kAnySize{1, kMaxSize};
+constexpr ValueRange kSizeOrZero{0, kMaxSize};
+constexpr ValueRange kPositiveMs{1, kOneDayMs};
+constexpr ValueRange kPositiveSeconds{0, kOneHourSeconds, true};
+constexpr ValueRange kSecondsOrZero{0, kOneHourSeconds};
+
+constexpr std::array<std::string_view, 3> kProfileNames{"dev", "staging", "production"};
+constexpr std::array<std::string_view, 3> kMongoCompressors{"zstd", "snappy", "zlib"};
+constexpr std::array<std::string_view, 2> kMongoSchemes{"mongodb", "mongodb+srv"};
+constexpr std::array<std::string_view, 3> kRedisSchemes{"redis", "rediss", "unix"};
+
+using enum ValueKind;
+
+constexpr std::array kSettingSpecs{
+    // --- General --------------------------------------------------------------------------
+    SettingSpec{.name = "POOLKIT_PROFILE",
+                .layer = Layer::general,
+                .kind = choice,
+                .choices = kProfileNames,
+                .help = "tuning profile whose values apply where a variable is not set"},
+
+    // --- MongoDB --------------------------------------------------------------------------
+    SettingSpec{.name = "MONGODB_URL",
+                .layer = Layer::mongo,
+                .kind = url,
+                .choices = kMongoSchemes,
+                .secret = true,
+                .help = "connection string, e.g. mongodb://user:pass@host:27017/db; "
+                        "unset disables the MongoDB layer"},
+    SettingSpec{.name = "MONGODB_MAX_POOL_SIZE",
+                .layer = Layer::mongo,
+                .kind = count,
+                .default_value = "100",
+                .valid = kAnySize,
+                .recommended = ValueRange{50, 200},
+                .profile_values = {"20", "75", "100"},
+                .help = "most connections (in use + idle + connecting)"},
+    SettingSpec{.name = "MONGODB_MIN_POOL_SIZE",
+                .layer = Layer::mongo,
+                .kind = count,
+                .default_value = "5",
+                .valid = kSizeOrZero,
+                .recommended = ValueRange{5, 10},
+                .profile_values = {"2", "5", "5"},
+                .help = "connections kept open and warm, created in the background"},
+    SettingSpec{.name = "MONGODB_WAIT_QUEUE_TIMEOUT_MS",
+                .layer = Layer::mongo,
+                .kind = milliseconds,
+                .default_value = "5000",
+                .valid = kPositiveMs,
+                .recommended = ValueRange{2000, 5000},
+                .help = "longest wait for a free connection, then a timeout error"},
+    SettingSpec{.name = "MONGODB_MAX_IDLE_TIME_MS",
+                .layer = Layer::mongo,
+                .kind = milliseconds,
+                .default_value = "30000",
+                .valid = kPositiveMs,
+                .recommended = ValueRange{30000, 60000},
+                .help = "an idle connection older than this is closed"},
+    SettingSpec{.name = "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+                .layer = Layer::mongo,
+                .kind = milliseconds,
+                .default_value = "3000",
+                .valid = kPositiveMs,
+                .help = "longest wait for a suitable server before an operation fails"},
+    SettingSpec{.name = "MONGODB_SOCKET_TIMEOUT_MS",
+                .layer = Layer::mongo,
+                .kind = milliseconds,
+                .default_value = "20000",
+                .valid = kPositiveMs,
+                .help = "longest wait for a read or write on a connection"},
+    SettingSpec{.name = "MONGODB_CONNECT_TIMEOUT_MS",
+                .layer = Layer::mongo,
+                .kind = milliseconds,
+                .default_value = "10000",
+                .valid = kPositiveMs,
+                .help = "longest wait to open a connection"},
+    // Drivers refuse to monitor more often than every 500 ms (minHeartbeatFrequencyMS).
+    SettingSpec{.name = "MONGODB_HEARTBEAT_FREQUENCY_MS",
+                .layer = Layer::mongo,
+                .kind = milliseconds,
+                .default_value = "10000",
+                .valid = {500, kOneDayMs},
+                .help = "how often each server is checked"},
+    // The handshake's application name is limited to 128 bytes by the MongoDB handshake spec.
+    SettingSpec{.name = "MONGODB_APPNAME",
+                .layer = Layer::mongo,
+                .kind = text,
+                .max_length = 128,
+                .help = "application name sent in the handshake, e.g. CodeBot"},
+    SettingSpec{.name = "MONGODB_COMPRESSORS",
+                .layer = Layer::mongo,
+                .kind = list,
+                .choices = kMongoCompressors,
+                .help = "wire compressors to offer, in order of preference"},
+
+    // --- Redis ----------------------------------------------------------------------------
+    SettingSpec{.name = "REDIS_URL",
+                .layer = Layer::redis,
+                .kind = url,
+                .choices = kRedisSchemes,
+                .secret = true,
+                .help = "redis://[user:pass@]host:6379/0 or unix:///path.sock?db=0; "
+                        "unset disables the Redis layer"},
+    SettingSpec{.name = "REDIS_MAX_CONNECTIONS",
+                .layer = Layer::redis,
+                .kind = count,
+                .default_value = "100",
+                .valid = kAnySize,
+                .recommended = ValueRange{50, 200},
+                .profile_values = {"20", "75", "100"},
+                .help = "most connections; callers beyond it wait (bounded)"},
+    SettingSpec{.name = "REDIS_CONNECT_TIMEOUT",
+                .layer = Layer::redis,
+                .kind = seconds,
+                .default_value = "2.0",
+                .valid = kPositiveSeconds,
+                .recommended = ValueRange{1, 5},
+                .help = "longest wait to open a connection"},
+    SettingSpec{.name = "REDIS_SOCKET_TIMEOUT",
+                .layer = Layer::redis,
+                .kind = seconds,
+                .default_value = "2.0",
+                .valid = kPositiveSeconds,
+                .recommended = ValueRange{1, 5},
+                .help = "longest wait for each read or write"},
+    SettingSpec{.name = "REDIS_HEALTH_CHECK_INTERVAL",
+                .layer = Layer::redis,
+                .kind = seconds,
+                .default_value = "30",
+                .valid = {0, kOneDaySeconds, true},
+                .help = "a connection idle longer than this is PINGed before reuse"},
+    SettingSpec{.name = "REDIS_WAIT_TIMEOUT",
+                .layer = Layer::redis,
+                .kind = seconds,
+                .default_value = "5.0",
+                .valid = kPositiveSeconds,
+                .help = "longest wait for a free connection"},
+    SettingSpec{.name = "REDIS_RETRY_ATTEMPTS",
+                .layer = Layer::redis,
+                .kind = count,
+                .default_value = "3",
+                .valid = {0, kMaxAttempts},
+                .help = "retries on connection errors and timeouts (exponential backoff, jitter)"},
+    SettingSpec{.name = "REDIS_CLIENT_NAME",
+                .layer = Layer::redis,
+                .kind = token,
+                .help = "name set with CLIENT SETNAME on connect; unset: the process name"},
+
+    // --- Async HTTP (the aiohttp role) ----------------------------------------------------
+    SettingSpec{.name = "AIOHTTP_POOL_LIMIT",
+                .layer = Layer::http_async,
+                .kind = count,
+                .default_value = "100",
+                .valid = kAnySize,
+                .recommended = ValueRange{50, 200},
+                .profile_values = {"20", "75", "100"},
+                .help = "most connections in use at once, all hosts"},
+    SettingSpec{.name = "AIOHTTP_LIMIT_PER_HOST",
+                .layer = Layer::http_async,
+                .kind = count,
+                .default_value = "25",
+                .valid = kSizeOrZero,
+                .recommended = ValueRange{10, 50},
+                .profile_values = {"10", "25", "25"},
+                .help = "most connections per host:port; 0 = no per-host limit"},
+    SettingSpec{.name = "AIOHTTP_TIMEOUT_TOTAL",
+                .layer = Layer::http_async,
+                .kind = seconds,
+                .default_value = "15",
+                .valid = kPositiveSeconds,
+                .recommended = ValueRange{10, 15},
+                .profile_values = {"10", "15", "15"},
+                .help = "whole request, including the wait for a free connection"},
+    SettingSpec{.name = "AIOHTTP_DNS_TTL",
+                .layer = Layer::http_async,
+                .kind = seconds,
+                .default_value = "300",
+                .valid = {0, kOneDaySeconds},
+                .help = "DNS cache lifetime; 0 = no caching"},
+    SettingSpec{.name = "AIOHTTP_KEEPALIVE_TIMEOUT",
+                .layer = Layer::http_async,
+                .kind = seconds,
+                .default_value = "15",
+                .valid = kPositiveSeconds,
+                .help = "idle keep-alive connections older than this are closed, not reused"},
+    SettingSpec{.name = "HTTP_RESILIENCE_MAX_ATTEMPTS",
+                .layer = Layer::http_async,
+                .kind = count,
+                .default_value = "3",
+                .valid = {1, kMaxAttempts},
+                .help = "attempts (first try included) for connect errors, 5xx and 429"},
+    SettingSpec{.name = "HTTP_RESILIENCE_BACKOFF_BASE",
+                .layer = Layer::http_async,
+                .kind = seconds,
+                .default_value = "0.25",
+                .valid = kSecondsOrZero,
+                .help = "first backoff, doubling with each retry"},
+    SettingSpec{.name = "HTTP_RESILIENCE_BACKOFF_MAX",
+                .layer = Layer::http_async,
+                .kind = seconds,
+                .default_value = "8.0",
+                .valid = kSecondsOrZero,
+                .help = "backoff cap"},
+    SettingSpec{.name = "HTTP_RESILIENCE_JITTER",
+                .layer = Layer::http_async,
+                .kind = seconds,
+                .default_value = "0.5",
+                .valid = kSecondsOrZero,
+                .help = "most random extra added to each wait"},
+    SettingSpec{.name = "CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+                .layer = Layer::http_async,
+                .kind = count,
+                .default_value = "5",
+                .valid = kAnySize,
+                .help = "consecutive failures per host that open the circuit"},
+    SettingSpec{.name = "CIRCUIT_BREAKER_RECOVERY_SECONDS",
+                .layer = Layer::http_async,
+                .kind = seconds,
+                .default_value = "30",
+                .valid = {0, kOneDaySeconds, true},
+                .help = "an open circuit turns half-open after this"},
+    SettingSpec{.name = "CIRCUIT_BREAKER_HALF_OPEN_SUCCESS",
+                .layer = Layer::http_async,
+                .kind = count,
+                .default_value = "1",
+                .valid = {1, kMaxAttempts},
+                .help = "successes in half-open state that close the circuit"},
+
+    // --- Sync HTTP (the requests role) ----------------------------------------------------
+    SettingSpec{.name = "REQUESTS_POOL_CONNECTIONS",
+                .layer = Layer::http_sync,
+                .kind = count,
+                .default_value = "20",
+                .valid = kAnySize,
+                .recommended = ValueRange{20, 50},
+                .help = "how many distinct hosts keep pooled connections"},
+    SettingSpec{.name = "REQUESTS_POOL_MAXSIZE",
+                .layer = Layer::http_sync,
+                .kind = count,
+                .default_value = "100",
+                .valid = kAnySize,
+                .recommended = ValueRange{50, 200},
+                .help = "most connections per host"},
+    SettingSpec{.name = "REQUESTS_TIMEOUT",
+                .layer = Layer::http_sync,
+                .kind = seconds,
+                .default_value = "8",
+                .valid = kPositiveSeconds,
+                .help = "default per-request timeout"},
+    SettingSpec{.name = "REQUESTS_RETRIES",
+                .layer = Layer::http_sync,
+                .kind = count,
+                .default_value = "2",
+                .valid = {0, kMaxAttempts},
+                .recommended = ValueRange{2, 3},
+                .help = "retries with urllib3 Retry semantics (500/502/503/504, connect errors)"},
+    SettingSpec{.name = "REQUESTS_RETRY_BACKOFF",
+                .layer = Layer::http_sync,
+                .kind = seconds,
+                .default_value = "0.2",
+                .valid = kSecondsOrZero,
+                .help = "urllib3 backoff factor f: sleeps 0, 2f, 4f, ... between retries"},
+};
+
+constexpr bool names_are_unique() {
+  for (std::size_t i = 0; i < kSettingSpecs.size(); ++i) {
+    for (std::size_t j = i + 1; j < kSettingSpecs.size(); ++j) {
+      if (kSettingSpecs[i].name == kSettingSpecs[j].name) return false;
+    }
+  }
+  return true;
+}
+static_assert(names_are_unique(), "every variable appears once in the table");
+
+constexpr bool layers_are_grouped() {
+  for (std::size_t i = 1; i < kSettingSpecs.size(); ++i) {
+    if (kSettingSpecs[i].layer < kSettingSpecs[i - 1].layer) return false;
+  }
+  return true;
+}
+static_assert(layers_are_grouped(), "rows are grouped by layer, in Layer order");
+
+}  // namespace
+
+std::span<const SettingSpec> setting_specs() noexcept {
+  return kSettingSpecs;
+}
+
+const SettingSpec* find_setting_spec(std::string_view name) noexcept {
+  const auto match = std::find_if(kSettingSpecs.begin(), kSettingSpecs.end(),
+                                  [name](const SettingSpec& spec) { return spec.name == name; });
+  return match == kSettingSpecs.end() ? nullptr : &*match;
+}
+
+std::string_view to_string(Layer layer) noexcept {
+  switch (layer) {
+    case Layer::general:
+      return "General";
+    case Layer::mongo:
+      return "MongoDB";
+    case Layer::redis:
+      return "Redis";
+    case Layer::http_async:
+      return "Async HTTP";
+    case Layer::http_sync:
+      return "Sync HTTP";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(ValueKind kind) noexcept {
+  switch (kind) {
+    case ValueKind::count:
+      return "count";
+    case ValueKind::milliseconds:
+      return "milliseconds";
+    case ValueKind::seconds:
+      return "seconds";
+    case ValueKind::url:
+      return "URL";
+    case ValueKind::text:
+      return "text";
+    case ValueKind::token:
+      return "name";
+    case ValueKind::choice:
+      return "choice";
+    case ValueKind::list:
+      return "list";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Profile profile) noexcept {
+  return kProfileNames[static_cast<std::size_t>(profile)];
+}
+
+std::optional<Profile> parse_profile(std::string_view name) noexcept {
+  const auto match = std::find(kProfileNames.begin(), kProfileNames.end(), name);
+  if (match == kProfileNames.end()) return std::nullopt;
+  return static_cast<Profile>(match - kProfileNames.begin());
+}
+
+}  // namespace poolkit

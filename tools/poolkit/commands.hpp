@@ -1,0 +1,19 @@
+#pragma once
+// The poolkit subcommands. Each lives in its own file and registers itself on the app; a new
+// command (check, bench, demo) adds one file and one line in main.cpp.
+//
+// A command reports its own output. When it must end the process with a failure status it throws
+// CLI::RuntimeError(status), which main turns into the exit status without printing anything.
+
+#include <CLI/CLI.hpp>
+
+namespace poolkit::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // something unexpected went wrong
+inline constexpr int kExitInvalid = 2;  // invalid configuration or command line
+
+// `poolkit config`: every setting with its value and source, then warnings and errors.
+void add_config_command(CLI::App& app);
+
+}  // namespace poolkit::cli

@@ -1,0 +1,27 @@
+// poolkit: the command-line tool. Each subcommand lives in its own file (see commands.hpp).
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"poolkit: environment-configured, bounded and observable connection pools"};
+  app.require_subcommand(1);
+  poolkit::cli::add_config_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& failure) {
+    return failure.get_exit_code();  // a command's own failure, already reported
+  } catch (const CLI::ParseError& error) {
+    // --help and --version end up here as well, and succeed.
+    return app.exit(error) == 0 ? poolkit::cli::kExitOk : poolkit::cli::kExitInvalid;
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "poolkit: {}\n", error.what());
+    return poolkit::cli::kExitFailure;
+  }
+  return poolkit::cli::kExitOk;
+}
