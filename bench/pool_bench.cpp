@@ -9,6 +9,8 @@
 #include <benchmark/benchmark.h>
 #include <poolkit/pool.hpp>
 
+#include <array>
+#include <bit>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -108,8 +110,87 @@ void BM_Baseline(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// How long single check-outs wait at 32 threads on 8 connections: the price of fairness
+// (poolkit) against the price of barging (baseline, where a sleeping waiter can lose the
+// race for a returned connection again and again).
+struct WaitHistogram {
+  std::mutex mutex;
+  std::array<std::uint64_t, 64> buckets{};  // bucket i: waits in [2^i, 2^(i+1)) ns
+  std::uint64_t max_ns = 0;
+
+  void reset() {
+    std::lock_guard lock(mutex);
+    buckets.fill(0);
+    max_ns = 0;
+  }
+  void merge(const std::array<std::uint64_t, 64>& local, std::uint64_t local_max) {
+    std::lock_guard lock(mutex);
+    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += local[i];
+    max_ns = std::max(max_ns, local_max);
+  }
+  // Upper bound of the bucket holding the given quantile.
+  double quantile_us(double q) {
+    std::lock_guard lock(mutex);
+    std::uint64_t total = 0;
+    for (auto n : buckets) total += n;
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      seen += buckets[i];
+      if (total > 0 && static_cast<double>(seen) >= q * static_cast<double>(total)) {
+        return static_cast<double>(std::uint64_t{2} << i) / 1000.0;
+      }
+    }
+    return 0;
+  }
+};
+
+std::map<std::string, WaitHistogram>& wait_histograms() {
+  static std::map<std::string, WaitHistogram> histograms;
+  return histograms;
+}
+
+template <class Checkout>
+void measure_waits(benchmark::State& state, WaitHistogram& histogram, Checkout checkout) {
+  if (state.thread_index() == 0) histogram.reset();
+  std::array<std::uint64_t, 64> local{};
+  std::uint64_t local_max = 0;
+  for (auto _ : state) {
+    const auto started = std::chrono::steady_clock::now();
+    checkout(started);
+    const auto waited = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now() - started)
+            .count());
+    ++local[static_cast<std::size_t>(std::bit_width(waited | 1) - 1)];
+    local_max = std::max(local_max, waited);
+  }
+  histogram.merge(local, local_max);
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_PoolkitWaits(benchmark::State& state) {
+  auto& pool = poolkit_pool();
+  auto& histogram = wait_histograms()["BM_PoolkitWaits"];
+  measure_waits(state, histogram, [&](auto) {
+    auto lease = pool.checkout();
+    ++lease->uses;
+  });
+}
+
+void BM_BaselineWaits(benchmark::State& state) {
+  auto& pool = baseline_pool();
+  auto& histogram = wait_histograms()["BM_BaselineWaits"];
+  measure_waits(state, histogram, [&](auto) {
+    Connection* connection = pool.acquire(std::chrono::seconds(30));
+    ++connection->uses;
+    pool.release(connection);
+  });
+}
+
 BENCHMARK(BM_Poolkit)->Threads(1)->Threads(2)->Threads(8)->Threads(32)->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_Baseline)->Threads(1)->Threads(2)->Threads(8)->Threads(32)->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_PoolkitWaits)->Threads(32)->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_BaselineWaits)->Threads(32)->UseRealTime()->MinTime(0.5);
 
 // Remembers every run so the ratio table can be written once all have finished.
 class TableReporter : public benchmark::ConsoleReporter {
@@ -119,6 +200,12 @@ class TableReporter : public benchmark::ConsoleReporter {
       if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
       const std::string name = run.run_name.function_name;
       const auto threads = static_cast<int>(run.threads);
+      if (auto it = wait_histograms().find(name); it != wait_histograms().end()) {
+        waits_[name] = {it->second.quantile_us(0.5), it->second.quantile_us(0.99),
+                        it->second.quantile_us(0.999),
+                        static_cast<double>(it->second.max_ns) / 1000.0};
+        continue;
+      }
       const auto it = run.counters.find("items_per_second");
       if (it != run.counters.end()) rates_[threads][name] = it->second.value;
       ns_per_op_[threads][name] = run.GetAdjustedRealTime();
@@ -141,11 +228,21 @@ class TableReporter : public benchmark::ConsoleReporter {
                     base / 1e6, base > 0 ? mine / base : 0.0);
       out << line;
     }
+    out << "\nCheck-out wait at 32 threads on 8 connections (upper bound of the log2 bucket, "
+           "microseconds):\n\n| pool | p50 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|\n";
+    for (const auto& [name, q] : waits_) {
+      char line[256];
+      std::snprintf(line, sizeof line, "| %s | %.1f | %.1f | %.1f | %.1f |\n",
+                    name == "BM_PoolkitWaits" ? "poolkit (FIFO)" : "baseline (barging)", q[0],
+                    q[1], q[2], q[3]);
+      out << line;
+    }
   }
 
  private:
   std::map<int, std::map<std::string, double>> rates_;
   std::map<int, std::map<std::string, double>> ns_per_op_;
+  std::map<std::string, std::array<double, 4>> waits_;
 };
 
 }  // namespace
