@@ -37,7 +37,8 @@ test-tsan: deps
 	ctest --test-dir build-tsan -L 'unit|conformance' --output-on-failure -j $(JOBS)
 
 bench: build
-	$(BUILD)/bench/poolkit_pool_bench
+	$(BUILD)/bench/poolkit_pool_bench --benchmark_repetitions=3 --markdown $(BUILD)/pool-bench.md
+	@cat $(BUILD)/pool-bench.md
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -7,7 +7,6 @@
 // With --markdown it also writes the ratio table that docs/benchmarks.md shows.
 
 #include <benchmark/benchmark.h>
-#include <poolkit/pool.hpp>
 
 #include <array>
 #include <bit>
@@ -18,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <poolkit/pool.hpp>
 #include <string>
 #include <vector>
 
@@ -157,10 +157,10 @@ void measure_waits(benchmark::State& state, WaitHistogram& histogram, Checkout c
   for (auto _ : state) {
     const auto started = std::chrono::steady_clock::now();
     checkout(started);
-    const auto waited = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::steady_clock::now() - started)
-            .count());
+    const auto waited =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count());
     ++local[static_cast<std::size_t>(std::bit_width(waited | 1) - 1)];
     local_max = std::max(local_max, waited);
   }
@@ -188,7 +188,13 @@ void BM_BaselineWaits(benchmark::State& state) {
 }
 
 BENCHMARK(BM_Poolkit)->Threads(1)->Threads(2)->Threads(8)->Threads(32)->UseRealTime()->MinTime(0.5);
-BENCHMARK(BM_Baseline)->Threads(1)->Threads(2)->Threads(8)->Threads(32)->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_Baseline)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->Threads(32)
+    ->UseRealTime()
+    ->MinTime(0.5);
 BENCHMARK(BM_PoolkitWaits)->Threads(32)->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_BaselineWaits)->Threads(32)->UseRealTime()->MinTime(0.5);
 
@@ -197,7 +203,9 @@ class TableReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& run : runs) {
-      if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
+      // With --benchmark_repetitions the median replaces the single runs.
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if ((run.run_type != Run::RT_Iteration && !median) || run.error_occurred) continue;
       const std::string name = run.run_name.function_name;
       const auto threads = static_cast<int>(run.threads);
       if (auto it = wait_histograms().find(name); it != wait_histograms().end()) {
@@ -224,8 +232,8 @@ class TableReporter : public benchmark::ConsoleReporter {
       char line[256];
       std::snprintf(line, sizeof line, "| %d | %.1f | %.1f | %.2f | %.2f | %.2fx |\n", threads,
                     ns.count("BM_Poolkit") ? ns.at("BM_Poolkit") : 0.0,
-                    ns.count("BM_Baseline") ? ns.at("BM_Baseline") : 0.0, mine / 1e6,
-                    base / 1e6, base > 0 ? mine / base : 0.0);
+                    ns.count("BM_Baseline") ? ns.at("BM_Baseline") : 0.0, mine / 1e6, base / 1e6,
+                    base > 0 ? mine / base : 0.0);
       out << line;
     }
     out << "\nCheck-out wait at 32 threads on 8 connections (upper bound of the log2 bucket, "
@@ -233,8 +241,8 @@ class TableReporter : public benchmark::ConsoleReporter {
     for (const auto& [name, q] : waits_) {
       char line[256];
       std::snprintf(line, sizeof line, "| %s | %.1f | %.1f | %.1f | %.1f |\n",
-                    name == "BM_PoolkitWaits" ? "poolkit (FIFO)" : "baseline (barging)", q[0],
-                    q[1], q[2], q[3]);
+                    name == "BM_PoolkitWaits" ? "poolkit (FIFO)" : "baseline (barging)", q[0], q[1],
+                    q[2], q[3]);
       out << line;
     }
   }

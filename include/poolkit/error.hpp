@@ -10,15 +10,15 @@
 namespace poolkit {
 
 enum class ErrorCode {
-  config,         // a setting is missing or invalid
-  pool_timeout,   // no connection became free within the wait-queue timeout
-  pool_closed,    // the pool was closed
-  pool_cleared,   // the pool was cleared (or is paused) while the caller waited
-  connect,        // opening a connection failed
-  timeout,        // a read, write or whole request took too long
-  protocol,       // the peer sent something that does not parse
-  server,         // the server answered with an error
-  circuit_open,   // the circuit breaker for that host is open
+  config,        // a setting is missing or invalid
+  pool_timeout,  // no connection became free within the wait-queue timeout
+  pool_closed,   // the pool was closed
+  pool_cleared,  // the pool was cleared (or is paused) while the caller waited
+  connect,       // opening a connection failed
+  timeout,       // a read, write or whole request took too long
+  protocol,      // the peer sent something that does not parse
+  server,        // the server answered with an error
+  circuit_open,  // the circuit breaker for that host is open
 };
 
 enum class Backend { core, redis, mongo, http };

@@ -29,11 +29,12 @@ using Deadline = std::chrono::steady_clock::time_point;
 
 template <class C>
 concept Connector = std::movable<typename C::Connection> &&
-                    requires(C& connector, typename C::Connection& connection, Deadline deadline) {
-                      { connector.open(deadline) } -> std::same_as<typename C::Connection>;
-                      { connector.check(connection, deadline) } -> std::same_as<bool>;
-                      { connector.close(connection) } noexcept;
-                    };
+    requires(C& connector, typename C::Connection& connection, Deadline deadline) {
+  { connector.open(deadline) } -> std::same_as<typename C::Connection>;
+  { connector.check(connection, deadline) } -> std::same_as<bool>;
+  { connector.close(connection) }
+  noexcept;
+};
 
 // A checked-out connection. Returns itself to the pool when destroyed; a connection left
 // in an unknown state (a half-read reply, a broken socket) must be marked broken so the
@@ -58,9 +59,7 @@ class Lease {
 
   Connection& operator*() const noexcept { return get(); }
   Connection* operator->() const noexcept { return &get(); }
-  Connection& get() const noexcept {
-    return static_cast<Box&>(*slot_->box).value;
-  }
+  Connection& get() const noexcept { return static_cast<Box&>(*slot_->box).value; }
   explicit operator bool() const noexcept { return slot_ != nullptr; }
 
   std::uint64_t connection_id() const noexcept { return slot_->id; }

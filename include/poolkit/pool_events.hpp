@@ -41,8 +41,8 @@ struct PoolEvent {
   // Time to open (connection_ready), to check out (checked_out, check_out_failed), or how
   // long the lease has been held (lease_leaked).
   std::chrono::nanoseconds duration{0};
-  bool interrupt_in_use = false;             // pool_cleared
-  const PoolOptions* options = nullptr;      // pool_created
+  bool interrupt_in_use = false;         // pool_cleared
+  const PoolOptions* options = nullptr;  // pool_created
 };
 
 // Receives every event of a pool. Called on the thread that caused the event, sometimes

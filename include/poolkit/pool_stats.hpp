@@ -32,8 +32,8 @@ struct PoolStats {
   std::size_t total = 0;  // in_use + idle + connecting
 
   std::uint64_t created = 0;
-  std::array<std::uint64_t, kCloseReasonCount> closed{};  // indexed by CloseReason
-  std::uint64_t checkouts = 0;                             // successful check-outs
+  std::array<std::uint64_t, kCloseReasonCount> closed{};                 // indexed by CloseReason
+  std::uint64_t checkouts = 0;                                           // successful check-outs
   std::array<std::uint64_t, kCheckOutFailureCount> checkout_failures{};  // by CheckOutFailure
   std::uint64_t health_checks = 0;
   std::uint64_t health_check_failures = 0;

@@ -75,7 +75,9 @@ struct PoolCore::Wakeups {
   }
 };
 
-void OwnerRelease::operator()(PoolCore* core) const noexcept { PoolCore::release_owner(core); }
+void OwnerRelease::operator()(PoolCore* core) const noexcept {
+  PoolCore::release_owner(core);
+}
 
 PoolCorePtr PoolCore::create(std::unique_ptr<Driver> driver, PoolOptions options,
                              std::shared_ptr<PoolListener> listener) {
@@ -129,8 +131,8 @@ Slot* PoolCore::checkout(std::chrono::milliseconds timeout) {
       waiters_.load(std::memory_order_seq_cst) == 0) {
     const std::int64_t now_ns = coarse_now_ns();
     const Hint hint = t_hint;
-    Slot* preferred = hint.pool == this && hint.index < options_.max_size ? &slots_[hint.index]
-                                                                          : nullptr;
+    Slot* preferred =
+        hint.pool == this && hint.index < options_.max_size ? &slots_[hint.index] : nullptr;
     while (Slot* slot = claim_idle(preferred)) {
       if (usable(slot, now_ns)) return hand_out(slot, now_ns, started);
       preferred = nullptr;
@@ -145,8 +147,7 @@ Slot* PoolCore::claim_idle(Slot* preferred) noexcept {
     SlotState expected = SlotState::idle;
     return slot.state.load(std::memory_order_relaxed) == SlotState::idle &&
            slot.state.compare_exchange_strong(expected, SlotState::in_use,
-                                              std::memory_order_acquire,
-                                              std::memory_order_relaxed);
+                                              std::memory_order_acquire, std::memory_order_relaxed);
   };
   if (preferred != nullptr && try_claim(*preferred)) return preferred;
   const std::size_t used = slots_used_.load(std::memory_order_acquire);
@@ -385,8 +386,9 @@ Slot* PoolCore::open_for_caller(Slot* slot, Clock::time_point started) {
       std::lock_guard lock(mutex_);
       cause = last_connect_error_;
     }
-    throw ConnectError(options_.backend, fmt::format("{} pool ({}): could not open a connection: {}",
-                                                     options_.name, options_.address, cause));
+    throw ConnectError(options_.backend,
+                       fmt::format("{} pool ({}): could not open a connection: {}", options_.name,
+                                   options_.address, cause));
   }
   if (state_.load(std::memory_order_acquire) == PoolState::closed) {
     (void)retire(slot, CloseReason::pool_closed);
@@ -662,9 +664,9 @@ void PoolCore::record_wait(Clock::time_point started) noexcept {
   while (waited_us > max &&
          !wait_max_us_.compare_exchange_weak(max, waited_us, std::memory_order_relaxed)) {
   }
-  const auto bucket = std::lower_bound(kWaitBucketBoundsUs.begin(), kWaitBucketBoundsUs.end(),
-                                       waited_us) -
-                      kWaitBucketBoundsUs.begin();
+  const auto bucket =
+      std::lower_bound(kWaitBucketBoundsUs.begin(), kWaitBucketBoundsUs.end(), waited_us) -
+      kWaitBucketBoundsUs.begin();
   wait_buckets_[static_cast<std::size_t>(bucket)].fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -5,8 +5,8 @@
 // timed waits; this is small enough to own.)
 
 #include <linux/futex.h>
-#include <sys/syscall.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>

@@ -5,7 +5,6 @@
 // "N passed, N failed" line, and exits non-zero if any failed.
 
 #include <fmt/format.h>
-#include <poolkit/pool.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -16,6 +15,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <poolkit/pool.hpp>
 #include <thread>
 #include <vector>
 
@@ -54,10 +54,16 @@ json event_as_cmap(const poolkit::PoolEvent& e) {
   json j = {{"type", poolkit::cmap_name(e.type)}, {"address", std::string(e.address)}};
   const auto duration_ms = std::chrono::duration<double, std::milli>(e.duration).count();
   switch (e.type) {
-    case T::pool_created: j["options"] = options_as_cmap(*e.options); break;
-    case T::pool_cleared: j["interruptInUseConnections"] = e.interrupt_in_use; break;
+    case T::pool_created:
+      j["options"] = options_as_cmap(*e.options);
+      break;
+    case T::pool_cleared:
+      j["interruptInUseConnections"] = e.interrupt_in_use;
+      break;
     case T::connection_created:
-    case T::checked_in: j["connectionId"] = e.connection_id; break;
+    case T::checked_in:
+      j["connectionId"] = e.connection_id;
+      break;
     case T::connection_ready:
     case T::checked_out:
       j["connectionId"] = e.connection_id;
@@ -71,7 +77,8 @@ json event_as_cmap(const poolkit::PoolEvent& e) {
       j["reason"] = poolkit::cmap_name(e.failure);
       j["duration"] = duration_ms;
       break;
-    default: break;
+    default:
+      break;
   }
   return j;
 }
@@ -377,8 +384,7 @@ std::vector<fs::path> collect(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fmt::print(stderr, "usage: {} PATH... (CMAP-format JSON files or folders of them)\n",
-               argv[0]);
+    fmt::print(stderr, "usage: {} PATH... (CMAP-format JSON files or folders of them)\n", argv[0]);
     return 2;
   }
   std::vector<fs::path> files;

@@ -2,12 +2,11 @@
 // A connector whose connections are plain numbers, with switches to make opening fail,
 // health checks fail, or opening block, and counters a test can read.
 
-#include <poolkit/pool.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <poolkit/pool.hpp>
 #include <string>
 #include <vector>
 
@@ -20,8 +19,8 @@ struct FakeServer {
   std::atomic<bool> refuse{false};
   std::atomic<bool> healthy{true};
   std::atomic<int> open_delay_ms{0};
-  std::atomic<int> open_now{0};       // being opened right now
-  std::atomic<int> max_open_now{0};   // most ever opened at once
+  std::atomic<int> open_now{0};      // being opened right now
+  std::atomic<int> max_open_now{0};  // most ever opened at once
 
   int live() const { return opened.load() - closed.load(); }
 };

@@ -1,12 +1,12 @@
 // The generic pool's behaviour, one behaviour per test, with a fake connector.
 
 #include <gtest/gtest.h>
-#include <poolkit/pool.hpp>
 
 #include <algorithm>
 #include <array>
 #include <latch>
 #include <optional>
+#include <poolkit/pool.hpp>
 #include <thread>
 #include <vector>
 
@@ -155,8 +155,9 @@ TEST_F(PoolFixture, TimeoutMessageCountsTheOtherWaiters) {
     (void)pool.checkout(20ms);
     FAIL() << "expected PoolTimeoutError";
   } catch (const PoolTimeoutError& error) {
-    EXPECT_NE(std::string(error.what()).find("1 in use, 0 idle, 0 connecting, 1 other callers waiting"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(error.what()).find("1 in use, 0 idle, 0 connecting, 1 other callers waiting"),
+        std::string::npos)
         << error.what();
   }
   held.release();
@@ -492,7 +493,10 @@ TEST_F(PoolFixture, StatsCountInUseIdleAndWaiting) {
   auto pool = make(small_pool(2));
   auto a = pool.checkout();
   { auto b = pool.checkout(); }
-  std::thread waiter1([&] { auto c = pool.checkout(); auto d = pool.checkout(); });
+  std::thread waiter1([&] {
+    auto c = pool.checkout();
+    auto d = pool.checkout();
+  });
   ASSERT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
   auto stats = pool.stats();
   EXPECT_EQ(stats.in_use, 2u);

@@ -1,7 +1,6 @@
 // Uses the installed package the way a service would: a pool over its own connector.
-#include <poolkit/pool.hpp>
-
 #include <cstdio>
+#include <poolkit/pool.hpp>
 
 namespace {
 struct Counter {
