@@ -1,5 +1,7 @@
 #include "poolkit/pool_events.hpp"
 
+#include <array>
+
 #include "poolkit/pool_stats.hpp"
 
 namespace poolkit {
@@ -34,60 +36,44 @@ std::string_view cmap_name(PoolEventType type) noexcept {
   return "Unknown";
 }
 
+namespace {
+
+// CMAP's camelCase name and the snake_case name used in metrics, indexed by the enum.
+struct Names {
+  std::string_view cmap;
+  std::string_view snake;
+};
+constexpr std::array<Names, kCloseReasonCount> kCloseReasonNames{{
+    {"stale", "stale"},
+    {"idle", "idle"},
+    {"error", "error"},
+    {"poolClosed", "pool_closed"},
+    {"expired", "expired"},
+}};
+constexpr std::array<Names, kCheckOutFailureCount> kCheckOutFailureNames{{
+    {"poolClosed", "pool_closed"},
+    {"timeout", "timeout"},
+    {"connectionError", "connection_error"},
+}};
+
+template <class Enum, std::size_t N>
+const Names& names_of(const std::array<Names, N>& table, Enum value) noexcept {
+  return table[static_cast<std::size_t>(value)];
+}
+
+}  // namespace
+
 std::string_view cmap_name(CloseReason reason) noexcept {
-  switch (reason) {
-    case CloseReason::stale:
-      return "stale";
-    case CloseReason::idle:
-      return "idle";
-    case CloseReason::error:
-      return "error";
-    case CloseReason::pool_closed:
-      return "poolClosed";
-    case CloseReason::expired:
-      return "expired";
-  }
-  return "unknown";
+  return names_of(kCloseReasonNames, reason).cmap;
 }
-
 std::string_view cmap_name(CheckOutFailure failure) noexcept {
-  switch (failure) {
-    case CheckOutFailure::pool_closed:
-      return "poolClosed";
-    case CheckOutFailure::timeout:
-      return "timeout";
-    case CheckOutFailure::connection_error:
-      return "connectionError";
-  }
-  return "unknown";
+  return names_of(kCheckOutFailureNames, failure).cmap;
 }
-
 std::string_view to_string(CloseReason reason) noexcept {
-  switch (reason) {
-    case CloseReason::stale:
-      return "stale";
-    case CloseReason::idle:
-      return "idle";
-    case CloseReason::error:
-      return "error";
-    case CloseReason::pool_closed:
-      return "pool_closed";
-    case CloseReason::expired:
-      return "expired";
-  }
-  return "unknown";
+  return names_of(kCloseReasonNames, reason).snake;
 }
-
 std::string_view to_string(CheckOutFailure failure) noexcept {
-  switch (failure) {
-    case CheckOutFailure::pool_closed:
-      return "pool_closed";
-    case CheckOutFailure::timeout:
-      return "timeout";
-    case CheckOutFailure::connection_error:
-      return "connection_error";
-  }
-  return "unknown";
+  return names_of(kCheckOutFailureNames, failure).snake;
 }
 
 std::string_view to_string(PoolState state) noexcept {

@@ -33,6 +33,24 @@ PoolOptions small_pool(std::size_t max_size = 4) {
   return options;
 }
 
+// Starts a caller that waits on the exhausted pool, runs `action`, and returns the code of
+// the error the waiter got (none if it got a connection).
+template <class Action>
+std::optional<ErrorCode> error_of_waiter_after(FakePool& pool, Action action) {
+  std::optional<ErrorCode> waiter_error;
+  std::thread waiter([&] {
+    try {
+      auto lease = pool.checkout();
+    } catch (const Error& error) {
+      waiter_error = error.code();
+    }
+  });
+  EXPECT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
+  action();
+  waiter.join();
+  return waiter_error;
+}
+
 struct PoolFixture : ::testing::Test {
   std::shared_ptr<FakeServer> server = std::make_shared<FakeServer>();
   std::shared_ptr<RecordingListener> listener = std::make_shared<RecordingListener>();
@@ -227,17 +245,7 @@ TEST_F(PoolFixture, ConnectionInUseDuringClearIsClosedWhenReturned) {
 TEST_F(PoolFixture, PausingClearFailsWaitersAndRejectsUntilReady) {
   auto pool = make(small_pool(1));
   auto held = pool.checkout();
-  std::optional<ErrorCode> waiter_error;
-  std::thread waiter([&] {
-    try {
-      auto lease = pool.checkout();
-    } catch (const Error& error) {
-      waiter_error = error.code();
-    }
-  });
-  ASSERT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
-  pool.clear(/*pause=*/true);
-  waiter.join();
+  const auto waiter_error = error_of_waiter_after(pool, [&] { pool.clear(/*pause=*/true); });
   EXPECT_EQ(waiter_error, ErrorCode::pool_cleared);
   EXPECT_THROW((void)pool.checkout(), PoolClearedError);
   EXPECT_EQ(pool.stats().state, PoolState::paused);
@@ -263,17 +271,7 @@ TEST_F(PoolFixture, CloseClosesIdleConnectionsAndRejectsCheckouts) {
 TEST_F(PoolFixture, CloseWakesWaitersWithPoolClosedError) {
   auto pool = make(small_pool(1));
   auto held = pool.checkout();
-  std::optional<ErrorCode> waiter_error;
-  std::thread waiter([&] {
-    try {
-      auto lease = pool.checkout();
-    } catch (const Error& error) {
-      waiter_error = error.code();
-    }
-  });
-  ASSERT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
-  pool.close();
-  waiter.join();
+  const auto waiter_error = error_of_waiter_after(pool, [&] { pool.close(); });
   EXPECT_EQ(waiter_error, ErrorCode::pool_closed);
   held.release();
   EXPECT_EQ(server->live(), 0);
