@@ -200,41 +200,9 @@ bool PoolCore::usable(Slot* slot, std::int64_t now_ns) {
 Slot* PoolCore::slow_checkout(Clock::time_point started, Clock::time_point deadline) {
   Waiter me;
   bool waited = false;
+  bool retry = false;
   for (;;) {
-    me.grant = Grant::none;
-    me.slot = nullptr;
-    me.signal.reset();
-    bool settled = false;  // granted or refused while we held the lock: no need to sleep
-    {
-      Wakeups wakeups;
-      std::unique_lock lock(mutex_);
-      const PoolState state = state_.load(std::memory_order_relaxed);
-      if (state == PoolState::closed) me.grant = Grant::closed;
-      if (state == PoolState::paused) me.grant = Grant::cleared;
-      if (me.grant == Grant::none) {
-        enqueue_locked(me);
-        dispatch_locked(wakeups);
-      }
-      settled = me.grant != Grant::none;
-      lock.unlock();
-      wakeups.post_all();
-    }
-    // From here `me.grant` is read only after the signal's acquire (or it was settled above).
-    if (!settled && !me.signal.is_posted()) {
-      waited = true;
-      if (!me.signal.wait_until(deadline)) {
-        std::unique_lock lock(mutex_);
-        if (me.grant == Grant::none) {
-          remove_waiter_locked(me);
-          lock.unlock();
-          record_wait(started);
-          emit_checkout_failed(CheckOutFailure::timeout, started);
-          throw_timeout(started, deadline);
-        }
-        lock.unlock();
-        me.signal.wait();  // granted just as the deadline passed: the post is on its way
-      }
-    }
+    if (!join_queue(me, retry)) waited |= await_grant(me, started, deadline);
     switch (me.grant) {
       case Grant::connection: {
         const std::int64_t now_ns = coarse_now_ns();
@@ -242,7 +210,8 @@ Slot* PoolCore::slow_checkout(Clock::time_point started, Clock::time_point deadl
           if (waited) record_wait(started);
           return hand_out(me.slot, now_ns, started);
         }
-        continue;  // it was stale or dead; queue again with the same deadline
+        retry = true;  // it was stale or dead: back to the front, same deadline
+        continue;
       }
       case Grant::open_permission:
         if (waited) record_wait(started);
@@ -266,15 +235,59 @@ Slot* PoolCore::slow_checkout(Clock::time_point started, Clock::time_point deadl
   }
 }
 
-void PoolCore::enqueue_locked(Waiter& waiter) noexcept {
-  waiter.prev = tail_;
-  waiter.next = nullptr;
-  if (tail_ != nullptr) {
-    tail_->next = &waiter;
-  } else {
-    head_ = &waiter;
+// Queues the caller and serves the queue. True when the caller's fate was settled while
+// we held the lock (served at once, or refused because the pool is paused or closed).
+bool PoolCore::join_queue(Waiter& me, bool at_front) {
+  me.grant = Grant::none;
+  me.slot = nullptr;
+  me.signal.reset();
+  Wakeups wakeups;
+  std::unique_lock lock(mutex_);
+  const PoolState state = state_.load(std::memory_order_relaxed);
+  if (state == PoolState::closed) me.grant = Grant::closed;
+  if (state == PoolState::paused) me.grant = Grant::cleared;
+  if (me.grant == Grant::none) {
+    enqueue_locked(me, at_front);
+    dispatch_locked(wakeups);
   }
-  tail_ = &waiter;
+  const bool settled = me.grant != Grant::none;
+  lock.unlock();
+  wakeups.post_all();
+  return settled;
+}
+
+// Sleeps until the caller is granted something, or throws PoolTimeoutError at the deadline.
+// Returns whether it actually had to wait. `me.grant` is read only after the signal's
+// acquire, which orders it after the granting thread's write.
+bool PoolCore::await_grant(Waiter& me, Clock::time_point started, Clock::time_point deadline) {
+  if (me.signal.is_posted()) return false;
+  if (!me.signal.wait_until(deadline)) {
+    std::unique_lock lock(mutex_);
+    if (me.grant == Grant::none) {
+      remove_waiter_locked(me);
+      lock.unlock();
+      record_wait(started);
+      emit_checkout_failed(CheckOutFailure::timeout, started);
+      throw_timeout(started, deadline);
+    }
+    lock.unlock();
+    me.signal.wait();  // granted just as the deadline passed: the post is on its way
+  }
+  return true;
+}
+
+void PoolCore::enqueue_locked(Waiter& waiter, bool at_front) noexcept {
+  if (at_front) {
+    waiter.prev = nullptr;
+    waiter.next = head_;
+    (head_ != nullptr ? head_->prev : tail_) = &waiter;
+    head_ = &waiter;
+  } else {
+    waiter.prev = tail_;
+    waiter.next = nullptr;
+    (tail_ != nullptr ? tail_->next : head_) = &waiter;
+    tail_ = &waiter;
+  }
   waiters_.fetch_add(1, std::memory_order_seq_cst);
 }
 

@@ -110,7 +110,9 @@ class PoolCore {
   bool usable(Slot* slot, std::int64_t now_ns);
   Slot* hand_out(Slot* slot, std::int64_t now_ns, Clock::time_point started) noexcept;
   Slot* slow_checkout(Clock::time_point started, Clock::time_point deadline);
-  void enqueue_locked(Waiter& waiter) noexcept;
+  bool join_queue(Waiter& me, bool at_front);
+  bool await_grant(Waiter& me, Clock::time_point started, Clock::time_point deadline);
+  void enqueue_locked(Waiter& waiter, bool at_front) noexcept;
   void remove_waiter_locked(Waiter& waiter) noexcept;
   void dispatch_locked(Wakeups& wakeups);
   void grant_locked(Waiter& waiter, Grant grant, Slot* slot, Wakeups& wakeups) noexcept;
