@@ -4,7 +4,7 @@ BUILD ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOOLKIT_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test test-asan test-tsan bench format clean
+.PHONY: all deps build demo test test-asan test-tsan bench format tidy clean
 
 all: build
 
@@ -42,6 +42,9 @@ bench: build
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+tidy: build
+	git ls-files 'src/*.cpp' 'tools/*.cpp' | xargs clang-tidy -p $(BUILD) --quiet
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan

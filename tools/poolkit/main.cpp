@@ -7,7 +7,9 @@
 
 #include "commands.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"poolkit: environment-configured, bounded and observable connection pools"};
   app.require_subcommand(1);
   poolkit::cli::add_config_command(app);
@@ -19,9 +21,19 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     // --help and --version end up here as well, and succeed.
     return app.exit(error) == 0 ? poolkit::cli::kExitOk : poolkit::cli::kExitInvalid;
-  } catch (const std::exception& error) {
-    fmt::print(stderr, "poolkit: {}\n", error.what());
-    return poolkit::cli::kExitFailure;
   }
   return poolkit::cli::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "poolkit: {}\n", error.what());
+  } catch (...) {
+    fmt::print(stderr, "poolkit: unknown error\n");
+  }
+  return poolkit::cli::kExitFailure;
 }
