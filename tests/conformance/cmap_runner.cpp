@@ -396,10 +396,18 @@ int main(int argc, char** argv) {
   }
   int passed = 0;
   int failed = 0;
+  int skipped = 0;
   for (const auto& file : files) {
     try {
       std::ifstream in(file);
       const json test = json::parse(in);
+      if (test.value("style", "unit") != "unit") {
+        // Integration-style files need a real server with fail points; not this runner's job.
+        fmt::print("SKIP {}: style \"{}\" needs a server\n", file.filename().string(),
+                   test.value("style", ""));
+        ++skipped;
+        continue;
+      }
       TestRun(test).run();
       fmt::print("PASS {}\n", file.filename().string());
       ++passed;
@@ -408,6 +416,10 @@ int main(int argc, char** argv) {
       ++failed;
     }
   }
-  fmt::print("{} passed, {} failed\n", passed, failed);
+  if (skipped > 0) {
+    fmt::print("{} passed, {} failed, {} skipped\n", passed, failed, skipped);
+  } else {
+    fmt::print("{} passed, {} failed\n", passed, failed);
+  }
   return failed == 0 && passed > 0 ? 0 : 1;
 }
