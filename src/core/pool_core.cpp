@@ -353,20 +353,25 @@ Slot* PoolCore::reserve_for_open_locked() noexcept {
 // ---------------------------------------------------------------------------------------
 // Opening connections
 
-bool PoolCore::establish(Slot* slot) noexcept {
+// Opens the connection of a slot in state `opening`. Returns the connector's error (the
+// slot is then freed), or null.
+std::exception_ptr PoolCore::establish(Slot* slot) noexcept {
   const std::uint64_t id = slot->id.load(std::memory_order_relaxed);
   emit({.type = PoolEventType::connection_created, .connection_id = id});
   const auto open_started = Clock::now();
+  std::exception_ptr failure;
   try {
     slot->box = driver_->open(open_started + options_.connect_timeout);
   } catch (const std::exception& error) {
+    failure = std::current_exception();
     note_connect_error(error.what());
   } catch (...) {
+    failure = std::current_exception();
     note_connect_error("unknown error");
   }
-  if (!slot->box) {
+  if (failure) {
     (void)retire(slot, CloseReason::error);  // the caller holds the pool: never the last
-    return false;
+    return failure;
   }
   const std::int64_t now_ns = coarse_now_ns();
   slot->broken = false;
@@ -383,25 +388,33 @@ bool PoolCore::establish(Slot* slot) noexcept {
     dispatch_locked(wakeups);  // a max_connecting permit is free again
   }
   wakeups.post_all();
-  return true;
+  return nullptr;
 }
 
-void PoolCore::note_connect_error(const char* what) {
+void PoolCore::note_connect_error(const char* what) noexcept {
   std::lock_guard lock(mutex_);
-  last_connect_error_ = what;
+  try {
+    last_connect_error_ = what;
+  } catch (...) {  // out of memory: keep the previous cause rather than fail the caller
+  }
 }
 
 Slot* PoolCore::open_for_caller(Slot* slot, Clock::time_point started) {
-  if (!establish(slot)) {
+  if (const std::exception_ptr failure = establish(slot)) {
     emit_checkout_failed(CheckOutFailure::connection_error, started);
-    std::string cause;
-    {
-      std::lock_guard lock(mutex_);
-      cause = last_connect_error_;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const Error&) {
+      throw;  // the connector's own type (ConnectError, TimeoutError...) reaches the caller
+    } catch (const std::exception& error) {
+      throw ConnectError(options_.backend,
+                         fmt::format("{} pool ({}): could not open a connection: {}", options_.name,
+                                     options_.address, error.what()));
+    } catch (...) {
+      throw ConnectError(options_.backend,
+                         fmt::format("{} pool ({}): could not open a connection: unknown error",
+                                     options_.name, options_.address));
     }
-    throw ConnectError(options_.backend,
-                       fmt::format("{} pool ({}): could not open a connection: {}", options_.name,
-                                   options_.address, cause));
   }
   if (state_.load(std::memory_order_acquire) == PoolState::closed) {
     (void)retire(slot, CloseReason::pool_closed);
@@ -645,8 +658,8 @@ void PoolCore::fill_to_minimum() {
       if (stopping_ || total_ >= options_.min_size) return;
       slot = reserve_for_open_locked();
     }
-    if (slot == nullptr) return;   // paused, or max_connecting reached
-    if (!establish(slot)) return;  // server down: try again at the next tick
+    if (slot == nullptr) return;  // paused, or max_connecting reached
+    if (establish(slot)) return;  // failed (server down?): try again at the next tick
     (void)make_available(slot);
   }
 }

@@ -16,8 +16,11 @@ struct FakeServer {
   std::atomic<int> opened{0};
   std::atomic<int> closed{0};
   std::atomic<int> checks{0};
-  std::atomic<bool> refuse{false};
+  std::atomic<bool> refuse{false};           // open throws ConnectError
+  std::atomic<bool> open_times_out{false};   // open throws TimeoutError
+  std::atomic<bool> open_throws_std{false};  // open throws a std::runtime_error
   std::atomic<bool> healthy{true};
+  std::atomic<bool> check_throws{false};
   std::atomic<int> open_delay_ms{0};
   std::atomic<int> open_now{0};      // being opened right now
   std::atomic<int> max_open_now{0};  // most ever opened at once
@@ -45,10 +48,14 @@ class FakeConnector {
     }
     --server_->open_now;
     if (server_->refuse) throw ConnectError(Backend::core, "fake server refused the connection");
+    if (server_->open_times_out)
+      throw TimeoutError(Backend::core, "fake server: connect timed out");
+    if (server_->open_throws_std) throw std::runtime_error("fake driver blew up");
     return FakeConnection{++server_->opened, false};
   }
   bool check(FakeConnection&, Deadline) {
     ++server_->checks;
+    if (server_->check_throws) throw std::runtime_error("fake check blew up");
     return server_->healthy.load();
   }
   void close(FakeConnection& connection) noexcept {

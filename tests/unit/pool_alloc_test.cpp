@@ -2,10 +2,10 @@
 // replacing the global operator new for this test binary.
 
 #include <gtest/gtest.h>
-#include <poolkit/pool.hpp>
 
 #include <cstdlib>
 #include <new>
+#include <poolkit/pool.hpp>
 
 namespace {
 thread_local std::size_t t_allocations = 0;
@@ -16,8 +16,12 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace poolkit {
 namespace {

@@ -461,6 +461,80 @@ TEST_F(PoolFixture, FailedOpenIsATypedErrorAndFreesItsPlace) {
   EXPECT_NO_THROW((void)pool.checkout());
 }
 
+TEST_F(PoolFixture, ConnectorErrorTypeReachesTheCaller) {
+  auto pool = make(small_pool());
+  server->open_times_out = true;
+  try {
+    (void)pool.checkout();
+    FAIL() << "expected TimeoutError";
+  } catch (const TimeoutError& error) {
+    EXPECT_EQ(error.code(), ErrorCode::timeout);
+  }
+  EXPECT_EQ(pool.stats().total, 0u);
+}
+
+TEST_F(PoolFixture, ForeignConnectorErrorBecomesAConnectErrorNamingThePool) {
+  auto pool = make(small_pool());
+  server->open_throws_std = true;
+  try {
+    (void)pool.checkout();
+    FAIL() << "expected ConnectError";
+  } catch (const ConnectError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("fake pool (fake:1)"), std::string::npos) << message;
+    EXPECT_NE(message.find("fake driver blew up"), std::string::npos) << message;
+  }
+}
+
+TEST_F(PoolFixture, ZeroWaitTimeoutFailsAtOnceWhenExhausted) {
+  auto pool = make(small_pool(1));
+  auto held = pool.checkout();
+  EXPECT_THROW((void)pool.checkout(0ms), PoolTimeoutError);
+  held.release();
+  EXPECT_NO_THROW((void)pool.checkout(0ms));  // an idle connection needs no wait
+}
+
+TEST_F(PoolFixture, CloseWhileAConnectionIsOpeningFailsItsCallerAndClosesIt) {
+  auto pool = make(small_pool());
+  server->open_delay_ms = 100;
+  std::optional<ErrorCode> opener_error;
+  std::thread opener([&] {
+    try {
+      auto lease = pool.checkout();
+    } catch (const Error& error) {
+      opener_error = error.code();
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return server->open_now.load() == 1; }));
+  pool.close();
+  opener.join();
+  EXPECT_EQ(opener_error, ErrorCode::pool_closed);
+  EXPECT_EQ(server->live(), 0);
+}
+
+TEST_F(PoolFixture, ConnectionOpenedAcrossAClearIsStale) {
+  auto pool = make(small_pool());
+  server->open_delay_ms = 100;
+  std::thread opener([&] { auto lease = pool.checkout(); });
+  ASSERT_TRUE(eventually([&] { return server->open_now.load() == 1; }));
+  pool.clear();
+  opener.join();  // it got the connection, and returned it
+  EXPECT_EQ(listener->closed_with(CloseReason::stale), 1);
+  EXPECT_EQ(pool.stats().total, 0u);
+}
+
+TEST_F(PoolFixture, HealthCheckThatThrowsCountsAsFailed) {
+  auto options = small_pool();
+  options.health_check_interval = 20ms;
+  auto pool = make(options);
+  { auto lease = pool.checkout(); }
+  server->check_throws = true;
+  std::this_thread::sleep_for(50ms);
+  auto lease = pool.checkout();
+  EXPECT_EQ(lease->serial, 2);
+  EXPECT_EQ(pool.stats().health_check_failures, 1u);
+}
+
 TEST_F(PoolFixture, TimeoutNamesTheLastConnectionError) {
   auto options = small_pool(1);
   options.wait_queue_timeout = 30ms;

@@ -120,9 +120,9 @@ class PoolCore {
   Slot* reserve_for_open_locked() noexcept;
 
   // Opening.
-  bool establish(Slot* slot) noexcept;
+  std::exception_ptr establish(Slot* slot) noexcept;
   Slot* open_for_caller(Slot* slot, Clock::time_point started);
-  void note_connect_error(const char* what);
+  void note_connect_error(const char* what) noexcept;
 
   // Check-in and closing; the bool results mean "the owner is gone and this was the last
   // connection: the caller must delete the core".
