@@ -73,14 +73,22 @@ class MutexCvPool {
   std::size_t created_ = 0;
 };
 
+poolkit::Pool<NullConnector> make_pool(bool strict_fifo) {
+  poolkit::PoolOptions options;
+  options.name = "bench";
+  options.max_size = kPoolSize;
+  options.wait_queue_timeout = std::chrono::seconds(30);
+  options.strict_fifo = strict_fifo;
+  return poolkit::Pool<NullConnector>(NullConnector{}, options);
+}
+
 poolkit::Pool<NullConnector>& poolkit_pool() {
-  static poolkit::Pool<NullConnector> pool = [] {
-    poolkit::PoolOptions options;
-    options.name = "bench";
-    options.max_size = kPoolSize;
-    options.wait_queue_timeout = std::chrono::seconds(30);
-    return poolkit::Pool<NullConnector>(NullConnector{}, options);
-  }();
+  static poolkit::Pool<NullConnector> pool = make_pool(true);
+  return pool;
+}
+
+poolkit::Pool<NullConnector>& non_strict_pool() {
+  static poolkit::Pool<NullConnector> pool = make_pool(false);
   return pool;
 }
 
@@ -89,14 +97,20 @@ MutexCvPool& baseline_pool() {
   return pool;
 }
 
-void BM_Poolkit(benchmark::State& state) {
-  auto& pool = poolkit_pool();
+void checkout_loop(benchmark::State& state, poolkit::Pool<NullConnector>& pool) {
   for (auto _ : state) {
     auto lease = pool.checkout();
     ++lease->uses;
     benchmark::DoNotOptimize(lease->uses);
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+void BM_Poolkit(benchmark::State& state) {
+  checkout_loop(state, poolkit_pool());
+}
+void BM_PoolkitNonStrict(benchmark::State& state) {
+  checkout_loop(state, non_strict_pool());
 }
 
 void BM_Baseline(benchmark::State& state) {
@@ -168,13 +182,19 @@ void measure_waits(benchmark::State& state, WaitHistogram& histogram, Checkout c
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_PoolkitWaits(benchmark::State& state) {
-  auto& pool = poolkit_pool();
-  auto& histogram = wait_histograms()["BM_PoolkitWaits"];
-  measure_waits(state, histogram, [&](auto) {
+void poolkit_waits(benchmark::State& state, poolkit::Pool<NullConnector>& pool,
+                   const std::string& name) {
+  measure_waits(state, wait_histograms()[name], [&](auto) {
     auto lease = pool.checkout();
     ++lease->uses;
   });
+}
+
+void BM_PoolkitWaits(benchmark::State& state) {
+  poolkit_waits(state, poolkit_pool(), "BM_PoolkitWaits");
+}
+void BM_PoolkitNonStrictWaits(benchmark::State& state) {
+  poolkit_waits(state, non_strict_pool(), "BM_PoolkitNonStrictWaits");
 }
 
 void BM_BaselineWaits(benchmark::State& state) {
@@ -195,7 +215,9 @@ BENCHMARK(BM_Baseline)
     ->Threads(32)
     ->UseRealTime()
     ->MinTime(0.5);
+BENCHMARK(BM_PoolkitNonStrict)->Threads(8)->Threads(32)->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_PoolkitWaits)->Threads(32)->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_PoolkitNonStrictWaits)->Threads(32)->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_BaselineWaits)->Threads(32)->UseRealTime()->MinTime(0.5);
 
 // Remembers every run so the ratio table can be written once all have finished.
@@ -214,8 +236,6 @@ class TableReporter : public benchmark::ConsoleReporter {
                         static_cast<double>(it->second.max_ns) / 1000.0};
         continue;
       }
-      const auto it = run.counters.find("items_per_second");
-      if (it != run.counters.end()) rates_[threads][name] = it->second.value;
       ns_per_op_[threads][name] = run.GetAdjustedRealTime();
     }
     ConsoleReporter::ReportRuns(runs);
@@ -223,32 +243,41 @@ class TableReporter : public benchmark::ConsoleReporter {
 
   void write_markdown(const std::string& path) const {
     std::ofstream out(path);
-    out << "| threads | poolkit ns/op | baseline ns/op | poolkit Mops/s | baseline Mops/s | "
-           "poolkit / baseline |\n|---:|---:|---:|---:|---:|---:|\n";
-    for (const auto& [threads, rates] : rates_) {
-      const double mine = rates.count("BM_Poolkit") ? rates.at("BM_Poolkit") : 0;
-      const double base = rates.count("BM_Baseline") ? rates.at("BM_Baseline") : 0;
-      const auto& ns = ns_per_op_.at(threads);
+    out << "| threads | baseline ns/op | poolkit ns/op | poolkit / baseline | "
+           "poolkit strict_fifo=false ns/op | strict_fifo=false / baseline |\n"
+           "|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto& [threads, ns] : ns_per_op_) {
+      const auto get = [&](const char* name) { return ns.count(name) ? ns.at(name) : 0.0; };
+      const double base = get("BM_Baseline");
+      const double strict = get("BM_Poolkit");
+      const double loose = get("BM_PoolkitNonStrict");
+      // Throughput ratio: the baseline's time per operation over ours.
+      const auto ratio = [&](double mine) { return mine > 0 ? base / mine : 0.0; };
       char line[256];
-      std::snprintf(line, sizeof line, "| %d | %.1f | %.1f | %.2f | %.2f | %.2fx |\n", threads,
-                    ns.count("BM_Poolkit") ? ns.at("BM_Poolkit") : 0.0,
-                    ns.count("BM_Baseline") ? ns.at("BM_Baseline") : 0.0, mine / 1e6, base / 1e6,
-                    base > 0 ? mine / base : 0.0);
+      if (loose > 0) {
+        std::snprintf(line, sizeof line, "| %d | %.1f | %.1f | %.2fx | %.1f | %.2fx |\n", threads,
+                      base, strict, ratio(strict), loose, ratio(loose));
+      } else {
+        std::snprintf(line, sizeof line, "| %d | %.1f | %.1f | %.2fx | | |\n", threads, base,
+                      strict, ratio(strict));
+      }
       out << line;
     }
     out << "\nCheck-out wait at 32 threads on 8 connections (upper bound of the log2 bucket, "
            "microseconds):\n\n| pool | p50 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|\n";
+    const std::map<std::string, std::string> labels = {
+        {"BM_BaselineWaits", "baseline (barging, no queue order)"},
+        {"BM_PoolkitWaits", "poolkit (strict FIFO, default)"},
+        {"BM_PoolkitNonStrictWaits", "poolkit strict_fifo=false"}};
     for (const auto& [name, q] : waits_) {
       char line[256];
       std::snprintf(line, sizeof line, "| %s | %.1f | %.1f | %.1f | %.1f |\n",
-                    name == "BM_PoolkitWaits" ? "poolkit (FIFO)" : "baseline (barging)", q[0], q[1],
-                    q[2], q[3]);
+                    labels.at(name).c_str(), q[0], q[1], q[2], q[3]);
       out << line;
     }
   }
 
  private:
-  std::map<int, std::map<std::string, double>> rates_;
   std::map<int, std::map<std::string, double>> ns_per_op_;
   std::map<std::string, std::array<double, 4>> waits_;
 };

@@ -42,6 +42,13 @@ struct PoolOptions {
   // Period of the maintenance task (idle reaping, warm minimum, leaks); negative = never runs.
   std::chrono::milliseconds background_interval{1000};
 
+  // true (CMAP): every caller queues behind the callers already waiting, so nobody is
+  // overtaken. false: a caller that finds a connection idle at that instant takes it even while
+  // others wait (waiters are still served oldest first among themselves). With many more
+  // threads than cores this avoids a convoy where every check-out costs a context switch;
+  // see docs/benchmarks.md for the figures.
+  bool strict_fifo = true;
+
   // CMAP pools start paused until ready(); a standalone pool usually starts ready.
   bool start_paused = false;
 };

@@ -128,7 +128,7 @@ Slot* PoolCore::checkout(std::chrono::milliseconds timeout) {
     emit({.type = PoolEventType::check_out_started});
   }
   if (state_.load(std::memory_order_acquire) == PoolState::ready &&
-      waiters_.load(std::memory_order_seq_cst) == 0) {
+      (!options_.strict_fifo || waiters_.load(std::memory_order_seq_cst) == 0)) {
     const std::int64_t now_ns = coarse_now_ns();
     const Hint hint = t_hint;
     Slot* preferred =

@@ -182,8 +182,9 @@ TEST_F(PoolFixture, TimeoutMessageCountsTheOtherWaiters) {
   patient.join();
 }
 
-TEST_F(PoolFixture, WaitersAreServedOldestFirst) {
-  auto pool = make(small_pool(1));
+// Queues five callers one after the other, then frees the only connection: they must get it
+// in the order they came.
+std::vector<int> order_of_service(FakePool& pool) {
   auto held = pool.checkout();
   std::mutex order_mutex;
   std::vector<int> order;
@@ -195,11 +196,23 @@ TEST_F(PoolFixture, WaitersAreServedOldestFirst) {
       order.push_back(id);
     });
     // Each waiter is queued before the next one starts.
-    ASSERT_TRUE(eventually([&] { return pool.stats().waiting == static_cast<size_t>(id + 1); }));
+    EXPECT_TRUE(eventually([&] { return pool.stats().waiting == static_cast<size_t>(id + 1); }));
   }
   held.release();
   for (auto& t : waiters) t.join();
-  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+  return order;
+}
+
+TEST_F(PoolFixture, WaitersAreServedOldestFirst) {
+  auto pool = make(small_pool(1));
+  EXPECT_EQ(order_of_service(pool), (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(PoolFixture, WaitersAreServedOldestFirstWithoutStrictFifoToo) {
+  auto options = small_pool(1);
+  options.strict_fifo = false;
+  auto pool = make(options);
+  EXPECT_EQ(order_of_service(pool), (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
 TEST_F(PoolFixture, NewcomerNeverOvertakesAWaiter) {
@@ -594,13 +607,15 @@ TEST_F(PoolFixture, InvalidOptionsAreAConfigError) {
 
 // Many threads, few connections: every lease is held by exactly one thread at a time, and
 // every lease comes back.
-TEST_F(PoolFixture, StressNoLeaseIsLostOrHandedOutTwice) {
+void stress(PoolFixture& fixture, bool strict_fifo) {
   constexpr int kThreads = 16;
   constexpr int kIterations = 2000;
   auto options = small_pool(4);
+  options.strict_fifo = strict_fifo;
+  auto& server = fixture.server;
   options.max_idle_time = 5ms;  // reaping races with check-outs too
   options.background_interval = 1ms;
-  auto pool = make(options);
+  auto pool = fixture.make(options);
   std::array<std::atomic<int>, 64> holders{};
   std::atomic<int> violations{0};
   std::atomic<long> done{0};
@@ -629,6 +644,14 @@ TEST_F(PoolFixture, StressNoLeaseIsLostOrHandedOutTwice) {
   EXPECT_EQ(static_cast<std::uint64_t>(server->opened.load()), stats.created);
   EXPECT_EQ(static_cast<std::uint64_t>(server->closed.load()), stats.closed_total());
   EXPECT_EQ(server->live(), static_cast<int>(stats.total));
+}
+
+TEST_F(PoolFixture, StressNoLeaseIsLostOrHandedOutTwice) {
+  stress(*this, true);
+}
+
+TEST_F(PoolFixture, StressNoLeaseIsLostOrHandedOutTwiceWithoutStrictFifo) {
+  stress(*this, false);
 }
 
 }  // namespace
