@@ -56,8 +56,15 @@ struct PoolCore::Waiter {
   Waiter* wake_next = nullptr;
   Grant grant = Grant::none;
   Slot* slot = nullptr;
+  Clock::time_point queued_at{};
   WakeSignal signal;
 };
+
+namespace {
+// Without strict FIFO, a waiter that has waited this long is handed connections directly
+// again, so callers that barge in can delay it by this much at most.
+constexpr auto kStarvationLimit = std::chrono::milliseconds(1);
+}  // namespace
 
 // Waiters granted something under the lock, woken after it is released.
 struct PoolCore::Wakeups {
@@ -230,6 +237,7 @@ Slot* PoolCore::slow_checkout(Clock::time_point started, Clock::time_point deadl
                                           "out of a closed pool",
                                           options_.name, options_.address));
       case Grant::none:
+      case Grant::look:  // resolved inside await_grant
         break;
     }
   }
@@ -259,21 +267,52 @@ bool PoolCore::join_queue(Waiter& me, bool at_front) {
 // Sleeps until the caller is granted something, or throws PoolTimeoutError at the deadline.
 // Returns whether it actually had to wait. `me.grant` is read only after the signal's
 // acquire, which orders it after the granting thread's write.
+// Sleeps until the caller is granted something, or throws PoolTimeoutError at the deadline.
+// Returns whether it actually had to wait. With strict FIFO a grant is written once, before
+// the post, so `me.grant` is read after the signal's acquire; without it a nudge (Grant::look)
+// can be followed by a real grant, so the grant is read under the lock.
 bool PoolCore::await_grant(Waiter& me, Clock::time_point started, Clock::time_point deadline) {
-  if (me.signal.is_posted()) return false;
-  if (!me.signal.wait_until(deadline)) {
-    std::unique_lock lock(mutex_);
-    if (me.grant == Grant::none) {
-      remove_waiter_locked(me);
-      lock.unlock();
-      record_wait(started);
-      emit_checkout_failed(CheckOutFailure::timeout, started);
-      throw_timeout(started, deadline);
+  bool waited = false;
+  for (;;) {
+    if (!me.signal.is_posted()) {
+      waited = true;
+      if (!me.signal.wait_until(deadline)) {
+        std::unique_lock lock(mutex_);
+        if (me.grant == Grant::none) give_up_locked(me, lock, started, deadline);
+        lock.unlock();
+        me.signal.wait();  // granted just as the deadline passed: the post is on its way
+      }
     }
-    lock.unlock();
-    me.signal.wait();  // granted just as the deadline passed: the post is on its way
+    if (options_.strict_fifo) return waited;
+    std::unique_lock lock(mutex_);
+    if (me.grant != Grant::look) return waited;
+    // Nudged: a connection was returned. Take it if nobody barged in first.
+    if (Slot* idle = claim_idle(nullptr)) {
+      Wakeups wakeups;
+      remove_waiter_locked(me);
+      me.grant = Grant::connection;
+      me.slot = idle;
+      dispatch_locked(wakeups);  // the next waiter may be due something too
+      lock.unlock();
+      wakeups.post_all();
+      return waited;
+    }
+    me.grant = Grant::none;
+    me.signal.reset();
+    if (Clock::now() >= deadline) give_up_locked(me, lock, started, deadline);
   }
-  return true;
+}
+
+void PoolCore::give_up_locked(Waiter& me, std::unique_lock<std::mutex>& lock,
+                              Clock::time_point started, Clock::time_point deadline) {
+  Wakeups wakeups;
+  remove_waiter_locked(me);
+  dispatch_locked(wakeups);  // whatever was meant for us goes to the next in line
+  lock.unlock();
+  wakeups.post_all();
+  record_wait(started);
+  emit_checkout_failed(CheckOutFailure::timeout, started);
+  throw_timeout(started, deadline);
 }
 
 void PoolCore::enqueue_locked(Waiter& waiter, bool at_front) noexcept {
@@ -288,6 +327,7 @@ void PoolCore::enqueue_locked(Waiter& waiter, bool at_front) noexcept {
     (tail_ != nullptr ? tail_->next : head_) = &waiter;
     tail_ = &waiter;
   }
+  waiter.queued_at = Clock::now();
   waiters_.fetch_add(1, std::memory_order_seq_cst);
 }
 
@@ -318,10 +358,13 @@ void PoolCore::fail_waiters_locked(Grant grant, Wakeups& wakeups) noexcept {
 }
 
 void PoolCore::grant_locked(Waiter& waiter, Grant grant, Slot* slot, Wakeups& wakeups) noexcept {
+  // A nudged waiter already has its one post on the way; a second one could reach it after
+  // it has returned. It reads the upgraded grant under the lock when it wakes.
+  const bool signalled = waiter.grant == Grant::look;
   remove_waiter_locked(waiter);
   waiter.grant = grant;
   waiter.slot = slot;
-  wakeups.add(&waiter);
+  if (!signalled) wakeups.add(&waiter);
 }
 
 Slot* PoolCore::reserve_for_open_locked() noexcept {
@@ -464,11 +507,25 @@ bool PoolCore::make_available(Slot* slot) noexcept {
     Wakeups wakeups;
     {
       std::lock_guard lock(mutex_);
-      dispatch_locked(wakeups);
+      if (options_.strict_fifo || head_starving_locked()) {
+        dispatch_locked(wakeups);  // straight to the oldest waiter
+      } else {
+        nudge_head_locked(wakeups);  // it competes for the connection with whoever comes
+      }
     }
     wakeups.post_all();
   }
   return false;
+}
+
+bool PoolCore::head_starving_locked() const noexcept {
+  return head_ != nullptr && Clock::now() - head_->queued_at >= kStarvationLimit;
+}
+
+void PoolCore::nudge_head_locked(Wakeups& wakeups) noexcept {
+  if (head_ == nullptr || head_->grant != Grant::none) return;  // already nudged
+  head_->grant = Grant::look;
+  wakeups.add(head_);
 }
 
 bool PoolCore::slow_checkin(Slot* slot, std::int64_t now_ns) noexcept {

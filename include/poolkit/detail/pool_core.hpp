@@ -103,7 +103,8 @@ class PoolCore {
 
   struct Waiter;
   struct Wakeups;
-  enum class Grant { none, connection, open_permission, cleared, closed };
+  // `look`: not a grant but a nudge (without strict FIFO): a connection was just returned.
+  enum class Grant { none, look, connection, open_permission, cleared, closed };
 
   // Check-out.
   Slot* claim_idle(Slot* preferred) noexcept;
@@ -112,6 +113,10 @@ class PoolCore {
   Slot* slow_checkout(Clock::time_point started, Clock::time_point deadline);
   bool join_queue(Waiter& me, bool at_front);
   bool await_grant(Waiter& me, Clock::time_point started, Clock::time_point deadline);
+  [[noreturn]] void give_up_locked(Waiter& me, std::unique_lock<std::mutex>& lock,
+                                   Clock::time_point started, Clock::time_point deadline);
+  bool head_starving_locked() const noexcept;
+  void nudge_head_locked(Wakeups& wakeups) noexcept;
   void enqueue_locked(Waiter& waiter, bool at_front) noexcept;
   void remove_waiter_locked(Waiter& waiter) noexcept;
   void dispatch_locked(Wakeups& wakeups);
