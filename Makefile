@@ -37,7 +37,7 @@ test-tsan: deps
 	ctest --test-dir build-tsan -L 'unit|conformance' --output-on-failure -j $(JOBS)
 
 bench: build
-	$(BUILD)/bench/poolkit_pool_bench --benchmark_repetitions=3 --markdown $(BUILD)/pool-bench.md
+	$(BUILD)/bench/poolkit_pool_bench --benchmark_repetitions=5 --markdown $(BUILD)/pool-bench.md
 	@cat $(BUILD)/pool-bench.md
 
 format:
