@@ -33,6 +33,11 @@ PoolOptions small_pool(std::size_t max_size = 4) {
   return options;
 }
 
+// Checks a connection out and back in; returns the serial of the connection it used.
+int use_once(FakePool& pool) {
+  return pool.checkout()->serial;
+}
+
 // Starts a caller that waits on the exhausted pool, runs `action`, and returns the code of
 // the error the waiter got (none if it got a connection).
 template <class Action>
@@ -59,11 +64,7 @@ struct PoolFixture : ::testing::Test {
 
 TEST_F(PoolFixture, ReturnedConnectionIsReusedInsteadOfOpeningANewOne) {
   auto pool = make(small_pool());
-  int first_serial = 0;
-  {
-    auto lease = pool.checkout();
-    first_serial = lease->serial;
-  }
+  const int first_serial = use_once(pool);
   for (int i = 0; i < 5; ++i) {
     auto lease = pool.checkout();
     EXPECT_EQ(lease->serial, first_serial);
@@ -233,11 +234,7 @@ TEST_F(PoolFixture, NewcomerNeverOvertakesAWaiter) {
 
 TEST_F(PoolFixture, ClearMakesIdleConnectionsStaleAndTheyAreClosed) {
   auto pool = make(small_pool());
-  int old_serial = 0;
-  {
-    auto lease = pool.checkout();
-    old_serial = lease->serial;
-  }
+  const int old_serial = use_once(pool);
   pool.clear();
   auto lease = pool.checkout();
   EXPECT_NE(lease->serial, old_serial);
@@ -342,11 +339,7 @@ TEST_F(PoolFixture, IdleConnectionPastMaxIdleTimeIsClosedByTheReaperAndNeverHand
   auto options = small_pool();
   options.max_idle_time = 50ms;
   auto pool = make(options);
-  int old_serial = 0;
-  {
-    auto lease = pool.checkout();
-    old_serial = lease->serial;
-  }
+  const int old_serial = use_once(pool);
   ASSERT_TRUE(eventually([&] { return listener->closed_with(CloseReason::idle) == 1; }));
   EXPECT_EQ(pool.stats().total, 0u);
   auto lease = pool.checkout();
@@ -358,11 +351,7 @@ TEST_F(PoolFixture, IdleConnectionPastMaxIdleTimeIsNotHandedOutEvenWithoutTheRea
   options.max_idle_time = 10ms;
   options.background_interval = -1ms;
   auto pool = make(options);
-  int old_serial = 0;
-  {
-    auto lease = pool.checkout();
-    old_serial = lease->serial;
-  }
+  const int old_serial = use_once(pool);
   std::this_thread::sleep_for(60ms);
   auto lease = pool.checkout();
   EXPECT_NE(lease->serial, old_serial);
@@ -390,11 +379,7 @@ TEST_F(PoolFixture, ConnectionPastItsLifetimeIsClosedNotReused) {
   options.max_lifetime_jitter = 0.0;
   options.background_interval = -1ms;
   auto pool = make(options);
-  int old_serial = 0;
-  {
-    auto lease = pool.checkout();
-    old_serial = lease->serial;
-  }
+  const int old_serial = use_once(pool);
   std::this_thread::sleep_for(80ms);
   auto lease = pool.checkout();
   EXPECT_NE(lease->serial, old_serial);
