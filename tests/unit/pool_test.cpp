@@ -363,6 +363,7 @@ TEST_F(PoolFixture, IdleReapingKeepsTheWarmMinimum) {
   options.min_size = 2;
   options.max_idle_time = 30ms;
   auto pool = make(options);
+  ASSERT_TRUE(eventually([&] { return pool.stats().idle == 2; }));  // the warm minimum is up
   {
     std::vector<FakePool::LeaseType> leases;
     for (int i = 0; i < 5; ++i) leases.push_back(pool.checkout());
@@ -371,6 +372,7 @@ TEST_F(PoolFixture, IdleReapingKeepsTheWarmMinimum) {
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(pool.stats().total, 2u);
   EXPECT_EQ(listener->closed_with(CloseReason::idle), 3);
+  EXPECT_EQ(pool.stats().created, 5u);
 }
 
 TEST_F(PoolFixture, ConnectionPastItsLifetimeIsClosedNotReused) {
