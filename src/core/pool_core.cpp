@@ -29,6 +29,16 @@ struct Hint {
 };
 thread_local Hint t_hint;
 
+// Moves a slot out of `idle` if nobody else did first; the winner owns the slot. close()
+// asks for seq_cst: its read must pair with check-in's seq_cst "store idle, read state".
+bool take_idle(Slot& slot, SlotState to,
+               std::memory_order order = std::memory_order_acquire) noexcept {
+  SlotState expected = SlotState::idle;
+  const auto peek = order == std::memory_order_seq_cst ? order : std::memory_order_relaxed;
+  return slot.state.load(peek) == SlotState::idle &&
+         slot.state.compare_exchange_strong(expected, to, order, peek);
+}
+
 void validate(const PoolOptions& o) {
   auto fail = [&](const std::string& what) {
     throw ConfigError(fmt::format("{} pool: {}", o.name, what));
@@ -121,7 +131,7 @@ void PoolCore::release_owner(PoolCore* core) noexcept {
     core->owner_gone_ = true;
     no_lease_out = core->total_ == 0;
   }
-  // Otherwise the check-in of the last lease frees it (see slow_checkin).
+  // Otherwise the check-in of the last lease frees it (see checkin).
   if (no_lease_out) delete core;
 }
 
@@ -150,16 +160,10 @@ Slot* PoolCore::checkout(std::chrono::milliseconds timeout) {
 }
 
 Slot* PoolCore::claim_idle(Slot* preferred) noexcept {
-  auto try_claim = [](Slot& slot) {
-    SlotState expected = SlotState::idle;
-    return slot.state.load(std::memory_order_relaxed) == SlotState::idle &&
-           slot.state.compare_exchange_strong(expected, SlotState::in_use,
-                                              std::memory_order_acquire, std::memory_order_relaxed);
-  };
-  if (preferred != nullptr && try_claim(*preferred)) return preferred;
+  if (preferred != nullptr && take_idle(*preferred, SlotState::in_use)) return preferred;
   const std::size_t used = slots_used_.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < used; ++i) {
-    if (try_claim(slots_[i])) return &slots_[i];
+    if (take_idle(slots_[i], SlotState::in_use)) return &slots_[i];
   }
   return nullptr;
 }
@@ -480,15 +484,28 @@ void PoolCore::checkin(Slot* slot) noexcept {
   }
   const std::int64_t now_ns = coarse_now_ns();
   bool last = false;
-  if (slot->broken || state_.load(std::memory_order_acquire) != PoolState::ready ||
-      slot->generation != generation_.load(std::memory_order_acquire) ||
-      (slot->expires_ns != 0 && now_ns >= slot->expires_ns)) {
-    last = slow_checkin(slot, now_ns);
+  if (const auto reason = reason_to_close_on_return(*slot, now_ns)) {
+    last = retire(slot, *reason);
   } else {
-    slot->last_used_ns = now_ns;
+    slot->last_used_ns = now_ns;  // also while paused: kept for when the pool is ready
     last = make_available(slot);
   }
   if (last) delete this;  // the owner let go earlier and this was the last lease out
+}
+
+std::optional<CloseReason> PoolCore::reason_to_close_on_return(const Slot& slot,
+                                                               std::int64_t now_ns) const noexcept {
+  if (state_.load(std::memory_order_acquire) == PoolState::closed) return CloseReason::pool_closed;
+  if (slot.broken) return CloseReason::error;
+  return outdated(slot, now_ns);
+}
+
+// Stale (older than the last clear) or past its lifetime: never worth keeping.
+std::optional<CloseReason> PoolCore::outdated(const Slot& slot,
+                                              std::int64_t now_ns) const noexcept {
+  if (slot.generation != generation_.load(std::memory_order_acquire)) return CloseReason::stale;
+  if (slot.expires_ns != 0 && now_ns >= slot.expires_ns) return CloseReason::expired;
+  return std::nullopt;
 }
 
 // Parks the slot as idle, then makes sure nobody who started waiting (or closing) at the
@@ -497,11 +514,7 @@ void PoolCore::checkin(Slot* slot) noexcept {
 bool PoolCore::make_available(Slot* slot) noexcept {
   slot->state.store(SlotState::idle, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) == PoolState::closed) {
-    SlotState expected = SlotState::idle;
-    if (slot->state.compare_exchange_strong(expected, SlotState::reserved)) {
-      return retire(slot, CloseReason::pool_closed);
-    }
-    return false;
+    return take_idle(*slot, SlotState::reserved) && retire(slot, CloseReason::pool_closed);
   }
   if (waiters_.load(std::memory_order_seq_cst) != 0) {
     Wakeups wakeups;
@@ -526,23 +539,6 @@ void PoolCore::nudge_head_locked(Wakeups& wakeups) noexcept {
   if (head_ == nullptr || head_->grant != Grant::none) return;  // already nudged
   head_->grant = Grant::look;
   wakeups.add(head_);
-}
-
-bool PoolCore::slow_checkin(Slot* slot, std::int64_t now_ns) noexcept {
-  CloseReason reason = CloseReason::error;
-  if (state_.load(std::memory_order_acquire) == PoolState::closed) {
-    reason = CloseReason::pool_closed;
-  } else if (slot->broken) {
-    reason = CloseReason::error;
-  } else if (slot->generation != generation_.load(std::memory_order_acquire)) {
-    reason = CloseReason::stale;
-  } else if (slot->expires_ns != 0 && now_ns >= slot->expires_ns) {
-    reason = CloseReason::expired;
-  } else {
-    slot->last_used_ns = now_ns;  // paused, still current: keep it for when it is ready
-    return make_available(slot);
-  }
-  return retire(slot, reason);
 }
 
 // Closes a connection this thread owns and frees its slot. Returns true when the owner has
@@ -623,11 +619,10 @@ void PoolCore::close() {
   wakeups.post_all();
   maintenance_cv_.notify_one();
   if (maintenance_.joinable()) maintenance_.join();
-  // In-use connections are closed when they come back (slow_checkin).
+  // In-use connections are closed when they come back (checkin).
   const std::size_t used = slots_used_.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < used; ++i) {
-    SlotState expected = SlotState::idle;
-    if (slots_[i].state.compare_exchange_strong(expected, SlotState::reserved)) {
+    if (take_idle(slots_[i], SlotState::reserved, std::memory_order_seq_cst)) {
       (void)retire(&slots_[i], CloseReason::pool_closed);  // the owner is still here
     }
   }
@@ -657,12 +652,7 @@ void PoolCore::reap_idle() {
   const std::size_t used = slots_used_.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < used; ++i) {
     Slot* slot = &slots_[i];
-    SlotState expected = SlotState::idle;
-    if (slot->state.load(std::memory_order_relaxed) != SlotState::idle ||
-        !slot->state.compare_exchange_strong(expected, SlotState::reserved,
-                                             std::memory_order_acquire)) {
-      continue;
-    }
+    if (!take_idle(*slot, SlotState::reserved)) continue;
     // The maintenance task runs only while the owner is there: never the last reference.
     if (const auto reason = perished(*slot, now_ns)) {
       (void)retire(slot, *reason);
@@ -673,8 +663,7 @@ void PoolCore::reap_idle() {
 }
 
 std::optional<CloseReason> PoolCore::perished(const Slot& slot, std::int64_t now_ns) const {
-  if (slot.generation != generation_.load(std::memory_order_acquire)) return CloseReason::stale;
-  if (slot.expires_ns != 0 && now_ns >= slot.expires_ns) return CloseReason::expired;
+  if (const auto reason = outdated(slot, now_ns)) return reason;
   if (options_.max_idle_time.count() > 0 &&
       now_ns - slot.last_used_ns > to_ns(options_.max_idle_time) &&
       total_atomic_.load(std::memory_order_relaxed) > options_.min_size) {

@@ -132,7 +132,6 @@ class PoolCore {
   // Check-in and closing; the bool results mean "the owner is gone and this was the last
   // connection: the caller must delete the core".
   [[nodiscard]] bool make_available(Slot* slot) noexcept;
-  [[nodiscard]] bool slow_checkin(Slot* slot, std::int64_t now_ns) noexcept;
   [[nodiscard]] bool retire(Slot* slot, CloseReason reason) noexcept;
 
   // Maintenance.
@@ -140,6 +139,9 @@ class PoolCore {
   void wake_maintenance();
   void reap_idle();
   std::optional<CloseReason> perished(const Slot& slot, std::int64_t now_ns) const;
+  std::optional<CloseReason> outdated(const Slot& slot, std::int64_t now_ns) const noexcept;
+  std::optional<CloseReason> reason_to_close_on_return(const Slot& slot,
+                                                       std::int64_t now_ns) const noexcept;
   void report_leaks();
   void fill_to_minimum();
 
