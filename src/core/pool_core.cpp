@@ -31,10 +31,10 @@ thread_local Hint t_hint;
 
 // Moves a slot out of `idle` if nobody else did first; the winner owns the slot. close()
 // asks for seq_cst: its read must pair with check-in's seq_cst "store idle, read state".
-bool take_idle(Slot& slot, SlotState to,
-               std::memory_order order = std::memory_order_acquire) noexcept {
+template <std::memory_order order = std::memory_order_acquire>
+bool take_idle(Slot& slot, SlotState to) noexcept {
   SlotState expected = SlotState::idle;
-  const auto peek = order == std::memory_order_seq_cst ? order : std::memory_order_relaxed;
+  constexpr auto peek = order == std::memory_order_seq_cst ? order : std::memory_order_relaxed;
   return slot.state.load(peek) == SlotState::idle &&
          slot.state.compare_exchange_strong(expected, to, order, peek);
 }
@@ -493,21 +493,6 @@ void PoolCore::checkin(Slot* slot) noexcept {
   if (last) delete this;  // the owner let go earlier and this was the last lease out
 }
 
-std::optional<CloseReason> PoolCore::reason_to_close_on_return(const Slot& slot,
-                                                               std::int64_t now_ns) const noexcept {
-  if (state_.load(std::memory_order_acquire) == PoolState::closed) return CloseReason::pool_closed;
-  if (slot.broken) return CloseReason::error;
-  return outdated(slot, now_ns);
-}
-
-// Stale (older than the last clear) or past its lifetime: never worth keeping.
-std::optional<CloseReason> PoolCore::outdated(const Slot& slot,
-                                              std::int64_t now_ns) const noexcept {
-  if (slot.generation != generation_.load(std::memory_order_acquire)) return CloseReason::stale;
-  if (slot.expires_ns != 0 && now_ns >= slot.expires_ns) return CloseReason::expired;
-  return std::nullopt;
-}
-
 // Parks the slot as idle, then makes sure nobody who started waiting (or closing) at the
 // same moment misses it: both sides write first and read second (seq_cst), so at least one
 // sees the other.
@@ -622,7 +607,7 @@ void PoolCore::close() {
   // In-use connections are closed when they come back (checkin).
   const std::size_t used = slots_used_.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < used; ++i) {
-    if (take_idle(slots_[i], SlotState::reserved, std::memory_order_seq_cst)) {
+    if (take_idle<std::memory_order_seq_cst>(slots_[i], SlotState::reserved)) {
       (void)retire(&slots_[i], CloseReason::pool_closed);  // the owner is still here
     }
   }

@@ -139,6 +139,7 @@ class PoolCore {
   void wake_maintenance();
   void reap_idle();
   std::optional<CloseReason> perished(const Slot& slot, std::int64_t now_ns) const;
+  // Both on the hot path, so defined inline below.
   std::optional<CloseReason> outdated(const Slot& slot, std::int64_t now_ns) const noexcept;
   std::optional<CloseReason> reason_to_close_on_return(const Slot& slot,
                                                        std::int64_t now_ns) const noexcept;
@@ -191,6 +192,21 @@ class PoolCore {
   std::atomic<std::uint64_t> wait_max_us_{0};
   std::array<std::atomic<std::uint64_t>, kWaitBucketBoundsUs.size() + 1> wait_buckets_{};
 };
+
+// Stale (older than the last clear) or past its lifetime: never worth keeping.
+inline std::optional<CloseReason> PoolCore::outdated(const Slot& slot,
+                                                     std::int64_t now_ns) const noexcept {
+  if (slot.generation != generation_.load(std::memory_order_acquire)) return CloseReason::stale;
+  if (slot.expires_ns != 0 && now_ns >= slot.expires_ns) return CloseReason::expired;
+  return std::nullopt;
+}
+
+inline std::optional<CloseReason> PoolCore::reason_to_close_on_return(
+    const Slot& slot, std::int64_t now_ns) const noexcept {
+  if (state_.load(std::memory_order_acquire) == PoolState::closed) return CloseReason::pool_closed;
+  if (slot.broken) return CloseReason::error;
+  return outdated(slot, now_ns);
+}
 
 using PoolCorePtr = std::unique_ptr<PoolCore, OwnerRelease>;
 
