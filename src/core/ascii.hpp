@@ -11,6 +11,15 @@ constexpr bool is_ascii_digit(char c) noexcept {
   return c >= '0' && c <= '9';
 }
 
+// Non-empty and digits only: no sign, blank, exponent or hex.
+constexpr bool is_all_digits(std::string_view text) noexcept {
+  if (text.empty()) return false;
+  for (const char c : text) {
+    if (!is_ascii_digit(c)) return false;
+  }
+  return true;
+}
+
 constexpr bool is_ascii_letter(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }

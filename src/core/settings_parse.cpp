@@ -27,10 +27,6 @@ ParsedSetting accepted(SettingValue value) {
   return {std::move(value), {}};
 }
 
-bool is_all_digits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), is_ascii_digit);
-}
-
 // Digits only: no sign, blanks, exponent or hex. nullopt when the text is not digits or the
 // number does not fit.
 std::optional<std::int64_t> parse_digits(std::string_view text) {

@@ -11,6 +11,7 @@ namespace poolkit {
 namespace {
 
 using detail::ascii_lower;
+using detail::is_all_digits;
 using detail::is_ascii_alnum;
 using detail::is_ascii_digit;
 
@@ -108,7 +109,7 @@ std::string_view take_userinfo(std::string_view authority, Url& url) {
 std::uint16_t parse_port(std::string_view text) {
   const std::string why =
       "a port must be a whole number from 1 to 65535" + std::string(kEncodingHint);
-  if (text.empty() || !std::all_of(text.begin(), text.end(), is_ascii_digit)) reject(why);
+  if (!is_all_digits(text)) reject(why);
   unsigned value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc{} || end != text.data() + text.size() || value < 1 || value > 65535) {
