@@ -16,4 +16,10 @@ inline constexpr int kExitInvalid = 2;  // invalid configuration or command line
 // `poolkit config`: every setting with its value and source, then warnings and errors.
 void add_config_command(CLI::App& app);
 
+// `poolkit bench <layer>`: load against one backend (bench_command.cpp), one file per layer.
+void add_bench_command(CLI::App& app);
+void add_bench_redis(CLI::App& bench);
+void add_bench_http(CLI::App& bench);
+void add_bench_mongo(CLI::App& bench);
+
 }  // namespace poolkit::cli
