@@ -137,10 +137,12 @@ std::string sweep_chart(const LayerResult& layer) {
   svg += fmt::format(
       R"(<text x="{}" y="{}" font-size="12" text-anchor="middle">pool size (concurrency {})</text>)",
       kLeft + plot_w / 2, kHeight - 8, layer.concurrency);
-  svg += fmt::format(R"~(<text x="14" y="{}" font-size="12" fill="#1f6fb2" transform="rotate(-90 14 {})" text-anchor="middle">ops/s</text>)~",
-                     kTop + plot_h / 2, kTop + plot_h / 2);
-  svg += fmt::format(R"~(<text x="{}" y="{}" font-size="12" fill="#c2410c" transform="rotate(90 {} {})" text-anchor="middle">p99 ms</text>)~",
-                     kWidth - 12, kTop + plot_h / 2, kWidth - 12, kTop + plot_h / 2);
+  svg += fmt::format(
+      R"~(<text x="14" y="{}" font-size="12" fill="#1f6fb2" transform="rotate(-90 14 {})" text-anchor="middle">ops/s</text>)~",
+      kTop + plot_h / 2, kTop + plot_h / 2);
+  svg += fmt::format(
+      R"~(<text x="{}" y="{}" font-size="12" fill="#c2410c" transform="rotate(90 {} {})" text-anchor="middle">p99 ms</text>)~",
+      kWidth - 12, kTop + plot_h / 2, kWidth - 12, kTop + plot_h / 2);
   return svg + "</svg>";
 }
 
