@@ -41,12 +41,12 @@ namespace poolkit::redis {
 // One command argument: text (viewed, not copied: it must outlive the call) or an integer.
 class Arg {
  public:
-  Arg(const char* text) noexcept : text_(text) {}                // NOLINT: implicit by design
-  Arg(std::string_view text) noexcept : text_(text) {}           // NOLINT
-  Arg(const std::string& text) noexcept : text_(text) {}         // NOLINT
+  Arg(const char* text) noexcept : text_(text) {}         // NOLINT: implicit by design
+  Arg(std::string_view text) noexcept : text_(text) {}    // NOLINT
+  Arg(const std::string& text) noexcept : text_(text) {}  // NOLINT
   template <std::integral Int>
-    requires(!std::same_as<Int, char> && !std::same_as<Int, bool>)
-  Arg(Int number) noexcept {  // NOLINT
+  requires(!std::same_as<Int, char> && !std::same_as<Int, bool>) Arg(Int number)
+  noexcept {  // NOLINT
     number_length_ = format_number(static_cast<long long>(number), digits_);
   }
 
@@ -79,7 +79,7 @@ class Reply {
 
   // Each accessor throws ProtocolError naming the type it found when the reply is another type.
   long long as_integer() const;
-  const std::string& as_string() const;  // a bulk string or a status
+  const std::string& as_string() const;                   // a bulk string or a status
   std::optional<std::string> as_optional_string() const;  // nil → nullopt
   const std::string& error_text() const;
   const std::vector<Reply>& as_array() const;
@@ -130,8 +130,7 @@ class Connection {
   // stays usable), ConnectError / TimeoutError / ProtocolError on a network failure.
   Reply command(std::span<const Arg> args);
   template <class... Args>
-    requires(std::constructible_from<Arg, const Args&> && ...)
-  Reply command(const Args&... args) {
+  requires(std::constructible_from<Arg, const Args&>&&...) Reply command(const Args&... args) {
     const Arg argv[] = {Arg(args)...};
     return command(std::span<const Arg>(argv));
   }
@@ -183,8 +182,7 @@ class Pipeline {
 
   Pipeline& add(std::span<const Arg> args);
   template <class... Args>
-    requires(std::constructible_from<Arg, const Args&> && ...)
-  Pipeline& add(const Args&... args) {
+  requires(std::constructible_from<Arg, const Args&>&&...) Pipeline& add(const Args&... args) {
     const Arg argv[] = {Arg(args)...};
     return add(std::span<const Arg>(argv));
   }
@@ -206,14 +204,12 @@ class Transaction {
 
   Reply command(std::span<const Arg> args) { return connection_->command(args); }
   template <class... Args>
-    requires(std::constructible_from<Arg, const Args&> && ...)
-  Reply command(const Args&... args) {
+  requires(std::constructible_from<Arg, const Args&>&&...) Reply command(const Args&... args) {
     return connection_->command(args...);
   }
   Transaction& queue(std::span<const Arg> args);
   template <class... Args>
-    requires(std::constructible_from<Arg, const Args&> && ...)
-  Transaction& queue(const Args&... args) {
+  requires(std::constructible_from<Arg, const Args&>&&...) Transaction& queue(const Args&... args) {
     const Arg argv[] = {Arg(args)...};
     return queue(std::span<const Arg>(argv));
   }
@@ -269,8 +265,8 @@ class Client {
   Reply command(std::span<const Arg> args);
   Reply command(std::span<const std::string> args);
   template <class... Args>
-    requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> && ...))
-  Reply command(const Args&... args) {
+  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> && ...)) Reply
+      command(const Args&... args) {
     const Arg argv[] = {Arg(args)...};
     return command(std::span<const Arg>(argv));
   }

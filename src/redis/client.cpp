@@ -224,7 +224,9 @@ bool Client::expire(std::string_view key, std::chrono::seconds ttl) {
   return command("EXPIRE", key, ttl.count()).as_integer() == 1;
 }
 
-long long Client::ttl(std::string_view key) { return command("TTL", key).as_integer(); }
+long long Client::ttl(std::string_view key) {
+  return command("TTL", key).as_integer();
+}
 
 std::vector<std::optional<std::string>> Client::mget(std::initializer_list<std::string_view> keys) {
   const auto args = command_with({"MGET"}, keys);
@@ -244,8 +246,9 @@ bool Client::hset(std::string_view key, std::string_view field, std::string_view
   return command("HSET", key, field, value).as_integer() == 1;
 }
 
-long long Client::hset(std::string_view key,
-                       std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+long long Client::hset(
+    std::string_view key,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
   const auto args = command_with_pairs({"HSET", key}, fields);
   return command(std::span<const Arg>(args)).as_integer();
 }
@@ -296,7 +299,9 @@ std::vector<std::string> Client::lrange(std::string_view key, long long start, l
   return strings_of(command("LRANGE", key, start, stop));
 }
 
-long long Client::llen(std::string_view key) { return command("LLEN", key).as_integer(); }
+long long Client::llen(std::string_view key) {
+  return command("LLEN", key).as_integer();
+}
 
 long long Client::sadd(std::string_view key, std::initializer_list<std::string_view> members) {
   const auto args = command_with({"SADD", key}, members);
@@ -318,7 +323,9 @@ bool Client::sismember(std::string_view key, std::string_view member) {
   return command("SISMEMBER", key, member).as_integer() == 1;
 }
 
-long long Client::scard(std::string_view key) { return command("SCARD", key).as_integer(); }
+long long Client::scard(std::string_view key) {
+  return command("SCARD", key).as_integer();
+}
 
 std::chrono::microseconds Client::ping() {
   std::chrono::microseconds latency{0};
@@ -335,8 +342,8 @@ Info Client::info(std::string_view section) {
   return parse_info(reply.as_string());
 }
 
-std::optional<std::vector<Reply>> Client::transaction(
-    const std::function<void(Transaction&)>& body, std::span<const std::string> watch) {
+std::optional<std::vector<Reply>> Client::transaction(const std::function<void(Transaction&)>& body,
+                                                      std::span<const std::string> watch) {
   std::optional<std::vector<Reply>> result;
   run("TRANSACTION", Repeat::never, {}, [&](Connection& connection) {
     if (!watch.empty()) {
@@ -387,8 +394,9 @@ std::vector<Reply> Pipeline::execute() {
     every_command_idempotent = every_command_idempotent && is_idempotent(to_args(words));
   }
   std::vector<Reply> replies;
-  client_->run("PIPELINE", every_command_idempotent ? Client::Repeat::always : Client::Repeat::never,
-               {}, [&](Connection& connection) {
+  client_->run("PIPELINE",
+               every_command_idempotent ? Client::Repeat::always : Client::Repeat::never, {},
+               [&](Connection& connection) {
                  replies.clear();
                  for (const auto& words : commands) connection.append(to_args(words));
                  connection.flush();
@@ -400,8 +408,7 @@ std::vector<Reply> Pipeline::execute() {
 }
 
 Connection Client::open_unpooled() {
-  return detail::open_connection(impl_->endpoint,
-                                 Clock::now() + impl_->endpoint->connect_timeout);
+  return detail::open_connection(impl_->endpoint, Clock::now() + impl_->endpoint->connect_timeout);
 }
 
 ClientStats Client::stats() const {
@@ -414,10 +421,16 @@ ClientStats Client::stats() const {
   return stats;
 }
 
-void Client::clear() { impl_->pool.clear(); }
+void Client::clear() {
+  impl_->pool.clear();
+}
 
-void Client::close() { impl_->pool.close(); }
+void Client::close() {
+  impl_->pool.close();
+}
 
-const std::string& Client::address() const noexcept { return impl_->endpoint->address; }
+const std::string& Client::address() const noexcept {
+  return impl_->endpoint->address;
+}
 
 }  // namespace poolkit::redis

@@ -35,7 +35,8 @@ Reply convert(const redisReply& reply) {
     case REDIS_REPLY_ARRAY: {
       std::vector<Reply> elements;
       elements.reserve(reply.elements);
-      for (std::size_t i = 0; i < reply.elements; ++i) elements.push_back(convert(*reply.element[i]));
+      for (std::size_t i = 0; i < reply.elements; ++i)
+        elements.push_back(convert(*reply.element[i]));
       return Reply::array(std::move(elements));
     }
     default:
@@ -51,12 +52,16 @@ void append_length_line(std::string& out, char marker, std::size_t length) {
   out += "\r\n";
 }
 
-bool is_timeout(int error_number) { return error_number == EAGAIN || error_number == EWOULDBLOCK; }
+bool is_timeout(int error_number) {
+  return error_number == EAGAIN || error_number == EWOULDBLOCK;
+}
 
 }  // namespace
 
 namespace detail {
-void ContextDeleter::operator()(redisContext* context) const noexcept { redisFree(context); }
+void ContextDeleter::operator()(redisContext* context) const noexcept {
+  redisFree(context);
+}
 }  // namespace detail
 
 unsigned char Arg::format_number(long long number, char (&out)[24]) noexcept {
@@ -157,8 +162,8 @@ void Connection::fail_io(std::string_view doing, int saved_errno) {
                     doing, endpoint_->address, endpoint_->socket_timeout.count()));
   }
   lost_ = true;
-  const std::string reason =
-      saved_errno == 0 ? std::string("the server closed the connection") : strerrordesc_np(saved_errno);
+  const std::string reason = saved_errno == 0 ? std::string("the server closed the connection")
+                                              : strerrordesc_np(saved_errno);
   throw ConnectError(Backend::redis, fmt::format("lost the connection to Redis at {} while {} "
                                                  "it: {}",
                                                  endpoint_->address, doing, reason));
@@ -166,8 +171,8 @@ void Connection::fail_io(std::string_view doing, int saved_errno) {
 
 void Connection::fail_protocol(std::string_view what) {
   broken_ = true;
-  throw ProtocolError(Backend::redis,
-                      fmt::format("unexpected data from Redis at {}: {}", endpoint_->address, what));
+  throw ProtocolError(Backend::redis, fmt::format("unexpected data from Redis at {}: {}",
+                                                  endpoint_->address, what));
 }
 
 }  // namespace poolkit::redis

@@ -16,8 +16,9 @@ constexpr int kDefaultPort = 6379;
 constexpr std::size_t kMaxDatabaseDigits = 9;
 
 int parse_database(std::string_view text, const std::string& address) {
-  const bool digits_only = !text.empty() && text.size() <= kMaxDatabaseDigits &&
-                           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits_only =
+      !text.empty() && text.size() <= kMaxDatabaseDigits &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits_only) {
     throw ConfigError(fmt::format(
         "REDIS_URL ({}) names database \"{}\": expected a database number such as /0 or ?db=0",
@@ -108,16 +109,18 @@ void handshake(Connection& connection, const Endpoint& endpoint) {
 
 Endpoint make_endpoint(const RedisSettings& settings) {
   if (!settings.url) {
-    throw ConfigError("REDIS_URL is not set, so the Redis layer is disabled: set it, e.g. "
-                      "redis://127.0.0.1:6379/0");
+    throw ConfigError(
+        "REDIS_URL is not set, so the Redis layer is disabled: set it, e.g. "
+        "redis://127.0.0.1:6379/0");
   }
   const Url& url = *settings.url;
   Endpoint endpoint;
   endpoint.address = url.redacted();
   if (url.scheme == "rediss") {
-    throw ConfigError(fmt::format("REDIS_URL ({}) uses rediss://: TLS is not supported yet; use "
-                                  "redis:// over a trusted network or a unix:// socket",
-                                  endpoint.address));
+    throw ConfigError(
+        fmt::format("REDIS_URL ({}) uses rediss://: TLS is not supported yet; use "
+                    "redis:// over a trusted network or a unix:// socket",
+                    endpoint.address));
   }
   if (url.scheme == "unix") {
     endpoint.socket_path = url.path;
@@ -132,8 +135,8 @@ Endpoint make_endpoint(const RedisSettings& settings) {
   endpoint.password = url.password;
   if (!endpoint.password) endpoint.password = url.query_value("password");
   endpoint.database = database_of(url, endpoint.address);
-  endpoint.client_name = settings.client_name ? as_client_name(*settings.client_name)
-                                              : process_name();
+  endpoint.client_name =
+      settings.client_name ? as_client_name(*settings.client_name) : process_name();
   endpoint.connect_timeout = settings.connect_timeout;
   endpoint.socket_timeout = settings.socket_timeout;
   return endpoint;

@@ -13,7 +13,7 @@
 namespace poolkit::redis::detail {
 
 struct Endpoint {
-  std::string host;         // empty for a unix socket
+  std::string host;  // empty for a unix socket
   int port = 6379;
   std::string socket_path;  // unix:// only
   std::string username;     // empty: AUTH with the password alone (the default user)
