@@ -23,6 +23,7 @@ class RedisServer {
 
   RedisServer();
   ~RedisServer();
+  std::filesystem::path log_path() const { return dir_.path() / "redis.log"; }
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
