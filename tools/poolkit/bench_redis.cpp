@@ -1,12 +1,102 @@
-// `poolkit bench redis`: placeholder until the redis layer lands.
+// `poolkit bench redis`: N threads run GET on one key (set at start) through redis::Client, or
+// with --no-reuse open, use and close a connection per GET (the "re-create" baseline).
 
+#include <fmt/format.h>
+
+#include <atomic>
+#include <memory>
+
+#include "bench_runner.hpp"
 #include "commands.hpp"
+#include "poolkit/error.hpp"
+#include "poolkit/redis.hpp"
+#include "poolkit/settings.hpp"
+#include "poolkit/url.hpp"
 
 namespace poolkit::cli {
+namespace {
+
+// Three bytes, like redis-benchmark's default value, so both measure the same reply.
+constexpr std::string_view kBenchKey = "poolkit:bench";
+constexpr std::string_view kBenchValue = "xxx";
+
+// REDIS_* settings from the environment, with --url and --pool-size on top. Exits 2 when the
+// configuration or the URL is invalid.
+RedisSettings bench_settings(BenchOptions& options) {
+  try {
+    RedisSettings settings = Settings::from_environment().redis;
+    if (!options.url.empty()) {
+      settings.url = parse_url(options.url);
+    } else if (settings.url) {
+      options.url = settings.url->text;
+    } else {
+      throw ConfigError("no Redis URL: pass --url redis://host:port/0 or set REDIS_URL");
+    }
+    options.url = settings.url->redacted();  // only ever printed from here on
+    if (options.pool_size == 0) options.pool_size = settings.max_connections;
+    settings.max_connections = options.pool_size;
+    return settings;
+  } catch (const ConfigError& error) {
+    fmt::print(stderr, "poolkit bench redis: {}\n", error.what());
+    throw CLI::RuntimeError(kExitInvalid);
+  }
+}
+
+ThreadWorkload reuse_workload(redis::Client& client) {
+  return ThreadWorkload{
+      .make_worker = [&client](int) -> std::function<void()> {
+        return [&client] {
+          if (!client.get(kBenchKey)) throw ProtocolError(Backend::redis, "the bench key vanished");
+        };
+      },
+      .connections_opened = [&client] { return client.stats().pool.created; },
+  };
+}
+
+ThreadWorkload no_reuse_workload(redis::Client& client, std::atomic<std::uint64_t>& opened) {
+  return ThreadWorkload{
+      .make_worker = [&client, &opened](int) -> std::function<void()> {
+        return [&client, &opened] {
+          redis::Connection connection = client.open_unpooled();
+          opened.fetch_add(1, std::memory_order_relaxed);
+          if (connection.command("GET", kBenchKey).is_nil()) {
+            throw ProtocolError(Backend::redis, "the bench key vanished");
+          }
+        };
+      },
+      .connections_opened = [&opened] { return opened.load(); },
+  };
+}
+
+void run_bench_redis(BenchOptions& options) {
+  const RedisSettings settings = bench_settings(options);
+  std::unique_ptr<redis::Client> client;
+  try {
+    client = std::make_unique<redis::Client>(settings);
+    client->set(kBenchKey, kBenchValue);
+  } catch (const ConfigError& error) {
+    fmt::print(stderr, "poolkit bench redis: {}\n", error.what());
+    throw CLI::RuntimeError(kExitInvalid);
+  } catch (const Error& error) {
+    fmt::print(stderr, "poolkit bench redis: cannot set up the bench key: {}\n", error.what());
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  std::atomic<std::uint64_t> opened{0};
+  const BenchReport report = run_bench(
+      options, options.reuse ? reuse_workload(*client) : no_reuse_workload(*client, opened));
+  print_bench_report(options, report);
+}
+
+}  // namespace
 
 void add_bench_redis(CLI::App& bench) {
-  CLI::App* command = bench.add_subcommand("redis", "Not built yet: arrives with the redis layer");
-  command->callback([] { throw CLI::RuntimeError(kExitFailure); });
+  auto options = std::make_shared<BenchOptions>();
+  options->backend = "redis";
+  CLI::App* command =
+      bench.add_subcommand("redis", "GET one key from N threads through the Redis pool");
+  command->add_option("--url", options->url, "Redis URL (default: REDIS_URL)");
+  add_bench_options(*command, *options);
+  command->callback([options] { run_bench_redis(*options); });
 }
 
 }  // namespace poolkit::cli
