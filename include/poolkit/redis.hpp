@@ -152,6 +152,8 @@ class Connection {
   bool wrote_anything() const noexcept { return wrote_; }
   bool lost_connection() const noexcept { return lost_; }
   bool closed_while_idle() const noexcept { return closed_while_idle_; }
+  // Nothing appended and unsent, no reply unread: safe to hand to the next caller.
+  bool in_step() const noexcept { return pending_ == 0 && out_.empty(); }
 
  private:
   void ensure_alive();

@@ -150,11 +150,12 @@ void Client::run(std::string_view name, Repeat repeat, std::span<const Arg> comm
         wrote = connection.wrote_anything();
         stale = connection.closed_while_idle();
         const bool lost = connection.lost_connection();
-        if (connection.broken()) lease.mark_broken();
+        if (connection.broken() || !connection.in_step()) lease.mark_broken();
         lease.release();
         impl_->note_failure(lost, stale);
         throw;
       }
+      if (!connection.in_step()) lease.mark_broken();  // with_connection left replies unread
       impl_->operations.record(name, "ok", Clock::now() - started);
       return;
     } catch (const Error& error) {

@@ -82,18 +82,23 @@ void Connection::begin_operation() noexcept {
 
 // A connection the server closed while it sat idle (its `timeout`, a restart) is readable: EOF or
 // an error. Finding that before writing means the command was certainly not sent, so the client
-// may retry anything, even INCR.
+// may retry anything, even INCR. Bytes waiting here are replies nobody read (a caller that gave
+// up mid-pipeline): the connection is out of step and is replaced, but the server is fine.
 void Connection::ensure_alive() {
   checked_alive_ = true;
   pollfd descriptor{.fd = context_->fd, .events = POLLIN, .revents = 0};
   if (::poll(&descriptor, 1, 0) == 0) return;
+  char byte = 0;
+  const bool unread_replies = ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
   broken_ = true;
-  lost_ = true;
   closed_while_idle_ = true;
+  lost_ = !unread_replies;
+  const std::string_view what = unread_replies
+                                    ? "had replies nobody read; it was replaced"
+                                    : "was closed by the server while idle (its `timeout`, or a "
+                                      "restart)";
   throw ConnectError(Backend::redis,
-                     fmt::format("the connection to Redis at {} was closed by the server while "
-                                 "idle (its `timeout`, or a restart)",
-                                 endpoint_->address));
+                     fmt::format("the connection to Redis at {} {}", endpoint_->address, what));
 }
 
 void Connection::append(std::span<const Arg> args) {

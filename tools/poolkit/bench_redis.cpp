@@ -68,11 +68,13 @@ ThreadWorkload no_reuse_workload(redis::Client& client, std::atomic<std::uint64_
   };
 }
 
-void run_bench_redis(BenchOptions& options) {
+void run_bench_redis(BenchOptions& options, bool strict_fifo) {
   const RedisSettings settings = bench_settings(options);
+  redis::ClientOptions client_options;
+  client_options.strict_fifo = strict_fifo;
   std::unique_ptr<redis::Client> client;
   try {
-    client = std::make_unique<redis::Client>(settings);
+    client = std::make_unique<redis::Client>(settings, client_options);
     client->set(kBenchKey, kBenchValue);
   } catch (const ConfigError& error) {
     fmt::print(stderr, "poolkit bench redis: {}\n", error.what());
@@ -91,12 +93,15 @@ void run_bench_redis(BenchOptions& options) {
 
 void add_bench_redis(CLI::App& bench) {
   auto options = std::make_shared<BenchOptions>();
+  auto strict_fifo = std::make_shared<bool>(false);
   options->backend = "redis";
   CLI::App* command =
       bench.add_subcommand("redis", "GET one key from N threads through the Redis pool");
   command->add_option("--url", options->url, "Redis URL (default: REDIS_URL)");
   add_bench_options(*command, *options);
-  command->callback([options] { run_bench_redis(*options); });
+  command->add_flag("--strict-fifo", *strict_fifo,
+                    "Strict FIFO check-out (the pool's CMAP mode) instead of the client's default");
+  command->callback([options, strict_fifo] { run_bench_redis(*options, *strict_fifo); });
 }
 
 }  // namespace poolkit::cli

@@ -215,6 +215,19 @@ TEST_F(RedisApi, WithConnectionKeepsOneConnectionForTheWholeCall) {
   });
 }
 
+TEST_F(RedisApi, AConnectionLeftWithUnreadRepliesIsNotReused) {
+  const std::string answer = client_.with_connection([](redis::Connection& connection) {
+    connection.append(std::vector<redis::Arg>{"PING"});
+    connection.flush();  // PING's reply is read as ECHO's, and ECHO's is left unread
+    return connection.command("ECHO", "hello").as_string();
+  });
+  EXPECT_EQ(answer, "PONG");
+  EXPECT_EQ(client_.command("PING").as_string(), "PONG");
+  const auto stats = client_.stats();
+  EXPECT_EQ(stats.pool.closed_by(CloseReason::error), 1u);
+  EXPECT_EQ(stats.pool_clears, 0u);
+}
+
 TEST_F(RedisApi, PingReturnsALatencyAndInfoIsParsedBySection) {
   const auto latency = client_.ping();
   EXPECT_GT(latency.count(), 0);
