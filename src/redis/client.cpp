@@ -62,6 +62,13 @@ std::vector<Arg> command_with_pairs(
   return args;
 }
 
+// A command whose reply is a count, e.g. DEL k1 k2 or SADD key m1 m2.
+long long count_of(Client& client, std::initializer_list<Arg> head,
+                   std::initializer_list<std::string_view> tail) {
+  const auto args = command_with(head, tail);
+  return client.command(std::span<const Arg>(args)).as_integer();
+}
+
 std::vector<std::string> strings_of(const Reply& reply) {
   std::vector<std::string> result;
   result.reserve(reply.as_array().size());
@@ -204,13 +211,11 @@ bool Client::set(std::string_view key, std::string_view value, SetOptions option
 }
 
 long long Client::del(std::initializer_list<std::string_view> keys) {
-  const auto args = command_with({"DEL"}, keys);
-  return command(std::span<const Arg>(args)).as_integer();
+  return count_of(*this, {"DEL"}, keys);
 }
 
 long long Client::exists(std::initializer_list<std::string_view> keys) {
-  const auto args = command_with({"EXISTS"}, keys);
-  return command(std::span<const Arg>(args)).as_integer();
+  return count_of(*this, {"EXISTS"}, keys);
 }
 
 long long Client::incr(std::string_view key, long long by) {
@@ -266,8 +271,7 @@ std::map<std::string, std::string> Client::hgetall(std::string_view key) {
 }
 
 long long Client::hdel(std::string_view key, std::initializer_list<std::string_view> fields) {
-  const auto args = command_with({"HDEL", key}, fields);
-  return command(std::span<const Arg>(args)).as_integer();
+  return count_of(*this, {"HDEL", key}, fields);
 }
 
 long long Client::hincrby(std::string_view key, std::string_view field, long long by) {
@@ -279,13 +283,11 @@ bool Client::hexists(std::string_view key, std::string_view field) {
 }
 
 long long Client::lpush(std::string_view key, std::initializer_list<std::string_view> values) {
-  const auto args = command_with({"LPUSH", key}, values);
-  return command(std::span<const Arg>(args)).as_integer();
+  return count_of(*this, {"LPUSH", key}, values);
 }
 
 long long Client::rpush(std::string_view key, std::initializer_list<std::string_view> values) {
-  const auto args = command_with({"RPUSH", key}, values);
-  return command(std::span<const Arg>(args)).as_integer();
+  return count_of(*this, {"RPUSH", key}, values);
 }
 
 std::optional<std::string> Client::lpop(std::string_view key) {
@@ -305,13 +307,11 @@ long long Client::llen(std::string_view key) {
 }
 
 long long Client::sadd(std::string_view key, std::initializer_list<std::string_view> members) {
-  const auto args = command_with({"SADD", key}, members);
-  return command(std::span<const Arg>(args)).as_integer();
+  return count_of(*this, {"SADD", key}, members);
 }
 
 long long Client::srem(std::string_view key, std::initializer_list<std::string_view> members) {
-  const auto args = command_with({"SREM", key}, members);
-  return command(std::span<const Arg>(args)).as_integer();
+  return count_of(*this, {"SREM", key}, members);
 }
 
 std::vector<std::string> Client::smembers(std::string_view key) {

@@ -14,17 +14,10 @@ namespace {
 using namespace std::chrono_literals;
 using redis::Reply;
 
-class RedisApi : public ::testing::Test {
+class RedisApi : public SharedRedisServer {
  protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<RedisServer>(); }
-  static void TearDownTestSuite() { server_.reset(); }
-  void SetUp() override { server_->admin_text({"FLUSHALL"}); }
-
-  static std::unique_ptr<RedisServer> server_;
   redis::Client client_{test_settings(server_->url())};
 };
-
-std::unique_ptr<RedisServer> RedisApi::server_;
 
 TEST_F(RedisApi, CommandReturnsEveryReplyType) {
   EXPECT_TRUE(client_.command("GET", "missing").is_nil());

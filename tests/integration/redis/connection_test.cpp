@@ -12,15 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class RedisConnect : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<RedisServer>(); }
-  static void TearDownTestSuite() { server_.reset(); }
-  void SetUp() override { server_->admin_text({"FLUSHALL"}); }
-  static std::unique_ptr<RedisServer> server_;
-};
-
-std::unique_ptr<RedisServer> RedisConnect::server_;
+using RedisConnect = SharedRedisServer;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -22,6 +22,19 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// A client with a short socket timeout, so a silent or paused server shows quickly.
+RedisSettings impatient(const std::string& url, std::chrono::milliseconds socket_timeout,
+                        int retry_attempts) {
+  auto settings = test_settings(url, "impatient");
+  settings.socket_timeout = socket_timeout;
+  settings.retry_attempts = retry_attempts;
+  return settings;
+}
+
+std::string silent_url(const SilentListener& listener) {
+  return "redis://127.0.0.1:" + std::to_string(listener.port());
+}
+
 // Polls until the predicate holds or the timeout passes.
 template <class Predicate>
 bool eventually(std::chrono::milliseconds timeout, Predicate predicate) {
@@ -206,9 +219,7 @@ TEST(RedisPool, KillAndRestartMidLoadGivesTypedErrorsAndRecoversWithinASecond) {
 
 TEST(RedisPool, SilentServerGivesTimeoutErrorAtTheSocketTimeoutAndThePoolStaysUsable) {
   SilentListener listener;
-  auto settings = test_settings("redis://127.0.0.1:" + std::to_string(listener.port()));
-  settings.socket_timeout = 300ms;
-  settings.retry_attempts = 0;
+  auto settings = impatient(silent_url(listener), 300ms, 0);
   settings.max_connections = 2;
   redis::Client client(settings);
 
@@ -226,10 +237,7 @@ TEST(RedisPool, SilentServerGivesTimeoutErrorAtTheSocketTimeoutAndThePoolStaysUs
 
 TEST(RedisPool, SilentServerWithRetriesGivesUpAfterEveryAttempt) {
   SilentListener listener;
-  auto settings = test_settings("redis://127.0.0.1:" + std::to_string(listener.port()));
-  settings.socket_timeout = 200ms;
-  settings.retry_attempts = 2;
-  redis::Client client(settings);
+  redis::Client client(impatient(silent_url(listener), 200ms, 2));
   const auto started = Clock::now();
   EXPECT_THROW(client.get("k"), TimeoutError);
   const auto took = Clock::now() - started;
@@ -240,10 +248,7 @@ TEST(RedisPool, SilentServerWithRetriesGivesUpAfterEveryAttempt) {
 
 TEST(RedisPool, PausedServerTimesOutThenThePoolServesAgain) {
   RedisServer server;
-  auto settings = test_settings(server.url(), "pause-test");
-  settings.socket_timeout = 300ms;
-  settings.retry_attempts = 0;
-  redis::Client client(settings);
+  redis::Client client(impatient(server.url(), 300ms, 0));
   client.ping();
   server.admin_text({"CLIENT", "PAUSE", "1000", "ALL"});
   EXPECT_THROW(client.get("k"), TimeoutError);
@@ -259,10 +264,7 @@ TEST(RedisPool, PausedServerTimesOutThenThePoolServesAgain) {
 
 TEST(RedisPool, NonIdempotentCommandIsNotRepeatedOnceWritten) {
   RedisServer server;
-  auto settings = test_settings(server.url(), "no-repeat-test");
-  settings.socket_timeout = 300ms;
-  settings.retry_attempts = 3;
-  redis::Client client(settings);
+  redis::Client client(impatient(server.url(), 300ms, 3));
   client.ping();
   server.admin_text({"CLIENT", "PAUSE", "800", "WRITE"});
   EXPECT_THROW(client.incr("counter"), TimeoutError);
@@ -273,10 +275,7 @@ TEST(RedisPool, NonIdempotentCommandIsNotRepeatedOnceWritten) {
 
 TEST(RedisPool, IdempotentCommandIsRetriedAfterATimeout) {
   RedisServer server;
-  auto settings = test_settings(server.url(), "repeat-test");
-  settings.socket_timeout = 300ms;
-  settings.retry_attempts = 3;
-  redis::Client client(settings);
+  redis::Client client(impatient(server.url(), 300ms, 3));
   client.ping();
   server.admin_text({"CLIENT", "PAUSE", "400", "WRITE"});
   EXPECT_TRUE(client.set("key", "value"));

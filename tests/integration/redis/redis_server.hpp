@@ -3,6 +3,8 @@
 // no persistence, `requirepass` = POOLKIT_TEST_SECRET and an ACL user whose password needs
 // percent-encoding. It can be SIGKILLed and restarted on the same port.
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -55,6 +57,15 @@ class RedisServer {
   TempDir dir_{"poolkit-redis"};
   int port_;
   std::optional<ChildProcess> process_;
+};
+
+// One server for a whole suite; every test starts with it empty.
+class SharedRedisServer : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = std::make_unique<RedisServer>(); }
+  static void TearDownTestSuite() { server_.reset(); }
+  void SetUp() override { server_->admin_text({"FLUSHALL"}); }
+  static inline std::unique_ptr<RedisServer> server_;
 };
 
 // Settings for a client of the test server: small pool, short timeouts, a client name.
