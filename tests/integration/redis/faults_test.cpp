@@ -119,6 +119,47 @@ TEST(RedisPool, IdleConnectionsAreClosedAfterTheIdleTime) {
   EXPECT_EQ(client.get("still-works"), std::nullopt);
 }
 
+TEST(RedisPool, IdleConnectionIsPingedBeforeReuseAndADeadOneIsReplacedQuietly) {
+  RedisServer server;
+  auto settings = test_settings(server.url(), "health-test");
+  settings.health_check_interval = 100ms;
+  redis::Client client(settings);
+  const long long id = client.with_connection([](redis::Connection& connection) {
+    return connection.command("CLIENT", "ID").as_integer();
+  });
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(client.get("k"), std::nullopt);  // idle past the interval: PINGed first, alive
+  EXPECT_EQ(client.stats().pool.health_checks, 1u);
+  EXPECT_EQ(client.stats().pool.health_check_failures, 0u);
+
+  server.admin_integer({"CLIENT", "KILL", "ID", std::to_string(id)});
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(client.get("k"), std::nullopt);  // the dead one fails its check; a new one serves
+  const auto stats = client.stats();
+  EXPECT_EQ(stats.pool.health_check_failures, 1u);
+  EXPECT_EQ(stats.pool.created, 2u);
+  EXPECT_EQ(stats.retries, 0u);
+}
+
+TEST(RedisPool, PoolEventsReachTheListener) {
+  struct Recorder final : PoolListener {
+    void on_event(const PoolEvent& event) noexcept override {
+      if (event.type == PoolEventType::connection_created) ++created;
+      if (event.type == PoolEventType::checked_out) ++checked_out;
+    }
+    std::atomic<int> created{0}, checked_out{0};
+  };
+  RedisServer server;
+  auto recorder = std::make_shared<Recorder>();
+  redis::ClientOptions options;
+  options.listener = recorder;
+  redis::Client client(test_settings(server.url()), options);
+  client.ping();
+  client.ping();
+  EXPECT_EQ(recorder->created.load(), 1);
+  EXPECT_EQ(recorder->checked_out.load(), 2);
+}
+
 TEST(RedisPool, ServerClosingIdleConnectionsCausesNoUserVisibleErrors) {
   RedisServer server;
   server.set_idle_timeout(1s);
