@@ -1,6 +1,8 @@
 // What happens when a connection opens: URL forms, AUTH, SELECT, CLIENT SETNAME.
 
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <sys/socket.h>
 
 #include "poolkit/error.hpp"
 #include "poolkit/redis.hpp"
@@ -86,6 +88,26 @@ TEST_F(RedisConnect, ClientNameDefaultsToTheProcessName) {
   client.ping();
   // /proc/self/comm holds at most 15 characters of the executable's name.
   EXPECT_EQ(server_->count_clients(std::string("poolkit_redis_tests").substr(0, 15)), 1);
+}
+
+TEST_F(RedisConnect, TcpConnectionsHaveKeepaliveAndTheSocketTimeoutOnReadsAndWrites) {
+  auto settings = test_settings(server_->url());
+  settings.socket_timeout = 1500ms;
+  redis::Client client(settings);
+  client.with_connection([](redis::Connection& connection) {
+    const int fd = connection.native()->fd;
+    int keepalive = 0;
+    socklen_t length = sizeof keepalive;
+    ASSERT_EQ(::getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &keepalive, &length), 0);
+    EXPECT_EQ(keepalive, 1);
+    for (const int option : {SO_RCVTIMEO, SO_SNDTIMEO}) {
+      timeval timeout{};
+      length = sizeof timeout;
+      ASSERT_EQ(::getsockopt(fd, SOL_SOCKET, option, &timeout, &length), 0);
+      EXPECT_EQ(timeout.tv_sec, 1);
+      EXPECT_EQ(timeout.tv_usec, 500'000);
+    }
+  });
 }
 
 TEST_F(RedisConnect, RejectsTlsUrlsUntilTlsIsSupported) {
