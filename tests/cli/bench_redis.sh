@@ -74,6 +74,12 @@ expect_status 0 "REDIS_URL run"
 expect_output "pool size 1" "--pool-size reaches the report"
 expect_no_secret "text report"
 
+# --- a pool-size sweep recommends a REDIS_MAX_CONNECTIONS
+run bench redis --url "$url" --concurrency 2 --duration 0.2 --sweep 1:2 --quiet
+expect_status 0 "--sweep run"
+expect_output "REDIS_MAX_CONNECTIONS=" "--sweep recommends a setting"
+expect_no_secret "sweep table"
+
 # --- bad arguments exit 2
 expect_invalid() {
   local what=$1

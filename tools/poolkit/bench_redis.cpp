@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <utility>
 
 #include "bench_runner.hpp"
 #include "commands.hpp"
@@ -20,21 +21,18 @@ namespace {
 constexpr std::string_view kBenchKey = "poolkit:bench";
 constexpr std::string_view kBenchValue = "xxx";
 
-// REDIS_* settings from the environment, with --url and --pool-size on top. Exits 2 when the
+// REDIS_* settings from the environment, with --url on top (and --pool-size defaulting to
+// REDIS_MAX_CONNECTIONS). Exits 2 when the
 // configuration or the URL is invalid.
 RedisSettings bench_settings(BenchOptions& options) {
   try {
     RedisSettings settings = Settings::from_environment().redis;
-    if (!options.url.empty()) {
-      settings.url = parse_url(options.url);
-    } else if (settings.url) {
-      options.url = settings.url->text;
-    } else {
+    if (!options.url.empty()) settings.url = parse_url(options.url);
+    if (!settings.url) {
       throw ConfigError("no Redis URL: pass --url redis://host:port/0 or set REDIS_URL");
     }
     options.url = settings.url->redacted();  // only ever printed from here on
     if (options.pool_size == 0) options.pool_size = settings.max_connections;
-    settings.max_connections = options.pool_size;
     return settings;
   } catch (const ConfigError& error) {
     fmt::print(stderr, "poolkit bench redis: {}\n", error.what());
@@ -42,51 +40,59 @@ RedisSettings bench_settings(BenchOptions& options) {
   }
 }
 
-ThreadWorkload reuse_workload(redis::Client& client) {
+ThreadWorkload reuse_workload(const std::shared_ptr<redis::Client>& client) {
   return ThreadWorkload{
-      .make_worker = [&client](int) -> std::function<void()> {
-        return [&client] {
-          if (!client.get(kBenchKey)) throw ProtocolError(Backend::redis, "the bench key vanished");
+      .make_worker = [client](int) -> std::function<void()> {
+        return [client] {
+          if (!client->get(kBenchKey))
+            throw ProtocolError(Backend::redis, "the bench key vanished");
         };
       },
-      .connections_opened = [&client] { return client.stats().pool.created; },
+      .connections_opened = [client] { return client->stats().pool.created; },
   };
 }
 
-ThreadWorkload no_reuse_workload(redis::Client& client, std::atomic<std::uint64_t>& opened) {
+ThreadWorkload no_reuse_workload(const std::shared_ptr<redis::Client>& client) {
+  auto opened = std::make_shared<std::atomic<std::uint64_t>>(0);
   return ThreadWorkload{
-      .make_worker = [&client, &opened](int) -> std::function<void()> {
-        return [&client, &opened] {
-          redis::Connection connection = client.open_unpooled();
-          opened.fetch_add(1, std::memory_order_relaxed);
+      .make_worker = [client, opened](int) -> std::function<void()> {
+        return [client, opened] {
+          redis::Connection connection = client->open_unpooled();
+          opened->fetch_add(1, std::memory_order_relaxed);
           if (connection.command("GET", kBenchKey).is_nil()) {
             throw ProtocolError(Backend::redis, "the bench key vanished");
           }
         };
       },
-      .connections_opened = [&opened] { return opened.load(); },
+      .connections_opened = [opened] { return opened->load(); },
   };
 }
 
-void run_bench_redis(BenchOptions& options, bool strict_fifo) {
-  const RedisSettings settings = bench_settings(options);
+// One client per run (a --sweep makes one per pool size); it lives as long as the workload.
+Workload redis_workload(const BenchOptions& options, RedisSettings settings, bool strict_fifo) {
+  settings.max_connections = options.pool_size;
   redis::ClientOptions client_options;
   client_options.strict_fifo = strict_fifo;
-  std::unique_ptr<redis::Client> client;
+  auto client = std::make_shared<redis::Client>(settings, client_options);
+  client->set(kBenchKey, kBenchValue);
+  Workload workload{.run = options.reuse ? reuse_workload(client) : no_reuse_workload(client)};
+  workload.in_use = [client] { return client->stats().pool.in_use; };
+  return workload;
+}
+
+void run_bench_redis(BenchOptions options, bool strict_fifo) {
+  const RedisSettings settings = bench_settings(options);
   try {
-    client = std::make_unique<redis::Client>(settings, client_options);
-    client->set(kBenchKey, kBenchValue);
-  } catch (const ConfigError& error) {
-    fmt::print(stderr, "poolkit bench redis: {}\n", error.what());
-    throw CLI::RuntimeError(kExitInvalid);
+    run_bench_command(
+        options,
+        [&](const BenchOptions& run) { return redis_workload(run, settings, strict_fifo); },
+        "REDIS_MAX_CONNECTIONS");
+  } catch (const ConfigError&) {
+    throw;
   } catch (const Error& error) {
     fmt::print(stderr, "poolkit bench redis: cannot set up the bench key: {}\n", error.what());
     throw CLI::RuntimeError(kExitFailure);
   }
-  std::atomic<std::uint64_t> opened{0};
-  const BenchReport report = run_bench(
-      options, options.reuse ? reuse_workload(*client) : no_reuse_workload(*client, opened));
-  print_bench_report(options, report);
 }
 
 }  // namespace
