@@ -83,61 +83,35 @@ std::string RedisServer::acl_password() {
   return test_secret() + "@:/%";
 }
 
-RedisServer::RedisServer() : port_(free_loopback_port()) {
-  std::ofstream conf(dir_.path() / "redis.conf");
-  conf << "port " << port_ << "\n"
-       << "bind 127.0.0.1\n"
-       << "save \"\"\n"
-       << "appendonly no\n"
-       << "dir " << dir_.path().string() << "\n"
-       << "unixsocket " << socket_path() << "\n"
-       << "unixsocketperm 700\n"
-       << "logfile " << (dir_.path() / "redis.log").string() << "\n"
-       << "requirepass " << test_secret() << "\n"
-       << "user " << kAclUser << " on >" << acl_password() << " ~* &* +@all\n";
-  conf.close();
-  // It holds the password: readable by us alone.
-  std::filesystem::permissions(dir_.path() / "redis.conf", std::filesystem::perms::owner_read |
-                                                               std::filesystem::perms::owner_write);
-  start();
+local::RedisServer::Options RedisServer::launch_options(const TempDir& dir) {
+  const auto acl_file = dir.path() / "acl.conf";
+  std::ofstream(acl_file) << "user " << kAclUser << " on >" << acl_password() << " ~* &* +@all\n";
+  std::filesystem::permissions(
+      acl_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return {.password = test_secret(),
+          .extra_args = {"--include", acl_file.string(), "--unixsocket",
+                         (dir.path() / "redis.sock").string(), "--unixsocketperm", "700"}};
 }
 
-RedisServer::~RedisServer() = default;
-
-void RedisServer::start() {
-  const auto program = find_program("redis-server");
-  if (program.empty())
-    throw std::runtime_error("redis-server is not installed (scripts/install-deps)");
-  process_.emplace(
-      std::vector<std::string>{program.string(), (dir_.path() / "redis.conf").string()});
-  if (!wait_for_port(port_, 10s)) {
-    throw std::runtime_error("redis-server did not start on port " + std::to_string(port_) +
-                             "; see " + (dir_.path() / "redis.log").string());
-  }
-}
-
-void RedisServer::kill() {
-  if (process_) process_->kill_now();
-  process_.reset();
-}
+RedisServer::RedisServer() : server_(launch_options(dir_)) {}
 
 std::string RedisServer::url(const std::string& path) const {
-  return "redis://:" + test_secret() + "@127.0.0.1:" + std::to_string(port_) + path;
+  return "redis://:" + test_secret() + "@127.0.0.1:" + std::to_string(port()) + path;
 }
 
 std::string RedisServer::acl_url() const {
   return std::string("redis://") + kAclUser + ":" + percent_encode(acl_password()) +
-         "@127.0.0.1:" + std::to_string(port_) + "/0";
+         "@127.0.0.1:" + std::to_string(port()) + "/0";
 }
 
 std::string RedisServer::admin_text(const std::vector<std::string>& args) const {
-  const auto context = admin_connection(port_);
+  const auto context = admin_connection(port());
   const auto reply = run(context.get(), args);
   return reply->str != nullptr ? std::string(reply->str, reply->len) : std::string();
 }
 
 long long RedisServer::admin_integer(const std::vector<std::string>& args) const {
-  const auto context = admin_connection(port_);
+  const auto context = admin_connection(port());
   return run(context.get(), args)->integer;
 }
 

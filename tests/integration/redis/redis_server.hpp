@@ -1,7 +1,8 @@
 #pragma once
-// A real redis-server for the tests: a free loopback port and a unix socket in a scratch folder,
-// no persistence, `requirepass` = POOLKIT_TEST_SECRET and an ACL user whose password needs
-// percent-encoding. It can be SIGKILLed and restarted on the same port.
+// A real redis-server for the tests, started by the shared launcher (local::RedisServer: a free
+// loopback port, no persistence) with `requirepass` = POOLKIT_TEST_SECRET, an ACL user whose
+// password needs percent-encoding, and a unix socket. It can be SIGKILLed and restarted on the
+// same port, and reached with admin commands on a connection of its own.
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "local_servers/servers.hpp"
 #include "poolkit/settings.hpp"
 #include "process.hpp"
 
@@ -24,12 +26,8 @@ class RedisServer {
   static constexpr const char* kAclUser = "app";
 
   RedisServer();
-  ~RedisServer();
-  std::filesystem::path log_path() const { return dir_.path() / "redis.log"; }
-  RedisServer(const RedisServer&) = delete;
-  RedisServer& operator=(const RedisServer&) = delete;
 
-  int port() const noexcept { return port_; }
+  int port() const noexcept { return server_.port(); }
   std::string socket_path() const { return (dir_.path() / "redis.sock").string(); }
 
   // redis://:SECRET@127.0.0.1:PORT<path>
@@ -40,8 +38,8 @@ class RedisServer {
   static std::string acl_password();
 
   // Crash (SIGKILL) and start again on the same port with the same configuration.
-  void kill();
-  void start();
+  void kill() { server_.kill(); }
+  void start() { server_.start(); }
 
   // Commands on a fresh connection of its own, named "fixture-admin".
   std::string admin_text(const std::vector<std::string>& args) const;
@@ -54,9 +52,11 @@ class RedisServer {
   void set_idle_timeout(std::chrono::seconds timeout) const;
 
  private:
-  TempDir dir_{"poolkit-redis"};
-  int port_;
-  std::optional<ChildProcess> process_;
+  // Writes the ACL user into a file of dir_ (never onto a command line) and says to include it.
+  static local::RedisServer::Options launch_options(const TempDir& dir);
+
+  TempDir dir_{"poolkit-redis-test"};  // before server_: it holds the ACL file and the socket
+  local::RedisServer server_;
 };
 
 // One server for a whole suite; every test starts with it empty.
