@@ -25,8 +25,14 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kOutcomeNames[] = {"ok",           "timeout", "connect",
                                          "pool_timeout", "server",  "other"};
 
+// A URL that parses keeps its host and port visible; anything else is masked whole.
 std::string redacted_url(const std::string& url) {
-  return url.empty() ? "" : redact_url_text(url);
+  if (url.empty()) return "";
+  try {
+    return parse_url(url).redacted();
+  } catch (const Error&) {
+    return redact_url_text(url);
+  }
 }
 
 // Results of one worker, merged at the end so workers never share a counter.
