@@ -131,7 +131,8 @@ void MongoServer::stop(bool crash) {
   if (crash) {
     launcher_->kill_now();
   } else {
-    launcher_->stop();
+    // FerretDB gives connected clients 3 s to disconnect before it closes them.
+    launcher_->stop(std::chrono::seconds(10));
   }
   launcher_.reset();
 }
