@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "local_servers/ferretdb.hpp"
 #include "poolkit/settings.hpp"
 #include "process.hpp"
 
@@ -18,14 +19,14 @@ class MongoServer {
   // FerretDB on a free port, unless MONGODB_TEST_URL is set. Throws std::runtime_error when
   // the launcher is missing or the server does not come up.
   MongoServer();
-  ~MongoServer();
+  ~MongoServer() = default;
   MongoServer(const MongoServer&) = delete;
   MongoServer& operator=(const MongoServer&) = delete;
 
   // Why the tests cannot run (no launcher and no MONGODB_TEST_URL), or nullopt.
   static std::optional<std::string> unavailable_reason();
 
-  bool external() const noexcept { return !data_; }
+  bool external() const noexcept { return !ferretdb_; }
   const std::string& url() const noexcept { return url_; }
 
   // Settings for this server with SPEC defaults, MONGODB_URL set.
@@ -38,14 +39,11 @@ class MongoServer {
 
   // FerretDB only: stop (SIGTERM, or SIGKILL when `crash`) and start again on the same port
   // with the same data.
-  void stop(bool crash = false);
-  void start();
+  void stop(bool crash = false) { ferretdb_->stop(crash); }
+  void start() { ferretdb_->start(); }
 
  private:
-  std::unique_ptr<TempDir> data_;
-  std::optional<ChildProcess> launcher_;
-  int port_ = 0;
-  int metrics_port_ = 0;
+  std::optional<FerretDbServer> ferretdb_;
   std::string url_;
 };
 
