@@ -151,6 +151,14 @@ class Client {
   Document server_status();
   ConnPoolStatsResult conn_pool_stats();
 
+  // For your own libmongoc calls on a lease: throws the poolkit error for a libmongoc failure of
+  // `operation` (e.g. "find on app.snippets"): ServerError, ConnectError, TimeoutError (a lost
+  // connection after at least MONGODB_SOCKET_TIMEOUT_MS of `elapsed`), ProtocolError. After a
+  // network error, mark the lease broken (is_network_error).
+  [[noreturn]] void raise(const bson_error_t& error, std::string_view operation,
+                          std::chrono::nanoseconds elapsed = {}) const;
+  static bool is_network_error(const bson_error_t& error) noexcept;
+
   MongoStats stats() const;
   // Configuration warnings found while building the URI (never a secret).
   const std::vector<std::string>& warnings() const noexcept;

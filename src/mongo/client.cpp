@@ -241,6 +241,16 @@ ConnPoolStatsResult Client::conn_pool_stats() {
   }
 }
 
+void Client::raise(const bson_error_t& error, std::string_view operation,
+                   std::chrono::nanoseconds elapsed) const {
+  detail::throw_error(error, operation, state_->shared->address, elapsed,
+                      state_->shared->socket_timeout);
+}
+
+bool Client::is_network_error(const bson_error_t& error) noexcept {
+  return detail::is_network(detail::classify(error));
+}
+
 MongoStats Client::stats() const {
   return {.pool = state_->pool.stats(),
           .commands = state_->shared->telemetry.commands(),

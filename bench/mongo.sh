@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# poolkit's MongoDB layer against its peers on one FerretDB, in one invocation:
+#   - `poolkit bench mongo` (mongo::Client: poolkit's pool over single-threaded mongoc clients)
+#   - bench/mongo_raw_peer.cpp (a raw mongoc_client_pool_t loop doing the same find by _id)
+#   - bench/mongo_pymongo_peer.py (PyMongo's MongoClient, from PyPI in a venv under BUILD)
+# at N = 1, 8, 32 threads with a pool of N, then poolkit with and without connection reuse.
+# Prints a markdown table.
+#
+#   bench/mongo.sh [BUILD_DIR]        (default: build; DURATION=seconds per run, ROUNDS=rounds)
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=$(cd "${1:-$repo_root/build}" && pwd)
+duration="${DURATION:-5}"
+rounds="${ROUNDS:-2}"
+poolkit="$build_dir/tools/poolkit/poolkit"
+raw_peer="$build_dir/bench/poolkit_mongo_raw_peer"
+venv="$build_dir/mongo-bench-venv"
+
+for program in "$poolkit" "$raw_peer"; do
+  [[ -x "$program" ]] || {
+    echo "bench/mongo.sh: $program is missing: build first (cmake --build $build_dir)" >&2
+    exit 1
+  }
+done
+command -v jq >/dev/null || {
+  echo "bench/mongo.sh: jq is needed" >&2
+  exit 1
+}
+
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import pymongo' 2>/dev/null; then
+  echo "bench/mongo.sh: installing pymongo into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q pymongo
+fi
+
+# A FerretDB of our own, stopped on exit.
+run_dir=$(mktemp -d /tmp/poolkit-mongo-bench.XXXXXX)
+export POOLKIT_FERRETDB_RUN_DIR="$run_dir"
+if [[ -x "$build_dir/ferretdb-launcher/ferretdb-launcher" ]]; then
+  export POOLKIT_FERRETDB_LAUNCHER="$build_dir/ferretdb-launcher/ferretdb-launcher"
+fi
+cleanup() {
+  "$repo_root/scripts/ferretdb" stop >/dev/null 2>&1 || true
+  rm -rf "$run_dir"
+}
+trap cleanup EXIT
+url=$("$repo_root/scripts/ferretdb" start)
+
+# libmongoc warns on stderr each time a client closes (FerretDB has no endSessions): keep the
+# table readable.
+quiet() { "$@" 2> >(grep -v endSessions >&2); }
+
+poolkit_run() { # N [extra options] -> JSON
+  local n=$1
+  shift
+  quiet "$poolkit" bench mongo --url "$url" -c "$n" --pool-size "$n" -d "$duration" --quiet --json "$@"
+}
+raw_run() { quiet "$raw_peer" "$url" "$1" "$duration"; }
+pymongo_run() { quiet "$venv/bin/python" "$repo_root/bench/mongo_pymongo_peer.py" "$url" "$1" "$duration"; }
+
+poolkit_run 1 >/dev/null # seeds poolkit_bench.find_by_id, warms FerretDB
+
+declare -A ops p50
+add() { # key json
+  ops[$1]=$(echo "${ops[$1]:-0} $(echo "$2" | jq .ops_per_sec)" | awk '{print $1 + $2}')
+  p50[$1]=$(echo "${p50[$1]:-0} $(echo "$2" | jq .latency_us.p50)" | awk '{print $1 + $2}')
+}
+
+for ((round = 0; round < rounds; round++)); do
+  for n in 1 8 32; do
+    # Alternate the order between rounds so drift in the machine's load hits every peer.
+    if ((round % 2 == 0)); then
+      add "poolkit$n" "$(poolkit_run "$n")"
+      add "raw$n" "$(raw_run "$n")"
+      add "pymongo$n" "$(pymongo_run "$n")"
+    else
+      add "pymongo$n" "$(pymongo_run "$n")"
+      add "raw$n" "$(raw_run "$n")"
+      add "poolkit$n" "$(poolkit_run "$n")"
+    fi
+  done
+  add "noreuse" "$(poolkit_run 8 --no-reuse)"
+  add "reuse" "$(poolkit_run 8)"
+done
+
+mean() { awk -v s="${1:-0}" -v r="$rounds" 'BEGIN { printf "%.0f", s / r }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+echo "| N | poolkit ops/s | raw mongoc_client_pool_t ops/s | pymongo ops/s | poolkit / raw | poolkit / pymongo | p50 µs poolkit / raw / pymongo |"
+echo "|---|---|---|---|---|---|---|"
+for n in 1 8 32; do
+  pk=$(mean "${ops[poolkit$n]}")
+  raw=$(mean "${ops[raw$n]}")
+  py=$(mean "${ops[pymongo$n]}")
+  echo "| $n | $pk | $raw | $py | $(ratio "$pk" "$raw") | $(ratio "$pk" "$py") |" \
+    "$(mean "${p50[poolkit$n]}") / $(mean "${p50[raw$n]}") / $(mean "${p50[pymongo$n]}") |"
+done
+echo
+reuse=$(mean "${ops[reuse]}")
+noreuse=$(mean "${ops[noreuse]}")
+echo "| poolkit, N = 8 | ops/s | p50 µs |"
+echo "|---|---|---|"
+echo "| reuse (pool of 8) | $reuse | $(mean "${p50[reuse]}") |"
+echo "| --no-reuse (connect, handshake, ping, find, close) | $noreuse | $(mean "${p50[noreuse]}") |"
+echo "| reuse / no-reuse | $(ratio "$reuse" "$noreuse") | |"
+echo
+echo "$rounds round(s) of ${duration} s per run (means); one FerretDB 1.24 (SQLite) on 127.0.0.1; $(nproc) cores."
