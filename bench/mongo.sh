@@ -12,7 +12,7 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=$(cd "${1:-$repo_root/build}" && pwd)
 duration="${DURATION:-5}"
-rounds="${ROUNDS:-2}"
+rounds="${ROUNDS:-3}"
 poolkit="$build_dir/tools/poolkit/poolkit"
 raw_peer="$build_dir/bench/poolkit_mongo_raw_peer"
 venv="$build_dir/mongo-bench-venv"
@@ -62,9 +62,9 @@ pymongo_run() { quiet "$venv/bin/python" "$repo_root/bench/mongo_pymongo_peer.py
 poolkit_run 1 >/dev/null # seeds poolkit_bench.find_by_id, warms FerretDB
 
 declare -A ops p50
-add() { # key json
-  ops[$1]=$(echo "${ops[$1]:-0} $(echo "$2" | jq .ops_per_sec)" | awk '{print $1 + $2}')
-  p50[$1]=$(echo "${p50[$1]:-0} $(echo "$2" | jq .latency_us.p50)" | awk '{print $1 + $2}')
+add() { # key json: appends this run's figures to the key's lists
+  ops[$1]+="$(echo "$2" | jq .ops_per_sec) "
+  p50[$1]+="$(echo "$2" | jq .latency_us.p50) "
 }
 
 for ((round = 0; round < rounds; round++)); do
@@ -84,25 +84,30 @@ for ((round = 0; round < rounds; round++)); do
   add "reuse" "$(poolkit_run 8)"
 done
 
-mean() { awk -v s="${1:-0}" -v r="$rounds" 'BEGIN { printf "%.0f", s / r }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+# Per-round ratios a/b of two lists (runs of one round were adjacent): "median (min–max)".
+paired() {
+  paste -d' ' <(echo "$1" | tr ' ' '\n' | grep .) <(echo "$2" | tr ' ' '\n' | grep .) |
+    awk '{ printf "%.4f\n", ($2 > 0 ? $1 / $2 : 0) }' | sort -g |
+    awk '{ r[NR] = $1 } END {
+      m = (NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2)
+      printf "%.2f (%.2f–%.2f)", m, r[1], r[NR] }'
+}
 
 echo "| N | poolkit ops/s | raw mongoc_client_pool_t ops/s | pymongo ops/s | poolkit / raw | poolkit / pymongo | p50 µs poolkit / raw / pymongo |"
 echo "|---|---|---|---|---|---|---|"
 for n in 1 8 32; do
-  pk=$(mean "${ops[poolkit$n]}")
-  raw=$(mean "${ops[raw$n]}")
-  py=$(mean "${ops[pymongo$n]}")
-  echo "| $n | $pk | $raw | $py | $(ratio "$pk" "$raw") | $(ratio "$pk" "$py") |" \
-    "$(mean "${p50[poolkit$n]}") / $(mean "${p50[raw$n]}") / $(mean "${p50[pymongo$n]}") |"
+  echo "| $n | $(median <<<"${ops[poolkit$n]}") | $(median <<<"${ops[raw$n]}") |" \
+    "$(median <<<"${ops[pymongo$n]}") | $(paired "${ops[poolkit$n]}" "${ops[raw$n]}") |" \
+    "$(paired "${ops[poolkit$n]}" "${ops[pymongo$n]}") |" \
+    "$(median <<<"${p50[poolkit$n]}") / $(median <<<"${p50[raw$n]}") / $(median <<<"${p50[pymongo$n]}") |"
 done
 echo
-reuse=$(mean "${ops[reuse]}")
-noreuse=$(mean "${ops[noreuse]}")
 echo "| poolkit, N = 8 | ops/s | p50 µs |"
 echo "|---|---|---|"
-echo "| reuse (pool of 8) | $reuse | $(mean "${p50[reuse]}") |"
-echo "| --no-reuse (connect, handshake, ping, find, close) | $noreuse | $(mean "${p50[noreuse]}") |"
-echo "| reuse / no-reuse | $(ratio "$reuse" "$noreuse") | |"
+echo "| reuse (pool of 8) | $(median <<<"${ops[reuse]}") | $(median <<<"${p50[reuse]}") |"
+echo "| --no-reuse (connect, handshake, ping, find, close) | $(median <<<"${ops[noreuse]}") | $(median <<<"${p50[noreuse]}") |"
+echo "| reuse / no-reuse | $(paired "${ops[reuse]}" "${ops[noreuse]}") | |"
 echo
-echo "$rounds round(s) of ${duration} s per run (means); one FerretDB 1.24 (SQLite) on 127.0.0.1; $(nproc) cores."
+echo "Medians of $rounds rounds of ${duration} s per run; ratios: median (min–max) of the per-round"
+echo "ratios of adjacent runs. One FerretDB 1.24 (SQLite) on 127.0.0.1; $(nproc) cores."

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "poolkit/metrics.hpp"
 #include "poolkit/operation_stats.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
@@ -123,6 +124,12 @@ struct MongoStats {
   std::vector<OperationSnapshot> commands;
   MonitoringCounters monitoring;
 };
+
+// Adds the stats to a metrics snapshot, labelled layer="mongo": poolkit_pool_*,
+// poolkit_operations_total / poolkit_operation_duration_seconds (kind "command"),
+// poolkit_mongo_heartbeats_total{outcome="ok"|"failed"},
+// poolkit_mongo_server_description_changes_total, poolkit_mongo_topology_changes_total.
+void add_metrics(MetricsSnapshot& snapshot, const MongoStats& stats);
 
 class Client {
  public:

@@ -110,8 +110,9 @@ class Connector {
     return connection;
   }
 
-  // libmongoc already checks a socket idle longer than socketCheckIntervalMS (5 s) with a hello
-  // before using it, and reconnects if it is dead; a second ping here would double that cost.
+  // libmongoc already checks its socket before use (a poll for a close after 1 s idle, a round
+  // trip after socketCheckIntervalMS, 5 s) and reconnects if it is dead; a ping of our own here
+  // would double that cost.
   bool check(Connection&, Deadline) { return true; }
 
   // Destroying the client (Connection's destructor) closes its socket.
@@ -255,6 +256,27 @@ MongoStats Client::stats() const {
   return {.pool = state_->pool.stats(),
           .commands = state_->shared->telemetry.commands(),
           .monitoring = state_->shared->telemetry.monitoring()};
+}
+
+void add_metrics(MetricsSnapshot& snapshot, const MongoStats& stats) {
+  const MetricLabels pool{{"layer", "mongo"}, {"pool", stats.pool.name}};
+  auto with = [&](const char* key, const char* value) {
+    MetricLabels labels = pool;
+    labels[key] = value;
+    return labels;
+  };
+  snapshot.add_pool("mongo", stats.pool);
+  snapshot.add_operations("mongo", "command", stats.commands);
+  const MonitoringCounters& m = stats.monitoring;
+  snapshot.add_counter("mongo_heartbeats", "Server checks by the driver, by outcome",
+                       with("outcome", "ok"), static_cast<double>(m.heartbeats_succeeded));
+  snapshot.add_counter("mongo_heartbeats", "Server checks by the driver, by outcome",
+                       with("outcome", "failed"), static_cast<double>(m.heartbeats_failed));
+  snapshot.add_counter("mongo_server_description_changes",
+                       "Changes of a server's description seen by the driver", pool,
+                       static_cast<double>(m.server_description_changes));
+  snapshot.add_counter("mongo_topology_changes", "Changes of the topology seen by the driver", pool,
+                       static_cast<double>(m.topology_changes));
 }
 
 const std::vector<std::string>& Client::warnings() const noexcept {

@@ -147,6 +147,20 @@ TEST_F(MongoClient, ApmCountsCommandsByNameAndOutcome) {
   EXPECT_EQ(stats.monitoring.heartbeats_failed, 0u);
 }
 
+TEST_F(MongoClient, StatsExportAsPrometheusText) {
+  Client client(settings());
+  client.ping();
+  MetricsSnapshot snapshot;
+  mongo::add_metrics(snapshot, client.stats());
+  const std::string text = snapshot.to_prometheus();
+  for (const char* line : {"poolkit_operations_total{", "operation=\"ping\"", "outcome=\"ok\"",
+                           "poolkit_mongo_heartbeats_total{", "outcome=\"failed\"",
+                           "poolkit_mongo_server_description_changes_total{"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " missing from:\n" << text;
+  }
+  EXPECT_TRUE(text.find("127.0.0.1") == std::string::npos) << "no address in labels";
+}
+
 TEST_F(MongoClient, HeartbeatsRunOnTheLeasedConnectionItself) {
   MongoSettings s = settings();
   s.heartbeat_frequency = std::chrono::milliseconds(500);

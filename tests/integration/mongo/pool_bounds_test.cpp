@@ -79,11 +79,13 @@ TEST_F(MongoPoolBounds, ThirtyTwoCallersNeverMakeTheServerSeeMoreThanMaxPoolSize
   const std::string app = appname();
   ServerCountSampler sampler([&] { return server().open_connections(app); });
 
+  // The callers keep the pool saturated until the sampler has seen the server 20 times.
+  std::atomic<bool> stop{false};
   std::atomic<int> done{0};
   std::vector<std::thread> callers;
   for (int t = 0; t < 32; ++t) {
     callers.emplace_back([&] {
-      for (int i = 0; i < 10; ++i) {
+      for (int i = 0; i < 100'000 && !stop; ++i) {
         auto lease = client.checkout();
         ping_on(client, lease);
         std::this_thread::sleep_for(5ms);  // hold it, so the others must queue
@@ -91,11 +93,13 @@ TEST_F(MongoPoolBounds, ThirtyTwoCallersNeverMakeTheServerSeeMoreThanMaxPoolSize
       ++done;
     });
   }
+  const bool sampled = eventually([&] { return sampler.samples() >= 20; }, 30s);
+  stop = true;
   for (auto& caller : callers) caller.join();
   sampler.stop();
 
+  EXPECT_TRUE(sampled);
   EXPECT_EQ(done.load(), 32);
-  EXPECT_GT(sampler.samples(), 10);
   EXPECT_EQ(sampler.highest(), 4) << "the server must see the bound reached, never passed";
   const PoolStats stats = client.stats().pool;
   EXPECT_EQ(stats.created, 4u);
