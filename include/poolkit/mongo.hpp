@@ -85,6 +85,21 @@ class Connection {
 
 using Lease = poolkit::Lease<Connection>;
 
+// A collection handle on a leased client, destroyed with this object (before the lease goes).
+class Collection {
+ public:
+  Collection(mongoc_client_t* client, const std::string& db, const std::string& name)
+      : collection_(mongoc_client_get_collection(client, db.c_str(), name.c_str())) {}
+  Collection(const Collection&) = delete;
+  Collection& operator=(const Collection&) = delete;
+  ~Collection() { mongoc_collection_destroy(collection_); }
+  mongoc_collection_t* get() const noexcept { return collection_; }
+  operator mongoc_collection_t*() const noexcept { return collection_; }  // NOLINT: for C calls
+
+ private:
+  mongoc_collection_t* collection_;
+};
+
 struct ClientOptions {
   // Names the pool in stats, events and errors.
   std::string name = "mongo";

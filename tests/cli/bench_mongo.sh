@@ -8,15 +8,7 @@ bin=$(realpath "$1")
 root=$(realpath "$2")
 secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
 build_dir=$(realpath "$(dirname "$bin")/../..")
-failures=0
-
-scrub() { sed "s/${secret}/<SECRET>/g"; }
-
-fail() {
-  echo "FAIL: $1" >&2
-  if [ -n "${2:-}" ]; then printf '%s\n' "$2" | scrub | head -40 | sed 's/^/    /' >&2; fi
-  failures=$((failures + 1))
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_test_support.bash"
 
 # Runs poolkit bench mongo in a clean environment (plus VAR=value words first). Sets $out
 # (stdout), $err (stderr) and $status.
@@ -93,8 +85,4 @@ run MONGODB_SERVER_SELECTION_TIMEOUT_MS=300 MONGODB_CONNECT_TIMEOUT_MS=300 \
 [[ $err == *"127.0.0.1:${closed_port}"* ]] || fail "the error does not name the server" "$err"
 if [[ $out$err == *"$secret"* ]]; then fail "the password was printed" "$out$err"; fi
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "bench mongo: all checks passed"
+finish bench_mongo.sh

@@ -11,15 +11,7 @@ root=$(realpath "$2")
 secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-failures=0
-
-scrub() { sed "s/${secret}/<SECRET>/g"; }
-
-fail() {
-  echo "FAIL: $1" >&2
-  if [ -n "${2:-}" ]; then printf '%s\n' "$2" | scrub | head -40 | sed 's/^/    /' >&2; fi
-  failures=$((failures + 1))
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_test_support.bash"
 
 # Runs poolkit in a clean environment (plus the VAR=value words given before the arguments),
 # from the current directory. Sets $out (stdout and stderr) and $status.
@@ -184,8 +176,4 @@ if ! diff -q <(printf '%s\n' "$out") <(cat docs/configuration.md) >/dev/null; th
   fail "docs/configuration.md differs from 'poolkit config --markdown'"
 fi
 
-if [ "$failures" -gt 0 ]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "config.sh: all checks passed"
+finish config.sh

@@ -48,23 +48,14 @@ MongoSettings bench_settings(const BenchOptions& options) {
   return settings;
 }
 
-class Collection {
- public:
-  explicit Collection(mongoc_client_t* client)
-      : collection_(mongoc_client_get_collection(client, kDatabase, kCollection)) {}
-  Collection(const Collection&) = delete;
-  Collection& operator=(const Collection&) = delete;
-  ~Collection() { mongoc_collection_destroy(collection_); }
-  mongoc_collection_t* get() const noexcept { return collection_; }
-
- private:
-  mongoc_collection_t* collection_;
-};
+mongo::Collection bench_collection(mongo::Lease& lease) {
+  return mongo::Collection(*lease, kDatabase, kCollection);
+}
 
 // The collection holds exactly documents _id 0..kDocuments-1.
 void seed(mongo::Client& client) {
   auto lease = client.checkout();
-  Collection collection(*lease);
+  const mongo::Collection collection = bench_collection(lease);
   bson_error_t error;
   bson_t everything = BSON_INITIALIZER;
   if (!mongoc_collection_delete_many(collection.get(), &everything, nullptr, nullptr, &error)) {
@@ -81,7 +72,7 @@ void seed(mongo::Client& client) {
 
 // One find by _id on a leased client; throws a poolkit error unless exactly the document came.
 void find_by_id(mongo::Client& client, mongo::Lease& lease, int id) {
-  Collection collection(*lease);
+  const mongo::Collection collection = bench_collection(lease);
   bson_t* filter = BCON_NEW("_id", BCON_INT32(id));
   bson_t* opts = BCON_NEW("limit", BCON_INT64(1));
   mongoc_cursor_t* cursor =

@@ -54,18 +54,6 @@ class MongoTest : public ::testing::Test {
   static inline std::unique_ptr<MongoServer> server_;
 };
 
-// A collection handle that destroys itself.
-class Collection {
- public:
-  Collection(mongoc_client_t* client, const std::string& db, const std::string& name)
-      : collection_(mongoc_client_get_collection(client, db.c_str(), name.c_str())) {}
-  Collection(const Collection&) = delete;
-  Collection& operator=(const Collection&) = delete;
-  ~Collection() { mongoc_collection_destroy(collection_); }
-  mongoc_collection_t* get() const noexcept { return collection_; }
-
- private:
-  mongoc_collection_t* collection_;
-};
+using mongo::Collection;
 
 }  // namespace poolkit::test
