@@ -106,6 +106,50 @@ TEST_F(MongoPoolBounds, ThirtyTwoCallersNeverMakeTheServerSeeMoreThanMaxPoolSize
   EXPECT_GT(stats.waited, 0u);
 }
 
+TEST_F(MongoPoolBounds, ThirtyTwoCallersPastTheWaitGetPoolTimeoutErrorAndTheBoundHolds) {
+  MongoSettings s = settings();
+  s.max_pool_size = 4;
+  s.min_pool_size = 0;
+  s.wait_queue_timeout = 100ms;
+  Client client(s);
+  const std::string app = appname();
+  ServerCountSampler sampler([&] { return server().open_connections(app); });
+
+  std::atomic<int> served{0};
+  std::atomic<int> timed_out{0};
+  std::atomic<int> other_failures{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 32; ++t) {
+    callers.emplace_back([&] {
+      try {
+        auto lease = client.checkout();
+        ping_on(client, lease);
+        std::this_thread::sleep_for(400ms);  // far longer than anyone may wait
+        ++served;
+      } catch (const PoolTimeoutError& error) {
+        if (std::string(error.what()).find("raise MONGODB_MAX_POOL_SIZE") != std::string::npos) {
+          ++timed_out;
+        } else {
+          ++other_failures;
+        }
+      } catch (...) {
+        ++other_failures;
+      }
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  sampler.stop();
+
+  EXPECT_EQ(other_failures.load(), 0);
+  EXPECT_GE(served.load(), 4);
+  EXPECT_GT(timed_out.load(), 0);
+  EXPECT_EQ(served + timed_out, 32);
+  EXPECT_LE(sampler.highest(), 4);
+  EXPECT_LE(client.stats().pool.created, 4u);
+  EXPECT_EQ(client.stats().pool.failures_by(CheckOutFailure::timeout),
+            static_cast<std::uint64_t>(timed_out.load()));
+}
+
 TEST_F(MongoPoolBounds, ACallerPastTheWaitGetsPoolTimeoutErrorWithTheDiagnosis) {
   MongoSettings s = settings();
   s.max_pool_size = 2;
