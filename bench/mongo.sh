@@ -47,9 +47,16 @@ cleanup() {
 trap cleanup EXIT
 url=$("$repo_root/scripts/ferretdb" start)
 
-# libmongoc warns on stderr each time a client closes (FerretDB has no endSessions): keep the
-# table readable.
-quiet() { "$@" 2> >(grep -v endSessions >&2); }
+# Runs a peer; prints its JSON with the CPU seconds (user + sys) the peer process used added as
+# cpu_s. libmongoc warns on stderr each time a client closes (FerretDB has no endSessions):
+# those lines are dropped to keep the output readable.
+quiet() {
+  local TIMEFORMAT='%U %S' times
+  times=$({ time "$@" >"$run_dir/stdout" 2>"$run_dir/stderr"; } 2>&1)
+  grep -v endSessions "$run_dir/stderr" >&2 || true
+  jq -c --argjson cpu "$(echo "$times" | awk '{ print $1 + $2 }')" '. + {cpu_s: $cpu}' \
+    "$run_dir/stdout"
+}
 
 poolkit_run() { # N [extra options] -> JSON
   local n=$1
@@ -61,10 +68,11 @@ pymongo_run() { quiet "$venv/bin/python" "$repo_root/bench/mongo_pymongo_peer.py
 
 poolkit_run 1 >/dev/null # seeds poolkit_bench.find_by_id, warms FerretDB
 
-declare -A ops p50
+declare -A ops p50 cpu
 add() { # key json: appends this run's figures to the key's lists
   ops[$1]+="$(echo "$2" | jq .ops_per_sec) "
   p50[$1]+="$(echo "$2" | jq .latency_us.p50) "
+  cpu[$1]+="$(echo "$2" | jq '.cpu_s * 1e6 / ([.ops, 1] | max)') " # client CPU µs per operation
 }
 
 for ((round = 0; round < rounds; round++)); do
@@ -94,13 +102,15 @@ paired() {
       printf "%.2f (%.2f–%.2f)", m, r[1], r[NR] }'
 }
 
-echo "| N | poolkit ops/s | raw mongoc_client_pool_t ops/s | pymongo ops/s | poolkit / raw | poolkit / pymongo | p50 µs poolkit / raw / pymongo |"
-echo "|---|---|---|---|---|---|---|"
+echo "| N | poolkit ops/s | raw mongoc_client_pool_t ops/s | pymongo ops/s | poolkit / raw | poolkit / pymongo | p50 µs poolkit / raw / pymongo | client CPU µs/op poolkit / raw / pymongo | CPU poolkit / raw |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for n in 1 8 32; do
   echo "| $n | $(median <<<"${ops[poolkit$n]}") | $(median <<<"${ops[raw$n]}") |" \
     "$(median <<<"${ops[pymongo$n]}") | $(paired "${ops[poolkit$n]}" "${ops[raw$n]}") |" \
     "$(paired "${ops[poolkit$n]}" "${ops[pymongo$n]}") |" \
-    "$(median <<<"${p50[poolkit$n]}") / $(median <<<"${p50[raw$n]}") / $(median <<<"${p50[pymongo$n]}") |"
+    "$(median <<<"${p50[poolkit$n]}") / $(median <<<"${p50[raw$n]}") / $(median <<<"${p50[pymongo$n]}") |" \
+    "$(median <<<"${cpu[poolkit$n]}") / $(median <<<"${cpu[raw$n]}") / $(median <<<"${cpu[pymongo$n]}") |" \
+    "$(paired "${cpu[poolkit$n]}" "${cpu[raw$n]}") |"
 done
 echo
 echo "| poolkit, N = 8 | ops/s | p50 µs |"

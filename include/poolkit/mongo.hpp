@@ -182,6 +182,8 @@ class Client {
   static bool is_network_error(const bson_error_t& error) noexcept;
 
   MongoStats stats() const;
+  // The pool's part alone: cheaper, for frequent sampling.
+  PoolStats pool_stats() const;
   // Configuration warnings found while building the URI (never a secret).
   const std::vector<std::string>& warnings() const noexcept;
   // The server address(es) with the password masked, for logs.

@@ -279,6 +279,10 @@ void add_metrics(MetricsSnapshot& snapshot, const MongoStats& stats) {
                        static_cast<double>(m.topology_changes));
 }
 
+PoolStats Client::pool_stats() const {
+  return state_->pool.stats();
+}
+
 const std::vector<std::string>& Client::warnings() const noexcept {
   return state_->warnings;
 }
