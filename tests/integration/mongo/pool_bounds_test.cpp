@@ -25,6 +25,15 @@ using namespace std::chrono_literals;
 
 class MongoPoolBounds : public MongoTest {
  protected:
+  // A cold pool (no warm minimum) of `max` connections with this wait limit.
+  static MongoSettings cold_pool(std::size_t max, std::chrono::milliseconds wait) {
+    MongoSettings s = settings();
+    s.max_pool_size = max;
+    s.min_pool_size = 0;
+    s.wait_queue_timeout = wait;
+    return s;
+  }
+
   void SetUp() override {
     MongoTest::SetUp();
     if (IsSkipped()) return;
@@ -71,11 +80,7 @@ void ping_on(Client& client, mongo::Lease& lease) {
 }
 
 TEST_F(MongoPoolBounds, ThirtyTwoCallersNeverMakeTheServerSeeMoreThanMaxPoolSize) {
-  MongoSettings s = settings();
-  s.max_pool_size = 4;
-  s.min_pool_size = 0;
-  s.wait_queue_timeout = 30s;
-  Client client(s);
+  Client client(cold_pool(4, 30s));
   const std::string app = appname();
   ServerCountSampler sampler([&] { return server().open_connections(app); });
 
@@ -107,11 +112,7 @@ TEST_F(MongoPoolBounds, ThirtyTwoCallersNeverMakeTheServerSeeMoreThanMaxPoolSize
 }
 
 TEST_F(MongoPoolBounds, ThirtyTwoCallersPastTheWaitGetPoolTimeoutErrorAndTheBoundHolds) {
-  MongoSettings s = settings();
-  s.max_pool_size = 4;
-  s.min_pool_size = 0;
-  s.wait_queue_timeout = 100ms;
-  Client client(s);
+  Client client(cold_pool(4, 100ms));
   const std::string app = appname();
   ServerCountSampler sampler([&] { return server().open_connections(app); });
 
@@ -151,11 +152,7 @@ TEST_F(MongoPoolBounds, ThirtyTwoCallersPastTheWaitGetPoolTimeoutErrorAndTheBoun
 }
 
 TEST_F(MongoPoolBounds, ACallerPastTheWaitGetsPoolTimeoutErrorWithTheDiagnosis) {
-  MongoSettings s = settings();
-  s.max_pool_size = 2;
-  s.min_pool_size = 0;
-  s.wait_queue_timeout = 300ms;
-  Client client(s);
+  Client client(cold_pool(2, 300ms));
   auto first = client.checkout();
   auto second = client.checkout();
 
@@ -180,10 +177,7 @@ TEST_F(MongoPoolBounds, ACallerPastTheWaitGetsPoolTimeoutErrorWithTheDiagnosis) 
 }
 
 TEST_F(MongoPoolBounds, WaitersAreServedInArrivalOrder) {
-  MongoSettings s = settings();
-  s.max_pool_size = 1;
-  s.min_pool_size = 0;
-  Client client(s);
+  Client client(cold_pool(1, 5000ms));
   auto held = client.checkout();
 
   std::mutex order_mutex;
