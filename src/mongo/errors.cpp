@@ -57,7 +57,8 @@ void throw_error(const bson_error_t& error, std::string_view what, std::string_v
                              "MONGODB_SERVER_SELECTION_TIMEOUT_MS / "
                              "MONGODB_CONNECT_TIMEOUT_MS if it is slow to answer");
     case Failure::network:
-      if (elapsed >= socket_timeout) {
+      // libmongoc's poll may wake a little before the deadline it computed: 10% slack.
+      if (elapsed >= socket_timeout - socket_timeout / 10) {
         throw TimeoutError(Backend::mongo,
                            head + fmt::format("; no answer within MONGODB_SOCKET_TIMEOUT_MS ({} "
                                               "ms): raise it if the operation is legitimately "

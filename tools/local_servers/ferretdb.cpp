@@ -7,9 +7,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace poolkit::local {
 namespace {
@@ -115,6 +118,24 @@ void FerretDbServer::stop(bool crash) {
     process_->stop(std::chrono::seconds(10));
   }
   process_.reset();
+}
+
+void FerretDbServer::pause() {
+  if (!process_) throw std::logic_error("FerretDbServer::pause: not running");
+  process_->signal(SIGSTOP);
+  const auto stat = fmt::format("/proc/{}/stat", process_->pid());
+  for (int i = 0; i < 200; ++i) {  // the stop is asynchronous: up to 2 s
+    std::ifstream in(stat);
+    std::string pid, name, state;
+    in >> pid >> name >> state;  // the name has no spaces: it is "(ferretdb-launch)"
+    if (state == "T") return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("FerretDB did not stop on SIGSTOP within 2 s");
+}
+
+void FerretDbServer::resume() {
+  if (process_) process_->signal(SIGCONT);
 }
 
 std::optional<int> FerretDbServer::open_connections() const {

@@ -35,6 +35,10 @@ class FerretDbServer {
   void stop(bool crash = false);
   // Starts again on the same port with the same data (after stop()).
   void start();
+  // SIGSTOP (returns once the process is stopped) / SIGCONT: a server that holds its
+  // connections open but answers nothing.
+  void pause();
+  void resume();
   bool running() { return process_.has_value() && process_->running(); }
 
  private:

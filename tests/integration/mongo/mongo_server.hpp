@@ -41,6 +41,8 @@ class MongoServer {
   // with the same data.
   void stop(bool crash = false) { ferretdb_->stop(crash); }
   void start() { ferretdb_->start(); }
+  void pause() { ferretdb_->pause(); }
+  void resume() { ferretdb_->resume(); }
 
  private:
   std::optional<FerretDbServer> ferretdb_;

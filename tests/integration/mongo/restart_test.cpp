@@ -19,13 +19,17 @@ using mongo::Client;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-class MongoRestart : public MongoTest, public ::testing::WithParamInterface<bool> {
+// Faults only a server the tests started can have.
+class FerretDbFaults : public MongoTest {
  protected:
   void SetUp() override {
     MongoTest::SetUp();
-    if (!IsSkipped() && server().external()) GTEST_SKIP() << "restarting needs FerretDB";
+    if (!IsSkipped() && server().external()) GTEST_SKIP() << "stopping the server needs FerretDB";
   }
 };
+
+class MongoRestart : public FerretDbFaults, public ::testing::WithParamInterface<bool> {};
+class MongoUnresponsive : public FerretDbFaults {};
 
 // What the workers saw.
 struct Outcomes {
@@ -127,6 +131,39 @@ TEST_P(MongoRestart, ServerRestartedMidLoadGivesTypedFailuresNoHangAndWorkResume
   const mongo::MongoStats stats = client.stats();
   EXPECT_GT(stats.monitoring.heartbeats_failed, 0u);
   EXPECT_LE(stats.pool.total, 4u);
+}
+
+// A server that stops answering: a command on an open connection fails with TimeoutError after
+// MONGODB_SOCKET_TIMEOUT_MS, and opening a new connection fails with ConnectError within
+// MONGODB_SERVER_SELECTION_TIMEOUT_MS plus one MONGODB_CONNECT_TIMEOUT_MS.
+TEST_F(MongoUnresponsive, SocketAndConnectTimeoutsBoundEveryWait) {
+  MongoSettings s = settings();
+  s.min_pool_size = 0;
+  s.max_pool_size = 2;
+  s.socket_timeout = 500ms;
+  s.connect_timeout = 300ms;
+  s.server_selection_timeout = 800ms;
+  Client client(s);
+  auto lease = client.checkout();
+  bson_t* find = BCON_NEW("find", BCON_UTF8("anything"), "filter", "{", "}");
+  client.run_command(lease, "poolkit_test", *find);  // connected and answering
+
+  server().pause();
+  auto started = Clock::now();
+  EXPECT_THROW(client.run_command(lease, "poolkit_test", *find), TimeoutError);
+  const auto command_wait = Clock::now() - started;
+  EXPECT_GE(command_wait, 450ms);  // libmongoc's poll may wake a little early
+  EXPECT_LT(command_wait, 5s);
+
+  started = Clock::now();
+  EXPECT_THROW((void)client.checkout(), ConnectError);  // the pool opens a second connection
+  const auto open_wait = Clock::now() - started;
+  EXPECT_LT(open_wait, 800ms + 300ms + 3s);
+  server().resume();
+  bson_destroy(find);
+
+  lease.release();  // marked broken by run_command: closed, not reused
+  EXPECT_NO_THROW(client.ping());
 }
 
 INSTANTIATE_TEST_SUITE_P(StopKinds, MongoRestart, ::testing::Values(false, true),
