@@ -35,3 +35,12 @@ expect_output() {  # text description
 expect_no_secret() {  # description
   if grep -q -F -- "$secret" <<<"$out"; then fail "$1: output contains the test password" "$out"; fi
 }
+
+# finish NAME: exit status 1 when a check failed.
+finish() {
+  if [ "$failures" -gt 0 ]; then
+    echo "$failures check(s) failed" >&2
+    exit 1
+  fi
+  echo "$1: all checks passed"
+}

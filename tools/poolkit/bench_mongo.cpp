@@ -1,12 +1,164 @@
-// `poolkit bench mongo`: placeholder until the mongo layer lands.
+// `poolkit bench mongo`: N threads each find one document by _id in a small collection seeded at
+// start, through mongo::Client leases. With --no-reuse every operation opens its own connection
+// (handshake and ping included) and closes it afterwards.
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <poolkit/error.hpp>
+#include <poolkit/mongo.hpp>
+#include <poolkit/settings.hpp>
+#include <poolkit/url.hpp>
+
+#include "bench_runner.hpp"
 #include "commands.hpp"
 
 namespace poolkit::cli {
+namespace {
+
+constexpr const char* kDatabase = "poolkit_bench";
+constexpr const char* kCollection = "find_by_id";
+constexpr int kDocuments = 100;
+
+[[noreturn]] void invalid(const std::string& message) {
+  fmt::print(stderr, "poolkit bench mongo: {}\n", message);
+  throw CLI::RuntimeError(kExitInvalid);
+}
+
+// MONGODB_* from the environment (and .env), with --url and --pool-size on top.
+MongoSettings bench_settings(const BenchOptions& options) {
+  MongoSettings settings;
+  try {
+    settings = Settings::from_environment().mongo;
+    if (!options.url.empty()) settings.url = parse_url(options.url);
+  } catch (const ConfigError& error) {
+    invalid(error.what());
+  }
+  if (!settings.url) invalid("no server: pass --url mongodb://host:port/ or set MONGODB_URL");
+  if (settings.url->scheme != "mongodb" && settings.url->scheme != "mongodb+srv") {
+    invalid(fmt::format("--url {} is not a MongoDB URL: expected mongodb:// or mongodb+srv://",
+                        settings.url->redacted()));
+  }
+  if (options.pool_size != 0) settings.max_pool_size = options.pool_size;
+  settings.min_pool_size = std::min(settings.min_pool_size, settings.max_pool_size);
+  // Without reuse a warm minimum would only add connections nobody uses.
+  if (!options.reuse) settings.min_pool_size = 0;
+  return settings;
+}
+
+mongo::Collection bench_collection(mongo::Lease& lease) {
+  return mongo::Collection(*lease, kDatabase, kCollection);
+}
+
+// The collection holds exactly documents _id 0..kDocuments-1 (left from an earlier run, or
+// written now).
+void seed(mongo::Client& client) {
+  auto lease = client.checkout();
+  const mongo::Collection collection = bench_collection(lease);
+  bson_error_t error;
+  bson_t everything = BSON_INITIALIZER;
+  bson_t* in_range =
+      BCON_NEW("_id", "{", "$gte", BCON_INT32(0), "$lt", BCON_INT32(kDocuments), "}");
+  const std::int64_t total =
+      mongoc_collection_count_documents(collection, &everything, nullptr, nullptr, nullptr, &error);
+  const std::int64_t wanted = total == kDocuments
+                                  ? mongoc_collection_count_documents(collection, in_range, nullptr,
+                                                                      nullptr, nullptr, &error)
+                                  : -1;
+  bson_destroy(in_range);
+  if (total < 0) client.raise(error, "seeding: count_documents");
+  if (wanted == kDocuments) return;
+  if (!mongoc_collection_delete_many(collection, &everything, nullptr, nullptr, &error)) {
+    client.raise(error, "seeding: delete_many");
+  }
+  for (int id = 0; id < kDocuments; ++id) {
+    bson_t* doc =
+        BCON_NEW("_id", BCON_INT32(id), "name", BCON_UTF8("snippet"), "lines", BCON_INT32(id * 3));
+    const bool ok = mongoc_collection_insert_one(collection, doc, nullptr, nullptr, &error);
+    bson_destroy(doc);
+    if (!ok) client.raise(error, "seeding: insert_one");
+  }
+}
+
+// One find by _id on a leased client; throws a poolkit error unless exactly the document came.
+void find_by_id(mongo::Client& client, mongo::Lease& lease, int id) {
+  const mongo::Collection collection = bench_collection(lease);
+  bson_t* filter = BCON_NEW("_id", BCON_INT32(id));
+  bson_t* opts = BCON_NEW("limit", BCON_INT64(1));
+  mongoc_cursor_t* cursor =
+      mongoc_collection_find_with_opts(collection.get(), filter, opts, nullptr);
+  const bson_t* doc = nullptr;
+  const bool found = mongoc_cursor_next(cursor, &doc);
+  bson_error_t error;
+  const bool failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(opts);
+  bson_destroy(filter);
+  if (failed) {
+    if (mongo::Client::is_network_error(error)) lease.mark_broken();
+    client.raise(error, fmt::format("find on {}.{}", kDatabase, kCollection));
+  }
+  if (!found) {
+    throw ServerError(Backend::mongo,
+                      fmt::format("document {} is missing from {}.{}", id, kDatabase, kCollection));
+  }
+}
+
+Workload make_workload(const BenchOptions& options) {
+  auto client = std::make_shared<mongo::Client>(bench_settings(options));
+  const bool reuse = options.reuse;
+  ThreadWorkload threads;
+  threads.make_worker = [client, reuse](int worker) {
+    return [client, reuse, next = worker * 7919]() mutable {
+      auto lease = client->checkout();
+      find_by_id(*client, lease, next++ % kDocuments);
+      if (!reuse) lease.mark_broken();  // closed instead of returned: a connection per operation
+    };
+  };
+  threads.connections_opened = [client] { return client->pool_stats().created; };
+  Workload workload{.run = threads};
+  // The peak in use matters to a sweep (the recommended size). A plain run does without: the
+  // sampler wakes every 2 ms, a cost of the tool that the peers in bench/mongo.sh do not pay.
+  if (!options.sweep.empty()) workload.in_use = [client] { return client->pool_stats().in_use; };
+  return workload;
+}
+
+// libmongoc logs a warning each time a client closes against a server without endSessions
+// (FerretDB): one per connection in a --no-reuse run. Everything else goes to its default handler.
+void log_without_end_sessions_noise(mongoc_log_level_t level, const char* domain,
+                                    const char* message, void* data) {
+  if (level == MONGOC_LOG_LEVEL_WARNING && std::strstr(message, "endSessions") != nullptr) return;
+  mongoc_log_default_handler(level, domain, message, data);
+}
+
+void run(BenchOptions options) {
+  mongoc_log_set_handler(log_without_end_sessions_noise, nullptr);
+  options.pool_size = bench_settings(options).max_pool_size;  // shown in the report
+  try {
+    mongo::Client seeder(bench_settings(options));
+    seed(seeder);
+  } catch (const ConfigError& error) {
+    invalid(error.what());
+  } catch (const Error& error) {
+    fmt::print(stderr, "poolkit bench mongo: cannot seed {}.{}: {}\n", kDatabase, kCollection,
+               error.what());
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  run_bench_command(std::move(options), make_workload, "MONGODB_MAX_POOL_SIZE");
+}
+
+}  // namespace
 
 void add_bench_mongo(CLI::App& bench) {
-  CLI::App* command = bench.add_subcommand("mongo", "Not built yet: arrives with the mongo layer");
-  command->callback([] { throw CLI::RuntimeError(kExitFailure); });
+  auto options = std::make_shared<BenchOptions>();
+  options->backend = "mongo";
+  CLI::App* command = bench.add_subcommand(
+      "mongo", "N threads find a document by _id in a small seeded collection");
+  command->add_option("--url", options->url, "MongoDB URL (default: MONGODB_URL)");
+  add_bench_options(*command, *options);
+  command->callback([options] { run(*options); });
 }
 
 }  // namespace poolkit::cli

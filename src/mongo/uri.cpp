@@ -1,0 +1,213 @@
+// MONGODB_URL + MONGODB_* variables → the mongoc_uri_t every pooled client is created from.
+//
+// A variable always wins over the same option written in MONGODB_URL: the variables are what a
+// deployment tunes, and they always have a value (SPEC's default when unset). A URL option that
+// disagrees is dropped with a warning naming the variable to set instead. Pool options
+// (maxPoolSize, minPoolSize, waitQueueTimeoutMS, maxIdleTimeMS) never reach libmongoc at all:
+// poolkit's pool enforces them, and libmongoc would give minPoolSize another, deprecated meaning.
+
+#include <fmt/format.h>
+
+#include <array>
+#include <optional>
+
+#include "../core/ascii.hpp"
+#include "../core/settings_detail.hpp"
+#include "mongo_detail.hpp"
+#include "poolkit/error.hpp"
+
+namespace poolkit::mongo::detail {
+namespace {
+
+using poolkit::detail::ascii_lower;
+using poolkit::detail::equals_ignoring_case;
+
+struct OwnedOption {
+  std::string_view key;       // as libmongoc spells it
+  std::string_view variable;  // the MONGODB_* variable that decides it
+  std::int64_t value;
+  bool driver;  // passed to libmongoc (else enforced by poolkit's pool)
+};
+
+std::array<OwnedOption, 8> owned_options(const MongoSettings& s) {
+  return {{
+      {"maxPoolSize", "MONGODB_MAX_POOL_SIZE", static_cast<std::int64_t>(s.max_pool_size), false},
+      {"minPoolSize", "MONGODB_MIN_POOL_SIZE", static_cast<std::int64_t>(s.min_pool_size), false},
+      {"waitQueueTimeoutMS", "MONGODB_WAIT_QUEUE_TIMEOUT_MS", s.wait_queue_timeout.count(), false},
+      {"maxIdleTimeMS", "MONGODB_MAX_IDLE_TIME_MS", s.max_idle_time.count(), false},
+      {"serverSelectionTimeoutMS", "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+       s.server_selection_timeout.count(), true},
+      {"socketTimeoutMS", "MONGODB_SOCKET_TIMEOUT_MS", s.socket_timeout.count(), true},
+      {"connectTimeoutMS", "MONGODB_CONNECT_TIMEOUT_MS", s.connect_timeout.count(), true},
+      {"heartbeatFrequencyMS", "MONGODB_HEARTBEAT_FREQUENCY_MS", s.heartbeat_frequency.count(),
+       true},
+  }};
+}
+
+const OwnedOption* find_owned(std::span<const OwnedOption> options, std::string_view key) {
+  for (const OwnedOption& option : options) {
+    if (equals_ignoring_case(option.key, key)) return &option;
+  }
+  return nullptr;
+}
+
+// libmongoc's messages do not normally quote the password; make sure of it.
+std::string scrub(std::string message, const std::optional<std::string>& password) {
+  if (!password || password->empty()) return message;
+  for (auto at = message.find(*password); at != std::string::npos;
+       at = message.find(*password, at)) {
+    message.replace(at, password->size(), "****");
+  }
+  return message;
+}
+
+// The URL text without the query parameters whose (raw) key matches `drop`.
+template <class Drop>
+std::string without_params(std::string_view text, Drop drop) {
+  const auto at = text.rfind('@');
+  const auto query_start = text.find('?', at == std::string_view::npos ? 0 : at);
+  if (query_start == std::string_view::npos) return std::string(text);
+  std::string result(text.substr(0, query_start));
+  std::string_view query = text.substr(query_start + 1);
+  char separator = '?';
+  while (!query.empty()) {
+    const auto end = query.find('&');
+    const std::string_view param = query.substr(0, end);
+    query = end == std::string_view::npos ? std::string_view{} : query.substr(end + 1);
+    if (param.empty() || drop(param.substr(0, param.find('=')))) continue;
+    result += separator;
+    result += param;
+    separator = '&';
+  }
+  return result;
+}
+
+class UriBuilder {
+ public:
+  explicit UriBuilder(const MongoSettings& settings) : settings_(settings) {
+    if (!settings.url) {
+      throw ConfigError(
+          "MONGODB_URL is not set, so the MongoDB layer is disabled; set it to "
+          "mongodb://[user:password@]host:27017/db to use mongo::Client");
+    }
+  }
+
+  BuiltUri build() {
+    reject_wait_queue_multiple();
+    warn_about_overridden_options();
+    parse();
+    set_owned_driver_options();
+    set_defaults_unless_given();
+    set_appname();
+    set_compressors();
+    return {std::move(uri_), std::move(warnings_)};
+  }
+
+ private:
+  const Url& url() const { return *settings_.url; }
+
+  void reject_wait_queue_multiple() const {
+    for (const UrlQueryParam& param : url().query) {
+      if (poolkit::detail::names_wait_queue_multiple(param.key)) {
+        throw ConfigError(fmt::format("MONGODB_URL has the option {}: {}", param.key,
+                                      poolkit::detail::kWaitQueueMultipleAdvice));
+      }
+    }
+  }
+
+  void warn_about_overridden_options() {
+    const auto options = owned_options(settings_);
+    for (const UrlQueryParam& param : url().query) {
+      const OwnedOption* owned = find_owned(options, param.key);
+      if (owned == nullptr || param.value == std::to_string(owned->value)) continue;
+      warnings_.push_back(
+          fmt::format("MONGODB_URL sets {}={}, but {} ({}) decides it: the URL option is ignored; "
+                      "set {} instead",
+                      param.key, param.value, owned->variable, owned->value, owned->variable));
+    }
+  }
+
+  void parse() {
+    const auto options = owned_options(settings_);
+    const std::string text = without_params(
+        url().text, [&](std::string_view key) { return find_owned(options, key) != nullptr; });
+    bson_error_t error;
+    uri_.reset(mongoc_uri_new_with_error(text.c_str(), &error));
+    if (!uri_) {
+      throw ConfigError(fmt::format("libmongoc refuses MONGODB_URL ({}): {}", url().redacted(),
+                                    scrub(error.message, url().password)));
+    }
+  }
+
+  void set_owned_driver_options() {
+    for (const OwnedOption& option : owned_options(settings_)) {
+      if (!option.driver) continue;
+      const std::string key(option.key);
+      if (option.value > INT32_MAX ||
+          !mongoc_uri_set_option_as_int32(uri_.get(), key.c_str(),
+                                          static_cast<std::int32_t>(option.value))) {
+        throw ConfigError(fmt::format("libmongoc refuses {}={} (from {})", option.key, option.value,
+                                      option.variable));
+      }
+    }
+  }
+
+  // SPEC: retryable reads and writes are on. With serverSelectionTryOnce off, a single-threaded
+  // client waits up to serverSelectionTimeoutMS for a server (as CMAP drivers do) instead of
+  // failing after one scan. The URL may still set any of them.
+  void set_defaults_unless_given() {
+    for (const char* key : {MONGOC_URI_RETRYREADS, MONGOC_URI_RETRYWRITES}) {
+      if (!url().query_value(key)) mongoc_uri_set_option_as_bool(uri_.get(), key, true);
+    }
+    if (!url().query_value(MONGOC_URI_SERVERSELECTIONTRYONCE)) {
+      mongoc_uri_set_option_as_bool(uri_.get(), MONGOC_URI_SERVERSELECTIONTRYONCE, false);
+    }
+  }
+
+  void set_appname() {
+    if (!settings_.appname) return;
+    warn_if_url_differs(MONGOC_URI_APPNAME, *settings_.appname, "MONGODB_APPNAME");
+    if (!mongoc_uri_set_appname(uri_.get(), settings_.appname->c_str())) {
+      throw ConfigError(fmt::format(
+          "libmongoc refuses MONGODB_APPNAME '{}': it must be valid UTF-8 of at most 128 bytes",
+          *settings_.appname));
+    }
+  }
+
+  void set_compressors() {
+    if (settings_.compressors.empty()) return;
+    const std::string list = fmt::format("{}", fmt::join(settings_.compressors, ","));
+    warn_if_url_differs(MONGOC_URI_COMPRESSORS, list, "MONGODB_COMPRESSORS");
+    mongoc_uri_set_compressors(uri_.get(), list.c_str());
+    const bson_t* accepted = mongoc_uri_get_compressors(uri_.get());
+    for (const std::string& name : settings_.compressors) {
+      if (!bson_has_field(accepted, name.c_str())) {
+        warnings_.push_back(fmt::format(
+            "MONGODB_COMPRESSORS names {}, but this libmongoc was built without it: it is not "
+            "offered to the server",
+            name));
+      }
+    }
+  }
+
+  void warn_if_url_differs(std::string_view key, std::string_view value,
+                           std::string_view variable) {
+    const auto given = url().query_value(key);
+    if (!given || *given == value) return;
+    warnings_.push_back(
+        fmt::format("MONGODB_URL sets {}={}, but {} ({}) wins: the URL option is ignored", key,
+                    *given, variable, value));
+  }
+
+  const MongoSettings& settings_;
+  UriPtr uri_;
+  std::vector<std::string> warnings_;
+};
+
+}  // namespace
+
+BuiltUri build_uri(const MongoSettings& settings) {
+  return UriBuilder(settings).build();
+}
+
+}  // namespace poolkit::mongo::detail

@@ -1,0 +1,52 @@
+#pragma once
+// FerretDB (MongoDB wire protocol, SQLite storage) on a free loopback port, from the Go launcher
+// in tests/support/ferretdb, for the MongoDB tests, benchmarks and `poolkit demo`.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "local_servers/process.hpp"
+
+namespace poolkit::local {
+
+class FerretDbServer {
+ public:
+  struct Options {
+    std::filesystem::path launcher{};  // empty: default_launcher()
+    int port = 0;                      // 0: a free port
+  };
+  explicit FerretDbServer(Options options);
+  FerretDbServer() : FerretDbServer(Options{}) {}
+
+  // $POOLKIT_FERRETDB_LAUNCHER, else the launcher this build made (empty when Go was missing).
+  static std::filesystem::path default_launcher();
+  // Why no FerretDB can be started here, or nullopt.
+  static std::optional<std::string> unavailable_reason();
+
+  int port() const noexcept { return port_; }
+  std::string url() const;  // mongodb://127.0.0.1:port/
+  // Client connections the server holds open now (the launcher counts its established sockets);
+  // nullopt when the metrics page does not answer.
+  std::optional<int> open_connections() const;
+
+  // SIGTERM (FerretDB gives clients 3 s to disconnect), or SIGKILL when `crash`.
+  void stop(bool crash = false);
+  // Starts again on the same port with the same data (after stop()).
+  void start();
+  // SIGSTOP (returns once the process is stopped) / SIGCONT: a server that holds its
+  // connections open but answers nothing.
+  void pause();
+  void resume();
+  bool running() { return process_.has_value() && process_->running(); }
+
+ private:
+  std::filesystem::path launcher_;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  TempDir dir_{"poolkit-ferretdb"};
+  std::optional<ChildProcess> process_;
+};
+
+}  // namespace poolkit::local
