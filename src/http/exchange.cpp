@@ -71,8 +71,36 @@ microseconds info_time(CURL* easy, CURLINFO what) {
   return microseconds(value);
 }
 
+std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* user) {
+  auto& exchange = *static_cast<Exchange*>(user);
+  const std::string& body = exchange.request.body;
+  const std::size_t n = std::min(size * count, body.size() - exchange.upload_offset);
+  std::copy_n(body.data() + exchange.upload_offset, n, buffer);
+  exchange.upload_offset += n;
+  return n;
+}
+
+// libcurl silently re-sends a request whose pooled connection turns out dead before any
+// response byte, POST included. Refusing the rewind it needs for that keeps a non-idempotent
+// request from reaching the server twice; it fails with CURLE_SEND_FAIL_REWIND instead.
+int refuse_rewind(void*, curl_off_t, int) {
+  return CURL_SEEKFUNC_CANTSEEK;
+}
+
 void set_method_and_body(CURL* easy, Exchange& exchange) {
   const Request& request = exchange.request;
+  if (!request.body.empty() && !is_idempotent_method(request.method)) {
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(easy, CURLOPT_READFUNCTION, read_body);
+    curl_easy_setopt(easy, CURLOPT_READDATA, &exchange);
+    curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, refuse_rewind);
+    if (request.method != "POST") {
+      curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
+    return;
+  }
   if (request.method == "GET" && request.body.empty()) {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
     return;
@@ -171,6 +199,7 @@ void prepare_attempt(Exchange& exchange, const ClientOptions& options,
   exchange.response.headers.clear();
   exchange.response.body.clear();
   exchange.got_response_bytes = false;
+  exchange.upload_offset = 0;
   exchange.error_text[0] = '\0';
   if (!exchange.header_list) exchange.header_list = header_list_of(exchange.request.headers);
 
@@ -231,6 +260,7 @@ AttemptFailure failure_of(CURLcode code) noexcept {
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
       return AttemptFailure::broken;
@@ -266,7 +296,11 @@ std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
   const std::string what = "HTTP " + exchange.request.method + " " + exchange.shown_url;
   const std::string detail = exchange.error_text[0] != '\0' ? std::string(exchange.error_text)
                                                             : std::string(curl_easy_strerror(code));
-  const std::string tail = " (" + detail + "; " + attempts_text(exchange) + ")";
+  std::string tail = " (" + detail + "; " + attempts_text(exchange) + ")";
+  if (code == CURLE_SEND_FAIL_REWIND) {
+    tail += ": the pooled connection was dead; a " + exchange.request.method +
+            " is not sent twice, since the server may have acted on it";
+  }
   switch (failure_of(code)) {
     case AttemptFailure::connect:
       return std::make_exception_ptr(

@@ -39,6 +39,7 @@ struct Exchange {
   CURL* easy = nullptr;
   Response response;
   bool got_response_bytes = false;
+  std::size_t upload_offset = 0;
   char error_text[CURL_ERROR_SIZE] = {};
 };
 
