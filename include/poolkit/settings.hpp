@@ -35,6 +35,7 @@ enum class ValueKind {
   url,           // a connection URL; `choices` lists the schemes allowed
   text,          // free text, e.g. an application name
   token,         // printable ASCII without spaces, e.g. a Redis client name
+  address,       // host:port to listen on, e.g. 127.0.0.1:9464 or [::1]:9464
   choice,        // one word of `choices`
   list,          // comma-separated words of `choices`
 };
@@ -174,6 +175,8 @@ struct LoadOptions {
 
 struct Settings {
   std::optional<Profile> profile;
+  // POOLKIT_METRICS_ADDR: where /metrics and /healthz are served; nullopt: not served.
+  std::optional<std::string> metrics_addr;
   MongoSettings mongo;
   RedisSettings redis;
   AsyncHttpSettings http_async;

@@ -88,6 +88,8 @@ std::string valid_column(const SettingSpec& spec) {
       return spec.max_length > 0 ? fmt::format("≤ {} bytes", spec.max_length) : "any";
     case ValueKind::token:
       return "no spaces";
+    case ValueKind::address:
+      return "`host:port`";
   }
   return {};
 }

@@ -118,6 +118,27 @@ ParsedSetting parse_token(const SettingSpec& spec, std::string_view text) {
   return accepted(std::string(text));
 }
 
+// host:port, where host is a name, an IPv4 literal or a bracketed IPv6 literal.
+ParsedSetting parse_address(std::string_view text) {
+  if (text.empty()) return rejected(std::string(kEmptyReason));
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return rejected("it has no :port");
+  const std::string_view host = text.substr(0, colon);
+  const std::string_view port = text.substr(colon + 1);
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (host.empty() || (!bracketed && host.find(':') != std::string_view::npos))
+    return rejected("the host is missing or an IPv6 address is not in brackets");
+  const auto is_host_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == ':' || c == '[' ||
+           c == ']';
+  };
+  if (!std::all_of(host.begin(), host.end(), is_host_char)) return rejected("the host has a character a host cannot have");
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoi(std::string(port)) > 65535)
+    return rejected("the port is not a number from 0 to 65535");
+  return accepted(std::string(text));
+}
+
 ParsedSetting parse_choice(const SettingSpec& spec, std::string_view text) {
   if (text.empty()) return rejected(std::string(kEmptyReason));
   if (is_one_of(spec.choices, text)) return accepted(std::string(text));
@@ -220,6 +241,8 @@ ParsedSetting parse_setting(const SettingSpec& spec, std::string_view text) {
       return parse_text(spec, text);
     case ValueKind::token:
       return parse_token(spec, text);
+    case ValueKind::address:
+      return parse_address(text);
     case ValueKind::choice:
       return parse_choice(spec, text);
     case ValueKind::list:
@@ -276,6 +299,8 @@ std::string describe_expected(const SettingSpec& spec) {
                  : std::string("non-empty text without control characters");
     case ValueKind::token:
       return "a name of printable ASCII characters without spaces";
+    case ValueKind::address:
+      return "host:port, e.g. 127.0.0.1:9464 or [::1]:9464";
     case ValueKind::choice:
       return "one of " + detail::join_words(spec.choices);
     case ValueKind::list:

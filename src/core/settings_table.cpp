@@ -37,6 +37,11 @@ constexpr std::array kSettingSpecs{
                 .kind = choice,
                 .choices = kProfileNames,
                 .help = "tuning profile whose values apply where a variable is not set"},
+    SettingSpec{.name = "POOLKIT_METRICS_ADDR",
+                .layer = Layer::general,
+                .kind = address,
+                .help = "serve /metrics (Prometheus) and /healthz there, e.g. 127.0.0.1:9464; unset: "
+                        "not served. Use a loopback address unless scrapers run elsewhere"},
 
     // --- MongoDB --------------------------------------------------------------------------
     SettingSpec{.name = "MONGODB_URL",
@@ -342,6 +347,8 @@ std::string_view to_string(ValueKind kind) noexcept {
       return "text";
     case ValueKind::token:
       return "name";
+    case ValueKind::address:
+      return "address";
     case ValueKind::choice:
       return "choice";
     case ValueKind::list:

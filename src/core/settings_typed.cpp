@@ -107,6 +107,7 @@ Settings build_settings(const ValueMap& values, std::optional<Profile> profile) 
   const ValueReader read(values);
   Settings settings;
   settings.profile = profile;
+  settings.metrics_addr = read.text("POOLKIT_METRICS_ADDR");
   settings.mongo = mongo_settings(read);
   settings.redis = redis_settings(read);
   settings.http_async = async_http_settings(read);

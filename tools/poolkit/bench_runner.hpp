@@ -39,16 +39,16 @@ Outcome classify(const std::exception_ptr& error) noexcept;
 // Thread workers: make_worker(i) runs once on worker thread i and returns the operation that
 // thread repeats; the operation throws on failure.
 struct ThreadWorkload {
-  std::function<std::function<void()>(int worker)> make_worker;
+  std::function<std::function<void()>(int worker)> make_worker{};
   // Read once at the end: how many connections the client opened during the run.
-  std::function<std::uint64_t()> connections_opened;
+  std::function<std::uint64_t()> connections_opened{};
 };
 
 // Async workers: start(done) begins one operation and calls done(error or nullptr) exactly once,
 // from any thread. The runner keeps `concurrency` operations in flight.
 struct AsyncWorkload {
-  std::function<void(std::function<void(std::exception_ptr)> done)> start;
-  std::function<std::uint64_t()> connections_opened;
+  std::function<void(std::function<void(std::exception_ptr)> done)> start{};
+  std::function<std::uint64_t()> connections_opened{};
 };
 
 struct BenchReport {

@@ -1,4 +1,4 @@
-#include "process.hpp"
+#include "local_servers/process.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <utility>
 
-namespace poolkit::test {
+namespace poolkit::local {
 namespace {
 
 class Fd {
@@ -191,4 +191,4 @@ void ChildProcess::kill_now() {
   reap(true);
 }
 
-}  // namespace poolkit::test
+}  // namespace poolkit::local

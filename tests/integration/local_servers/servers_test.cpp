@@ -1,0 +1,77 @@
+// The launchers every integration test and the demo rely on: real servers on free loopback
+// ports that answer, stop, and come back on the same port.
+
+#include "local_servers/servers.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+using namespace std::chrono_literals;
+using poolkit::local::NginxServer;
+using poolkit::local::RedisServer;
+
+namespace {
+
+// One request, one reply read until the peer closes or `until` appears.
+std::string exchange(int port, const std::string& request, const std::string& until) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size())) {
+    char buffer[4096];
+    for (ssize_t got; reply.find(until) == std::string::npos &&
+                      (got = ::recv(fd, buffer, sizeof buffer, 0)) > 0;)
+      reply.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  return reply;
+}
+
+}  // namespace
+
+TEST(LocalServers, RedisAnswersAndRequiresItsPassword) {
+  const char* secret = std::getenv("POOLKIT_TEST_SECRET");
+  ASSERT_NE(secret, nullptr);
+  RedisServer redis({.password = secret});
+  EXPECT_NE(exchange(redis.port(), "PING\r\n", "\r\n").find("NOAUTH"), std::string::npos);
+  const std::string auth = std::string("AUTH ") + secret + "\r\nPING\r\n";
+  EXPECT_NE(exchange(redis.port(), auth, "+PONG").find("+PONG"), std::string::npos);
+}
+
+TEST(LocalServers, RedisComesBackOnTheSamePortAfterAKill) {
+  RedisServer redis;
+  const int port = redis.port();
+  redis.kill();
+  EXPECT_FALSE(redis.running());
+  EXPECT_EQ(exchange(port, "PING\r\n", "\r\n"), "");
+  redis.start();
+  EXPECT_EQ(redis.port(), port);
+  EXPECT_NE(exchange(port, "PING\r\n", "\r\n").find("+PONG"), std::string::npos);
+}
+
+TEST(LocalServers, NginxServesItsFolderAndLogsTheConnectionOfEachRequest) {
+  NginxServer nginx;
+  std::ofstream(nginx.root() / "hello.txt") << "hello";
+  const std::string reply =
+      exchange(nginx.port(), "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+               "\r\n\r\nhello");
+  EXPECT_NE(reply.find("200 OK"), std::string::npos);
+  nginx.stop();
+  std::ifstream log(nginx.access_log());
+  std::string line;
+  std::getline(log, line);
+  EXPECT_NE(line.find(" 1 200 /hello.txt"), std::string::npos) << line;
+}

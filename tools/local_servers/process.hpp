@@ -1,0 +1,66 @@
+#pragma once
+// Child processes (local servers started by the tests and the demo), free loopback ports and
+// scratch folders. Everything here talks to loopback only.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace poolkit::local {
+
+// A port nobody listens on right now, on 127.0.0.1 (the kernel picks it).
+int free_loopback_port();
+
+// True once something accepts TCP connections on 127.0.0.1:port, false after the timeout.
+bool wait_for_port(int port, std::chrono::milliseconds timeout);
+
+// True once the unix socket at path accepts connections, false after the timeout.
+bool wait_for_unix_socket(const std::filesystem::path& path, std::chrono::milliseconds timeout);
+
+// A folder under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "poolkit-test");
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A child process in its own process group. Destruction kills the group (SIGKILL) and reaps it,
+// so a failing test never leaves a server behind.
+class ChildProcess {
+ public:
+  // argv[0] is looked up in PATH. stdout and stderr go to log_file (appended) when given.
+  explicit ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log_file = {});
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const noexcept { return pid_; }
+  bool running();
+  // Sends the signal to the whole process group.
+  void signal(int signo);
+  // SIGTERM, then SIGKILL after the grace period; returns the exit status (or -signal).
+  int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
+  // SIGKILL now and reap: a crash, as far as the clients can tell.
+  void kill_now();
+
+ private:
+  int reap(bool block);
+  pid_t pid_ = -1;
+  int status_ = 0;
+};
+
+// The absolute path of a program in PATH (or in /usr/sbin, /usr/local/bin), or empty.
+std::filesystem::path find_program(const std::string& name);
+
+}  // namespace poolkit::local

@@ -1,0 +1,140 @@
+#include "local_servers/servers.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <stdexcept>
+
+namespace poolkit::local {
+namespace {
+
+constexpr auto kStartTimeout = std::chrono::seconds(20);
+
+std::filesystem::path require_program(const std::string& name, const std::string& package) {
+  const auto path = find_program(name);
+  if (path.empty())
+    throw std::runtime_error(fmt::format(
+        "{} not found: install Debian's {} (scripts/install-deps does)", name, package));
+  return path;
+}
+
+// The log's last lines, for the error when a server does not come up.
+std::string tail_of(const std::filesystem::path& log) {
+  std::ifstream in(log);
+  std::string line, lines;
+  std::vector<std::string> last;
+  while (std::getline(in, line)) {
+    last.push_back(line);
+    if (last.size() > 5) last.erase(last.begin());
+  }
+  for (const auto& l : last) lines += "\n  " + l;
+  return lines;
+}
+
+}  // namespace
+
+RedisServer::RedisServer(Options options) : options_(std::move(options)) {
+  port_ = options_.port != 0 ? options_.port : free_loopback_port();
+  start();
+}
+
+std::string RedisServer::url(int db) const {
+  const std::string auth = options_.password.empty() ? "" : ":" + options_.password + "@";
+  return fmt::format("redis://{}127.0.0.1:{}/{}", auth, port_, db);
+}
+
+void RedisServer::start() {
+  std::vector<std::string> argv = {require_program("redis-server", "redis-server").string(),
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--dir",
+                                   dir_.path().string(),
+                                   "--daemonize",
+                                   "no",
+                                   "--loglevel",
+                                   "warning"};
+  // The password goes in through a config file, so it never shows in a process listing.
+  if (!options_.password.empty()) {
+    const auto config = dir_.path() / "auth.conf";
+    std::ofstream(config) << "requirepass " << options_.password << "\n";
+    argv.insert(argv.begin() + 1, config.string());
+  }
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  const auto log = dir_.path() / "redis.log";
+  process_.emplace(argv, log);
+  if (!wait_for_port(port_, kStartTimeout))
+    throw std::runtime_error(
+        fmt::format("redis-server did not listen on 127.0.0.1:{}:{}", port_, tail_of(log)));
+}
+
+void RedisServer::kill() {
+  if (process_) process_->kill_now();
+}
+
+void RedisServer::stop() {
+  if (process_) process_->stop();
+}
+
+NginxServer::NginxServer(Options options) : options_(std::move(options)) {
+  port_ = options_.port != 0 ? options_.port : free_loopback_port();
+  std::filesystem::create_directories(root());
+  // nginx's workers run as an unprivileged user when started by root: they must read the folder.
+  std::filesystem::permissions(
+      dir_.path(), std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                       std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                       std::filesystem::perms::others_exec);
+  std::filesystem::create_directories(dir_.path() / "tmp");
+  const auto config = dir_.path() / "nginx.conf";
+  std::ofstream(config) << fmt::format(R"(worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  log_format requests '$connection $connection_requests $status $request_uri';
+  client_body_temp_path {dir}/tmp;
+  proxy_temp_path {dir}/tmp;
+  fastcgi_temp_path {dir}/tmp;
+  uwsgi_temp_path {dir}/tmp;
+  scgi_temp_path {dir}/tmp;
+  keepalive_timeout {keepalive}s;
+  keepalive_requests {requests};
+  server {{
+    listen 127.0.0.1:{port};
+    access_log {dir}/access.log requests;
+    root {dir}/www;
+    {extra}
+  }}
+}}
+)",
+                                       fmt::arg("dir", dir_.path().string()),
+                                       fmt::arg("port", port_),
+                                       fmt::arg("keepalive", options_.keepalive_timeout_s),
+                                       fmt::arg("requests", options_.keepalive_requests),
+                                       fmt::arg("extra", options_.extra_server_config));
+  const auto log = dir_.path() / "nginx.out";
+  process_.emplace(
+      std::vector<std::string>{require_program("nginx", "nginx-light").string(), "-p",
+                               dir_.path().string(), "-c", config.string(), "-e",
+                               (dir_.path() / "error.log").string(), "-g", "daemon off;"},
+      log);
+  if (!wait_for_port(port_, kStartTimeout))
+    throw std::runtime_error(fmt::format("nginx did not listen on 127.0.0.1:{}:{}{}", port_,
+                                         tail_of(log), tail_of(dir_.path() / "error.log")));
+}
+
+std::string NginxServer::url(const std::string& path) const {
+  return fmt::format("http://127.0.0.1:{}{}", port_, path);
+}
+
+void NginxServer::stop() {
+  if (process_) process_->stop();
+}
+
+}  // namespace poolkit::local

@@ -1,0 +1,71 @@
+#pragma once
+// Real servers on free loopback ports, each in a scratch folder removed when it stops: what the
+// integration tests and `poolkit demo` run against.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "local_servers/process.hpp"
+
+namespace poolkit::local {
+
+// redis-server from Debian, no persistence, bound to 127.0.0.1.
+class RedisServer {
+ public:
+  struct Options {
+    std::string password{};                 // requirepass; empty: none
+    std::vector<std::string> extra_args{};  // e.g. {"--timeout", "1"}
+    int port = 0;                           // 0: a free port
+  };
+  explicit RedisServer(Options options);
+  RedisServer() : RedisServer(Options{}) {}
+
+  int port() const noexcept { return port_; }
+  // redis://[:password@]127.0.0.1:port/db — holds the password: never print it unredacted.
+  std::string url(int db = 0) const;
+  // SIGKILL: to the clients, a crash.
+  void kill();
+  // Starts again on the same port (after kill() or stop()).
+  void start();
+  void stop();
+  bool running() { return process_.has_value() && process_->running(); }
+
+ private:
+  Options options_;
+  int port_ = 0;
+  TempDir dir_{"poolkit-redis"};
+  std::optional<ChildProcess> process_;
+};
+
+// nginx from Debian serving files from a folder, HTTP/1.1 keep-alive, on 127.0.0.1.
+class NginxServer {
+ public:
+  struct Options {
+    int keepalive_timeout_s = 75;
+    int keepalive_requests = 1000000;
+    std::string extra_server_config{};  // lines inside server { }
+    int port = 0;
+  };
+  explicit NginxServer(Options options);
+  NginxServer() : NginxServer(Options{}) {}
+
+  int port() const noexcept { return port_; }
+  std::string url(const std::string& path = "/") const;
+  // The folder nginx serves; put files here.
+  std::filesystem::path root() const { return dir_.path() / "www"; }
+  // One line per request: "<connection serial> <connection request number> <status> <uri>".
+  std::filesystem::path access_log() const { return dir_.path() / "access.log"; }
+  void stop();
+
+ private:
+  Options options_;
+  int port_ = 0;
+  TempDir dir_{"poolkit-nginx"};
+  std::optional<ChildProcess> process_;
+};
+
+}  // namespace poolkit::local

@@ -1,0 +1,288 @@
+#include "bench_runner.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <poolkit/error.hpp>
+#include <poolkit/url.hpp>
+#include <thread>
+#include <vector>
+
+#include "commands.hpp"
+#include "latency_histogram.hpp"
+
+namespace poolkit::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kOutcomeNames[] = {"ok",           "timeout", "connect",
+                                         "pool_timeout", "server",  "other"};
+
+std::string redacted_url(const std::string& url) {
+  return url.empty() ? "" : redact_url_text(url);
+}
+
+// Results of one worker, merged at the end so workers never share a counter.
+struct Tally {
+  LatencyHistogram latencies;
+  std::uint64_t errors[6] = {};
+
+  void add(Outcome outcome, Clock::time_point started) {
+    if (outcome == Outcome::ok) {
+      const auto micros =
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+      latencies.record(static_cast<std::uint64_t>(std::max<std::int64_t>(micros.count(), 0)));
+    } else {
+      ++errors[static_cast<int>(outcome)];
+    }
+  }
+  void merge(const Tally& other) {
+    latencies.merge(other.latencies);
+    for (int i = 0; i < 6; ++i) errors[i] += other.errors[i];
+  }
+};
+
+// The live counter the progress line reads; workers bump it with relaxed increments.
+struct Progress {
+  std::atomic<std::uint64_t> ops{0};
+  std::atomic<std::uint64_t> errors{0};
+  void count(Outcome outcome) {
+    (outcome == Outcome::ok ? ops : errors).fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+// Prints the progress line every half second until the run ends; then sleeps out the rest.
+void watch(const BenchOptions& options, const Progress& progress, Clock::time_point start,
+           Clock::time_point end) {
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  auto next = start;
+  std::uint64_t last_ops = 0;
+  while (Clock::now() < end) {
+    next += tty ? std::chrono::milliseconds(500) : std::chrono::milliseconds(2000);
+    std::this_thread::sleep_until(std::min(next, end));
+    if (!options.progress) continue;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const std::uint64_t ops = progress.ops.load(std::memory_order_relaxed);
+    const double window = tty ? 0.5 : 2.0;
+    fmt::print(stderr, "{}[{}] {:5.1f}/{:.1f} s  {:>10} ops  {:>10.0f} ops/s  {} errors{}",
+               tty ? "\r" : "", options.backend, elapsed, options.duration_s, ops,
+               static_cast<double>(ops - last_ops) / window,
+               progress.errors.load(std::memory_order_relaxed), tty ? "" : "\n");
+    last_ops = ops;
+  }
+  if (options.progress && tty) fmt::print(stderr, "\r{:80}\r", "");
+}
+
+// When the next operation of a paced worker is due: worker w of N starts at w/rate and then
+// every N/rate seconds, so the total is `rate` per second (open loop).
+Clock::time_point due(Clock::time_point start, const BenchOptions& options, int worker,
+                      std::uint64_t k) {
+  const double seconds =
+      (static_cast<double>(worker) + static_cast<double>(k) * options.concurrency) / options.rate;
+  return start +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+BenchReport finish(const Tally& total, Clock::time_point start, std::uint64_t connections) {
+  BenchReport report;
+  report.ops = total.latencies.count();
+  for (int i = 0; i < 6; ++i) report.errors[i] = total.errors[i];
+  report.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
+  report.latency_us_p50 = total.latencies.quantile(0.50);
+  report.latency_us_p99 = total.latencies.quantile(0.99);
+  report.latency_us_p999 = total.latencies.quantile(0.999);
+  report.latency_us_max = total.latencies.max();
+  report.connections_opened = connections;
+  return report;
+}
+
+Clock::time_point end_of(Clock::time_point start, const BenchOptions& options) {
+  return start + std::chrono::duration_cast<Clock::duration>(
+                     std::chrono::duration<double>(options.duration_s));
+}
+
+}  // namespace
+
+void add_bench_options(CLI::App& command, BenchOptions& options) {
+  command
+      .add_option("--concurrency,-c", options.concurrency,
+                  "Workers (threads, or requests in flight)")
+      ->required()
+      ->check(CLI::Range(1, 10000));
+  command.add_option("--duration,-d", options.duration_s, "Seconds to run")
+      ->required()
+      ->check(CLI::Range(0.1, 3600.0));
+  command.add_option("--pool-size", options.pool_size, "Pool size (default: the layer's setting)")
+      ->check(CLI::Range(1, 100000));
+  command.add_flag("--no-reuse{false}", options.reuse, "Open and close a connection per operation");
+  command
+      .add_option("--rate", options.rate,
+                  "Total operations per second, paced (open loop); 0 = flat out")
+      ->check(CLI::Range(0.0, 10000000.0));
+  command.add_flag("--json", options.json, "Print one JSON object");
+  command.add_flag("--quiet{false}", options.progress, "No progress line");
+}
+
+Outcome classify(const std::exception_ptr& error) noexcept {
+  if (!error) return Outcome::ok;
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& e) {
+    switch (e.code()) {
+      case ErrorCode::timeout:
+        return Outcome::timeout;
+      case ErrorCode::connect:
+        return Outcome::connect;
+      case ErrorCode::pool_timeout:
+        return Outcome::pool_timeout;
+      case ErrorCode::server:
+        return Outcome::server;
+      default:
+        return Outcome::other;
+    }
+  } catch (...) {
+    return Outcome::other;
+  }
+}
+
+BenchReport run_bench(const BenchOptions& options, const ThreadWorkload& workload) {
+  const auto n = static_cast<std::size_t>(options.concurrency);
+  std::vector<Tally> tallies(n);
+  Progress progress;
+  std::atomic<bool> stop{false};
+  std::exception_ptr setup_failure;
+  std::mutex setup_mutex;
+  const Clock::time_point start = Clock::now() + std::chrono::milliseconds(50);
+  const Clock::time_point end = end_of(start, options);
+
+  std::vector<std::jthread> workers;
+  for (std::size_t w = 0; w < n; ++w) {
+    workers.emplace_back([&, w] {
+      std::function<void()> operation;
+      try {
+        operation = workload.make_worker(static_cast<int>(w));
+      } catch (...) {
+        const std::lock_guard lock(setup_mutex);
+        if (!setup_failure) setup_failure = std::current_exception();
+        return;
+      }
+      std::this_thread::sleep_until(start);
+      for (std::uint64_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
+        Clock::time_point started = Clock::now();
+        if (options.rate > 0) {
+          const auto when = due(start, options, static_cast<int>(w), k);
+          if (when >= end) break;
+          std::this_thread::sleep_until(when);
+          started = when;  // latency counts from when it was due, not when we got to it
+        }
+        Outcome outcome = Outcome::ok;
+        try {
+          operation();
+        } catch (...) {
+          outcome = classify(std::current_exception());
+        }
+        tallies[w].add(outcome, started);
+        progress.count(outcome);
+      }
+    });
+  }
+  watch(options, progress, start, end);
+  stop = true;
+  workers.clear();  // joins
+  if (setup_failure) std::rethrow_exception(setup_failure);
+  Tally total;
+  for (const Tally& t : tallies) total.merge(t);
+  return finish(total, start, workload.connections_opened ? workload.connections_opened() : 0);
+}
+
+BenchReport run_bench(const BenchOptions& options, const AsyncWorkload& workload) {
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable changed;
+    int in_flight = 0;
+    Tally tally;
+  };
+  auto shared = std::make_shared<Shared>();  // completions may outlive a failed run
+  Progress progress;
+  const Clock::time_point start = Clock::now() + std::chrono::milliseconds(50);
+  const Clock::time_point end = end_of(start, options);
+
+  std::jthread dispatcher([&] {
+    std::this_thread::sleep_until(start);
+    for (std::uint64_t k = 0;; ++k) {
+      Clock::time_point started = Clock::now();
+      if (options.rate > 0) {
+        started = due(start, options, 0, k * static_cast<std::uint64_t>(options.concurrency));
+        std::this_thread::sleep_until(std::min(started, end));
+      }
+      {
+        std::unique_lock lock(shared->mutex);
+        shared->changed.wait_until(lock, end,
+                                   [&] { return shared->in_flight < options.concurrency; });
+        if (Clock::now() >= end) return;
+        ++shared->in_flight;
+      }
+      workload.start([shared, started, &progress](std::exception_ptr error) {
+        const Outcome outcome = classify(error);
+        progress.count(outcome);
+        const std::lock_guard lock(shared->mutex);
+        shared->tally.add(outcome, started);
+        --shared->in_flight;
+        shared->changed.notify_all();
+      });
+    }
+  });
+  watch(options, progress, start, end);
+  dispatcher.join();
+  std::unique_lock lock(shared->mutex);
+  // Operations still in flight end within the client's own timeouts.
+  shared->changed.wait_for(lock, std::chrono::seconds(120), [&] { return shared->in_flight == 0; });
+  Tally total = shared->tally;
+  lock.unlock();
+  return finish(total, start, workload.connections_opened ? workload.connections_opened() : 0);
+}
+
+void print_bench_report(const BenchOptions& options, const BenchReport& report) {
+  if (options.json) {
+    nlohmann::ordered_json errors;
+    for (int i = 1; i < 6; ++i) errors[kOutcomeNames[i]] = report.errors[i];
+    const nlohmann::ordered_json out = {
+        {"backend", options.backend},
+        {"url", redacted_url(options.url)},
+        {"concurrency", options.concurrency},
+        {"pool_size", options.pool_size},
+        {"reuse", options.reuse},
+        {"duration_s", report.elapsed_s},
+        {"ops", report.ops},
+        {"ops_per_sec", report.ops_per_sec()},
+        {"latency_us",
+         {{"p50", report.latency_us_p50},
+          {"p99", report.latency_us_p99},
+          {"p999", report.latency_us_p999},
+          {"max", report.latency_us_max}}},
+        {"errors", errors},
+        {"connections_opened", report.connections_opened},
+    };
+    fmt::print("{}\n", out.dump());
+    return;
+  }
+  fmt::print("{} bench  {}\n", options.backend, redacted_url(options.url));
+  fmt::print("  concurrency {}  pool size {}  {}  {:.1f} s{}\n", options.concurrency,
+             options.pool_size, options.reuse ? "pooled" : "new connection per operation",
+             report.elapsed_s,
+             options.rate > 0 ? fmt::format("  paced at {:.0f} ops/s", options.rate) : "");
+  fmt::print("  ops          {}  ({:.0f} ops/s)\n", report.ops, report.ops_per_sec());
+  fmt::print("  latency µs   p50 {}  p99 {}  p99.9 {}  max {}\n", report.latency_us_p50,
+             report.latency_us_p99, report.latency_us_p999, report.latency_us_max);
+  fmt::print("  errors       ");
+  for (int i = 1; i < 6; ++i)
+    fmt::print("{} {}{}", kOutcomeNames[i], report.errors[i], i < 5 ? "  " : "\n");
+  fmt::print("  connections  {} opened\n", report.connections_opened);
+}
+
+}  // namespace poolkit::cli
