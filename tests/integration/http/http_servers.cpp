@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace poolkit::test {
@@ -19,35 +18,6 @@ using namespace std::chrono_literals;
 void write_file(const std::filesystem::path& path, const std::string& content) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << content;
-}
-
-std::string nginx_conf(const std::filesystem::path& dir, int port, const NginxConfig& config) {
-  const std::string d = dir.string();
-  std::ostringstream conf;
-  if (::geteuid() == 0) conf << "user root;\n";  // workers must read the 0700 scratch folder
-  conf << "worker_processes 1;\n"
-       << "pid " << d << "/nginx.pid;\n"
-       << "error_log " << d << "/error.log warn;\n"
-       << "events { worker_connections 1024; }\n"
-       << "http {\n"
-       << "  log_format counted '$connection $connection_requests $status $msec $request_time "
-          "$uri';\n"
-       << "  access_log " << d << "/access.log counted;\n"
-       << "  client_body_temp_path " << d << "/tmp_body;\n"
-       << "  proxy_temp_path " << d << "/tmp_proxy;\n"
-       << "  fastcgi_temp_path " << d << "/tmp_fastcgi;\n"
-       << "  uwsgi_temp_path " << d << "/tmp_uwsgi;\n"
-       << "  scgi_temp_path " << d << "/tmp_scgi;\n"
-       << "  keepalive_timeout " << config.keepalive_timeout << ";\n"
-       << "  keepalive_requests 100000;\n"
-       << "  server {\n"
-       << "    listen 127.0.0.1:" << port << ";\n"
-       << "    root " << d << "/www;\n"
-       << "    location = /status { stub_status; access_log off; }\n"
-       << "    location /slow/ { limit_rate 16k; }\n"
-       << "  }\n"
-       << "}\n";
-  return conf.str();
 }
 
 int connect_loopback(int port) {
@@ -85,63 +55,37 @@ int number_after(const std::string& text, const std::string& label) {
 
 }  // namespace
 
-Nginx::Nginx(NginxConfig config) {
-  const auto nginx = find_program("nginx");
-  if (nginx.empty()) throw std::runtime_error("nginx not found: run scripts/install-deps");
-  write_file(dir_.path() / "www/small.txt", "hello from nginx\n");
+local::NginxServer::Options nginx_options(int keepalive_timeout_s) {
+  local::NginxServer::Options options;
+  options.keepalive_timeout_s = keepalive_timeout_s;
   // nginx paces limit_rate in whole seconds: 16 KiB at 16 KiB/s takes 1 s, 32 KiB 2 s.
-  write_file(dir_.path() / "www/slow/second.bin", std::string(16 * 1024, 's'));
-  write_file(dir_.path() / "www/slow/long.bin", std::string(32 * 1024, 'l'));
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    port_ = free_loopback_port();
-    write_file(dir_.path() / "nginx.conf", nginx_conf(dir_.path(), port_, config));
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{nginx.string(), "-p", dir_.path().string(), "-c",
-                                 (dir_.path() / "nginx.conf").string(), "-g", "daemon off;"},
-        dir_.path() / "stdout.log");
-    if (wait_for_port(port_, 10s)) return;
-    process_.reset();  // the port was taken in between: try another
-  }
-  throw std::runtime_error("nginx did not start; see its error.log");
+  options.extra_server_config =
+      "location = /status { stub_status; access_log off; }\n"
+      "    location /slow/ { limit_rate 16k; }";
+  return options;
 }
 
-std::string Nginx::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + path;
+Nginx::Nginx(int keepalive_timeout_s) : server_(nginx_options(keepalive_timeout_s)) {
+  write_file(server_.root() / "small.txt", "hello from nginx\n");
+  write_file(server_.root() / "slow/second.bin", std::string(16 * 1024, 's'));
+  write_file(server_.root() / "slow/long.bin", std::string(32 * 1024, 'l'));
 }
 
 std::vector<AccessRecord> Nginx::access_log() const {
   std::vector<AccessRecord> records;
-  std::ifstream in(dir_.path() / "access.log");
+  std::ifstream in(server_.access_log());
   AccessRecord record;
-  while (in >> record.connection >> record.connection_requests >> record.status >>
-         record.finished_s >> record.duration_s >> record.uri) {
+  while (in >> record.connection >> record.connection_requests >> record.status >> record.uri) {
     records.push_back(record);
   }
   return records;
 }
 
 Nginx::Connections Nginx::connections() const {
-  const std::string status = fetch_raw(port_, "/status");
+  const std::string status = fetch_raw(port(), "/status");
   const int reading = number_after(status, "Reading: ");
   const int writing = number_after(status, "Writing: ");
   return {number_after(status, "Active connections: ") - 1, reading + writing - 1};
-}
-
-int most_requests_at_once(const std::vector<std::vector<AccessRecord>>& logs) {
-  // +1 at a start, -1 at an end; an end sorts before a start at the same time, since $msec has
-  // millisecond resolution and a reused connection starts the next request right after.
-  std::vector<std::pair<double, int>> events;
-  for (const auto& log : logs) {
-    for (const auto& record : log) {
-      events.emplace_back(record.finished_s - record.duration_s, +1);
-      events.emplace_back(record.finished_s, -1);
-    }
-  }
-  std::sort(events.begin(), events.end());
-  int now = 0;
-  int most = 0;
-  for (const auto& [when, change] : events) most = std::max(most, now += change);
-  return most;
 }
 
 std::set<long> distinct_connections(const std::vector<AccessRecord>& log) {

@@ -14,34 +14,30 @@
 #include <thread>
 #include <vector>
 
+#include "local_servers/servers.hpp"
 #include "process.hpp"
 
 namespace poolkit::test {
 
-struct NginxConfig {
-  std::string keepalive_timeout = "75s";
-};
-
-// One line of the access log: which connection served which request, and when.
+// One line of nginx's access log: which connection served which request.
 struct AccessRecord {
   long connection = 0;
   long connection_requests = 0;
   int status = 0;
-  double finished_s = 0;  // $msec: when the request ended
-  double duration_s = 0;  // $request_time
   std::string uri;
 };
 
-// Files served: /small.txt (a few bytes), /slow/second.bin and /slow/long.bin (about 1 s and
-// 2 s to send), /status (stub_status, not logged).
+// The shared nginx launcher with what the HTTP tests need: /small.txt (a few bytes),
+// /slow/second.bin and /slow/long.bin (about 1 s and 2 s to send), /status (stub_status, not
+// logged), and the connection counts read at the server.
 class Nginx {
  public:
-  explicit Nginx(NginxConfig config = {});
-  int port() const noexcept { return port_; }
-  std::string url(const std::string& path) const;
+  explicit Nginx(int keepalive_timeout_s = 75);
+  int port() const noexcept { return server_.port(); }
+  std::string url(const std::string& path) const { return server_.url(path); }
   std::vector<AccessRecord> access_log() const;
-  // Parsed from stub_status: open connections, and those reading or writing a request, both
-  // without the status request itself.
+  // From stub_status: open connections, and those reading or writing a request, both without
+  // the status request itself.
   struct Connections {
     int active = 0;
     int busy = 0;
@@ -49,13 +45,9 @@ class Nginx {
   Connections connections() const;
 
  private:
-  TempDir dir_{"poolkit-nginx"};
-  int port_ = 0;
-  std::unique_ptr<ChildProcess> process_;
+  local::NginxServer server_;
 };
 
-// Most connections open at once in the access log's request intervals, over several logs.
-int most_requests_at_once(const std::vector<std::vector<AccessRecord>>& logs);
 std::set<long> distinct_connections(const std::vector<AccessRecord>& log);
 
 // One accepted connection of the fault server.
