@@ -115,8 +115,7 @@ void add_bench_http(CLI::App& bench) {
   auto arguments = std::make_shared<HttpBenchArguments>();
   CLI::App* command = bench.add_subcommand(
       "http", "GET one URL: N requests in flight on the async client, or N threads with --sync");
-  command->add_option("--url", arguments->bench.url, "http:// or https:// URL to GET")
-      ->required();
+  command->add_option("--url", arguments->bench.url, "http:// or https:// URL to GET")->required();
   add_bench_options(*command, arguments->bench);
   command->add_flag("--sync", arguments->sync,
                     "Use the sync client from N threads instead of N requests in flight");
