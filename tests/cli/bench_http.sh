@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# `poolkit bench http` against a real nginx on a free loopback port: the JSON report's shape,
+# both clients, and exit status 2 on bad arguments. Usage: bench_http.sh <poolkit binary> <root>
+set -uo pipefail
+
+bin=$(realpath "$1")
+scratch=$(mktemp -d)
+nginx_pid=
+cleanup() {
+  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; fi
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $1" >&2
+  if [ -n "${2:-}" ]; then printf '%s\n' "$2" | head -20 | sed 's/^/    /' >&2; fi
+  failures=$((failures + 1))
+}
+
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$nginx" ] || { echo "nginx not found: run scripts/install-deps" >&2; exit 1; }
+
+# bash can't ask the kernel for a free port: pick one at random and try another when nginx
+# can't bind it.
+start_nginx() {
+  mkdir -p "$scratch/www" "$scratch/tmp"
+  chmod 755 "$scratch"
+  echo "hello from nginx" >"$scratch/www/small.txt"
+  for _ in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 30000))
+    cat >"$scratch/nginx.conf" <<CONF
+worker_processes 1;
+pid $scratch/nginx.pid;
+error_log $scratch/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $scratch/tmp;
+  proxy_temp_path $scratch/tmp;
+  fastcgi_temp_path $scratch/tmp;
+  uwsgi_temp_path $scratch/tmp;
+  scgi_temp_path $scratch/tmp;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$port; root $scratch/www; }
+}
+CONF
+    "$nginx" -p "$scratch" -c "$scratch/nginx.conf" -e "$scratch/error.log" -g 'daemon off;' \
+      >/dev/null 2>&1 &
+    nginx_pid=$!
+    for _ in $(seq 1 50); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+      kill -0 "$nginx_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$nginx_pid" 2>/dev/null
+    wait "$nginx_pid" 2>/dev/null
+    nginx_pid=
+  done
+  echo "nginx did not start" >&2
+  exit 1
+}
+start_nginx
+url="http://127.0.0.1:$port/small.txt"
+
+run() {
+  out=$(env -i PATH="$PATH" "$bin" bench http "$@" 2>&1)
+  status=$?
+}
+
+shape='type == "object" and .backend == "http" and (.url | type == "string")
+  and (.concurrency | type == "number") and (.pool_size | type == "number")
+  and (.reuse | type == "boolean") and (.duration_s | type == "number")
+  and (.ops | type == "number") and (.ops_per_sec | type == "number")
+  and (.latency_us | has("p50") and has("p99") and has("p999") and has("max"))
+  and (.errors | has("timeout") and has("connect") and has("pool_timeout") and has("server")
+       and has("other"))
+  and (.connections_opened | type == "number")'
+
+check_json() {  # extra-jq-condition description
+  if [ "$status" -ne 0 ]; then fail "$2: exit status $status" "$out"; return; fi
+  jq -e "($shape) and ($1)" <<<"$out" >/dev/null || fail "$2: unexpected JSON" "$out"
+}
+
+run --url "$url" --concurrency 4 --duration 0.5 --json --quiet
+check_json '.ops > 0 and .concurrency == 4 and .reuse == true and .connections_opened <= 4
+  and .errors.other == 0' "async"
+
+run --url "$url" --concurrency 2 --duration 0.5 --json --quiet --sync
+check_json '.ops > 0 and .concurrency == 2 and .connections_opened <= 2' "sync"
+
+run --url "$url" --concurrency 2 --duration 0.5 --json --quiet --no-reuse
+check_json '.ops > 0 and .reuse == false and .connections_opened == .ops' "no-reuse"
+
+run --url "http://127.0.0.1:$port/missing" --concurrency 1 --duration 0.3 --json --quiet
+[ "$status" -eq 1 ] || fail "every request failing: exit status $status, expected 1" "$out"
+
+for bad in "--url ftp://127.0.0.1/ --concurrency 1 --duration 1" \
+           "--url $url --concurrency 0 --duration 1" \
+           "--url $url --concurrency 1 --duration -1" \
+           "--concurrency 1 --duration 1" \
+           "--url $url --concurrency 1 --duration 1 --bogus"; do
+  # shellcheck disable=SC2086
+  run $bad
+  [ "$status" -eq 2 ] || fail "bad arguments ($bad): exit status $status, expected 2" "$out"
+done
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "bench http: all checks passed"
