@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# HTTP benchmark: one nginx (one worker, a 17-byte file) on a free loopback port, then, taking
+# turns so machine noise hits everyone alike, wrk -t1 -cN and `poolkit bench http` at N = 1, 8,
+# 32, poolkit --sync and --no-reuse at 8, Python's aiohttp (one shared ClientSession) at the same
+# N and requests (one shared Session, N threads) at 8. Every figure is the median of ROUNDS runs
+# of SECONDS each; ratios are against wrk at the same N in this same invocation. Prints a
+# markdown table.
+#
+# Usage: bench/http.sh [build-dir]   (env: SECONDS_PER_RUN=4 ROUNDS=3)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(realpath "${1:-$root/build}")
+poolkit="$build/tools/poolkit/poolkit"
+seconds=${SECONDS_PER_RUN:-4}
+rounds=${ROUNDS:-3}
+[ -x "$poolkit" ] || { echo "build poolkit first: $poolkit not found" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk not found: run scripts/install-deps" >&2; exit 1; }
+command -v jq >/dev/null || { echo "jq not found" >&2; exit 1; }
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+
+# Python peers from PyPI, in a venv under the build folder.
+venv="$build/bench-venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet aiohttp requests >&2
+fi
+
+scratch=$(mktemp -d)
+nginx_pid=
+cleanup() {
+  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+cat >"$scratch/peers.py" <<'PY'
+import asyncio, sys, threading, time
+
+def run_aiohttp(url, n, seconds):
+    import aiohttp
+    async def main():
+        count = 0
+        connector = aiohttp.TCPConnector(limit=n, limit_per_host=n)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            end = time.monotonic() + seconds
+            async def worker():
+                nonlocal count
+                while time.monotonic() < end:
+                    async with session.get(url) as response:
+                        await response.read()
+                        if response.status == 200:
+                            count += 1
+            start = time.monotonic()
+            await asyncio.gather(*(worker() for _ in range(n)))
+            return count / (time.monotonic() - start)
+    return asyncio.run(main())
+
+def run_requests(url, n, seconds):
+    import requests
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=n))
+    counts = [0] * n
+    end = time.monotonic() + seconds
+    def worker(i):
+        while time.monotonic() < end:
+            if session.get(url).status_code == 200:
+                counts[i] += 1
+    start = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    return sum(counts) / (time.monotonic() - start)
+
+peer, url, n, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+print(f"{(run_aiohttp if peer == 'aiohttp' else run_requests)(url, n, seconds):.0f}")
+PY
+
+mkdir -p "$scratch/www" "$scratch/tmp"
+chmod 755 "$scratch"
+echo "hello from nginx" >"$scratch/www/small.txt"
+for _ in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 30000))
+  cat >"$scratch/nginx.conf" <<CONF
+worker_processes 1;
+pid $scratch/nginx.pid;
+error_log $scratch/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $scratch/tmp;
+  proxy_temp_path $scratch/tmp;
+  fastcgi_temp_path $scratch/tmp;
+  uwsgi_temp_path $scratch/tmp;
+  scgi_temp_path $scratch/tmp;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$port; root $scratch/www; }
+}
+CONF
+  "$nginx" -p "$scratch" -c "$scratch/nginx.conf" -e "$scratch/error.log" -g 'daemon off;' \
+    >/dev/null 2>&1 &
+  nginx_pid=$!
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break 2
+    kill -0 "$nginx_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$nginx_pid" 2>/dev/null || true
+  wait "$nginx_pid" 2>/dev/null || true
+  nginx_pid=
+done
+[ -n "$nginx_pid" ] || { echo "nginx did not start" >&2; exit 1; }
+url="http://127.0.0.1:$port/small.txt"
+
+# One measurement in requests per second.
+measure() {  # name n
+  local name=$1 n=$2
+  case $name in
+    wrk) wrk -t1 -c"$n" -d"${seconds}s" "$url" | awk '/Requests\/sec/ {printf "%.0f\n", $2}' ;;
+    poolkit) "$poolkit" bench http --url "$url" -c "$n" --pool-size "$n" -d "$seconds" --json \
+               --quiet | jq -r '.ops_per_sec | floor' ;;
+    poolkit-sync) "$poolkit" bench http --url "$url" -c "$n" --pool-size "$n" -d "$seconds" \
+                    --sync --json --quiet | jq -r '.ops_per_sec | floor' ;;
+    poolkit-no-reuse) "$poolkit" bench http --url "$url" -c "$n" --pool-size "$n" \
+                        -d "$seconds" --no-reuse --json --quiet | jq -r '.ops_per_sec | floor' ;;
+    aiohttp | requests) "$venv/bin/python" "$scratch/peers.py" "$name" "$url" "$n" "$seconds" ;;
+  esac
+}
+
+runs=("wrk 1" "poolkit 1" "aiohttp 1" "wrk 8" "poolkit 8" "poolkit-sync 8" "poolkit-no-reuse 8"
+      "aiohttp 8" "requests 8" "wrk 32" "poolkit 32" "aiohttp 32")
+declare -A samples
+for round in $(seq 1 "$rounds"); do
+  for run in "${runs[@]}"; do
+    # shellcheck disable=SC2086
+    value=$(measure $run)
+    samples[$run]="${samples[$run]:-} $value"
+    echo "round $round: $run -> $value req/s" >&2
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A result
+for run in "${runs[@]}"; do result[$run]=$(median <<<"${samples[$run]}"); done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+echo "| client | N | req/s (median of $rounds × ${seconds} s) | × wrk at N | target |"
+echo "|---|---|---|---|---|"
+for run in "${runs[@]}"; do
+  read -r name n <<<"$run"
+  target=""
+  case "$name $n" in
+    "poolkit 32") target="≥ 0.75" ;;
+    "poolkit-sync 8") target="≥ 0.6" ;;
+  esac
+  echo "| $name | $n | ${result[$run]} | $(ratio "${result[$run]}" "${result["wrk $n"]}") | $target |"
+done
+echo
+echo "Reuse vs no reuse at N = 8: $(ratio "${result["poolkit 8"]}" "${result["poolkit-no-reuse 8"]}")× (target ≥ 3)."
