@@ -62,16 +62,14 @@ ClientOptions ClientOptions::from(const SyncHttpSettings& settings) {
   return options;
 }
 
-AsyncClient::AsyncClient(const AsyncHttpSettings& settings)
-    : AsyncClient(ClientOptions::from(settings)) {}
-AsyncClient::AsyncClient(ClientOptions options)
-    : engine_(std::make_unique<detail::Engine>(std::move(options))) {}
-AsyncClient::~AsyncClient() = default;
+namespace {
 
-std::future<Response> AsyncClient::send(Request request) {
+// The promise is shared with the callback: the waiter may wake and return before the I/O
+// thread has left set_value().
+std::future<Response> deliver_to_future(detail::Engine& engine, Request request) {
   auto promise = std::make_shared<std::promise<Response>>();
   auto future = promise->get_future();
-  engine_->submit(std::move(request), [promise](Result result) {
+  engine.submit(std::move(request), [promise](Result result) {
     if (result.error) {
       promise->set_exception(result.error);
     } else {
@@ -79,6 +77,18 @@ std::future<Response> AsyncClient::send(Request request) {
     }
   });
   return future;
+}
+
+}  // namespace
+
+AsyncClient::AsyncClient(const AsyncHttpSettings& settings)
+    : AsyncClient(ClientOptions::from(settings)) {}
+AsyncClient::AsyncClient(ClientOptions options)
+    : engine_(std::make_unique<detail::Engine>(std::move(options))) {}
+AsyncClient::~AsyncClient() = default;
+
+std::future<Response> AsyncClient::send(Request request) {
+  return deliver_to_future(*engine_, std::move(request));
 }
 
 void AsyncClient::send(Request request, Callback done) {
@@ -99,16 +109,7 @@ SyncClient::SyncClient(ClientOptions options)
 SyncClient::~SyncClient() = default;
 
 Response SyncClient::send(Request request) {
-  std::promise<Response> promise;
-  auto future = promise.get_future();
-  engine_->submit(std::move(request), [&promise](Result result) {
-    if (result.error) {
-      promise.set_exception(result.error);
-    } else {
-      promise.set_value(std::move(result.response));
-    }
-  });
-  return future.get();
+  return deliver_to_future(*engine_, std::move(request)).get();
 }
 
 Response SyncClient::get(std::string url) {

@@ -139,12 +139,15 @@ void Engine::submit(Request request, Callback done) {
   {
     std::lock_guard lock(inbox_mutex_);
     if (!closing_) {
-      // The I/O thread takes the whole inbox at once: one wake-up per batch is enough.
-      const bool was_empty = inbox_.empty();
       inbox_.push_back(std::move(exchange));
-      if (was_empty) wake();
-      return;
+      exchange.reset();
     }
+  }
+  if (!exchange) {
+    // A busy I/O thread looks at the inbox before it sleeps; only a sleeping one needs the
+    // eventfd (both sides use sequentially consistent order, so one of them sees the other).
+    if (io_sleeping_.load()) wake();
+    return;
   }
   exchange->done(
       Result{{},
@@ -235,8 +238,14 @@ void Engine::fire_curl_timer(Clock::time_point now) {
 
 void Engine::wait_for_events(int timeout_ms) {
   std::array<epoll_event, 64> events{};
+  io_sleeping_.store(true);
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (!inbox_.empty() || closing_) timeout_ms = 0;
+  }
   const int ready =
       ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+  io_sleeping_.store(false);
   for (int i = 0; i < ready; ++i) {
     const epoll_event& event = events[static_cast<std::size_t>(i)];
     if (event.data.fd == wake_fd_) {

@@ -93,6 +93,7 @@ class Engine {
   mutable std::mutex inbox_mutex_;
   std::vector<std::unique_ptr<Exchange>> inbox_;
   bool closing_ = false;
+  std::atomic<bool> io_sleeping_{false};
   Clock::time_point drain_deadline_{};
   std::mutex close_mutex_;
   std::thread io_thread_;

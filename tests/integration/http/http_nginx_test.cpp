@@ -77,7 +77,7 @@ TEST(HttpNginx, AThousandSequentialRequestsOpenAtMostTwoConnections) {
   Nginx nginx;
   http::SyncClient client(plain_options());
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(client.get(nginx.url("/small.txt")).status, 200);
-  const auto log = nginx.access_log();
+  const auto log = nginx.access_log(1000);
   EXPECT_EQ(log.size(), 1000u);
   EXPECT_LE(distinct_connections(log).size(), 2u);
   const auto metrics = client.metrics();
@@ -114,7 +114,7 @@ TEST(HttpNginx, PerHostLimitHoldsAtTheServerWith64InFlight) {
   sampler.stop();
   EXPECT_LE(sampler.most_active(), 4);
   EXPECT_GE(sampler.most_busy(), 3) << "the test must really hold the limit for a while";
-  const auto log = nginx.access_log();
+  const auto log = nginx.access_log(64);
   EXPECT_EQ(log.size(), 64u);
   EXPECT_LE(distinct_connections(log).size(), 4u);
 }

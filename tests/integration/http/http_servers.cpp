@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 namespace poolkit::test {
 namespace {
@@ -77,6 +78,16 @@ std::vector<AccessRecord> Nginx::access_log() const {
   AccessRecord record;
   while (in >> record.connection >> record.connection_requests >> record.status >> record.uri) {
     records.push_back(record);
+  }
+  return records;
+}
+
+std::vector<AccessRecord> Nginx::access_log(std::size_t lines) const {
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  auto records = access_log();
+  while (records.size() < lines && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(10ms);
+    records = access_log();
   }
   return records;
 }

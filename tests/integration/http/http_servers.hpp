@@ -36,6 +36,9 @@ class Nginx {
   int port() const noexcept { return server_.port(); }
   std::string url(const std::string& path) const { return server_.url(path); }
   std::vector<AccessRecord> access_log() const;
+  // nginx writes a log line after it has sent the response: waits (up to 5 s) until the log
+  // holds at least `lines`.
+  std::vector<AccessRecord> access_log(std::size_t lines) const;
   // From stub_status: open connections, and those reading or writing a request, both without
   // the status request itself.
   struct Connections {
