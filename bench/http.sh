@@ -17,7 +17,8 @@ rounds=${ROUNDS:-3}
 [ -x "$poolkit" ] || { echo "build poolkit first: $poolkit not found" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk not found: run scripts/install-deps" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq not found" >&2; exit 1; }
-nginx=$(command -v nginx || echo /usr/sbin/nginx)
+# shellcheck source=../scripts/lib/nginx.sh
+source "$root/scripts/lib/nginx.sh"
 
 # Python peers from PyPI, in a venv under the build folder.
 venv="$build/bench-venv"
@@ -27,9 +28,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 scratch=$(mktemp -d)
-nginx_pid=
 cleanup() {
-  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
+  stop_nginx
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -76,41 +76,8 @@ peer, url, n, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.ar
 print(f"{(run_aiohttp if peer == 'aiohttp' else run_requests)(url, n, seconds):.0f}")
 PY
 
-mkdir -p "$scratch/www" "$scratch/tmp"
-chmod 755 "$scratch"
-echo "hello from nginx" >"$scratch/www/small.txt"
-for _ in 1 2 3 4 5; do
-  port=$((20000 + RANDOM % 30000))
-  cat >"$scratch/nginx.conf" <<CONF
-worker_processes 1;
-pid $scratch/nginx.pid;
-error_log $scratch/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $scratch/tmp;
-  proxy_temp_path $scratch/tmp;
-  fastcgi_temp_path $scratch/tmp;
-  uwsgi_temp_path $scratch/tmp;
-  scgi_temp_path $scratch/tmp;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$port; root $scratch/www; }
-}
-CONF
-  "$nginx" -p "$scratch" -c "$scratch/nginx.conf" -e "$scratch/error.log" -g 'daemon off;' \
-    >/dev/null 2>&1 &
-  nginx_pid=$!
-  for _ in $(seq 1 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break 2
-    kill -0 "$nginx_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill "$nginx_pid" 2>/dev/null || true
-  wait "$nginx_pid" 2>/dev/null || true
-  nginx_pid=
-done
-[ -n "$nginx_pid" ] || { echo "nginx did not start" >&2; exit 1; }
-url="http://127.0.0.1:$port/small.txt"
+start_nginx "$scratch"
+url="http://127.0.0.1:$nginx_port/small.txt"
 
 # One measurement in requests per second.
 measure() {  # name n

@@ -4,10 +4,12 @@
 set -uo pipefail
 
 bin=$(realpath "$1")
+root=$(realpath "$2")
+# shellcheck source=../../scripts/lib/nginx.sh
+source "$root/scripts/lib/nginx.sh"
 scratch=$(mktemp -d)
-nginx_pid=
 cleanup() {
-  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; fi
+  stop_nginx
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -19,49 +21,8 @@ fail() {
   failures=$((failures + 1))
 }
 
-nginx=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$nginx" ] || { echo "nginx not found: run scripts/install-deps" >&2; exit 1; }
-
-# bash can't ask the kernel for a free port: pick one at random and try another when nginx
-# can't bind it.
-start_nginx() {
-  mkdir -p "$scratch/www" "$scratch/tmp"
-  chmod 755 "$scratch"
-  echo "hello from nginx" >"$scratch/www/small.txt"
-  for _ in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 30000))
-    cat >"$scratch/nginx.conf" <<CONF
-worker_processes 1;
-pid $scratch/nginx.pid;
-error_log $scratch/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $scratch/tmp;
-  proxy_temp_path $scratch/tmp;
-  fastcgi_temp_path $scratch/tmp;
-  uwsgi_temp_path $scratch/tmp;
-  scgi_temp_path $scratch/tmp;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$port; root $scratch/www; }
-}
-CONF
-    "$nginx" -p "$scratch" -c "$scratch/nginx.conf" -e "$scratch/error.log" -g 'daemon off;' \
-      >/dev/null 2>&1 &
-    nginx_pid=$!
-    for _ in $(seq 1 50); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-      kill -0 "$nginx_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill "$nginx_pid" 2>/dev/null
-    wait "$nginx_pid" 2>/dev/null
-    nginx_pid=
-  done
-  echo "nginx did not start" >&2
-  exit 1
-}
-start_nginx
+start_nginx "$scratch" || exit 1
+port=$nginx_port
 url="http://127.0.0.1:$port/small.txt"
 
 run() {
