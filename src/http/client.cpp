@@ -71,7 +71,7 @@ std::future<Response> deliver_to_future(detail::Engine& engine, Request request)
   auto future = promise->get_future();
   engine.submit(std::move(request), [promise](Result result) {
     if (result.error) {
-      promise->set_exception(result.error);
+      promise->set_exception(std::move(result.error));
     } else {
       promise->set_value(std::move(result.response));
     }

@@ -425,7 +425,7 @@ void Engine::after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code) {
                                 " attempts (HTTP_RESILIENCE_MAX_ATTEMPTS sets how many)";
     error = std::make_exception_ptr(StatusError(message, exchange->response));
   }
-  complete(std::move(exchange), error);
+  complete(std::move(exchange), std::move(error));
 }
 
 void Engine::schedule_retry(std::unique_ptr<Exchange> exchange, milliseconds delay) {
@@ -442,7 +442,9 @@ void Engine::complete(std::unique_ptr<Exchange> exchange, std::exception_ptr err
   host.requests.fetch_add(1, std::memory_order_relaxed);
   stats_.record(host.key, outcome_label(exchange->response, error),
                 Clock::now() - exchange->submitted);
-  Result result{error ? Response{} : std::move(exchange->response), error};
+  // Moved all the way into the caller's hands: the I/O thread must keep no reference to the
+  // error, or the last one might be dropped here while the caller still reads it.
+  Result result{error ? Response{} : std::move(exchange->response), std::move(error)};
   try {
     exchange->done(std::move(result));
   } catch (...) {

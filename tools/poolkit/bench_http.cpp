@@ -77,7 +77,7 @@ BenchReport run_async(const HttpBenchArguments& arguments, const http::ClientOpt
           result.error = std::current_exception();
         }
       }
-      done(result.error);
+      done(std::move(result.error));
     });
   };
   workload.connections_opened = [&client] { return client.metrics().connections_new; };
