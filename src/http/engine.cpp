@@ -386,15 +386,11 @@ void Engine::finish_attempt(CURL* easy, CURLcode code) {
 
 void Engine::after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code) {
   HostState& host = *exchange->host;
-  const bool failed = code != CURLE_OK || exchange->response.status >= 500;
-  if (exchange->holds_breaker_permit) {
-    failed ? host.breaker->record_failure() : host.breaker->record_success();
-    exchange->holds_breaker_permit = false;
-  }
   if (code != CURLE_OK && !exchange->stale_retry_used && !stopping_ &&
       is_idempotent_method(exchange->request.method) && died_on_stale_connection(*exchange, code)) {
     // The server closed the pooled connection while it sat idle: nothing reached it, so send
-    // again at once on a fresh connection, ahead of the queue.
+    // again at once on a fresh connection, ahead of the queue. Not the host's failure.
+    if (std::exchange(exchange->holds_breaker_permit, false)) host.breaker->record_cancelled();
     exchange->stale_retry_used = true;
     host.stale_retries.fetch_add(1, std::memory_order_relaxed);
     recycle_easy(std::exchange(exchange->easy, nullptr));
@@ -402,6 +398,10 @@ void Engine::after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code) {
     host.waiting.fetch_add(1, std::memory_order_relaxed);
     waiting_.push_front(std::move(exchange));
     return;
+  }
+  if (std::exchange(exchange->holds_breaker_permit, false)) {
+    const bool failed = code != CURLE_OK || exchange->response.status >= 500;
+    failed ? host.breaker->record_failure() : host.breaker->record_success();
   }
   AttemptOutcome outcome;
   outcome.method = exchange->request.method;
