@@ -128,7 +128,6 @@ void Engine::submit(Request request, Callback done) {
     done(Result{{}, std::current_exception()});
     return;
   }
-  exchange->shown_url = redact_url_text(request.url);
   exchange->policy =
       request.max_retries ? options_.retry.with_max_retries(*request.max_retries) : options_.retry;
   exchange->timeout = request.timeout.value_or(options_.timeout);
@@ -150,9 +149,7 @@ void Engine::submit(Request request, Callback done) {
     return;
   }
   exchange->done(
-      Result{{},
-             closed_error("HTTP " + exchange->request.method + " " + exchange->shown_url +
-                          ": the client is closed; create a new one")});
+      Result{{}, closed_error(exchange->what() + ": the client is closed; create a new one")});
 }
 
 void Engine::close(milliseconds drain) {
@@ -299,15 +296,15 @@ void Engine::expire_waiting(Clock::time_point now) {
     it = waiting_.erase(it);
     exchange->host->waiting.fetch_sub(1, std::memory_order_relaxed);
     const auto per_host = in_flight_per_host_[exchange->host];
-    const std::string message =
-        "HTTP " + exchange->request.method + " " + exchange->shown_url + ": waited " +
-        std::to_string(until(exchange->attempt_queued, now).count()) +
-        " ms for a free connection to " + exchange->host_key +
-        " (in use: " + std::to_string(per_host) + " to this host, " + std::to_string(in_flight_) +
-        " in all; limits " + std::to_string(options_.max_connections_per_host) + " per host, " +
-        std::to_string(options_.max_connections) + " in all; 0 = none): raise " +
-        options_.limit_setting + " or " + options_.timeout_setting +
-        ", or send fewer requests at once";
+    const std::string message = exchange->what() + ": waited " +
+                                std::to_string(until(exchange->attempt_queued, now).count()) +
+                                " ms for a free connection to " + exchange->host_key +
+                                " (in use: " + std::to_string(per_host) + " to this host, " +
+                                std::to_string(in_flight_) + " in all; limits " +
+                                std::to_string(options_.max_connections_per_host) + " per host, " +
+                                std::to_string(options_.max_connections) +
+                                " in all; 0 = none): raise " + options_.limit_setting + " or " +
+                                options_.timeout_setting + ", or send fewer requests at once";
     complete(std::move(exchange),
              std::make_exception_ptr(PoolTimeoutError(Backend::http, message)));
   }
@@ -338,8 +335,8 @@ void Engine::start_attempt(std::unique_ptr<Exchange> exchange) {
   HostState& host = *exchange->host;
   if (host.breaker != nullptr && !host.breaker->allow()) {
     const std::string message =
-        "HTTP " + exchange->request.method + " " + exchange->shown_url + ": the circuit for " +
-        exchange->host_key + " is open after repeated failures; the next probe goes through in " +
+        exchange->what() + ": the circuit for " + exchange->host_key +
+        " is open after repeated failures; the next probe goes through in " +
         std::to_string(host.breaker->retry_in().count()) +
         " ms (CIRCUIT_BREAKER_* settings tune this)";
     complete(std::move(exchange),
@@ -419,9 +416,8 @@ void Engine::after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code) {
     error = transfer_error(*exchange, code, options_);
   } else if (exchange->policy.raises_when_exhausted() &&
              exchange->policy.retryable_status(outcome)) {
-    const std::string message = "HTTP " + exchange->request.method + " " + exchange->shown_url +
-                                ": status " + std::to_string(outcome.status) + " after " +
-                                std::to_string(exchange->response.attempts) +
+    const std::string message = exchange->what() + ": status " + std::to_string(outcome.status) +
+                                " after " + std::to_string(exchange->response.attempts) +
                                 " attempts (HTTP_RESILIENCE_MAX_ATTEMPTS sets how many)";
     error = std::make_exception_ptr(StatusError(message, exchange->response));
   }
@@ -467,8 +463,7 @@ void Engine::fail_all_queued(const std::string& why) {
   for (auto& [when, exchange] : retry_timers_) queued.push_back(std::move(exchange));
   retry_timers_.clear();
   for (auto& exchange : queued) {
-    const std::string message = "HTTP " + exchange->request.method + " " + exchange->shown_url +
-                                ": " + why + " (after " +
+    const std::string message = exchange->what() + ": " + why + " (after " +
                                 std::to_string(exchange->response.attempts) + " attempts)";
     complete(std::move(exchange), closed_error(message));
   }
@@ -483,8 +478,7 @@ void Engine::fail_all_running(const std::string& why) {
     --in_flight_per_host_[exchange->host];
     exchange->host->in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (exchange->holds_breaker_permit) exchange->host->breaker->record_cancelled();
-    const std::string message =
-        "HTTP " + exchange->request.method + " " + exchange->shown_url + ": " + why;
+    const std::string message = exchange->what() + ": " + why;
     complete(std::move(exchange), closed_error(message));
   }
 }

@@ -160,6 +160,10 @@ std::string attempts_text(const Exchange& exchange) {
 
 }  // namespace
 
+std::string Exchange::what() const {
+  return "HTTP " + request.method + " " + redact_url_text(request.url);
+}
+
 std::string host_key_of(const std::string& url) {
   std::unique_ptr<CURLU, CurlUrlDeleter> parsed(curl_url());
   if (!parsed) throw std::bad_alloc();
@@ -293,7 +297,7 @@ std::optional<std::chrono::milliseconds> retry_after_of(const Response& response
 
 std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
                                   const ClientOptions& options) {
-  const std::string what = "HTTP " + exchange.request.method + " " + exchange.shown_url;
+  const std::string what = exchange.what();
   const std::string detail = exchange.error_text[0] != '\0' ? std::string(exchange.error_text)
                                                             : std::string(curl_easy_strerror(code));
   std::string tail = " (" + detail + "; " + attempts_text(exchange) + ")";

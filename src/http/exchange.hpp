@@ -22,8 +22,7 @@ struct Exchange {
   Request request;
   Callback done;
   RetryPolicy policy;
-  std::string host_key;   // scheme://host:port
-  std::string shown_url;  // redacted, for messages
+  std::string host_key;  // scheme://host:port
   HostState* host = nullptr;
   HeaderList header_list;
 
@@ -41,6 +40,9 @@ struct Exchange {
   bool got_response_bytes = false;
   std::size_t upload_offset = 0;
   char error_text[CURL_ERROR_SIZE] = {};
+
+  // "HTTP GET <url, redacted>" for messages; built only when one is needed.
+  std::string what() const;
 };
 
 // "http://host:port" from a URL; throws ConfigError naming what is wrong (never quoting secrets).
