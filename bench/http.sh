@@ -96,22 +96,36 @@ measure() {  # name n
 
 runs=("wrk 1" "poolkit 1" "aiohttp 1" "wrk 8" "poolkit 8" "poolkit-sync 8" "poolkit-no-reuse 8"
       "aiohttp 8" "requests 8" "wrk 32" "poolkit 32" "aiohttp 32")
-declare -A samples
+declare -A value  # "<run>|<round>" -> req/s
 for round in $(seq 1 "$rounds"); do
   for run in "${runs[@]}"; do
     # shellcheck disable=SC2086
-    value=$(measure $run)
-    samples[$run]="${samples[$run]:-} $value"
-    echo "round $round: $run -> $value req/s" >&2
+    value["$run|$round"]=$(measure $run)
+    echo "round $round: $run -> ${value["$run|$round"]} req/s" >&2
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-declare -A result
-for run in "${runs[@]}"; do result[$run]=$(median <<<"${samples[$run]}"); done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# The machine is shared and noisy, so each ratio is taken within one round (runs next to each
+# other) and the table shows the median and the range of those per-round ratios.
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+per_round() {  # run [baseline-run]: the run's values, or its ratios to the baseline
+  local round
+  for round in $(seq 1 "$rounds"); do
+    if [ -n "${2:-}" ]; then
+      awk -v a="${value["$1|$round"]}" -v b="${value["$2|$round"]}" \
+        'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print 0 }'
+    else
+      echo "${value["$1|$round"]}"
+    fi
+  done
+}
+summary() {  # run baseline-run -> "median (min–max)"
+  local ratios
+  ratios=$(per_round "$1" "$2" | sort -g)
+  echo "$(median <<<"$ratios") ($(head -1 <<<"$ratios")–$(tail -1 <<<"$ratios"))"
+}
 
-echo "| client | N | req/s (median of $rounds × ${seconds} s) | × wrk at N | target |"
+echo "| client | N | req/s, median of $rounds × ${seconds} s | × wrk at N, median (range) of per-round ratios | target |"
 echo "|---|---|---|---|---|"
 for run in "${runs[@]}"; do
   read -r name n <<<"$run"
@@ -120,7 +134,8 @@ for run in "${runs[@]}"; do
     "poolkit 32") target="≥ 0.75" ;;
     "poolkit-sync 8") target="≥ 0.6" ;;
   esac
-  echo "| $name | $n | ${result[$run]} | $(ratio "${result[$run]}" "${result["wrk $n"]}") | $target |"
+  ratio=$( [ "$name" = wrk ] && echo "1" || summary "$run" "wrk $n")
+  echo "| $name | $n | $(per_round "$run" | median) | $ratio | $target |"
 done
 echo
-echo "Reuse vs no reuse at N = 8: $(ratio "${result["poolkit 8"]}" "${result["poolkit-no-reuse 8"]}")× (target ≥ 3)."
+echo "Reuse vs no reuse at N = 8 (poolkit ÷ poolkit --no-reuse, per round): $(summary "poolkit 8" "poolkit-no-reuse 8")× (target ≥ 3)."
