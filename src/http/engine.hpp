@@ -1,13 +1,8 @@
 #pragma once
 // The engine behind both HTTP clients: one libcurl multi handle, driven by one I/O thread.
-// Callers hand requests over through a mutex-protected inbox and an eventfd wake-up; everything
-// else (admission against the limits, retries, timers) lives on the I/O thread alone.
-//
-// The thread drives libcurl with curl_multi_socket_action on its own epoll set rather than
-// curl_multi_poll + curl_multi_perform: those two visit every transfer on every wake-up (one
-// poll() entry and one readiness check per connection), which cost a third of the throughput
-// at 32 connections in `poolkit bench http`; socket_action touches only the sockets that are
-// ready.
+// Callers hand requests over through a mutex-protected inbox and curl_multi_wakeup (only when
+// the thread sleeps in curl_multi_poll); everything else (admission against the limits,
+// retries, timers) lives on the I/O thread alone.
 //
 // libcurl's own CURLMOPT_MAX_*_CONNECTIONS queue is kept as a backstop but never relied on: a
 // transfer queued inside libcurl has no timeout until it leaves the queue, and its wait is
@@ -74,18 +69,13 @@ class Engine {
   void fail_all_running(const std::string& why);
   int poll_timeout_ms(Clock::time_point now) const;
   void wait_for_events(int timeout_ms);
-  void fire_curl_timer(Clock::time_point now);
   void wake() noexcept;
-  static int on_socket(CURL* easy, curl_socket_t socket, int what, void* engine, void* known);
-  static int on_timer(CURLM* multi, long timeout_ms, void* engine);
   HostState& host_state(const std::string& key);
   CURL* take_easy();
   void recycle_easy(CURL* easy);
 
   ClientOptions options_;
   CURLM* multi_ = nullptr;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
   std::unique_ptr<CircuitBreakers> breakers_;
   OperationStats stats_;
 
@@ -110,7 +100,6 @@ class Engine {
   std::size_t in_flight_ = 0;
   std::unordered_map<const HostState*, std::size_t> in_flight_per_host_;
   bool stopping_ = false;
-  std::optional<Clock::time_point> curl_timer_;
 };
 
 }  // namespace poolkit::http::detail
