@@ -100,9 +100,8 @@ TEST(ResilienceRetry, MaxAttemptsCountsTheFirstAttemptAndRaisesAfterTheLast) {
 }
 
 TEST(ResilienceRetry, BacksOffExponentiallyWithJitterAndHonoursALongerRetryAfter) {
-  const auto policy =
-      RetryPolicy::resilience(10, poolkit::Backoff{.base = 250ms, .cap = 1000ms, .jitter = 100ms},
-                              30s);
+  const auto policy = RetryPolicy::resilience(
+      10, poolkit::Backoff{.base = 250ms, .cap = 1000ms, .jitter = 100ms}, 30s);
   for (int i = 0; i < 50; ++i) {
     const auto first = policy.decide(status("GET", 503), 0).delay;
     EXPECT_GE(first, 250ms);
