@@ -23,18 +23,19 @@ demo: build
 test: build
 	scripts/run-tests $(BUILD)
 
-# Sanitizer runs of the unit and conformance suites.
+# Sanitizer runs of every suite built into test binaries (unit, conformance and the
+# integration suites against real servers); the CLI scripts and the install check run in `test`.
 test-asan: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPOOLKIT_WERROR=ON \
 	  -DPOOLKIT_SANITIZE=address,undefined -DPOOLKIT_BUILD_BENCH=OFF -DPOOLKIT_BUILD_TOOLS=OFF
 	cmake --build build-asan -j $(JOBS)
-	ctest --test-dir build-asan -L 'unit|conformance' --output-on-failure -j $(JOBS)
+	ctest --test-dir build-asan -LE 'cli|install' --output-on-failure -j $(JOBS) --timeout 900
 
 test-tsan: deps
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOOLKIT_WERROR=ON \
 	  -DPOOLKIT_SANITIZE=thread -DPOOLKIT_BUILD_BENCH=OFF -DPOOLKIT_BUILD_TOOLS=OFF
 	cmake --build build-tsan -j $(JOBS)
-	ctest --test-dir build-tsan -L 'unit|conformance' --output-on-failure -j $(JOBS)
+	ctest --test-dir build-tsan -LE 'cli|install' --output-on-failure -j $(JOBS) --timeout 900
 
 bench: build
 	$(BUILD)/bench/poolkit_pool_bench --benchmark_repetitions=5 --markdown $(BUILD)/pool-bench.md

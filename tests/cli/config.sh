@@ -13,25 +13,8 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 failures=0
 
-scrub() { sed "s/${secret}/<SECRET>/g"; }
-
-fail() {
-  echo "FAIL: $1" >&2
-  if [ -n "${2:-}" ]; then printf '%s\n' "$2" | scrub | head -40 | sed 's/^/    /' >&2; fi
-  failures=$((failures + 1))
-}
-
-# Runs poolkit in a clean environment (plus the VAR=value words given before the arguments),
-# from the current directory. Sets $out (stdout and stderr) and $status.
-run() {
-  local assignments=()
-  while [ $# -gt 0 ] && [[ $1 == *=* ]]; do
-    assignments+=("$1")
-    shift
-  done
-  out=$(env -i PATH="$PATH" "${assignments[@]}" "$bin" "$@" 2>&1)
-  status=$?
-}
+# shellcheck source=helpers.bash
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
 # run, from another directory.
 run_in() {
@@ -40,18 +23,6 @@ run_in() {
   pushd "$directory" >/dev/null || exit 1
   run "$@"
   popd >/dev/null || exit 1
-}
-
-expect_status() {  # expected-status description
-  [ "$status" -eq "$1" ] || fail "$2: exit status $status, expected $1" "$out"
-}
-
-expect_output() {  # text description
-  grep -q -F -- "$1" <<<"$out" || fail "$2: output lacks '$1'" "$out"
-}
-
-expect_no_secret() {  # description
-  if grep -q -F -- "$secret" <<<"$out"; then fail "$1: output contains the test password" "$out"; fi
 }
 
 # Validates $out as one JSON object of the documented shape, for which the jq expression

@@ -1,12 +1,113 @@
-// `poolkit bench redis`: placeholder until the redis layer lands.
+// `poolkit bench redis`: N threads run GET on one key (set at start) through redis::Client, or
+// with --no-reuse open, use and close a connection per GET (the "re-create" baseline).
 
+#include <fmt/format.h>
+
+#include <atomic>
+#include <memory>
+#include <utility>
+
+#include "bench_runner.hpp"
 #include "commands.hpp"
+#include "poolkit/error.hpp"
+#include "poolkit/redis.hpp"
+#include "poolkit/settings.hpp"
+#include "poolkit/url.hpp"
 
 namespace poolkit::cli {
+namespace {
+
+// Three bytes, like redis-benchmark's default value, so both measure the same reply.
+constexpr std::string_view kBenchKey = "poolkit:bench";
+constexpr std::string_view kBenchValue = "xxx";
+
+// REDIS_* settings from the environment, with --url on top (and --pool-size defaulting to
+// REDIS_MAX_CONNECTIONS). Exits 2 when the
+// configuration or the URL is invalid.
+RedisSettings bench_settings(BenchOptions& options) {
+  try {
+    RedisSettings settings = Settings::from_environment().redis;
+    if (!options.url.empty()) settings.url = parse_url(options.url);
+    if (!settings.url) {
+      throw ConfigError("no Redis URL: pass --url redis://host:port/0 or set REDIS_URL");
+    }
+    options.url = settings.url->redacted();  // only ever printed from here on
+    if (options.pool_size == 0) options.pool_size = settings.max_connections;
+    return settings;
+  } catch (const ConfigError& error) {
+    fmt::print(stderr, "poolkit bench redis: {}\n", error.what());
+    throw CLI::RuntimeError(kExitInvalid);
+  }
+}
+
+ThreadWorkload reuse_workload(const std::shared_ptr<redis::Client>& client) {
+  return ThreadWorkload{
+      .make_worker = [client](int) -> std::function<void()> {
+        return [client] {
+          if (!client->get(kBenchKey))
+            throw ProtocolError(Backend::redis, "the bench key vanished");
+        };
+      },
+      .connections_opened = [client] { return client->stats().pool.created; },
+  };
+}
+
+ThreadWorkload no_reuse_workload(const std::shared_ptr<redis::Client>& client) {
+  auto opened = std::make_shared<std::atomic<std::uint64_t>>(0);
+  return ThreadWorkload{
+      .make_worker = [client, opened](int) -> std::function<void()> {
+        return [client, opened] {
+          redis::Connection connection = client->open_unpooled();
+          opened->fetch_add(1, std::memory_order_relaxed);
+          if (connection.command("GET", kBenchKey).is_nil()) {
+            throw ProtocolError(Backend::redis, "the bench key vanished");
+          }
+        };
+      },
+      .connections_opened = [opened] { return opened->load(); },
+  };
+}
+
+// One client per run (a --sweep makes one per pool size); it lives as long as the workload.
+Workload redis_workload(const BenchOptions& options, RedisSettings settings, bool strict_fifo) {
+  settings.max_connections = options.pool_size;
+  redis::ClientOptions client_options;
+  client_options.strict_fifo = strict_fifo;
+  auto client = std::make_shared<redis::Client>(settings, client_options);
+  client->set(kBenchKey, kBenchValue);
+  Workload workload{.run = options.reuse ? reuse_workload(client) : no_reuse_workload(client)};
+  workload.in_use = [client] { return client->stats().pool.in_use; };
+  return workload;
+}
+
+void run_bench_redis(BenchOptions options, bool strict_fifo) {
+  const RedisSettings settings = bench_settings(options);
+  try {
+    run_bench_command(
+        options,
+        [&](const BenchOptions& run) { return redis_workload(run, settings, strict_fifo); },
+        "REDIS_MAX_CONNECTIONS");
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& error) {
+    fmt::print(stderr, "poolkit bench redis: cannot set up the bench key: {}\n", error.what());
+    throw CLI::RuntimeError(kExitFailure);
+  }
+}
+
+}  // namespace
 
 void add_bench_redis(CLI::App& bench) {
-  CLI::App* command = bench.add_subcommand("redis", "Not built yet: arrives with the redis layer");
-  command->callback([] { throw CLI::RuntimeError(kExitFailure); });
+  auto options = std::make_shared<BenchOptions>();
+  auto strict_fifo = std::make_shared<bool>(false);
+  options->backend = "redis";
+  CLI::App* command =
+      bench.add_subcommand("redis", "GET one key from N threads through the Redis pool");
+  command->add_option("--url", options->url, "Redis URL (default: REDIS_URL)");
+  add_bench_options(*command, *options);
+  command->add_flag("--strict-fifo", *strict_fifo,
+                    "Strict FIFO check-out (the pool's CMAP mode) instead of the client's default");
+  command->callback([options, strict_fifo] { run_bench_redis(*options, *strict_fifo); });
 }
 
 }  // namespace poolkit::cli

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <poolkit/error.hpp>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "demo_report.hpp"
 #include "latency_histogram.hpp"
 
 namespace poolkit::cli {
@@ -23,8 +25,14 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kOutcomeNames[] = {"ok",           "timeout", "connect",
                                          "pool_timeout", "server",  "other"};
 
+// A URL that parses keeps its host and port visible; anything else is masked whole.
 std::string redacted_url(const std::string& url) {
-  return url.empty() ? "" : redact_url_text(url);
+  if (url.empty()) return "";
+  try {
+    return parse_url(url).redacted();
+  } catch (const Error&) {
+    return redact_url_text(url);
+  }
 }
 
 // Results of one worker, merged at the end so workers never share a counter.
@@ -126,6 +134,10 @@ void add_bench_options(CLI::App& command, BenchOptions& options) {
       ->check(CLI::Range(0.0, 10000000.0));
   command.add_flag("--json", options.json, "Print one JSON object");
   command.add_flag("--quiet{false}", options.progress, "No progress line");
+  command.add_option("--sweep", options.sweep,
+                     "Run once per pool size FROM:TO[:STEP] (doubling without STEP)");
+  command.add_option("--html", options.html,
+                     "With --sweep: write the sweep chart to this HTML file");
 }
 
 Outcome classify(const std::exception_ptr& error) noexcept {
@@ -245,6 +257,110 @@ BenchReport run_bench(const BenchOptions& options, const AsyncWorkload& workload
   Tally total = shared->tally;
   lock.unlock();
   return finish(total, start, workload.connections_opened ? workload.connections_opened() : 0);
+}
+
+BenchReport run_bench(const BenchOptions& options, const Workload& workload) {
+  std::atomic<std::size_t> peak{0};
+  std::atomic<bool> done{false};
+  std::jthread sampler;
+  if (workload.in_use) {
+    sampler = std::jthread([&] {
+      while (!done.load(std::memory_order_relaxed)) {
+        const std::size_t now = workload.in_use();
+        if (now > peak.load(std::memory_order_relaxed)) peak.store(now, std::memory_order_relaxed);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    });
+  }
+  BenchReport report =
+      std::visit([&](const auto& run) { return run_bench(options, run); }, workload.run);
+  done = true;
+  if (sampler.joinable()) sampler.join();
+  report.peak_in_use = peak.load();
+  return report;
+}
+
+namespace {
+
+[[noreturn]] void invalid(const std::string& message) {
+  fmt::print(stderr, "poolkit bench: {}\n", message);
+  throw CLI::RuntimeError(kExitInvalid);
+}
+
+void print_sweep(const BenchOptions& options, const std::vector<SweepPoint>& points,
+                 std::size_t recommended, const std::string& size_setting) {
+  if (options.json) {
+    nlohmann::ordered_json sweep = nlohmann::ordered_json::array();
+    for (const auto& p : points)
+      sweep.push_back(
+          {{"pool_size", p.pool_size},
+           {"ops_per_sec", p.report.ops_per_sec()},
+           {"latency_us", {{"p50", p.report.latency_us_p50}, {"p99", p.report.latency_us_p99}}},
+           {"peak_in_use", p.report.peak_in_use},
+           {"errors", p.report.errors[1] + p.report.errors[2] + p.report.errors[3] +
+                          p.report.errors[4] + p.report.errors[5]}});
+    fmt::print("{}\n", nlohmann::ordered_json{{"backend", options.backend},
+                                              {"url", redacted_url(options.url)},
+                                              {"concurrency", options.concurrency},
+                                              {"sweep", sweep},
+                                              {"recommended_pool_size", recommended}}
+                           .dump());
+    return;
+  }
+  fmt::print("{} pool-size sweep  {}  concurrency {}\n", options.backend, redacted_url(options.url),
+             options.concurrency);
+  fmt::print("  {:>9} {:>12} {:>10} {:>10} {:>12} {:>8}\n", "pool size", "ops/s", "p50 µs",
+             "p99 µs", "peak in use", "errors");
+  for (const auto& p : points)
+    fmt::print("  {:>9} {:>12.0f} {:>10} {:>10} {:>12} {:>8}\n", p.pool_size,
+               p.report.ops_per_sec(), p.report.latency_us_p50, p.report.latency_us_p99,
+               p.report.peak_in_use,
+               p.report.errors[1] + p.report.errors[2] + p.report.errors[3] + p.report.errors[4] +
+                   p.report.errors[5]);
+  fmt::print("  recommended: {}={} (peak in use at the largest size + 20%)\n", size_setting,
+             recommended);
+}
+
+}  // namespace
+
+void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
+                       const std::string& size_setting) {
+  std::vector<std::size_t> sizes;
+  try {
+    if (!options.sweep.empty()) sizes = parse_sweep(options.sweep);
+  } catch (const std::invalid_argument& error) {
+    invalid(error.what());
+  }
+  if (!options.html.empty() && sizes.empty()) invalid("--html needs --sweep FROM:TO[:STEP]");
+  if (!options.reuse && !sizes.empty())
+    invalid("--sweep measures pool sizes: it cannot be combined with --no-reuse");
+  try {
+    if (sizes.empty()) {
+      print_bench_report(options, run_bench(options, factory(options)));
+      return;
+    }
+    std::vector<SweepPoint> points;
+    for (const std::size_t size : sizes) {
+      options.pool_size = size;
+      points.push_back({size, run_bench(options, factory(options))});
+    }
+    const std::size_t recommended = recommended_pool_size(points.back().report.peak_in_use);
+    print_sweep(options, points, recommended, size_setting);
+    if (!options.html.empty()) {
+      LayerResult layer{.layer = options.backend,
+                        .url = redacted_url(options.url),
+                        .concurrency = options.concurrency};
+      layer.sweep = points;
+      layer.pooled = points.back().report;
+      layer.peak_in_use = points.back().report.peak_in_use;
+      layer.recommended_size = recommended;
+      layer.size_setting = size_setting;
+      std::ofstream(options.html) << render_html_report({layer}, "poolkit bench --sweep");
+      fmt::print(stderr, "sweep chart written to {}\n", options.html);
+    }
+  } catch (const ConfigError& error) {
+    invalid(error.what());
+  }
 }
 
 void print_bench_report(const BenchOptions& options, const BenchReport& report) {

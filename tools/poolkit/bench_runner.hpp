@@ -10,6 +10,7 @@
 #include <exception>
 #include <functional>
 #include <string>
+#include <variant>
 
 namespace poolkit::cli {
 
@@ -23,13 +24,13 @@ struct BenchOptions {
   double rate = 0.0;          // total operations per second; 0 = as fast as possible
   bool json = false;
   bool progress = true;  // the live progress line on stderr
+  std::string sweep{};   // FROM:TO[:STEP]: run once per pool size instead of once
+  std::string html{};    // with --sweep: also write the HTML chart here
 };
 
 // The options every `bench <layer>` shares: --concurrency, --duration, --pool-size, --no-reuse,
-// --rate, --json, --quiet.
+// --rate, --json, --quiet, --sweep, --html.
 void add_bench_options(CLI::App& command, BenchOptions& options);
-// Exits with status 2 (and a message naming the option) when a value is out of range.
-void validate_bench_options(const BenchOptions& options);
 
 enum class Outcome { ok, timeout, connect, pool_timeout, server, other };
 // Maps an exception to the error bucket of the report (poolkit::Error codes; anything else is
@@ -51,17 +52,33 @@ struct AsyncWorkload {
   std::function<std::uint64_t()> connections_opened{};
 };
 
+// One layer's workload, as `bench` and `demo` build it: the operation to repeat, and the pool's
+// in-use count so the runner can record the peak (for the recommended pool size).
+struct Workload {
+  std::variant<ThreadWorkload, AsyncWorkload> run;
+  std::function<std::size_t()> in_use{};
+};
+// Builds the workload for options.pool_size / options.reuse against options.url.
+using WorkloadFactory = std::function<Workload(const BenchOptions& options)>;
+
 struct BenchReport {
   std::uint64_t ops = 0;         // successful operations
   std::uint64_t errors[6] = {};  // indexed by Outcome; errors[ok] stays 0
   double elapsed_s = 0.0;
   std::uint64_t latency_us_p50 = 0, latency_us_p99 = 0, latency_us_p999 = 0, latency_us_max = 0;
   std::uint64_t connections_opened = 0;
+  std::size_t peak_in_use = 0;  // most pool connections in use at once (sampled)
   double ops_per_sec() const { return elapsed_s > 0 ? static_cast<double>(ops) / elapsed_s : 0.0; }
 };
 
 BenchReport run_bench(const BenchOptions& options, const ThreadWorkload& workload);
 BenchReport run_bench(const BenchOptions& options, const AsyncWorkload& workload);
+BenchReport run_bench(const BenchOptions& options, const Workload& workload);
+
+// What `poolkit bench <layer>` does once its options are parsed: one run, or with --sweep one run
+// per pool size (table or JSON array, and the HTML chart with --html). Bad values exit with 2.
+void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
+                       const std::string& size_setting);
 
 // Text report, or with options.json one JSON object: backend, url (redacted), concurrency,
 // pool_size, reuse, duration_s, ops, ops_per_sec, latency_us {p50, p99, p999, max},

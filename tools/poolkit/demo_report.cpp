@@ -137,10 +137,12 @@ std::string sweep_chart(const LayerResult& layer) {
   svg += fmt::format(
       R"(<text x="{}" y="{}" font-size="12" text-anchor="middle">pool size (concurrency {})</text>)",
       kLeft + plot_w / 2, kHeight - 8, layer.concurrency);
-  svg += fmt::format(R"~(<text x="14" y="{}" font-size="12" fill="#1f6fb2" transform="rotate(-90 14 {})" text-anchor="middle">ops/s</text>)~",
-                     kTop + plot_h / 2, kTop + plot_h / 2);
-  svg += fmt::format(R"~(<text x="{}" y="{}" font-size="12" fill="#c2410c" transform="rotate(90 {} {})" text-anchor="middle">p99 ms</text>)~",
-                     kWidth - 12, kTop + plot_h / 2, kWidth - 12, kTop + plot_h / 2);
+  svg += fmt::format(
+      R"~(<text x="14" y="{}" font-size="12" fill="#1f6fb2" transform="rotate(-90 14 {})" text-anchor="middle">ops/s</text>)~",
+      kTop + plot_h / 2, kTop + plot_h / 2);
+  svg += fmt::format(
+      R"~(<text x="{}" y="{}" font-size="12" fill="#c2410c" transform="rotate(90 {} {})" text-anchor="middle">p99 ms</text>)~",
+      kWidth - 12, kTop + plot_h / 2, kWidth - 12, kTop + plot_h / 2);
   return svg + "</svg>";
 }
 
@@ -277,14 +279,17 @@ td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9rem}
         "<span style=\"background:#c2410c\"></span>p99 latency (ms)"
         "<span style=\"background:#15803d\"></span>recommended size</div>";
     html += sweep_chart(l);
-    html += "</div><div><h3>Pooled vs re-created</h3>";
-    html += comparison_chart(l);
-    html +=
-        "<table><tr><th></th><th>ops/s</th><th>p50 ms</th><th>p99 ms</th><th>connections "
-        "opened</th><th>errors</th></tr>";
-    html += report_row("re-created", l.recreated);
-    html += report_row("pooled", l.pooled);
-    html += "</table>";
+    html += "</div><div>";
+    if (l.recreated.elapsed_s > 0) {  // a sweep alone has nothing to compare
+      html += "<h3>Pooled vs re-created</h3>";
+      html += comparison_chart(l);
+      html +=
+          "<table><tr><th></th><th>ops/s</th><th>p50 ms</th><th>p99 ms</th><th>connections "
+          "opened</th><th>errors</th></tr>";
+      html += report_row("re-created", l.recreated);
+      html += report_row("pooled", l.pooled);
+      html += "</table>";
+    }
     html +=
         fmt::format("<p>Recommended <code>{}={}</code> (peak {} in use at concurrency {}).</p>",
                     escape_html(l.size_setting), l.recommended_size, l.peak_in_use, l.concurrency);

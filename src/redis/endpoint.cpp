@@ -1,0 +1,165 @@
+#include "endpoint.hpp"
+
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+
+#include "poolkit/error.hpp"
+
+namespace poolkit::redis::detail {
+namespace {
+
+constexpr int kDefaultPort = 6379;
+constexpr std::size_t kMaxDatabaseDigits = 9;
+
+int parse_database(std::string_view text, const std::string& address) {
+  const bool digits_only =
+      !text.empty() && text.size() <= kMaxDatabaseDigits &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits_only) {
+    throw ConfigError(fmt::format(
+        "REDIS_URL ({}) names database \"{}\": expected a database number such as /0 or ?db=0",
+        address, text));
+  }
+  return std::stoi(std::string(text));
+}
+
+// "?db=" wins over the path, as redis-py does.
+int database_of(const Url& url, const std::string& address) {
+  if (auto db = url.query_value("db")) return parse_database(*db, address);
+  if (url.scheme == "unix") return 0;
+  std::string_view path = url.path;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  return path.empty() ? 0 : parse_database(path, address);
+}
+
+// CLIENT SETNAME refuses spaces and newlines, so anything outside printable ASCII becomes '-'.
+std::string as_client_name(std::string_view name) {
+  std::string result(name);
+  for (char& c : result) {
+    if (c <= ' ' || c > '~') c = '-';
+  }
+  return result.empty() ? std::string("poolkit") : result;
+}
+
+std::string process_name() {
+  std::ifstream comm("/proc/self/comm");
+  std::string name;
+  std::getline(comm, name);
+  return as_client_name(name);
+}
+
+timeval to_timeval(std::chrono::milliseconds duration) {
+  const auto ms = std::max<std::int64_t>(duration.count(), 1);
+  return timeval{.tv_sec = static_cast<time_t>(ms / 1000),
+                 .tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
+std::chrono::milliseconds until(Deadline deadline, std::chrono::milliseconds cap) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return std::clamp(left, std::chrono::milliseconds(1), cap);
+}
+
+std::unique_ptr<redisContext, ContextDeleter> connect_socket(const Endpoint& endpoint,
+                                                             Deadline deadline) {
+  const timeval timeout = to_timeval(until(deadline, endpoint.connect_timeout));
+  std::unique_ptr<redisContext, ContextDeleter> context(
+      endpoint.is_unix() ? redisConnectUnixWithTimeout(endpoint.socket_path.c_str(), timeout)
+                         : redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, timeout));
+  if (!context) throw std::bad_alloc();
+  if (context->err != 0) {
+    const std::string reason = context->errstr;
+    const bool timed_out = reason.find("timed out") != std::string::npos;
+    const std::string message = fmt::format(
+        "could not connect to Redis at {}: {}; check that the server runs there and REDIS_URL{}",
+        endpoint.address, reason, timed_out ? " (or raise REDIS_CONNECT_TIMEOUT)" : "");
+    if (timed_out) throw TimeoutError(Backend::redis, message);
+    throw ConnectError(Backend::redis, message);
+  }
+  if (redisSetTimeout(context.get(), to_timeval(endpoint.socket_timeout)) != REDIS_OK ||
+      (!endpoint.is_unix() && redisEnableKeepAlive(context.get()) != REDIS_OK)) {
+    throw ConnectError(Backend::redis, fmt::format("could not set up the socket to Redis at {}: {}",
+                                                   endpoint.address, context->errstr));
+  }
+  return context;
+}
+
+void handshake(Connection& connection, const Endpoint& endpoint) {
+  try {
+    if (endpoint.password && !endpoint.username.empty()) {
+      connection.command("AUTH", endpoint.username, *endpoint.password);
+    } else if (endpoint.password) {
+      connection.command("AUTH", *endpoint.password);
+    }
+  } catch (const ServerError& error) {
+    throw ServerError(Backend::redis,
+                      fmt::format("Redis at {} refused the credentials: {}; check the user and "
+                                  "password in REDIS_URL",
+                                  endpoint.address, error.what()));
+  }
+  if (endpoint.database != 0) connection.command("SELECT", endpoint.database);
+  connection.command("CLIENT", "SETNAME", endpoint.client_name);
+}
+
+}  // namespace
+
+Endpoint make_endpoint(const RedisSettings& settings) {
+  if (!settings.url) {
+    throw ConfigError(
+        "REDIS_URL is not set, so the Redis layer is disabled: set it, e.g. "
+        "redis://127.0.0.1:6379/0");
+  }
+  const Url& url = *settings.url;
+  Endpoint endpoint;
+  endpoint.address = url.redacted();
+  if (url.scheme == "rediss") {
+    throw ConfigError(
+        fmt::format("REDIS_URL ({}) uses rediss://: TLS is not supported yet; use "
+                    "redis:// over a trusted network or a unix:// socket",
+                    endpoint.address));
+  }
+  if (url.scheme == "unix") {
+    endpoint.socket_path = url.path;
+  } else if (url.scheme == "redis" && !url.hosts.empty()) {
+    endpoint.host = url.hosts.front().name;
+    endpoint.port = url.hosts.front().port.value_or(kDefaultPort);
+  } else {
+    throw ConfigError(fmt::format(
+        "REDIS_URL ({}) must be redis://host:port/db or unix:///path.sock?db=N", endpoint.address));
+  }
+  endpoint.username = url.username;
+  endpoint.password = url.password;
+  if (!endpoint.password) endpoint.password = url.query_value("password");
+  endpoint.database = database_of(url, endpoint.address);
+  endpoint.client_name =
+      settings.client_name ? as_client_name(*settings.client_name) : process_name();
+  endpoint.connect_timeout = settings.connect_timeout;
+  endpoint.socket_timeout = settings.socket_timeout;
+  return endpoint;
+}
+
+Connection open_connection(const std::shared_ptr<const Endpoint>& endpoint, Deadline deadline) {
+  Connection connection(connect_socket(*endpoint, deadline), endpoint);
+  handshake(connection, *endpoint);
+  return connection;
+}
+
+bool Connector::check(Connection& connection, Deadline) {
+  try {
+    connection.begin_operation();
+    return connection.command("PING").as_string() == "PONG";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void Connector::close(Connection&) noexcept {
+  // Closing the socket is enough: the server drops the client at once, and QUIT would cost
+  // a round trip on a connection that may already be dead.
+}
+
+}  // namespace poolkit::redis::detail

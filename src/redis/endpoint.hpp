@@ -1,0 +1,47 @@
+#pragma once
+// Where and how to connect: RedisSettings resolved once into what hiredis needs.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "poolkit/pool.hpp"
+#include "poolkit/redis.hpp"
+#include "poolkit/settings.hpp"
+
+namespace poolkit::redis::detail {
+
+struct Endpoint {
+  std::string host;  // empty for a unix socket
+  int port = 6379;
+  std::string socket_path;  // unix:// only
+  std::string username;     // empty: AUTH with the password alone (the default user)
+  std::optional<std::string> password;
+  int database = 0;
+  std::string client_name;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds socket_timeout{2000};
+  std::string address;  // redacted URL, for messages
+
+  bool is_unix() const noexcept { return !socket_path.empty(); }
+};
+
+// Throws ConfigError (missing URL, rediss://, bad database number).
+Endpoint make_endpoint(const RedisSettings& settings);
+
+// Connects, sets the socket timeout and keepalive, then AUTH, SELECT and CLIENT SETNAME.
+// Throws ConnectError, TimeoutError or ServerError (e.g. wrong password).
+Connection open_connection(const std::shared_ptr<const Endpoint>& endpoint, Deadline deadline);
+
+// The connector the generic pool drives.
+struct Connector {
+  using Connection = redis::Connection;
+  std::shared_ptr<const Endpoint> endpoint;
+
+  Connection open(Deadline deadline) { return open_connection(endpoint, deadline); }
+  bool check(Connection& connection, Deadline deadline);
+  void close(Connection& connection) noexcept;
+};
+
+}  // namespace poolkit::redis::detail

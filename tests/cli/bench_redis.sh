@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# `poolkit bench redis` against a real redis-server on a free loopback port: the JSON report's
+# shape, --no-reuse, REDIS_URL from the environment, and exit status 2 on bad arguments.
+# Usage: bench_redis.sh <poolkit binary> <repository root>. Never print the password (see
+# helpers.bash).
+set -uo pipefail
+
+bin=$(realpath "$1")
+secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
+scratch=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill -9 "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+failures=0
+
+# shellcheck source=helpers.bash
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
+
+# Starts redis-server with requirepass on a free loopback port (a few random tries: a port
+# taken meanwhile just fails that try). Sets $port and $server_pid.
+start_server() {
+  local redis_server
+  redis_server=$(command -v redis-server || echo /usr/bin/redis-server)
+  for _ in $(seq 1 20); do
+    port=$((20000 + RANDOM % 40000))
+    printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly no\ndir %s\nrequirepass %s\n' \
+      "$port" "$scratch" "$secret" >"$scratch/redis.conf"
+    chmod 600 "$scratch/redis.conf"
+    "$redis_server" "$scratch/redis.conf" >"$scratch/redis.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 50); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+      if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
+      sleep 0.1
+    done
+    kill -9 "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+    server_pid=
+  done
+  echo "FAIL: could not start redis-server" >&2
+  exit 1
+}
+
+start_server
+url="redis://:${secret}@127.0.0.1:${port}/0"
+
+# --- the JSON report, pooled
+run bench redis --url "$url" --concurrency 2 --duration 0.5 --json --quiet
+expect_status 0 "pooled run"
+jq -e '
+  .backend == "redis" and (.url | type == "string") and .concurrency == 2 and .pool_size >= 1
+  and .reuse == true and .duration_s > 0 and .ops > 0 and .ops_per_sec > 0
+  and ([.latency_us.p50, .latency_us.p99, .latency_us.p999, .latency_us.max] | all(type == "number"))
+  and .latency_us.p50 <= .latency_us.max
+  and ([.errors.timeout, .errors.connect, .errors.pool_timeout, .errors.server, .errors.other]
+       | all(. == 0))
+  and .connections_opened >= 1 and .connections_opened <= 2' <<<"$out" >/dev/null ||
+  fail "pooled JSON has every field, no errors, at most 2 connections" "$out"
+[[ $out == *"127.0.0.1:${port}"* ]] || fail "the report names the server" "$out"
+expect_no_secret "pooled JSON report"
+
+# --- one connection per operation
+run bench redis --url "$url" --concurrency 2 --duration 0.5 --no-reuse --json --quiet
+expect_status 0 "--no-reuse run"
+jq -e '.reuse == false and .ops > 0 and .connections_opened >= .ops' <<<"$out" >/dev/null ||
+  fail "--no-reuse opens a connection per operation" "$out"
+
+# --- REDIS_URL from the environment, --pool-size, and the text report
+run "REDIS_URL=$url" bench redis --concurrency 3 --duration 0.3 --pool-size 1 --quiet
+expect_status 0 "REDIS_URL run"
+expect_output "pool size 1" "--pool-size reaches the report"
+expect_no_secret "text report"
+
+# --- a pool-size sweep recommends a REDIS_MAX_CONNECTIONS
+run bench redis --url "$url" --concurrency 2 --duration 0.2 --sweep 1:2 --quiet
+expect_status 0 "--sweep run"
+expect_output "REDIS_MAX_CONNECTIONS=" "--sweep recommends a setting"
+expect_no_secret "sweep table"
+
+# --- bad arguments exit 2
+expect_invalid() {
+  local what=$1
+  shift
+  run "$@"
+  expect_status 2 "$what"
+}
+expect_invalid "concurrency 0" bench redis --url "$url" --concurrency 0 --duration 1
+expect_invalid "a missing --duration" bench redis --url "$url" --concurrency 1
+expect_invalid "a negative --rate" bench redis --url "$url" -c 1 -d 1 --rate -5
+expect_invalid "an unknown option" bench redis --url "$url" -c 1 -d 1 --bogus
+expect_invalid "a URL that does not parse" bench redis --url "not a url" -c 1 -d 1
+expect_invalid "no URL at all" bench redis -c 1 -d 1
+expect_invalid "rediss://" bench redis --url "rediss://:${secret}@127.0.0.1:${port}/0" -c 1 -d 1
+expect_output "TLS is not supported yet" "rediss://"
+expect_no_secret "rediss:// error"
+
+# --- a server that is not there: the setup fails with status 1 and says why
+kill -9 "$server_pid" 2>/dev/null
+wait "$server_pid" 2>/dev/null
+server_pid=
+run bench redis --url "$url" -c 1 -d 0.3 --quiet
+expect_status 1 "an unreachable server"
+expect_output "could not connect" "an unreachable server"
+
+if [ "$failures" -gt 0 ]; then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "bench redis: all checks passed"

@@ -1,0 +1,37 @@
+# Helpers shared by the CLI tests (sourced, not run: ctest runs only tests/cli/*.sh). The
+# caller sets $bin (the poolkit binary), $secret (POOLKIT_TEST_SECRET) and failures=0.
+#
+# Never print a command line or output that could hold the password: the test output is
+# scanned for it afterwards. Failure messages show output with the password replaced.
+
+scrub() { sed "s/${secret}/<SECRET>/g"; }
+
+fail() {
+  echo "FAIL: $1" >&2
+  if [ -n "${2:-}" ]; then printf '%s\n' "$2" | scrub | head -40 | sed 's/^/    /' >&2; fi
+  failures=$((failures + 1))
+}
+
+# Runs poolkit in a clean environment (plus the VAR=value words given before the arguments),
+# from the current directory. Sets $out (stdout and stderr) and $status.
+run() {
+  local assignments=()
+  while [ $# -gt 0 ] && [[ $1 == *=* ]]; do
+    assignments+=("$1")
+    shift
+  done
+  out=$(env -i PATH="$PATH" "${assignments[@]}" "$bin" "$@" 2>&1)
+  status=$?
+}
+
+expect_status() {  # expected-status description
+  [ "$status" -eq "$1" ] || fail "$2: exit status $status, expected $1" "$out"
+}
+
+expect_output() {  # text description
+  grep -q -F -- "$1" <<<"$out" || fail "$2: output lacks '$1'" "$out"
+}
+
+expect_no_secret() {  # description
+  if grep -q -F -- "$secret" <<<"$out"; then fail "$1: output contains the test password" "$out"; fi
+}
