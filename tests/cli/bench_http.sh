@@ -55,7 +55,10 @@ run --url "$url" --concurrency 2 --duration 0.5 --json --quiet --no-reuse
 check_json '.ops > 0 and .reuse == false and .connections_opened == .ops' "no-reuse"
 
 run --url "http://127.0.0.1:$port/missing" --concurrency 1 --duration 0.3 --json --quiet
-[ "$status" -eq 1 ] || fail "every request failing: exit status $status, expected 1" "$out"
+check_json '.ops == 0 and .errors.server > 0' "a 404 counts as a server error"
+
+run --url "$url" --concurrency 2 --duration 0.3 --quiet --sweep 1:2
+[ "$status" -eq 0 ] || fail "--sweep 1:2: exit status $status" "$out"
 
 for bad in "--url ftp://127.0.0.1/ --concurrency 1 --duration 1" \
            "--url $url --concurrency 0 --duration 1" \

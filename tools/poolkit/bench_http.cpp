@@ -7,6 +7,7 @@
 #include <poolkit/http.hpp>
 #include <poolkit/settings.hpp>
 #include <poolkit/url.hpp>
+#include <type_traits>
 
 #include "bench_runner.hpp"
 #include "commands.hpp"
@@ -45,16 +46,15 @@ Settings bench_settings() {
   }
 }
 
-// Every request the same way: a pool as large as the concurrency unless --pool-size says
-// otherwise, no connection reuse with --no-reuse.
-http::ClientOptions client_options(const HttpBenchArguments& arguments, const Settings& settings) {
+// The client for one run (a --sweep makes one per pool size): the pool is --pool-size (or the
+// setting) per host, and for the async client in all; --no-reuse opens a connection per request.
+http::ClientOptions client_options(const HttpBenchArguments& arguments, const BenchOptions& run,
+                                   const Settings& settings) {
   auto options = arguments.sync ? http::ClientOptions::from(settings.http_sync)
                                 : http::ClientOptions::from(settings.http_async);
-  if (arguments.bench.pool_size > 0) {
-    options.max_connections_per_host = arguments.bench.pool_size;
-    if (!arguments.sync) options.max_connections = arguments.bench.pool_size;
-  }
-  options.reuse_connections = arguments.bench.reuse;
+  options.max_connections_per_host = run.pool_size;
+  if (!arguments.sync) options.max_connections = run.pool_size;
+  options.reuse_connections = run.reuse;
   return options;
 }
 
@@ -64,12 +64,10 @@ void throw_unless_success(const http::Response& response) {
   }
 }
 
-BenchReport run_async(const HttpBenchArguments& arguments, const http::ClientOptions& options) {
-  http::AsyncClient client(options);
+AsyncWorkload async_workload(const std::shared_ptr<http::AsyncClient>& client, std::string url) {
   AsyncWorkload workload;
-  const std::string url = arguments.bench.url;
-  workload.start = [&client, url](std::function<void(std::exception_ptr)> done) {
-    client.send(http::Request::get(url), [done = std::move(done)](http::Result result) {
+  workload.start = [client, url](std::function<void(std::exception_ptr)> done) {
+    client->send(http::Request::get(url), [done = std::move(done)](http::Result result) {
       if (!result.error && result.response.status >= 400) {
         try {
           throw_unless_success(result.response);
@@ -80,33 +78,51 @@ BenchReport run_async(const HttpBenchArguments& arguments, const http::ClientOpt
       done(std::move(result.error));
     });
   };
-  workload.connections_opened = [&client] { return client.metrics().connections_new; };
-  return run_bench(arguments.bench, workload);
+  workload.connections_opened = [client] { return client->metrics().connections_new; };
+  return workload;
 }
 
-BenchReport run_sync(const HttpBenchArguments& arguments, const http::ClientOptions& options) {
-  http::SyncClient client(options);
+ThreadWorkload sync_workload(const std::shared_ptr<http::SyncClient>& client, std::string url) {
   ThreadWorkload workload;
-  const std::string url = arguments.bench.url;
-  workload.make_worker = [&client, url](int) {
-    return [&client, url] { throw_unless_success(client.get(url)); };
+  workload.make_worker = [client, url](int) -> std::function<void()> {
+    return [client, url] { throw_unless_success(client->get(url)); };
   };
-  workload.connections_opened = [&client] { return client.metrics().connections_new; };
-  return run_bench(arguments.bench, workload);
+  workload.connections_opened = [client] { return client->metrics().connections_new; };
+  return workload;
+}
+
+// One client per run; it lives as long as the workload.
+template <class Client>
+Workload http_workload(const std::shared_ptr<Client>& client, const std::string& url) {
+  Workload workload;
+  if constexpr (std::is_same_v<Client, http::SyncClient>) {
+    workload.run = sync_workload(client, url);
+  } else {
+    workload.run = async_workload(client, url);
+  }
+  workload.in_use = [client] { return static_cast<std::size_t>(client->metrics().in_flight); };
+  return workload;
 }
 
 void run_http_bench(HttpBenchArguments& arguments) {
   arguments.bench.backend = "http";
   require_http_url(arguments.bench.url);
   const auto settings = bench_settings();
-  const auto options = client_options(arguments, settings);
   if (arguments.bench.pool_size == 0) {
-    arguments.bench.pool_size = options.max_connections_per_host;
+    const auto& async = settings.http_async;
+    const std::size_t async_size =
+        async.limit_per_host > 0 ? async.limit_per_host : async.pool_limit;
+    arguments.bench.pool_size = arguments.sync ? settings.http_sync.pool_maxsize : async_size;
   }
-  const BenchReport report =
-      arguments.sync ? run_sync(arguments, options) : run_async(arguments, options);
-  print_bench_report(arguments.bench, report);
-  if (report.ops == 0) throw CLI::RuntimeError(kExitFailure);
+  const std::string url = arguments.bench.url;
+  run_bench_command(
+      arguments.bench,
+      [&](const BenchOptions& run) {
+        const auto options = client_options(arguments, run, settings);
+        if (arguments.sync) return http_workload(std::make_shared<http::SyncClient>(options), url);
+        return http_workload(std::make_shared<http::AsyncClient>(options), url);
+      },
+      arguments.sync ? "REQUESTS_POOL_MAXSIZE" : "AIOHTTP_LIMIT_PER_HOST");
 }
 
 }  // namespace
