@@ -5,6 +5,7 @@ set -uo pipefail
 
 bin=$(realpath "$1")
 root=$(realpath "$2")
+secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
 # shellcheck source=../../scripts/lib/nginx.sh
 source "$root/scripts/lib/nginx.sh"
 scratch=$(mktemp -d)
@@ -15,20 +16,14 @@ cleanup() {
 trap cleanup EXIT
 failures=0
 
-fail() {
-  echo "FAIL: $1" >&2
-  if [ -n "${2:-}" ]; then printf '%s\n' "$2" | head -20 | sed 's/^/    /' >&2; fi
-  failures=$((failures + 1))
-}
+# shellcheck source=helpers.bash
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
 start_nginx "$scratch" || exit 1
 port=$nginx_port
 url="http://127.0.0.1:$port/small.txt"
 
-run() {
-  out=$(env -i PATH="$PATH" "$bin" bench http "$@" 2>&1)
-  status=$?
-}
+bench() { run bench http "$@"; }
 
 shape='type == "object" and .backend == "http" and (.url | type == "string")
   and (.concurrency | type == "number") and (.pool_size | type == "number")
@@ -44,21 +39,21 @@ check_json() {  # extra-jq-condition description
   jq -e "($shape) and ($1)" <<<"$out" >/dev/null || fail "$2: unexpected JSON" "$out"
 }
 
-run --url "$url" --concurrency 4 --duration 0.5 --json --quiet
+bench --url "$url" --concurrency 4 --duration 0.5 --json --quiet
 check_json '.ops > 0 and .concurrency == 4 and .reuse == true and .connections_opened <= 4
   and .errors.other == 0' "async"
 
-run --url "$url" --concurrency 2 --duration 0.5 --json --quiet --sync
+bench --url "$url" --concurrency 2 --duration 0.5 --json --quiet --sync
 check_json '.ops > 0 and .concurrency == 2 and .connections_opened <= 2' "sync"
 
-run --url "$url" --concurrency 2 --duration 0.5 --json --quiet --no-reuse
+bench --url "$url" --concurrency 2 --duration 0.5 --json --quiet --no-reuse
 check_json '.ops > 0 and .reuse == false and .connections_opened == .ops' "no-reuse"
 
-run --url "http://127.0.0.1:$port/missing" --concurrency 1 --duration 0.3 --json --quiet
+bench --url "http://127.0.0.1:$port/missing" --concurrency 1 --duration 0.3 --json --quiet
 check_json '.ops == 0 and .errors.server > 0' "a 404 counts as a server error"
 
-run --url "$url" --concurrency 2 --duration 0.3 --quiet --sweep 1:2
-[ "$status" -eq 0 ] || fail "--sweep 1:2: exit status $status" "$out"
+bench --url "$url" --concurrency 2 --duration 0.3 --quiet --sweep 1:2
+expect_status 0 "--sweep 1:2"
 
 for bad in "--url ftp://127.0.0.1/ --concurrency 1 --duration 1" \
            "--url $url --concurrency 0 --duration 1" \
@@ -66,8 +61,8 @@ for bad in "--url ftp://127.0.0.1/ --concurrency 1 --duration 1" \
            "--concurrency 1 --duration 1" \
            "--url $url --concurrency 1 --duration 1 --bogus"; do
   # shellcheck disable=SC2086
-  run $bad
-  [ "$status" -eq 2 ] || fail "bad arguments ($bad): exit status $status, expected 2" "$out"
+  bench $bad
+  expect_status 2 "bad arguments ($bad)"
 done
 
 if [ "$failures" -ne 0 ]; then
