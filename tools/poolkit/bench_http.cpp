@@ -1,12 +1,141 @@
-// `poolkit bench http`: placeholder until the http layer lands.
+// `poolkit bench http`: GET one URL with N requests in flight on the async client, or from N
+// threads on the sync client (--sync), configured from the AIOHTTP_* / REQUESTS_* settings.
 
+#include <fmt/format.h>
+
+#include <memory>
+#include <poolkit/http.hpp>
+#include <poolkit/settings.hpp>
+#include <poolkit/url.hpp>
+#include <type_traits>
+
+#include "bench_runner.hpp"
 #include "commands.hpp"
 
 namespace poolkit::cli {
+namespace {
+
+struct HttpBenchArguments {
+  BenchOptions bench;
+  bool sync = false;
+};
+
+void require_http_url(const std::string& url) {
+  std::string problem;
+  try {
+    const Url parsed = parse_url(url);
+    if (parsed.scheme != "http" && parsed.scheme != "https") {
+      problem = "scheme '" + parsed.scheme + "' is not http or https";
+    }
+  } catch (const ConfigError& error) {
+    problem = error.what();
+  }
+  if (!problem.empty()) {
+    fmt::print(stderr, "poolkit bench http: --url {}: {}; give e.g. http://127.0.0.1:8080/\n",
+               redact_url_text(url), problem);
+    throw CLI::RuntimeError(kExitInvalid);
+  }
+}
+
+Settings bench_settings() {
+  try {
+    return Settings::from_environment();
+  } catch (const ConfigError& error) {
+    fmt::print(stderr, "poolkit bench http: {}\n", error.what());
+    throw CLI::RuntimeError(kExitInvalid);
+  }
+}
+
+// The client for one run (a --sweep makes one per pool size): the pool is --pool-size (or the
+// setting) per host, and for the async client in all; --no-reuse opens a connection per request.
+http::ClientOptions client_options(const HttpBenchArguments& arguments, const BenchOptions& run,
+                                   const Settings& settings) {
+  auto options = arguments.sync ? http::ClientOptions::from(settings.http_sync)
+                                : http::ClientOptions::from(settings.http_async);
+  options.max_connections_per_host = run.pool_size;
+  if (!arguments.sync) options.max_connections = run.pool_size;
+  options.reuse_connections = run.reuse;
+  return options;
+}
+
+void throw_unless_success(const http::Response& response) {
+  if (response.status >= 400) {
+    throw ServerError(Backend::http, "status " + std::to_string(response.status));
+  }
+}
+
+AsyncWorkload async_workload(const std::shared_ptr<http::AsyncClient>& client, std::string url) {
+  AsyncWorkload workload;
+  workload.start = [client, url](std::function<void(std::exception_ptr)> done) {
+    client->send(http::Request::get(url), [done = std::move(done)](http::Result result) {
+      if (!result.error && result.response.status >= 400) {
+        try {
+          throw_unless_success(result.response);
+        } catch (...) {
+          result.error = std::current_exception();
+        }
+      }
+      done(std::move(result.error));
+    });
+  };
+  workload.connections_opened = [client] { return client->metrics().connections_new; };
+  return workload;
+}
+
+ThreadWorkload sync_workload(const std::shared_ptr<http::SyncClient>& client, std::string url) {
+  ThreadWorkload workload;
+  workload.make_worker = [client, url](int) -> std::function<void()> {
+    return [client, url] { throw_unless_success(client->get(url)); };
+  };
+  workload.connections_opened = [client] { return client->metrics().connections_new; };
+  return workload;
+}
+
+// One client per run; it lives as long as the workload.
+template <class Client>
+Workload http_workload(const std::shared_ptr<Client>& client, const std::string& url) {
+  Workload workload;
+  if constexpr (std::is_same_v<Client, http::SyncClient>) {
+    workload.run = sync_workload(client, url);
+  } else {
+    workload.run = async_workload(client, url);
+  }
+  workload.in_use = [client] { return static_cast<std::size_t>(client->metrics().in_flight); };
+  return workload;
+}
+
+void run_http_bench(HttpBenchArguments& arguments) {
+  arguments.bench.backend = "http";
+  require_http_url(arguments.bench.url);
+  const auto settings = bench_settings();
+  if (arguments.bench.pool_size == 0) {
+    const auto& async = settings.http_async;
+    const std::size_t async_size =
+        async.limit_per_host > 0 ? async.limit_per_host : async.pool_limit;
+    arguments.bench.pool_size = arguments.sync ? settings.http_sync.pool_maxsize : async_size;
+  }
+  const std::string url = arguments.bench.url;
+  run_bench_command(
+      arguments.bench,
+      [&](const BenchOptions& run) {
+        const auto options = client_options(arguments, run, settings);
+        if (arguments.sync) return http_workload(std::make_shared<http::SyncClient>(options), url);
+        return http_workload(std::make_shared<http::AsyncClient>(options), url);
+      },
+      arguments.sync ? "REQUESTS_POOL_MAXSIZE" : "AIOHTTP_LIMIT_PER_HOST");
+}
+
+}  // namespace
 
 void add_bench_http(CLI::App& bench) {
-  CLI::App* command = bench.add_subcommand("http", "Not built yet: arrives with the http layer");
-  command->callback([] { throw CLI::RuntimeError(kExitFailure); });
+  auto arguments = std::make_shared<HttpBenchArguments>();
+  CLI::App* command = bench.add_subcommand(
+      "http", "GET one URL: N requests in flight on the async client, or N threads with --sync");
+  command->add_option("--url", arguments->bench.url, "http:// or https:// URL to GET")->required();
+  add_bench_options(*command, arguments->bench);
+  command->add_flag("--sync", arguments->sync,
+                    "Use the sync client from N threads instead of N requests in flight");
+  command->callback([arguments] { run_http_bench(*arguments); });
 }
 
 }  // namespace poolkit::cli

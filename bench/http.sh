@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# HTTP benchmark: one nginx (one worker, a 17-byte file) on a free loopback port, then, taking
+# turns so machine noise hits everyone alike, wrk -t1 -cN and `poolkit bench http` at N = 1, 8,
+# 32, poolkit --sync and --no-reuse at 8, Python's aiohttp (one shared ClientSession) at the same
+# N and requests (one shared Session, N threads) at 8. Every figure is the median of ROUNDS runs
+# of SECONDS each; ratios are against wrk at the same N in this same invocation. Prints a
+# markdown table.
+#
+# Usage: bench/http.sh [build-dir]   (env: SECONDS_PER_RUN=4 ROUNDS=3)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(realpath "${1:-$root/build}")
+poolkit="$build/tools/poolkit/poolkit"
+seconds=${SECONDS_PER_RUN:-4}
+rounds=${ROUNDS:-3}
+[ -x "$poolkit" ] || { echo "build poolkit first: $poolkit not found" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk not found: run scripts/install-deps" >&2; exit 1; }
+command -v jq >/dev/null || { echo "jq not found" >&2; exit 1; }
+# shellcheck source=../scripts/lib/nginx.sh
+source "$root/scripts/lib/nginx.sh"
+
+# Python peers from PyPI, in a venv under the build folder.
+venv="$build/bench-venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet aiohttp requests >&2
+fi
+
+scratch=$(mktemp -d)
+cleanup() {
+  stop_nginx
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+cat >"$scratch/peers.py" <<'PY'
+import asyncio, sys, threading, time
+
+def run_aiohttp(url, n, seconds):
+    import aiohttp
+    async def main():
+        count = 0
+        connector = aiohttp.TCPConnector(limit=n, limit_per_host=n)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            end = time.monotonic() + seconds
+            async def worker():
+                nonlocal count
+                while time.monotonic() < end:
+                    async with session.get(url) as response:
+                        await response.read()
+                        if response.status == 200:
+                            count += 1
+            start = time.monotonic()
+            await asyncio.gather(*(worker() for _ in range(n)))
+            return count / (time.monotonic() - start)
+    return asyncio.run(main())
+
+def run_requests(url, n, seconds):
+    import requests
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=n))
+    counts = [0] * n
+    end = time.monotonic() + seconds
+    def worker(i):
+        while time.monotonic() < end:
+            if session.get(url).status_code == 200:
+                counts[i] += 1
+    start = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    return sum(counts) / (time.monotonic() - start)
+
+peer, url, n, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+print(f"{(run_aiohttp if peer == 'aiohttp' else run_requests)(url, n, seconds):.0f}")
+PY
+
+start_nginx "$scratch"
+url="http://127.0.0.1:$nginx_port/small.txt"
+
+# One measurement in requests per second.
+measure() {  # name n
+  local name=$1 n=$2
+  case $name in
+    wrk) wrk -t1 -c"$n" -d"${seconds}s" "$url" | awk '/Requests\/sec/ {printf "%.0f\n", $2}' ;;
+    poolkit) "$poolkit" bench http --url "$url" -c "$n" --pool-size "$n" -d "$seconds" --json \
+               --quiet | jq -r '.ops_per_sec | floor' ;;
+    poolkit-sync) "$poolkit" bench http --url "$url" -c "$n" --pool-size "$n" -d "$seconds" \
+                    --sync --json --quiet | jq -r '.ops_per_sec | floor' ;;
+    poolkit-no-reuse) "$poolkit" bench http --url "$url" -c "$n" --pool-size "$n" \
+                        -d "$seconds" --no-reuse --json --quiet | jq -r '.ops_per_sec | floor' ;;
+    aiohttp | requests) "$venv/bin/python" "$scratch/peers.py" "$name" "$url" "$n" "$seconds" ;;
+  esac
+}
+
+runs=("wrk 1" "poolkit 1" "aiohttp 1" "wrk 8" "poolkit 8" "poolkit-sync 8" "poolkit-no-reuse 8"
+      "aiohttp 8" "requests 8" "wrk 32" "poolkit 32" "aiohttp 32")
+declare -A value  # "<run>|<round>" -> req/s
+for round in $(seq 1 "$rounds"); do
+  for run in "${runs[@]}"; do
+    # shellcheck disable=SC2086
+    value["$run|$round"]=$(measure $run)
+    echo "round $round: $run -> ${value["$run|$round"]} req/s" >&2
+  done
+done
+
+# The machine is shared and noisy, so each ratio is taken within one round (runs next to each
+# other) and the table shows the median and the range of those per-round ratios.
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+per_round() {  # run [baseline-run]: the run's values, or its ratios to the baseline
+  local round
+  for round in $(seq 1 "$rounds"); do
+    if [ -n "${2:-}" ]; then
+      awk -v a="${value["$1|$round"]}" -v b="${value["$2|$round"]}" \
+        'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print 0 }'
+    else
+      echo "${value["$1|$round"]}"
+    fi
+  done
+}
+summary() {  # run baseline-run -> "median (min–max)"
+  local ratios
+  ratios=$(per_round "$1" "$2" | sort -g)
+  echo "$(median <<<"$ratios") ($(head -1 <<<"$ratios")–$(tail -1 <<<"$ratios"))"
+}
+
+echo "| client | N | req/s, median of $rounds × ${seconds} s | × wrk at N, median (range) of per-round ratios | target |"
+echo "|---|---|---|---|---|"
+for run in "${runs[@]}"; do
+  read -r name n <<<"$run"
+  target=""
+  case "$name $n" in
+    "poolkit 32") target="≥ 0.75" ;;
+    "poolkit-sync 8") target="≥ 0.6" ;;
+  esac
+  ratio=$( [ "$name" = wrk ] && echo "1" || summary "$run" "wrk $n")
+  echo "| $name | $n | $(per_round "$run" | median) | $ratio | $target |"
+done
+echo
+echo "Reuse vs no reuse at N = 8 (poolkit ÷ poolkit --no-reuse, per round): $(summary "poolkit 8" "poolkit-no-reuse 8")× (target ≥ 3)."

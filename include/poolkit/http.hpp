@@ -1,0 +1,191 @@
+#pragma once
+// HTTP clients on libcurl: one engine per client = one libcurl multi handle driven by its own
+// I/O thread. AsyncClient (the aiohttp role) hands back a std::future or calls a callback;
+// SyncClient (the requests role) blocks the calling thread, so any number of threads share one
+// bounded set of connections. Both are configured from their typed settings (settings.hpp) and
+// never read the environment.
+//
+// Limits: at most `max_connections` requests in flight over all hosts and
+// `max_connections_per_host` per scheme://host:port (HTTP/1.1: one connection each); requests
+// beyond a limit wait in FIFO order, and the per-attempt timeout includes that wait. Connections
+// idle longer than `idle_max_age` are closed instead of reused. See docs/http.md.
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "poolkit/circuit_breaker.hpp"
+#include "poolkit/error.hpp"
+#include "poolkit/operation_stats.hpp"
+#include "poolkit/retry_policy.hpp"
+#include "poolkit/settings.hpp"
+
+namespace poolkit::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method = "GET";  // any token; compared upper case
+  std::string url;             // http:// or https://; may hold a password, never printed as is
+  Headers headers;
+  std::string body;
+  // Per attempt, including the wait for a connection; nullopt: the client's timeout.
+  std::optional<std::chrono::milliseconds> timeout;
+  // Retries after the first attempt; nullopt: the client's retry policy.
+  std::optional<int> max_retries;
+  // Async (resilience) style: also retry POST/PATCH on 5xx and 429.
+  bool retry_non_idempotent = false;
+  bool follow_redirects = false;
+
+  static Request get(std::string url);
+  static Request post(std::string url, std::string body);
+};
+
+struct Timings {
+  std::chrono::microseconds queued{0};  // waiting for a connection slot (last attempt)
+  std::chrono::microseconds dns{0};     // from the attempt's start, as libcurl reports them
+  std::chrono::microseconds connect{0};
+  std::chrono::microseconds tls{0};
+  std::chrono::microseconds first_byte{0};
+  std::chrono::microseconds total{0};    // the last attempt, in libcurl
+  std::chrono::microseconds elapsed{0};  // from send() to the response, all attempts
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;  // in order received, names as the server wrote them
+  std::string body;
+  Timings timings;
+  bool reused_connection = false;  // the last attempt ran on a pooled connection
+  int attempts = 0;                // attempts made, retries included
+
+  // The first header with this name (case-insensitive), or nullopt.
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+// A response whose status counts as a failure after the last retry (async client: 5xx, 429).
+class StatusError : public ServerError {
+ public:
+  StatusError(const std::string& message, Response response)
+      : ServerError(Backend::http, message, true), response_(std::move(response)) {}
+  int status() const noexcept { return response_.status; }
+  const Response& response() const noexcept { return response_; }
+
+ private:
+  Response response_;
+};
+
+struct HostMetrics {
+  std::string host;            // scheme://host:port
+  std::uint64_t requests = 0;  // completed (success or error)
+  std::uint64_t retries = 0;
+  std::uint64_t stale_connection_retries = 0;  // immediate retries after a dead pooled connection
+  std::uint64_t connections_new = 0;
+  std::uint64_t connections_reused = 0;
+  std::int64_t waiting = 0;    // requests waiting for a connection slot now
+  std::int64_t in_flight = 0;  // attempts running now
+  CircuitState circuit = CircuitState::closed;
+};
+
+struct Metrics {
+  // name: scheme://host:port; outcome: "2xx".."5xx", or an error code ("timeout", "connect",
+  // "pool_timeout", "circuit_open", "pool_closed", "protocol", "server", ...); durations from
+  // send() to completion.
+  std::vector<OperationSnapshot> requests;
+  std::vector<HostMetrics> hosts;  // sorted by host
+  std::uint64_t connections_new = 0;
+  std::uint64_t connections_reused = 0;
+  std::uint64_t retries = 0;
+  std::int64_t waiting = 0;
+  std::int64_t in_flight = 0;
+};
+
+struct ClientOptions {
+  std::size_t max_connections = 100;          // in flight over all hosts; 0 = no limit
+  std::size_t max_connections_per_host = 25;  // per scheme://host:port; 0 = no limit
+  std::size_t max_idle_connections = 0;       // libcurl's connection cache; 0 = max_connections
+  std::chrono::milliseconds timeout{15000};   // per attempt, including the wait
+  std::chrono::milliseconds dns_ttl{300000};  // 0 = no DNS caching
+  std::chrono::milliseconds idle_max_age{15000};
+  std::chrono::milliseconds tcp_keepalive_idle{30000};  // 0 = no TCP keepalive probes
+  bool http2 = false;                                   // HTTP/2 over TLS by ALPN; else 1.1
+  bool reuse_connections = true;  // false: one connection per request (benchmarks)
+  RetryPolicy retry = RetryPolicy::resilience(
+      3,
+      Backoff{std::chrono::milliseconds(250), std::chrono::milliseconds(8000),
+              std::chrono::milliseconds(500), 0.0},
+      std::chrono::milliseconds(30000));
+  std::optional<CircuitBreakerOptions> circuit_breaker;  // nullopt: no breaker
+  std::string user_agent = "poolkit-http/0.1";
+  // Named in error messages as what to change: "AIOHTTP_TIMEOUT_TOTAL" and so on.
+  std::string timeout_setting = "the client's timeout";
+  std::string limit_setting = "the client's connection limits";
+
+  static ClientOptions from(const AsyncHttpSettings& settings);
+  static ClientOptions from(const SyncHttpSettings& settings);
+};
+
+// The result handed to a callback: a response, or the error that ended the request.
+struct Result {
+  Response response;
+  std::exception_ptr error;
+  bool ok() const noexcept { return !error; }
+};
+using Callback = std::function<void(Result)>;
+
+namespace detail {
+class Engine;
+}
+
+class AsyncClient {
+ public:
+  explicit AsyncClient(const AsyncHttpSettings& settings);
+  explicit AsyncClient(ClientOptions options);
+  ~AsyncClient();
+  AsyncClient(const AsyncClient&) = delete;
+  AsyncClient& operator=(const AsyncClient&) = delete;
+
+  std::future<Response> send(Request request);
+  // `done` runs exactly once, on the client's I/O thread (keep it short, never block in it, and
+  // never wait there for another request of this client).
+  void send(Request request, Callback done);
+
+  Metrics metrics() const;
+  // Stops taking requests; requests still running may finish during `drain`, every other one
+  // (queued, waiting to retry, still running after the drain) fails with PoolClosedError.
+  // Idempotent; also done by the destructor with no drain.
+  void close(std::chrono::milliseconds drain = std::chrono::milliseconds(0));
+
+ private:
+  std::unique_ptr<detail::Engine> engine_;
+};
+
+class SyncClient {
+ public:
+  explicit SyncClient(const SyncHttpSettings& settings);
+  explicit SyncClient(ClientOptions options);
+  ~SyncClient();
+  SyncClient(const SyncClient&) = delete;
+  SyncClient& operator=(const SyncClient&) = delete;
+
+  // Blocks until the response (after retries); throws the error that ended the request.
+  // Thread-safe: call it from any number of threads.
+  Response send(Request request);
+  Response get(std::string url);
+
+  Metrics metrics() const;
+  void close(std::chrono::milliseconds drain = std::chrono::milliseconds(0));
+
+ private:
+  std::unique_ptr<detail::Engine> engine_;
+};
+
+}  // namespace poolkit::http

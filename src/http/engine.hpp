@@ -1,0 +1,105 @@
+#pragma once
+// The engine behind both HTTP clients: one libcurl multi handle, driven by one I/O thread.
+// Callers hand requests over through a mutex-protected inbox and curl_multi_wakeup (only when
+// the thread sleeps in curl_multi_poll); everything else (admission against the limits,
+// retries, timers) lives on the I/O thread alone.
+//
+// libcurl's own CURLMOPT_MAX_*_CONNECTIONS queue is kept as a backstop but never relied on: a
+// transfer queued inside libcurl has no timeout until it leaves the queue, and its wait is
+// invisible. The engine admits a request only when a slot is free, so the wait counts against
+// the request's timeout and shows in the metrics.
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "poolkit/http.hpp"
+
+namespace poolkit::http::detail {
+
+using Clock = std::chrono::steady_clock;
+
+struct HostState {
+  std::string key;  // scheme://host:port
+  CircuitBreaker* breaker = nullptr;
+  std::atomic<std::uint64_t> requests{0}, retries{0}, stale_retries{0};
+  std::atomic<std::uint64_t> connections_new{0}, connections_reused{0};
+  std::atomic<std::int64_t> waiting{0}, in_flight{0};
+};
+
+struct Exchange;
+
+class Engine {
+ public:
+  explicit Engine(ClientOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Thread-safe. `done` runs once: on the I/O thread, or at once on the caller's thread when
+  // the request is invalid or the engine is closed.
+  void submit(Request request, Callback done);
+  void close(std::chrono::milliseconds drain);
+  Metrics metrics() const;
+
+ private:
+  void run();
+  bool loop_once();
+  void take_inbox();
+  void start_due_retries(Clock::time_point now);
+  void expire_waiting(Clock::time_point now);
+  void admit_waiting();
+  bool has_slot(const HostState& host) const;
+  void start_attempt(std::unique_ptr<Exchange> exchange);
+  void collect_finished();
+  void finish_attempt(CURL* easy, CURLcode code);
+  void after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code);
+  void schedule_retry(std::unique_ptr<Exchange> exchange, std::chrono::milliseconds delay);
+  void complete(std::unique_ptr<Exchange> exchange, std::exception_ptr error);
+  void fail_all_queued(const std::string& why);
+  void fail_all_running(const std::string& why);
+  int poll_timeout_ms(Clock::time_point now) const;
+  void wait_for_events(int timeout_ms);
+  void wake() noexcept;
+  HostState& host_state(const std::string& key);
+  CURL* take_easy();
+  void recycle_easy(CURL* easy);
+
+  ClientOptions options_;
+  CURLM* multi_ = nullptr;
+  std::unique_ptr<CircuitBreakers> breakers_;
+  OperationStats stats_;
+
+  // Shared with callers.
+  mutable std::mutex inbox_mutex_;
+  std::vector<std::unique_ptr<Exchange>> inbox_;
+  bool closing_ = false;
+  std::atomic<bool> io_sleeping_{false};
+  Clock::time_point drain_deadline_{};
+  std::mutex close_mutex_;
+  std::thread io_thread_;
+
+  mutable std::mutex hosts_mutex_;  // the map's shape; counters are atomics
+  std::map<std::string, std::unique_ptr<HostState>, std::less<>> hosts_;
+  std::atomic<std::uint64_t> retries_{0};
+
+  // I/O thread only.
+  std::deque<std::unique_ptr<Exchange>> waiting_;
+  std::multimap<Clock::time_point, std::unique_ptr<Exchange>> retry_timers_;
+  std::unordered_map<CURL*, std::unique_ptr<Exchange>> running_;
+  std::vector<CURL*> spare_easy_;
+  std::size_t in_flight_ = 0;
+  std::unordered_map<const HostState*, std::size_t> in_flight_per_host_;
+  bool stopping_ = false;
+};
+
+}  // namespace poolkit::http::detail

@@ -1,0 +1,355 @@
+#include "exchange.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+#include "poolkit/url.hpp"
+
+namespace poolkit::http::detail {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+struct CurlUrlDeleter {
+  void operator()(CURLU* url) const noexcept { curl_url_cleanup(url); }
+};
+
+std::string url_part(CURLU* url, CURLUPart part, unsigned int flags = 0) {
+  char* value = nullptr;
+  if (curl_url_get(url, part, &value, flags) != CURLUE_OK || value == nullptr) return {};
+  std::string copy(value);
+  curl_free(value);
+  return copy;
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& exchange = *static_cast<Exchange*>(user);
+  exchange.got_response_bytes = true;
+  exchange.response.body.append(data, size * count);
+  return size * count;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& exchange = *static_cast<Exchange*>(user);
+  exchange.got_response_bytes = true;
+  const std::string_view line = trim(std::string_view(data, size * count));
+  if (line.starts_with("HTTP/")) {
+    exchange.response.headers.clear();  // a new response (after 100 Continue or a redirect)
+  } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+    exchange.response.headers.emplace_back(std::string(trim(line.substr(0, colon))),
+                                           std::string(trim(line.substr(colon + 1))));
+  }
+  return size * count;
+}
+
+long whole_seconds(milliseconds duration) {
+  return static_cast<long>(std::max<std::int64_t>(0, duration.count() / 1000));
+}
+
+microseconds info_time(CURL* easy, CURLINFO what) {
+  curl_off_t value = 0;
+  curl_easy_getinfo(easy, what, &value);
+  return microseconds(value);
+}
+
+std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* user) {
+  auto& exchange = *static_cast<Exchange*>(user);
+  const std::string& body = exchange.request.body;
+  const std::size_t n = std::min(size * count, body.size() - exchange.upload_offset);
+  std::copy_n(body.data() + exchange.upload_offset, n, buffer);
+  exchange.upload_offset += n;
+  return n;
+}
+
+// libcurl silently re-sends a request whose pooled connection turns out dead before any
+// response byte, POST included. Refusing the rewind it needs for that keeps a non-idempotent
+// request from reaching the server twice; it fails with CURLE_SEND_FAIL_REWIND instead.
+int refuse_rewind(void*, curl_off_t, int) {
+  return CURL_SEEKFUNC_CANTSEEK;
+}
+
+void set_method_and_body(CURL* easy, Exchange& exchange) {
+  const Request& request = exchange.request;
+  if (!request.body.empty() && !is_idempotent_method(request.method)) {
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(easy, CURLOPT_READFUNCTION, read_body);
+    curl_easy_setopt(easy, CURLOPT_READDATA, &exchange);
+    curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, refuse_rewind);
+    if (request.method != "POST") {
+      curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
+    return;
+  }
+  if (request.method == "GET" && request.body.empty()) {
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    return;
+  }
+  if (request.method == "HEAD") {
+    curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+    return;
+  }
+  if (!request.body.empty() || request.method == "POST") {
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
+  }
+  if (request.method != "POST") {
+    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+}
+
+void set_connection_options(CURL* easy, const ClientOptions& options) {
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+                   options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+  if (options.http2) curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(easy, CURLOPT_DNS_CACHE_TIMEOUT, whole_seconds(options.dns_ttl));
+  // libcurl counts the age in whole seconds; below one second means "never reuse".
+  curl_easy_setopt(easy, CURLOPT_MAXAGE_CONN, std::max(1L, whole_seconds(options.idle_max_age)));
+  if (options.tcp_keepalive_idle.count() > 0) {
+    const long idle = std::max(1L, whole_seconds(options.tcp_keepalive_idle));
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, idle);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, idle);
+  }
+  if (!options.reuse_connections) {
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+  }
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
+}
+
+HeaderList header_list_of(const Headers& headers) {
+  curl_slist* list = nullptr;
+  auto append = [&list](const std::string& line) {
+    curl_slist* longer = curl_slist_append(list, line.c_str());
+    if (longer == nullptr) throw std::bad_alloc();
+    list = longer;
+  };
+  // libcurl would wait up to a second for "100 Continue" before sending a larger body.
+  append("Expect:");
+  for (const auto& [name, value] : headers) append(name + ": " + value);
+  return HeaderList(list);
+}
+
+std::string attempts_text(const Exchange& exchange) {
+  const int attempts = exchange.response.attempts;
+  return attempts == 1 ? "1 attempt" : std::to_string(attempts) + " attempts";
+}
+
+}  // namespace
+
+std::string Exchange::what() const {
+  return "HTTP " + request.method + " " + redact_url_text(request.url);
+}
+
+std::string host_key_of(const std::string& url) {
+  std::unique_ptr<CURLU, CurlUrlDeleter> parsed(curl_url());
+  if (!parsed) throw std::bad_alloc();
+  if (curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
+    throw ConfigError("HTTP request URL '" + redact_url_text(url) +
+                      "' does not parse: give an absolute http:// or https:// URL");
+  }
+  const std::string scheme = url_part(parsed.get(), CURLUPART_SCHEME);
+  if (scheme != "http" && scheme != "https") {
+    throw ConfigError("HTTP request URL '" + redact_url_text(url) + "' has scheme '" + scheme +
+                      "': only http:// and https:// are supported");
+  }
+  const std::string host = url_part(parsed.get(), CURLUPART_HOST);
+  const std::string port = url_part(parsed.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  return scheme + "://" + host + ":" + port;
+}
+
+void normalise(Request& request) {
+  if (request.method.empty()) {
+    throw ConfigError("HTTP request has an empty method: give one such as GET or POST");
+  }
+  for (char& c : request.method) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (!std::isalpha(byte) && c != '-' && c != '_') {
+      throw ConfigError(
+          "HTTP request method has a character that is not a letter: give a "
+          "method such as GET or POST");
+    }
+    c = static_cast<char>(std::toupper(byte));
+  }
+}
+
+void prepare_attempt(Exchange& exchange, const ClientOptions& options,
+                     std::chrono::milliseconds time_left) {
+  CURL* easy = exchange.easy;
+  curl_easy_reset(easy);
+  exchange.response.headers.clear();
+  exchange.response.body.clear();
+  exchange.got_response_bytes = false;
+  exchange.upload_offset = 0;
+  exchange.error_text[0] = '\0';
+  if (!exchange.header_list) exchange.header_list = header_list_of(exchange.request.headers);
+
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, &exchange);
+  curl_easy_setopt(easy, CURLOPT_URL, exchange.request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, exchange.error_text);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &exchange);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &exchange);
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, exchange.header_list.get());
+  const long timeout_ms = std::max<long>(1, static_cast<long>(time_left.count()));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, exchange.request.follow_redirects ? 1L : 0L);
+  set_connection_options(easy, options);
+  set_method_and_body(easy, exchange);
+}
+
+void read_attempt_info(Exchange& exchange, CURLcode code) {
+  CURL* easy = exchange.easy;
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  long connects = 0;
+  curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+  Response& response = exchange.response;
+  response.status = code == CURLE_OK ? static_cast<int>(status) : 0;
+  const bool had_connection =
+      code == CURLE_OK || exchange.got_response_bytes || failure_of(code) == AttemptFailure::broken;
+  response.reused_connection = had_connection && connects == 0;
+  if (connects > 0) exchange.host->connections_new.fetch_add(1, std::memory_order_relaxed);
+  if (response.reused_connection) {
+    exchange.host->connections_reused.fetch_add(1, std::memory_order_relaxed);
+  }
+  Timings& timings = response.timings;
+  timings.queued =
+      std::chrono::duration_cast<microseconds>(exchange.attempt_started - exchange.attempt_queued);
+  timings.dns = info_time(easy, CURLINFO_NAMELOOKUP_TIME_T);
+  timings.connect = info_time(easy, CURLINFO_CONNECT_TIME_T);
+  timings.tls = info_time(easy, CURLINFO_APPCONNECT_TIME_T);
+  timings.first_byte = info_time(easy, CURLINFO_STARTTRANSFER_TIME_T);
+  timings.total = info_time(easy, CURLINFO_TOTAL_TIME_T);
+  timings.elapsed = std::chrono::duration_cast<microseconds>(Clock::now() - exchange.submitted);
+}
+
+AttemptFailure failure_of(CURLcode code) noexcept {
+  switch (code) {
+    case CURLE_OK:
+      return AttemptFailure::none;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+      return AttemptFailure::connect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return AttemptFailure::timeout;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return AttemptFailure::broken;
+    default:
+      return AttemptFailure::other;
+  }
+}
+
+bool died_on_stale_connection(const Exchange& exchange, CURLcode code) {
+  const bool before_any_byte =
+      code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING;
+  long connects = 1;
+  curl_easy_getinfo(exchange.easy, CURLINFO_NUM_CONNECTS, &connects);
+  return before_any_byte && connects == 0 && !exchange.got_response_bytes;
+}
+
+std::optional<std::chrono::milliseconds> retry_after_of(const Response& response) {
+  const auto value = response.header("Retry-After");
+  if (!value || value->empty()) return std::nullopt;
+  if (std::all_of(value->begin(), value->end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (value->size() > 9) return std::chrono::milliseconds(std::chrono::hours(24));
+    return std::chrono::seconds(std::stol(*value));
+  }
+  const std::time_t when = curl_getdate(value->c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  const auto seconds_left = std::max<std::time_t>(0, when - std::time(nullptr));
+  return std::chrono::seconds(seconds_left);
+}
+
+std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
+                                  const ClientOptions& options) {
+  const std::string what = exchange.what();
+  const std::string detail = exchange.error_text[0] != '\0' ? std::string(exchange.error_text)
+                                                            : std::string(curl_easy_strerror(code));
+  std::string tail = " (" + detail + "; " + attempts_text(exchange) + ")";
+  if (code == CURLE_SEND_FAIL_REWIND) {
+    tail += ": the pooled connection was dead; a " + exchange.request.method +
+            " is not sent twice, since the server may have acted on it";
+  }
+  switch (failure_of(code)) {
+    case AttemptFailure::connect:
+      return std::make_exception_ptr(
+          ConnectError(Backend::http, what + ": could not connect to " + exchange.host_key + tail +
+                                          ": check that the server is up and the URL is right"));
+    case AttemptFailure::timeout:
+      return std::make_exception_ptr(
+          TimeoutError(Backend::http, what + ": no complete response within " +
+                                          std::to_string(exchange.timeout.count()) + " ms" + tail +
+                                          ": raise " + options.timeout_setting +
+                                          " or the request's timeout if the server is just slow"));
+    case AttemptFailure::broken:
+      return std::make_exception_ptr(
+          ProtocolError(Backend::http, what + ": the connection to " + exchange.host_key +
+                                           " broke before the response was complete" + tail));
+    default:
+      return std::make_exception_ptr(
+          Error(ErrorCode::protocol, Backend::http, false, what + ": request failed" + tail));
+  }
+}
+
+std::string outcome_label(const Response& response, const std::exception_ptr& error) {
+  if (error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const StatusError& status_error) {
+      return std::to_string(status_error.status() / 100) + "xx";
+    } catch (const Error& typed) {
+      return std::string(to_string(typed.code()));
+    } catch (...) {
+      return "other";
+    }
+  }
+  return std::to_string(response.status / 100) + "xx";
+}
+
+}  // namespace poolkit::http::detail
+
+namespace poolkit::http {
+
+std::optional<std::string> Response::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (detail::equals_ignoring_case(key, name)) return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace poolkit::http

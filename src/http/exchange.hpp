@@ -1,0 +1,71 @@
+#pragma once
+// One request through the engine, over all its attempts, and the libcurl glue for one attempt:
+// setting up the easy handle, collecting the response, naming the failure.
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <string>
+
+#include "engine.hpp"
+
+namespace poolkit::http::detail {
+
+struct CurlSlistDeleter {
+  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
+};
+using HeaderList = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+struct Exchange {
+  Request request;
+  Callback done;
+  RetryPolicy policy;
+  std::string host_key;  // scheme://host:port
+  HostState* host = nullptr;
+  HeaderList header_list;
+
+  Clock::time_point submitted{};
+  Clock::time_point attempt_queued{};  // when the current attempt started waiting for a slot
+  Clock::time_point attempt_started{};
+  Clock::time_point deadline{};  // of the current attempt
+  std::chrono::milliseconds timeout{0};
+  int retries = 0;
+  bool stale_retry_used = false;
+  bool holds_breaker_permit = false;
+
+  CURL* easy = nullptr;
+  Response response;
+  bool got_response_bytes = false;
+  std::size_t upload_offset = 0;
+  char error_text[CURL_ERROR_SIZE] = {};
+
+  // "HTTP GET <url, redacted>" for messages; built only when one is needed.
+  std::string what() const;
+};
+
+// "http://host:port" from a URL; throws ConfigError naming what is wrong (never quoting secrets).
+std::string host_key_of(const std::string& url);
+// Validates and normalises the request (method upper case); throws ConfigError.
+void normalise(Request& request);
+
+// Sets every option of one attempt on the exchange's easy handle.
+void prepare_attempt(Exchange& exchange, const ClientOptions& options,
+                     std::chrono::milliseconds time_left);
+// Reads status, timings and connection facts after an attempt.
+void read_attempt_info(Exchange& exchange, CURLcode code);
+
+AttemptFailure failure_of(CURLcode code) noexcept;
+// Whether the attempt died on a pooled connection before any response byte (the server had
+// closed it while idle), so an idempotent request can be sent again at once.
+bool died_on_stale_connection(const Exchange& exchange, CURLcode code);
+std::optional<std::chrono::milliseconds> retry_after_of(const Response& response);
+
+// The typed error for a failed attempt.
+std::exception_ptr transfer_error(const Exchange& exchange, CURLcode code,
+                                  const ClientOptions& options);
+// The outcome label of a finished request for OperationStats.
+std::string outcome_label(const Response& response, const std::exception_ptr& error);
+
+}  // namespace poolkit::http::detail

@@ -1,0 +1,112 @@
+#pragma once
+// Servers for the HTTP tests: a real nginx (Debian's) on a free loopback port, and a small
+// in-process server for the faults nginx can't produce (never answering, scripted 503s,
+// closing mid-response, dropping a pooled connection).
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "local_servers/servers.hpp"
+#include "process.hpp"
+
+namespace poolkit::test {
+
+// One line of nginx's access log: which connection served which request.
+struct AccessRecord {
+  long connection = 0;
+  long connection_requests = 0;
+  int status = 0;
+  std::string uri;
+};
+
+// The shared nginx launcher with what the HTTP tests need: /small.txt (a few bytes),
+// /slow/second.bin and /slow/long.bin (about 1 s and 2 s to send), /status (stub_status, not
+// logged), and the connection counts read at the server.
+class Nginx {
+ public:
+  explicit Nginx(int keepalive_timeout_s = 75);
+  int port() const noexcept { return server_.port(); }
+  std::string url(const std::string& path) const { return server_.url(path); }
+  std::vector<AccessRecord> access_log() const;
+  // nginx writes a log line after it has sent the response: waits (up to 5 s) until the log
+  // holds at least `lines`.
+  std::vector<AccessRecord> access_log(std::size_t lines) const;
+  // From stub_status: open connections, and those reading or writing a request, both without
+  // the status request itself.
+  struct Connections {
+    int active = 0;
+    int busy = 0;
+  };
+  Connections connections() const;
+
+ private:
+  local::NginxServer server_;
+};
+
+std::set<long> distinct_connections(const std::vector<AccessRecord>& log);
+
+// One accepted connection of the fault server.
+class FaultConnection {
+ public:
+  explicit FaultConnection(int fd, const std::atomic<bool>& stopping)
+      : fd_(fd), stopping_(stopping) {}
+  // The next request's head and body, or nullopt once the peer closed (or the server stops).
+  std::optional<std::string> read_request();
+  void write(const std::string& bytes);
+  // Makes the close send a reset instead of a FIN.
+  void reset();
+  // Waits until the server stops or the peer closes, without answering.
+  void hold();
+
+ private:
+  bool wait_readable();
+  int fd_;
+  const std::atomic<bool>& stopping_;
+  std::string buffer_;
+};
+
+// A plain HTTP/1.1 response with Content-Length.
+std::string http_response(int status, const std::string& body = "ok",
+                          const std::vector<std::string>& extra_headers = {},
+                          bool keep_alive = false);
+
+class FaultServer {
+ public:
+  // handle(server, connection) runs on a thread per accepted connection.
+  using Handler = std::function<void(FaultServer&, FaultConnection&)>;
+  explicit FaultServer(Handler handle);
+  ~FaultServer();
+  FaultServer(const FaultServer&) = delete;
+  FaultServer& operator=(const FaultServer&) = delete;
+
+  int port() const noexcept { return port_; }
+  std::string url(const std::string& path = "/") const;
+  int requests() const noexcept { return requests_.load(); }
+  // Counts a request; returns its number (from 0).
+  int count_request() noexcept { return requests_++; }
+
+  // Answers the n-th request (over all connections) with responses[min(n, last)], then closes
+  // the connection.
+  static Handler scripted(std::vector<std::string> responses);
+
+ private:
+  void accept_loop();
+  Handler handle_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> requests_{0};
+  std::mutex threads_mutex_;
+  std::vector<std::thread> threads_;
+  std::thread acceptor_;
+};
+
+}  // namespace poolkit::test
