@@ -34,13 +34,13 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
   std::string method = "GET";  // any token; compared upper case
-  std::string url;             // http:// or https://; may hold a password, never printed as is
-  Headers headers;
-  std::string body;
+  std::string url{};           // http:// or https://; may hold a password, never printed as is
+  Headers headers{};
+  std::string body{};
   // Per attempt, including the wait for a connection; nullopt: the client's timeout.
-  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::chrono::milliseconds> timeout{};
   // Retries after the first attempt; nullopt: the client's retry policy.
-  std::optional<int> max_retries;
+  std::optional<int> max_retries{};
   // Async (resilience) style: also retry POST/PATCH on 5xx and 429.
   bool retry_non_idempotent = false;
   bool follow_redirects = false;

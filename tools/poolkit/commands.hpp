@@ -16,6 +16,9 @@ inline constexpr int kExitInvalid = 2;  // invalid configuration or command line
 // `poolkit config`: every setting with its value and source, then warnings and errors.
 void add_config_command(CLI::App& app);
 
+// `poolkit check`: health, server versions, pool state and saturation signals of each backend.
+void add_check_command(CLI::App& app);
+
 // `poolkit bench <layer>`: load against one backend (bench_command.cpp), one file per layer.
 void add_bench_command(CLI::App& app);
 void add_bench_redis(CLI::App& bench);

@@ -13,6 +13,7 @@ int run(int argc, char** argv) {
   CLI::App app{"poolkit: environment-configured, bounded and observable connection pools"};
   app.require_subcommand(1);
   poolkit::cli::add_config_command(app);
+  poolkit::cli::add_check_command(app);
   poolkit::cli::add_bench_command(app);
 
   try {

@@ -1,0 +1,99 @@
+#pragma once
+// The process-wide registry: one client per backend, built from the settings on first use.
+//
+//   auto& p = poolkit::pools();            // settings from the environment (+ ./.env, profile)
+//   p.redis().set("greeting", "hello");
+//   auto reply = p.mongo().run_command_json("admin", R"({"ping": 1})");
+//   auto future = p.http().send({.url = "https://api.example.com/v1/items"});
+//   auto page = p.http_sync().get("https://example.com/");
+//
+// Each client is created exactly once however many threads ask at once; a layer whose URL is not
+// set throws ConfigError saying which variable enables it; close() (idempotent, any thread)
+// closes every client and the next use creates a new one. A reference obtained before a close
+// stays valid: using it throws PoolClosedError. poolkit::pools() closes everything at exit.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "poolkit/http.hpp"
+#include "poolkit/metrics.hpp"
+#include "poolkit/mongo.hpp"
+#include "poolkit/redis.hpp"
+#include "poolkit/settings.hpp"
+
+namespace poolkit {
+
+enum class Layer;
+
+struct LayerHealth {
+  std::string layer;  // "redis", "mongo", "http", "http_sync"
+  bool configured = false;
+  bool ok = false;
+  std::chrono::microseconds latency{0};
+  std::string error{};  // why it failed, when !ok (never a secret)
+  // Server version, pool state, saturation figures... in the order they are best read.
+  std::vector<std::pair<std::string, std::string>> details{};
+};
+
+struct Health {
+  std::vector<LayerHealth> layers;
+  // Every configured layer is ok (layers that are not configured do not count).
+  bool ok() const noexcept;
+  std::string to_json() const;
+};
+
+struct HealthOptions {
+  // Layers to check ("redis", "mongo", "http", "http_sync"); empty: all.
+  std::vector<std::string> only{};
+  // HTTP has no configured backend: when set, a GET of this URL is the HTTP layers' probe.
+  std::string http_probe_url{};
+  std::chrono::milliseconds timeout{5000};
+};
+
+struct PoolsOptions {
+  // Where the registry reports what a service operator should see (a lease held too long, a
+  // pool cleared after a network error, configuration warnings). Default: one line on stderr.
+  std::function<void(std::string_view)> log{};
+  // A lease held longer than this is reported (0 = never).
+  std::chrono::milliseconds leak_threshold{60000};
+};
+
+class Pools {
+ public:
+  explicit Pools(Settings settings, PoolsOptions options = {});
+  ~Pools();
+  Pools(const Pools&) = delete;
+  Pools& operator=(const Pools&) = delete;
+
+  redis::Client& redis();
+  mongo::Client& mongo();
+  http::AsyncClient& http();
+  http::SyncClient& http_sync();
+
+  // Whether the layer has what it needs (its URL) to be used.
+  bool configured(std::string_view layer) const;
+  Health health(const HealthOptions& options = {});
+  // Stats of every client open now (none is created to take it).
+  MetricsSnapshot metrics() const;
+  // Idempotent, from any thread; the next use re-creates what it needs.
+  void close();
+
+  const Settings& settings() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The process-wide registry, built from Settings::from_environment() on first use (a
+// ConfigError is thrown to that caller and the next call tries again). At exit it closes every
+// client: HTTP I/O threads are joined and no connection is left open. When POOLKIT_METRICS_ADDR
+// is set, it serves /metrics and /healthz there from first use.
+Pools& pools();
+
+}  // namespace poolkit

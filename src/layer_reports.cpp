@@ -1,0 +1,206 @@
+#include "layer_reports.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace poolkit::detail {
+namespace {
+
+void detail(LayerHealth& h, std::string key, std::string value) {
+  h.details.emplace_back(std::move(key), std::move(value));
+}
+
+void signal(LayerHealth& h, std::string text) {
+  detail(h, "signal", std::move(text));
+}
+
+double percent(std::uint64_t part, std::uint64_t whole) {
+  return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
+std::string ms(std::chrono::microseconds d) {
+  return fmt::format("{:.2f} ms", static_cast<double>(d.count()) / 1000.0);
+}
+
+}  // namespace
+
+void add_pool_details(LayerHealth& h, const PoolStats& s, std::string_view size_setting) {
+  detail(
+      h, "pool",
+      fmt::format("{} ({}={}, min {})", to_string(s.state), size_setting, s.max_size, s.min_size));
+  detail(h, "connections",
+         fmt::format("{} in use, {} idle, {} connecting, {} waiting", s.in_use, s.idle,
+                     s.connecting, s.waiting));
+  detail(
+      h, "opened_closed",
+      fmt::format("{} opened, {} closed ({} idle, {} stale, {} error, {} expired)", s.created,
+                  s.closed_total(), s.closed_by(CloseReason::idle), s.closed_by(CloseReason::stale),
+                  s.closed_by(CloseReason::error), s.closed_by(CloseReason::expired)));
+  detail(h, "checkouts",
+         fmt::format("{} ({} waited, longest {:.1f} ms)", s.checkouts, s.waited,
+                     static_cast<double>(s.wait_time_max_us) / 1000.0));
+}
+
+void add_pool_signals(LayerHealth& h, const PoolStats& s, std::string_view size_setting,
+                      std::string_view wait_setting) {
+  const auto timeouts = s.failures_by(CheckOutFailure::timeout);
+  if (timeouts > 0)
+    signal(
+        h,
+        fmt::format(
+            "{} check-outs timed out waiting for a connection: raise {} gradually (one step, then "
+            "watch), or hold connections for less time; {} bounds the wait",
+            timeouts, size_setting, wait_setting));
+  if (s.checkouts >= 20 && percent(s.waited, s.checkouts) > 10.0)
+    signal(h,
+           fmt::format(
+               "{:.0f}% of check-outs had to wait (longest {:.1f} ms): the pool runs at its limit; "
+               "size it to peak concurrency + 20% ({})",
+               percent(s.waited, s.checkouts), static_cast<double>(s.wait_time_max_us) / 1000.0,
+               size_setting));
+  if (s.checkouts >= 20 && s.created > std::max<std::uint64_t>(2 * s.max_size, 10) &&
+      percent(s.created, s.checkouts) > 20.0)
+    signal(
+        h,
+        fmt::format(
+            "{} connections opened for {} check-outs: connections are not being reused (closed: {} "
+            "error, {} idle, {} stale); check server timeouts and network errors",
+            s.created, s.checkouts, s.closed_by(CloseReason::error), s.closed_by(CloseReason::idle),
+            s.closed_by(CloseReason::stale)));
+  if (s.leaks_detected > 0)
+    signal(
+        h,
+        fmt::format(
+            "{} leases were held past the leak threshold: return connections promptly (RAII lease)",
+            s.leaks_detected));
+}
+
+void add_http_limits(LayerHealth& h, const Settings& settings, bool sync) {
+  if (sync) {
+    const auto& s = settings.http_sync;
+    detail(h, "limits",
+           fmt::format("REQUESTS_POOL_MAXSIZE={} per host, REQUESTS_POOL_CONNECTIONS={} hosts, "
+                       "REQUESTS_TIMEOUT={} ms, REQUESTS_RETRIES={}",
+                       s.pool_maxsize, s.pool_connections, s.timeout.count(), s.retries));
+  } else {
+    const auto& s = settings.http_async;
+    detail(h, "limits",
+           fmt::format(
+               "AIOHTTP_POOL_LIMIT={}, AIOHTTP_LIMIT_PER_HOST={}, AIOHTTP_TIMEOUT_TOTAL={} ms, "
+               "AIOHTTP_KEEPALIVE_TIMEOUT={} ms, AIOHTTP_DNS_TTL={} ms",
+               s.pool_limit, s.limit_per_host, s.timeout_total.count(), s.keepalive_timeout.count(),
+               s.dns_ttl.count()));
+  }
+}
+
+void add_probe_details(LayerHealth& h, const http::Response& r) {
+  detail(h, "probe",
+         fmt::format("HTTP {} in {} after {} attempt(s){}", r.status, ms(r.timings.elapsed),
+                     r.attempts, r.reused_connection ? ", reused connection" : ""));
+  detail(h, "timings",
+         fmt::format("dns {}, connect {}, tls {}, first byte {}", ms(r.timings.dns),
+                     ms(r.timings.connect), ms(r.timings.tls), ms(r.timings.first_byte)));
+  if (r.timings.dns > std::chrono::milliseconds(100))
+    signal(h, fmt::format("slow DNS ({}): raise AIOHTTP_DNS_TTL so lookups are cached longer, or "
+                          "fix the resolver",
+                          ms(r.timings.dns)));
+  if (r.timings.tls > r.timings.connect + std::chrono::milliseconds(200))
+    signal(
+        h,
+        fmt::format(
+            "slow TLS handshake ({}): make sure connections are reused (keep-alive) so it is paid "
+            "once per connection",
+            ms(r.timings.tls)));
+  if (r.status >= 500 || r.status == 429)
+    throw ServerError(Backend::http, fmt::format("the probe answered HTTP {}", r.status));
+}
+
+void add_http_signals(LayerHealth& h, const http::Metrics& m, const Settings& settings, bool sync) {
+  std::uint64_t total = 0, server_errors = 0, timeouts = 0;
+  for (const auto& op : m.requests) {
+    total += op.count;
+    if (op.outcome == "5xx") server_errors += op.count;
+    if (op.outcome == "timeout" || op.outcome == "pool_timeout") timeouts += op.count;
+  }
+  detail(h, "requests",
+         fmt::format("{} ({} new connections, {} reused, {} retries, {} waiting now)", total,
+                     m.connections_new, m.connections_reused, m.retries, m.waiting));
+  if (total >= 20 && percent(server_errors, total) > 1.0)
+    signal(
+        h,
+        fmt::format(
+            "{:.1f}% of requests got 5xx: the upstream is failing; retries and the circuit breaker "
+            "protect you, but fix or scale the upstream",
+            percent(server_errors, total)));
+  if (timeouts > 0)
+    signal(h,
+           fmt::format(
+               "{} requests timed out: if they waited for a connection, raise {} gradually; if the "
+               "upstream is slow, lower {} so workers are not held",
+               timeouts,
+               sync ? "REQUESTS_POOL_MAXSIZE" : "AIOHTTP_LIMIT_PER_HOST / AIOHTTP_POOL_LIMIT",
+               sync ? "REQUESTS_TIMEOUT" : "AIOHTTP_TIMEOUT_TOTAL"));
+  const auto opened = m.connections_new, reused = m.connections_reused;
+  if (opened + reused >= 20 && percent(opened, opened + reused) > 50.0)
+    signal(
+        h,
+        fmt::format(
+            "{:.0f}% of requests opened a new connection: make sure connections are reused (keep "
+            "AIOHTTP_KEEPALIVE_TIMEOUT={} ms below the upstream's keep-alive timeout)",
+            percent(opened, opened + reused), settings.http_async.keepalive_timeout.count()));
+  for (const auto& host : m.hosts)
+    if (host.circuit != CircuitState::closed)
+      signal(h, fmt::format("circuit {} for {}: calls fail fast until it recovers",
+                            to_string(host.circuit), host.host));
+}
+
+std::string mongo_server_version(mongo::Client& client) {
+  const std::string reply = client.run_command_json("admin", R"({"buildInfo": 1})");
+  const auto key = reply.find("\"version\"");
+  if (key == std::string::npos) return "unknown";
+  const auto start = reply.find('"', reply.find(':', key) + 1);
+  const auto end = reply.find('"', start + 1);
+  return start == std::string::npos || end == std::string::npos
+             ? "unknown"
+             : reply.substr(start + 1, end - start - 1);
+}
+
+void add_redis_metrics(MetricsSnapshot& snapshot, const redis::ClientStats& stats) {
+  snapshot.add_pool("redis", stats.pool);
+  snapshot.add_operations("redis", "command", stats.commands);
+  const MetricLabels labels{{"layer", "redis"}, {"pool", stats.pool.name}};
+  snapshot.add_counter("redis_retries", "Commands repeated after a failure", labels,
+                       static_cast<double>(stats.retries));
+  snapshot.add_counter("redis_pool_clears", "Network errors that dropped every idle connection",
+                       labels, static_cast<double>(stats.pool_clears));
+}
+
+void add_http_metrics(MetricsSnapshot& snapshot, std::string_view layer, const http::Metrics& m) {
+  snapshot.add_operations(layer, "request", m.requests);
+  for (const auto& host : m.hosts) {
+    const MetricLabels labels{{"layer", std::string(layer)}, {"host", host.host}};
+    auto with = [&](const char* key, const char* value) {
+      MetricLabels l = labels;
+      l[key] = value;
+      return l;
+    };
+    snapshot.add_counter("http_connections", "Requests by whether they opened a new connection",
+                         with("connection", "new"), static_cast<double>(host.connections_new));
+    snapshot.add_counter("http_connections", "", with("connection", "reused"),
+                         static_cast<double>(host.connections_reused));
+    snapshot.add_counter("http_retries", "Requests repeated after a failure", labels,
+                         static_cast<double>(host.retries));
+    snapshot.add_gauge("http_waiting", "Requests waiting for a connection slot", labels,
+                       static_cast<double>(host.waiting));
+    snapshot.add_gauge("http_in_flight", "Attempts running", labels,
+                       static_cast<double>(host.in_flight));
+    snapshot.add_gauge("http_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open",
+                       labels,
+                       host.circuit == CircuitState::closed      ? 0.0
+                       : host.circuit == CircuitState::half_open ? 1.0
+                                                                 : 2.0);
+  }
+}
+
+}  // namespace poolkit::detail

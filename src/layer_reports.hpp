@@ -1,0 +1,31 @@
+#pragma once
+// How the registry reports each layer: health details with the saturation signals of SPEC §2
+// (each with its remedy), and the layer's stats as metrics. Backend knowledge of the registry
+// lives here, so pools.cpp stays about lifetime.
+
+#include <string>
+
+#include "poolkit/http.hpp"
+#include "poolkit/metrics.hpp"
+#include "poolkit/mongo.hpp"
+#include "poolkit/pools.hpp"
+#include "poolkit/redis.hpp"
+
+namespace poolkit::detail {
+
+// size, in use, idle, connecting, waiting, created, closed.
+void add_pool_details(LayerHealth& health, const PoolStats& stats, std::string_view size_setting);
+// Check-out timeouts, waits, connections re-created: "signal: ..." details with what to do.
+void add_pool_signals(LayerHealth& health, const PoolStats& stats, std::string_view size_setting,
+                      std::string_view wait_setting);
+void add_http_limits(LayerHealth& health, const Settings& settings, bool sync);
+void add_probe_details(LayerHealth& health, const http::Response& response);
+void add_http_signals(LayerHealth& health, const http::Metrics& metrics, const Settings& settings,
+                      bool sync);
+std::string mongo_server_version(mongo::Client& client);
+
+void add_redis_metrics(MetricsSnapshot& snapshot, const redis::ClientStats& stats);
+void add_http_metrics(MetricsSnapshot& snapshot, std::string_view layer,
+                      const http::Metrics& metrics);
+
+}  // namespace poolkit::detail

@@ -1,0 +1,270 @@
+#include "poolkit/pools.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "layer_reports.hpp"
+#include "metrics_server.hpp"
+#include "poolkit/detail/lazy_client.hpp"
+
+namespace poolkit {
+using namespace detail;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::microseconds since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+}
+
+void default_log(std::string_view line) {
+  fmt::print(stderr, "poolkit: {}\n", line);
+}
+
+// Reports what an operator should act on; every other event is left to metrics.
+class LoggingListener final : public PoolListener {
+ public:
+  explicit LoggingListener(std::function<void(std::string_view)> log) : log_(std::move(log)) {}
+  void on_event(const PoolEvent& event) noexcept override {
+    try {
+      if (event.type == PoolEventType::lease_leaked) {
+        log_(fmt::format(
+            "{} pool ({}): connection {} has been checked out for {} ms; a lease that is never "
+            "returned shrinks the pool for good",
+            event.pool_name, event.address, event.connection_id,
+            std::chrono::duration_cast<std::chrono::milliseconds>(event.duration).count()));
+      } else if (event.type == PoolEventType::pool_cleared) {
+        log_(fmt::format(
+            "{} pool ({}): cleared after a network error; idle connections are dropped and "
+            "replaced on demand",
+            event.pool_name, event.address));
+      }
+    } catch (...) {
+      // A listener must not throw into the pool; a lost log line is the lesser harm.
+    }
+  }
+
+ private:
+  std::function<void(std::string_view)> log_;
+};
+
+[[noreturn]] void not_configured(std::string_view layer, std::string_view variable) {
+  throw ConfigError(
+      fmt::format("the {} layer is disabled: {} is not set. Set it (e.g. in .env) to use "
+                  "poolkit::pools().{}()",
+                  layer, variable, layer));
+}
+
+
+}  // namespace
+
+bool Health::ok() const noexcept {
+  for (const auto& layer : layers)
+    if (layer.configured && !layer.ok) return false;
+  return true;
+}
+
+std::string Health::to_json() const {
+  nlohmann::ordered_json out{{"ok", ok()}, {"layers", nlohmann::ordered_json::array()}};
+  for (const auto& l : layers) {
+    nlohmann::ordered_json details = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : l.details) details[key] = value;
+    nlohmann::ordered_json entry{{"layer", l.layer},
+                                 {"configured", l.configured},
+                                 {"ok", l.ok},
+                                 {"latency_ms", static_cast<double>(l.latency.count()) / 1000.0}};
+    if (!l.error.empty()) entry["error"] = l.error;
+    entry["details"] = details;
+    out["layers"].push_back(entry);
+  }
+  return out.dump();
+}
+
+struct Pools::Impl {
+  Impl(Settings s, PoolsOptions o)
+      : settings(std::move(s)),
+        options(std::move(o)),
+        listener(std::make_shared<LoggingListener>(options.log ? options.log : default_log)),
+        redis([this] { return make_redis(); }),
+        mongo([this] { return make_mongo(); }),
+        http([this] { return std::make_unique<http::AsyncClient>(settings.http_async); }),
+        http_sync([this] { return std::make_unique<http::SyncClient>(settings.http_sync); }) {}
+
+  std::unique_ptr<redis::Client> make_redis() {
+    if (!settings.redis.url) not_configured("redis", "REDIS_URL");
+    redis::ClientOptions o;
+    o.listener = listener;
+    return std::make_unique<redis::Client>(settings.redis, o);
+  }
+  std::unique_ptr<mongo::Client> make_mongo() {
+    if (!settings.mongo.url) not_configured("mongo", "MONGODB_URL");
+    mongo::ClientOptions o;
+    o.listener = listener;
+    o.on_warning = [this](const std::string& warning) { log(warning); };
+    return std::make_unique<mongo::Client>(settings.mongo, o);
+  }
+  void log(std::string_view line) const { (options.log ? options.log : default_log)(line); }
+
+  LayerHealth redis_health(const HealthOptions& o);
+  LayerHealth mongo_health(const HealthOptions& o);
+  LayerHealth http_health(const HealthOptions& o, bool sync);
+
+  Settings settings;
+  PoolsOptions options;
+  std::shared_ptr<LoggingListener> listener;
+  detail::LazyClient<redis::Client> redis;
+  detail::LazyClient<mongo::Client> mongo;
+  detail::LazyClient<http::AsyncClient> http;
+  detail::LazyClient<http::SyncClient> http_sync;
+  std::unique_ptr<MetricsServer> metrics_server;
+};
+
+// Runs one layer's probe, turning any failure into a failed LayerHealth with the error's text.
+template <class Probe>
+LayerHealth probe_layer(std::string layer, bool configured, Probe probe) {
+  LayerHealth health{.layer = std::move(layer), .configured = configured};
+  if (!configured) {
+    health.error = "not configured";
+    return health;
+  }
+  const auto start = Clock::now();
+  try {
+    probe(health);
+    health.ok = true;
+  } catch (const std::exception& error) {
+    health.error = error.what();
+  }
+  if (health.latency.count() == 0) health.latency = since(start);
+  return health;
+}
+
+LayerHealth Pools::Impl::redis_health(const HealthOptions&) {
+  return probe_layer("redis", settings.redis.url.has_value(), [this](LayerHealth& h) {
+    auto& client = redis.get();
+    h.details.emplace_back("address", client.address());
+    h.latency = client.ping();
+    const auto info = client.info();
+    for (const char* key : {"redis_version", "connected_clients", "maxclients", "used_memory_human",
+                            "keyspace_hits", "keyspace_misses", "rejected_connections"})
+      if (const auto value = info.find(key)) h.details.emplace_back(key, std::string(*value));
+    const auto stats = client.stats();
+    add_pool_details(h, stats.pool, "REDIS_MAX_CONNECTIONS");
+    h.details.emplace_back("retries", std::to_string(stats.retries));
+    add_pool_signals(h, stats.pool, "REDIS_MAX_CONNECTIONS", "REDIS_WAIT_TIMEOUT");
+  });
+}
+
+LayerHealth Pools::Impl::mongo_health(const HealthOptions&) {
+  return probe_layer("mongo", settings.mongo.url.has_value(), [this](LayerHealth& h) {
+    auto& client = mongo.get();
+    h.details.emplace_back("address", client.address());
+    h.latency = std::chrono::duration_cast<std::chrono::microseconds>(client.ping().latency);
+    h.details.emplace_back("server_version", mongo_server_version(client));
+    const auto pool_stats = client.conn_pool_stats();
+    h.details.emplace_back("connPoolStats",
+                           pool_stats.supported ? "supported" : "unsupported by this server");
+    const auto stats = client.stats();
+    add_pool_details(h, stats.pool, "MONGODB_MAX_POOL_SIZE");
+    h.details.emplace_back("heartbeats_failed", std::to_string(stats.monitoring.heartbeats_failed));
+    add_pool_signals(h, stats.pool, "MONGODB_MAX_POOL_SIZE", "MONGODB_WAIT_QUEUE_TIMEOUT_MS");
+  });
+}
+
+LayerHealth Pools::Impl::http_health(const HealthOptions& o, bool sync) {
+  return probe_layer(sync ? "http_sync" : "http", true, [&, this](LayerHealth& h) {
+    add_http_limits(h, settings, sync);
+    http::Metrics metrics;
+    if (!o.http_probe_url.empty()) {
+      http::Request request{.url = o.http_probe_url};
+      request.timeout = o.timeout;
+      const auto response = sync ? http_sync.get().send(request) : http.get().send(request).get();
+      h.latency = std::chrono::duration_cast<std::chrono::microseconds>(response.timings.total);
+      add_probe_details(h, response);
+    } else {
+      h.details.emplace_back("probe", "none (no URL to probe; pass one to check it)");
+    }
+    metrics = sync ? http_sync.get().metrics() : http.get().metrics();
+    add_http_signals(h, metrics, settings, sync);
+  });
+}
+
+Pools::Pools(Settings settings, PoolsOptions options)
+    : impl_(std::make_unique<Impl>(std::move(settings), std::move(options))) {
+  if (impl_->settings.metrics_addr) {
+    impl_->metrics_server = std::make_unique<MetricsServer>(
+        *impl_->settings.metrics_addr,
+        MetricsServer::Handlers{.metrics = [this] { return metrics().to_prometheus(); },
+                                .health =
+                                    [this] {
+                                      const Health h = health();
+                                      return std::pair{h.ok(), h.to_json()};
+                                    }});
+  }
+}
+
+Pools::~Pools() {
+  impl_->metrics_server.reset();  // no scrape may run while the clients go away
+  close();
+}
+
+redis::Client& Pools::redis() {
+  return impl_->redis.get();
+}
+mongo::Client& Pools::mongo() {
+  return impl_->mongo.get();
+}
+http::AsyncClient& Pools::http() {
+  return impl_->http.get();
+}
+http::SyncClient& Pools::http_sync() {
+  return impl_->http_sync.get();
+}
+
+bool Pools::configured(std::string_view layer) const {
+  if (layer == "redis") return impl_->settings.redis.url.has_value();
+  if (layer == "mongo") return impl_->settings.mongo.url.has_value();
+  return layer == "http" || layer == "http_sync";
+}
+
+Health Pools::health(const HealthOptions& options) {
+  const auto wanted = [&](std::string_view layer) {
+    return options.only.empty() ||
+           std::find(options.only.begin(), options.only.end(), layer) != options.only.end();
+  };
+  Health health;
+  if (wanted("redis")) health.layers.push_back(impl_->redis_health(options));
+  if (wanted("mongo")) health.layers.push_back(impl_->mongo_health(options));
+  if (wanted("http")) health.layers.push_back(impl_->http_health(options, false));
+  if (wanted("http_sync")) health.layers.push_back(impl_->http_health(options, true));
+  return health;
+}
+
+MetricsSnapshot Pools::metrics() const {
+  MetricsSnapshot snapshot;
+  if (const auto* client = impl_->redis.peek()) add_redis_metrics(snapshot, client->stats());
+  if (const auto* client = impl_->mongo.peek()) mongo::add_metrics(snapshot, client->stats());
+  if (const auto* client = impl_->http.peek())
+    add_http_metrics(snapshot, "http", client->metrics());
+  if (const auto* client = impl_->http_sync.peek())
+    add_http_metrics(snapshot, "http_sync", client->metrics());
+  return snapshot;
+}
+
+void Pools::close() {
+  impl_->http.close();
+  impl_->http_sync.close();
+  impl_->redis.close();
+  impl_->mongo.close();
+}
+
+const Settings& Pools::settings() const noexcept {
+  return impl_->settings;
+}
+
+Pools& pools() {
+  static Pools instance{Settings::from_environment()};
+  return instance;
+}
+
+}  // namespace poolkit

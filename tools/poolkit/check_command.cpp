@@ -1,0 +1,112 @@
+// `poolkit check [--env-file FILE] [--only LAYERS] [--http-url URL] [--json]`: connects to each
+// configured backend and reports health, server version, pool state and the saturation signals
+// with their remedies. Exit 0 when every configured layer is healthy, 1 when one failed, 2 when
+// the configuration is invalid. Secrets are masked everywhere.
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <memory>
+#include <poolkit/pools.hpp>
+#include <poolkit/settings.hpp>
+
+#include "commands.hpp"
+
+namespace poolkit::cli {
+namespace {
+
+constexpr std::string_view kLayers[] = {"redis", "mongo", "http", "http_sync"};
+
+struct CheckArguments {
+  std::string env_file;
+  std::vector<std::string> only;
+  std::string http_url;
+  bool json = false;
+  const CLI::Option* env_file_option = nullptr;
+};
+
+std::vector<std::string> split_layers(const std::vector<std::string>& given) {
+  std::vector<std::string> layers;
+  for (const auto& item : given) {
+    std::size_t start = 0;
+    while (start <= item.size()) {
+      const auto end = std::min(item.find(',', start), item.size());
+      const std::string layer = item.substr(start, end - start);
+      if (!layer.empty()) {
+        if (std::find(std::begin(kLayers), std::end(kLayers), layer) == std::end(kLayers)) {
+          fmt::print(stderr,
+                     "poolkit check: --only {:?}: unknown layer; expected a comma list of redis, "
+                     "mongo, http, "
+                     "http_sync\n",
+                     layer);
+          throw CLI::RuntimeError(kExitInvalid);
+        }
+        layers.push_back(layer);
+      }
+      start = end + 1;
+    }
+  }
+  return layers;
+}
+
+void print_text(const Health& health, const Pools& pools) {
+  for (const LayerHealth& layer : health.layers) {
+    if (!layer.configured) {
+      fmt::print("{:<10} skipped   {}\n", layer.layer,
+                 layer.layer == "redis" ? "REDIS_URL is not set" : "MONGODB_URL is not set");
+      continue;
+    }
+    fmt::print("{:<10} {:<9} {:>9.2f} ms{}\n", layer.layer, layer.ok ? "ok" : "FAILED",
+               static_cast<double>(layer.latency.count()) / 1000.0,
+               layer.ok ? "" : "  " + layer.error);
+    for (const auto& [key, value] : layer.details) fmt::print("  {:<18} {}\n", key, value);
+  }
+  (void)pools;
+  fmt::print("\n{}\n",
+             health.ok() ? "all configured backends are healthy" : "some backends are NOT healthy");
+}
+
+int run_check(const CheckArguments& arguments) {
+  LoadOptions load;
+  if (arguments.env_file_option->count() > 0) load.env_file = arguments.env_file;
+  LoadResult loaded = load_settings(load);
+  if (!loaded.ok()) {
+    fmt::print(stderr, "poolkit check: the configuration is invalid ({} errors):\n",
+               loaded.errors.size());
+    for (const auto& problem : loaded.errors) fmt::print(stderr, "  - {}\n", problem.message);
+    fmt::print(stderr, "run `poolkit config` to see every setting and where it came from\n");
+    return kExitInvalid;
+  }
+  Pools pools(std::move(*loaded.settings), PoolsOptions{.log = [](std::string_view) {}});
+  HealthOptions options{.only = split_layers(arguments.only), .http_probe_url = arguments.http_url};
+  const Health health = pools.health(options);
+  if (arguments.json)
+    fmt::print("{}\n", health.to_json());
+  else
+    print_text(health, pools);
+  pools.close();
+  return health.ok() ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void add_check_command(CLI::App& app) {
+  auto arguments = std::make_shared<CheckArguments>();
+  CLI::App* command =
+      app.add_subcommand("check", "Connect to each configured backend and report its health");
+  arguments->env_file_option = command->add_option(
+      "--env-file", arguments->env_file, "Dotenv file to read (default: ./.env when it exists)");
+  command
+      ->add_option("--only", arguments->only,
+                   "Layers to check: comma list of redis, mongo, http, http_sync")
+      ->delimiter(',');
+  command->add_option("--http-url", arguments->http_url, "A URL to GET as the HTTP layers' probe");
+  command->add_flag("--json", arguments->json, "Print one JSON object");
+  command->callback([arguments] {
+    const int status = run_check(*arguments);
+    if (status != kExitOk) throw CLI::RuntimeError(status);
+  });
+}
+
+}  // namespace poolkit::cli
