@@ -17,8 +17,10 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
+# Starts local Redis, FerretDB (its launcher is built by `build`) and nginx on free loopback
+# ports, compares pooled with re-created connections, and writes the HTML report.
 demo: build
-	$(BUILD)/tools/poolkit/poolkit config --env-file examples/production.env
+	$(BUILD)/tools/poolkit/poolkit demo --html $(BUILD)/demo-report.html
 
 test: build
 	scripts/run-tests $(BUILD)

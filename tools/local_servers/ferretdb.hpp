@@ -41,6 +41,11 @@ class FerretDbServer {
   void resume();
   bool running() { return process_.has_value() && process_->running(); }
 
+  // The process group of the server (its pid), -1 when not running; and its scratch folder. For
+  // a signal handler that must stop the server without running destructors.
+  pid_t process_group() const noexcept { return process_ ? process_->pid() : -1; }
+  const std::filesystem::path& scratch_dir() const noexcept { return dir_.path(); }
+
  private:
   std::filesystem::path launcher_;
   int port_ = 0;

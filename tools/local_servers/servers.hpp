@@ -34,6 +34,11 @@ class RedisServer {
   void stop();
   bool running() { return process_.has_value() && process_->running(); }
 
+  // The process group of the server (its pid), -1 when not running; and its scratch folder. For
+  // a signal handler that must stop the server without running destructors.
+  pid_t process_group() const noexcept { return process_ ? process_->pid() : -1; }
+  const std::filesystem::path& scratch_dir() const noexcept { return dir_.path(); }
+
  private:
   Options options_;
   int port_ = 0;
@@ -60,6 +65,11 @@ class NginxServer {
   // One line per request: "<connection serial> <connection request number> <status> <uri>".
   std::filesystem::path access_log() const { return dir_.path() / "access.log"; }
   void stop();
+
+  // The process group of the server (its pid), -1 when not running; and its scratch folder. For
+  // a signal handler that must stop the server without running destructors.
+  pid_t process_group() const noexcept { return process_ ? process_->pid() : -1; }
+  const std::filesystem::path& scratch_dir() const noexcept { return dir_.path(); }
 
  private:
   Options options_;

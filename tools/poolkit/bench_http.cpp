@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "bench_runner.hpp"
+#include "bench_workloads.hpp"
 #include "commands.hpp"
 
 namespace poolkit::cli {
@@ -48,12 +49,11 @@ Settings bench_settings() {
 
 // The client for one run (a --sweep makes one per pool size): the pool is --pool-size (or the
 // setting) per host, and for the async client in all; --no-reuse opens a connection per request.
-http::ClientOptions client_options(const HttpBenchArguments& arguments, const BenchOptions& run,
-                                   const Settings& settings) {
-  auto options = arguments.sync ? http::ClientOptions::from(settings.http_sync)
-                                : http::ClientOptions::from(settings.http_async);
+http::ClientOptions client_options(bool sync, const BenchOptions& run, const Settings& settings) {
+  auto options = sync ? http::ClientOptions::from(settings.http_sync)
+                      : http::ClientOptions::from(settings.http_async);
   options.max_connections_per_host = run.pool_size;
-  if (!arguments.sync) options.max_connections = run.pool_size;
+  if (!sync) options.max_connections = run.pool_size;
   options.reuse_connections = run.reuse;
   return options;
 }
@@ -93,7 +93,7 @@ ThreadWorkload sync_workload(const std::shared_ptr<http::SyncClient>& client, st
 
 // One client per run; it lives as long as the workload.
 template <class Client>
-Workload http_workload(const std::shared_ptr<Client>& client, const std::string& url) {
+Workload client_workload(const std::shared_ptr<Client>& client, const std::string& url) {
   Workload workload;
   if constexpr (std::is_same_v<Client, http::SyncClient>) {
     workload.run = sync_workload(client, url);
@@ -114,18 +114,19 @@ void run_http_bench(HttpBenchArguments& arguments) {
         async.limit_per_host > 0 ? async.limit_per_host : async.pool_limit;
     arguments.bench.pool_size = arguments.sync ? settings.http_sync.pool_maxsize : async_size;
   }
-  const std::string url = arguments.bench.url;
   run_bench_command(
       arguments.bench,
-      [&](const BenchOptions& run) {
-        const auto options = client_options(arguments, run, settings);
-        if (arguments.sync) return http_workload(std::make_shared<http::SyncClient>(options), url);
-        return http_workload(std::make_shared<http::AsyncClient>(options), url);
-      },
+      [&](const BenchOptions& run) { return http_workload(run, settings, arguments.sync); },
       arguments.sync ? "REQUESTS_POOL_MAXSIZE" : "AIOHTTP_LIMIT_PER_HOST");
 }
 
 }  // namespace
+
+Workload http_workload(const BenchOptions& options, const Settings& settings, bool sync) {
+  const auto client = client_options(sync, options, settings);
+  if (sync) return client_workload(std::make_shared<http::SyncClient>(client), options.url);
+  return client_workload(std::make_shared<http::AsyncClient>(client), options.url);
+}
 
 void add_bench_http(CLI::App& bench) {
   auto arguments = std::make_shared<HttpBenchArguments>();

@@ -13,6 +13,7 @@
 #include <poolkit/url.hpp>
 
 #include "bench_runner.hpp"
+#include "bench_workloads.hpp"
 #include "commands.hpp"
 
 namespace poolkit::cli {
@@ -25,6 +26,15 @@ constexpr int kDocuments = 100;
 [[noreturn]] void invalid(const std::string& message) {
   fmt::print(stderr, "poolkit bench mongo: {}\n", message);
   throw CLI::RuntimeError(kExitInvalid);
+}
+
+// --pool-size (when given) and --no-reuse applied to the settings.
+MongoSettings sized(MongoSettings settings, const BenchOptions& options) {
+  if (options.pool_size != 0) settings.max_pool_size = options.pool_size;
+  settings.min_pool_size = std::min(settings.min_pool_size, settings.max_pool_size);
+  // Without reuse a warm minimum would only add connections nobody uses.
+  if (!options.reuse) settings.min_pool_size = 0;
+  return settings;
 }
 
 // MONGODB_* from the environment (and .env), with --url and --pool-size on top.
@@ -41,11 +51,7 @@ MongoSettings bench_settings(const BenchOptions& options) {
     invalid(fmt::format("--url {} is not a MongoDB URL: expected mongodb:// or mongodb+srv://",
                         settings.url->redacted()));
   }
-  if (options.pool_size != 0) settings.max_pool_size = options.pool_size;
-  settings.min_pool_size = std::min(settings.min_pool_size, settings.max_pool_size);
-  // Without reuse a warm minimum would only add connections nobody uses.
-  if (!options.reuse) settings.min_pool_size = 0;
-  return settings;
+  return sized(settings, options);
 }
 
 mongo::Collection bench_collection(mongo::Lease& lease) {
@@ -106,8 +112,38 @@ void find_by_id(mongo::Client& client, mongo::Lease& lease, int id) {
   }
 }
 
-Workload make_workload(const BenchOptions& options) {
-  auto client = std::make_shared<mongo::Client>(bench_settings(options));
+// The peak in use matters to a sweep (the recommended size). A plain run does without: the
+// sampler wakes every 2 ms, a cost of the tool that the peers in bench/mongo.sh do not pay.
+Workload bench_workload(const BenchOptions& options) {
+  Workload workload = mongo_workload(options, bench_settings(options));
+  if (options.sweep.empty()) workload.in_use = nullptr;
+  return workload;
+}
+
+void run(BenchOptions options) {
+  quiet_mongoc_end_sessions_warnings();
+  options.pool_size = bench_settings(options).max_pool_size;  // shown in the report
+  try {
+    seed_mongo(bench_settings(options));
+  } catch (const ConfigError& error) {
+    invalid(error.what());
+  } catch (const Error& error) {
+    fmt::print(stderr, "poolkit bench mongo: cannot seed {}.{}: {}\n", kDatabase, kCollection,
+               error.what());
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  run_bench_command(std::move(options), bench_workload, "MONGODB_MAX_POOL_SIZE");
+}
+
+}  // namespace
+
+void seed_mongo(const MongoSettings& settings) {
+  mongo::Client seeder(settings);
+  seed(seeder);
+}
+
+Workload mongo_workload(const BenchOptions& options, MongoSettings settings) {
+  auto client = std::make_shared<mongo::Client>(sized(std::move(settings), options));
   const bool reuse = options.reuse;
   ThreadWorkload threads;
   threads.make_worker = [client, reuse](int worker) {
@@ -119,37 +155,25 @@ Workload make_workload(const BenchOptions& options) {
   };
   threads.connections_opened = [client] { return client->pool_stats().created; };
   Workload workload{.run = threads};
-  // The peak in use matters to a sweep (the recommended size). A plain run does without: the
-  // sampler wakes every 2 ms, a cost of the tool that the peers in bench/mongo.sh do not pay.
-  if (!options.sweep.empty()) workload.in_use = [client] { return client->pool_stats().in_use; };
+  workload.in_use = [client] { return client->pool_stats().in_use; };
   return workload;
 }
 
-// libmongoc logs a warning each time a client closes against a server without endSessions
-// (FerretDB): one per connection in a --no-reuse run. Everything else goes to its default handler.
+namespace {
+
+// Drops the endSessions warning (see quiet_mongoc_end_sessions_warnings); everything else goes
+// to libmongoc's default handler.
 void log_without_end_sessions_noise(mongoc_log_level_t level, const char* domain,
                                     const char* message, void* data) {
   if (level == MONGOC_LOG_LEVEL_WARNING && std::strstr(message, "endSessions") != nullptr) return;
   mongoc_log_default_handler(level, domain, message, data);
 }
 
-void run(BenchOptions options) {
-  mongoc_log_set_handler(log_without_end_sessions_noise, nullptr);
-  options.pool_size = bench_settings(options).max_pool_size;  // shown in the report
-  try {
-    mongo::Client seeder(bench_settings(options));
-    seed(seeder);
-  } catch (const ConfigError& error) {
-    invalid(error.what());
-  } catch (const Error& error) {
-    fmt::print(stderr, "poolkit bench mongo: cannot seed {}.{}: {}\n", kDatabase, kCollection,
-               error.what());
-    throw CLI::RuntimeError(kExitFailure);
-  }
-  run_bench_command(std::move(options), make_workload, "MONGODB_MAX_POOL_SIZE");
-}
-
 }  // namespace
+
+void quiet_mongoc_end_sessions_warnings() {
+  mongoc_log_set_handler(log_without_end_sessions_noise, nullptr);
+}
 
 void add_bench_mongo(CLI::App& bench) {
   auto options = std::make_shared<BenchOptions>();

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "bench_runner.hpp"
+#include "bench_workloads.hpp"
 #include "commands.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis.hpp"
@@ -68,18 +69,6 @@ ThreadWorkload no_reuse_workload(const std::shared_ptr<redis::Client>& client) {
   };
 }
 
-// One client per run (a --sweep makes one per pool size); it lives as long as the workload.
-Workload redis_workload(const BenchOptions& options, RedisSettings settings, bool strict_fifo) {
-  settings.max_connections = options.pool_size;
-  redis::ClientOptions client_options;
-  client_options.strict_fifo = strict_fifo;
-  auto client = std::make_shared<redis::Client>(settings, client_options);
-  client->set(kBenchKey, kBenchValue);
-  Workload workload{.run = options.reuse ? reuse_workload(client) : no_reuse_workload(client)};
-  workload.in_use = [client] { return client->stats().pool.in_use; };
-  return workload;
-}
-
 void run_bench_redis(BenchOptions options, bool strict_fifo) {
   const RedisSettings settings = bench_settings(options);
   try {
@@ -96,6 +85,18 @@ void run_bench_redis(BenchOptions options, bool strict_fifo) {
 }
 
 }  // namespace
+
+// One client per run (a --sweep makes one per pool size); it lives as long as the workload.
+Workload redis_workload(const BenchOptions& options, RedisSettings settings, bool strict_fifo) {
+  settings.max_connections = options.pool_size;
+  redis::ClientOptions client_options;
+  client_options.strict_fifo = strict_fifo;
+  auto client = std::make_shared<redis::Client>(settings, client_options);
+  client->set(kBenchKey, kBenchValue);
+  Workload workload{.run = options.reuse ? reuse_workload(client) : no_reuse_workload(client)};
+  workload.in_use = [client] { return client->stats().pool.in_use; };
+  return workload;
+}
 
 void add_bench_redis(CLI::App& bench) {
   auto options = std::make_shared<BenchOptions>();

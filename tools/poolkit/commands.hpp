@@ -19,6 +19,9 @@ void add_config_command(CLI::App& app);
 // `poolkit check`: health, server versions, pool state and saturation signals of each backend.
 void add_check_command(CLI::App& app);
 
+// `poolkit demo`: local servers, pooled vs re-created, pool-size sweeps, text and HTML report.
+void add_demo_command(CLI::App& app);
+
 // `poolkit bench <layer>`: load against one backend (bench_command.cpp), one file per layer.
 void add_bench_command(CLI::App& app);
 void add_bench_redis(CLI::App& bench);

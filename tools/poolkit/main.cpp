@@ -15,6 +15,7 @@ int run(int argc, char** argv) {
   poolkit::cli::add_config_command(app);
   poolkit::cli::add_check_command(app);
   poolkit::cli::add_bench_command(app);
+  poolkit::cli::add_demo_command(app);
 
   try {
     app.parse(argc, argv);
