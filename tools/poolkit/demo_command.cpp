@@ -200,7 +200,14 @@ LayerResult run_layer(const LayerPlan& plan, const RunShape& shape) {
   try {
     result.recreated = measure(plan, shape, "re-created", pool, false, shape.duration_s);
     result.pooled = measure(plan, shape, "pooled", pool, true, shape.duration_s);
-    for (const std::size_t size : shape.sweep_sizes) {
+    result.peak_in_use = result.pooled.peak_in_use;
+    result.recommended_size = recommended_pool_size(result.peak_in_use);
+    // The sweep also measures the size it recommends, to show what that size gives.
+    std::vector<std::size_t> sizes = shape.sweep_sizes;
+    sizes.push_back(result.recommended_size);
+    std::sort(sizes.begin(), sizes.end());
+    sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+    for (const std::size_t size : sizes) {
       result.sweep.push_back({size, measure(plan, shape, fmt::format("pool {}", size), size, true,
                                             shape.sweep_duration_s)});
     }
@@ -208,8 +215,6 @@ LayerResult run_layer(const LayerPlan& plan, const RunShape& shape) {
     result.failure = error.what();
     return result;
   }
-  result.peak_in_use = result.pooled.peak_in_use;
-  result.recommended_size = recommended_pool_size(result.peak_in_use);
   result.details.emplace_back("connections opened", fmt::format("{} re-created, {} pooled",
                                                                 result.recreated.connections_opened,
                                                                 result.pooled.connections_opened));

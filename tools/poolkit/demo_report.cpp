@@ -60,9 +60,9 @@ double nice_ceiling(double value) {
 }
 
 std::string axis_label(double value) {
-  if (value >= 1e6) return fmt::format("{:.1f}M", value / 1e6);
-  if (value >= 1e3) return fmt::format("{:.0f}k", value / 1e3);
-  return fmt::format("{:.0f}", value);
+  if (value >= 1e6) return fmt::format("{:.3g}M", value / 1e6);
+  if (value >= 1e3) return fmt::format("{:.3g}k", value / 1e3);
+  return fmt::format("{:.3g}", value);
 }
 
 std::string sweep_chart(const LayerResult& layer) {
@@ -76,11 +76,12 @@ std::string sweep_chart(const LayerResult& layer) {
   }
   max_ops = nice_ceiling(max_ops);
   max_p99 = nice_ceiling(max_p99);
-  // Pool sizes on a log2 axis when they span a wide range, as sweeps usually double.
+  // Pool sizes on a log2 axis, as sweeps usually double; wide enough to show the recommended
+  // size, which is usually just past the largest size measured.
+  const std::size_t largest = std::max(points.back().pool_size, layer.recommended_size);
   const double lo =
       std::log2(static_cast<double>(std::max<std::size_t>(points.front().pool_size, 1)));
-  const double hi =
-      std::log2(static_cast<double>(std::max<std::size_t>(points.back().pool_size, 1)));
+  const double hi = std::log2(static_cast<double>(std::max<std::size_t>(largest, 1)));
   auto x_of = [&](std::size_t size) {
     const double v = std::log2(static_cast<double>(std::max<std::size_t>(size, 1)));
     return kLeft + (hi > lo ? (v - lo) / (hi - lo) : 0.5) * plot_w;
@@ -117,9 +118,20 @@ std::string sweep_chart(const LayerResult& layer) {
     svg += fmt::format(
         R"(<line x1="{:.1f}" x2="{:.1f}" y1="{}" y2="{}" stroke="#15803d" stroke-dasharray="5,4" stroke-width="2"/>)",
         x, x, kTop, kTop + plot_h);
+    // Anchored so the label stays inside the chart at either end of the axis.
+    const char* anchor = x > kLeft + plot_w * 0.8   ? "end"
+                         : x < kLeft + plot_w * 0.2 ? "start"
+                                                    : "middle";
     svg += fmt::format(
-        R"(<text x="{:.1f}" y="{}" font-size="11" text-anchor="middle" fill="#15803d">recommended {}</text>)",
-        x, kTop - 8, layer.recommended_size);
+        R"(<text x="{:.1f}" y="{}" font-size="11" text-anchor="{}" fill="#15803d">recommended {}</text>)",
+        x, kTop - 8, anchor, layer.recommended_size);
+    const bool measured = std::any_of(points.begin(), points.end(), [&](const SweepPoint& p) {
+      return p.pool_size == layer.recommended_size;
+    });
+    if (!measured)
+      svg += fmt::format(
+          R"(<text x="{:.1f}" y="{}" font-size="11" text-anchor="middle" fill="#15803d">{}</text>)",
+          x, kTop + plot_h + 16, layer.recommended_size);
   }
   svg += fmt::format(
       R"(<polyline class="series-ops" points="{}" fill="none" stroke="#1f6fb2" stroke-width="2.5"/>)",
@@ -149,7 +161,8 @@ std::string sweep_chart(const LayerResult& layer) {
 std::string comparison_chart(const LayerResult& layer) {
   const double pooled = layer.pooled.ops_per_sec(), recreated = layer.recreated.ops_per_sec();
   const double top = nice_ceiling(std::max(pooled, recreated));
-  const int w = 420, h = 150, bar_left = 130, bar_w = w - bar_left - 70;
+  // Bars, then their figures in a column of their own, so a full-length bar never hides them.
+  const int w = 480, h = 150, bar_left = 90, bar_w = 220;
   std::string svg = fmt::format(
       R"(<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{} pooled vs re-created">)",
       w, h, w, h, layer.layer);
@@ -157,19 +170,20 @@ std::string comparison_chart(const LayerResult& layer) {
                                                              {"re-created", &layer.recreated}};
   int y = 20;
   for (const auto& [label, report] : rows) {
-    const double length = top > 0 ? report->ops_per_sec() / top * bar_w : 0;
+    const double length = std::max(top > 0 ? report->ops_per_sec() / top * bar_w : 0, 1.0);
     svg += fmt::format(R"(<text x="{}" y="{}" font-size="12" text-anchor="end">{}</text>)",
-                       bar_left - 8, y + 22, label);
-    svg += fmt::format(R"(<rect class="bar" x="{}" y="{}" width="{:.1f}" height="30" fill="{}"/>)",
-                       bar_left, y, std::max(length, 1.0), label[0] == 'p' ? "#1f6fb2" : "#9ca3af");
-    svg += fmt::format(R"(<text x="{:.1f}" y="{}" font-size="11">{} ops/s, p99 {:.2f} ms</text>)",
-                       bar_left + std::max(length, 1.0) + 6 - (length > bar_w - 40 ? 150 : 0),
-                       y + 19, axis_label(report->ops_per_sec()),
+                       bar_left - 8, y + 20, label);
+    svg += fmt::format(
+        R"(<rect x="{}" y="{}" width="{}" height="30" fill="#f3f4f6"/><rect class="bar" x="{}" y="{}" width="{:.1f}" height="30" fill="{}"/>)",
+        bar_left, y, bar_w, bar_left, y, length, label[0] == 'p' ? "#1f6fb2" : "#9ca3af");
+    svg += fmt::format(R"(<text x="{}" y="{}" font-size="12">{} ops/s, p99 {:.2f} ms</text>)",
+                       bar_left + bar_w + 8, y + 20, axis_label(report->ops_per_sec()),
                        static_cast<double>(report->latency_us_p99) / 1000.0);
-    y += 50;
+    y += 45;
   }
-  svg += fmt::format(R"(<text x="{}" y="{}" font-size="12">pooled: {:.1f}× the throughput</text>)",
-                     bar_left, h - 12, ratio(pooled, recreated));
+  svg += fmt::format(
+      R"(<text x="{}" y="{}" font-size="13" font-weight="bold">pooled: {:.1f}× the throughput</text>)",
+      bar_left, h - 18, ratio(pooled, recreated));
   return svg + "</svg>";
 }
 
@@ -251,7 +265,8 @@ std::string render_html_report(const std::vector<LayerResult>& layers,
 <style>
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
 h1{font-size:1.6rem} h2{margin-top:2.5rem;border-bottom:1px solid #ddd}
-.row{display:flex;flex-wrap:wrap;gap:2rem;align-items:flex-start}
+.row{display:grid;grid-template-columns:minmax(560px,auto) minmax(0,1fr);gap:2rem;align-items:start}
+td{overflow-wrap:anywhere} td:first-child{white-space:nowrap}
 table{border-collapse:collapse;font-size:.9rem} td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:right}
 td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9rem}
 .legend span{display:inline-block;width:14px;height:4px;margin:0 .3rem 2px 1rem;vertical-align:middle}
