@@ -118,6 +118,9 @@ expect_status 2 "demo --only with an unknown layer"
 expect_output "cassandra" "demo --only names the unknown layer"
 run demo --concurrency 0
 expect_status 2 "demo --concurrency 0"
+run demo --short --html "$scratch/no-such-folder/r.html"
+expect_status 2 "demo --html in a folder that does not exist"
+expect_output "cannot write the report" "demo --html unwritable says so"
 
 # --- 3. SIGINT in the middle of a run -----------------------------------------------------------
 start_demo

@@ -63,3 +63,23 @@ TEST(HtmlReport, HasASweepChartWithTheRecommendedSizeAndAComparisonPerLayer) {
   EXPECT_NE(text.find("REDIS_MAX_CONNECTIONS=10"), std::string::npos);
   EXPECT_NE(text.find("failed: FerretDB did not start"), std::string::npos);
 }
+
+// The recommended size is usually just past the largest size swept (peak + 20%): the axis must
+// reach it, with its own tick, rather than draw the marker outside the chart.
+TEST(HtmlReport, RecommendedSizePastTheSweepIsInsideTheChartWithATick) {
+  poolkit::cli::LayerResult layer{.layer = "http", .concurrency = 4};
+  layer.recommended_size = 5;
+  for (std::size_t size : {1, 2, 4}) {
+    poolkit::cli::SweepPoint point{.pool_size = size};
+    point.report.ops = 100;
+    point.report.elapsed_s = 1;
+    layer.sweep.push_back(point);
+  }
+  const std::string html = poolkit::cli::render_html_report({layer}, "now");
+  const auto marker = html.find("stroke-dasharray");
+  ASSERT_NE(marker, std::string::npos);
+  const auto x_at = html.find("x1=\"", html.rfind("<line", marker));
+  const double x = std::stod(html.substr(x_at + 4));
+  EXPECT_LE(x, 560 - 64 + 0.5);  // the plot's right edge
+  EXPECT_NE(html.find(">5</text>"), std::string::npos);
+}

@@ -69,6 +69,7 @@ void watch(const BenchOptions& options, const Progress& progress, Clock::time_po
            Clock::time_point end) {
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   auto next = start;
+  auto last_time = start;
   std::uint64_t last_ops = 0;
   while (Clock::now() < end) {
     next += tty ? std::chrono::milliseconds(500) : std::chrono::milliseconds(2000);
@@ -76,7 +77,10 @@ void watch(const BenchOptions& options, const Progress& progress, Clock::time_po
     if (!options.progress) continue;
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     const std::uint64_t ops = progress.ops.load(std::memory_order_relaxed);
-    const double window = tty ? 0.5 : 2.0;
+    // The last window is cut short by the end of the run: divide by what it really lasted.
+    const auto now = Clock::now();
+    const double window = std::max(std::chrono::duration<double>(now - last_time).count(), 1e-3);
+    last_time = now;
     fmt::print(stderr, "{}[{}] {:5.1f}/{:.1f} s  {:>10} ops  {:>10.0f} ops/s  {} errors{}",
                tty ? "\r" : "", options.backend, elapsed, options.duration_s, ops,
                static_cast<double>(ops - last_ops) / window,

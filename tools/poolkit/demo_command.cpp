@@ -363,7 +363,10 @@ std::vector<LayerResult> run_layers(const std::vector<std::string>& layers, cons
 
 void run_demo(const DemoOptions& options) {
   const std::vector<std::string> layers = selected_layers(options.only);
-  if (options.html.empty()) invalid("--html needs a file name");
+  // Checked before minutes of measuring, not after.
+  if (options.html.empty() || !std::ofstream(options.html))
+    invalid(fmt::format("--html {:?}: cannot write the report there; give a writable file",
+                        options.html));
   const RunShape shape = shape_of(options);
   quiet_mongoc_end_sessions_warnings();
 
