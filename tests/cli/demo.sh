@@ -28,10 +28,10 @@ failures=0
 # shellcheck source=helpers.bash
 source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
-# Starts the demo in the background (clean environment, TMPDIR=$demo_tmp); output in $scratch/out.
+# start_demo HTML: starts the demo in the background (clean environment, TMPDIR=$demo_tmp);
+# output in $scratch/out.
 start_demo() {
-  env -i PATH="$PATH" TMPDIR="$demo_tmp" "$bin" demo --short --html "$scratch/r.html" "$@" \
-    >"$scratch/out" 2>&1 &
+  env -i PATH="$PATH" TMPDIR="$demo_tmp" "$bin" demo --short --html "$1" >"$scratch/out" 2>&1 &
   demo_pid=$!
 }
 
@@ -70,7 +70,7 @@ expect_nothing_left() {
 
 # --- 1. a whole short demo ----------------------------------------------------------------------
 started=$(date +%s)
-start_demo
+start_demo "$scratch/r.html"
 # The password is random per run; read it from redis-server's config while the demo runs, to
 # check it never shows. (Never printed here either.)
 demo_secret=
@@ -123,7 +123,7 @@ expect_status 2 "demo --html in a folder that does not exist"
 expect_output "cannot write the report" "demo --html unwritable says so"
 
 # --- 3. SIGINT in the middle of a run -----------------------------------------------------------
-start_demo
+start_demo "$scratch/interrupted.html"
 if wait_for_output "[redis pooled]" 30 || wait_for_output "[mongo" 5; then
   kill -INT "$demo_pid"
 else
