@@ -30,8 +30,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
 # start_demo HTML: starts the demo in the background (clean environment, TMPDIR=$demo_tmp);
 # output in $scratch/out.
+# The user's own REDIS_URL and MONGODB_URL (unreachable here) must not matter: the demo runs on
+# its own servers.
 start_demo() {
-  env -i PATH="$PATH" TMPDIR="$demo_tmp" "$bin" demo --short --html "$1" >"$scratch/out" 2>&1 &
+  env -i PATH="$PATH" TMPDIR="$demo_tmp" REDIS_URL=redis://127.0.0.1:1/0 \
+    MONGODB_URL=mongodb://127.0.0.1:1/ "$bin" demo --short --html "$1" >"$scratch/out" 2>&1 &
   demo_pid=$!
 }
 
