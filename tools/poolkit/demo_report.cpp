@@ -51,10 +51,11 @@ double ratio(double a, double b) {
 
 constexpr int kWidth = 560, kHeight = 300, kLeft = 64, kRight = 64, kTop = 30, kBottom = 46;
 
+// The axis top, chosen so its quarters (the grid lines) are round numbers too.
 double nice_ceiling(double value) {
   if (value <= 0) return 1;
   const double magnitude = std::pow(10.0, std::floor(std::log10(value)));
-  for (const double step : {1.0, 2.0, 2.5, 5.0, 10.0})
+  for (const double step : {1.0, 2.0, 4.0, 8.0, 10.0})
     if (value <= step * magnitude) return step * magnitude;
   return 10 * magnitude;
 }
