@@ -84,14 +84,14 @@ class SnippetServiceTest : public ::testing::Test {
   }
 
   // Starts the example with the environment a deployment would give it.
-  local::ChildProcess start_service(int metrics_port) {
+  local::ChildProcess start_service(int metrics_port, int hold_ms) {
     return local::ChildProcess(
         {kServiceBinary}, log_file,
         {"REDIS_URL=" + redis.url(), "MONGODB_URL=" + ferretdb->url(),
          "UPSTREAM_URL=" + nginx.url("/snippet.txt"), "NOTIFY_URL=" + nginx.url("/notify"),
          "POOLKIT_METRICS_ADDR=127.0.0.1:" + std::to_string(metrics_port),
          "SNIPPET_COUNT=" + std::to_string(kSnippets), "SNIPPET_WORKERS=8",
-         "SNIPPET_HOLD_MS=8000"});
+         "SNIPPET_HOLD_MS=" + std::to_string(hold_ms)});
   }
 
   // Waits (bounded) for the summary line, or for the service to end without one.
@@ -115,7 +115,7 @@ class SnippetServiceTest : public ::testing::Test {
 
 TEST_F(SnippetServiceTest, DoesItsWorkServesMetricsAndExitsZeroWithThePoolsOpen) {
   const int metrics_port = local::free_loopback_port();
-  local::ChildProcess service = start_service(metrics_port);
+  local::ChildProcess service = start_service(metrics_port, 8000);  // time to scrape it
 
   const std::string early_log = wait_for_summary(service);
   ASSERT_TRUE(parse_summary(early_log).has_value()) << printable(early_log);
@@ -154,7 +154,7 @@ TEST_F(SnippetServiceTest, DoesItsWorkServesMetricsAndExitsZeroWithThePoolsOpen)
 }
 
 TEST_F(SnippetServiceTest, LeavesTheCacheAndTheEventsInTheBackends) {
-  local::ChildProcess service = start_service(local::free_loopback_port());
+  local::ChildProcess service = start_service(local::free_loopback_port(), 0);
   const std::optional<int> status = service.wait(180s);
   ASSERT_TRUE(status.has_value()) << printable(read_file(log_file));
   ASSERT_EQ(*status, 0) << printable(read_file(log_file));
