@@ -15,19 +15,23 @@
 //   SNIPPET_WORKERS       worker threads (default 8)
 //   SNIPPET_HOLD_MS       stay up this long after the summary, e.g. to be scraped (default 0)
 //
-// Exit status: 0 when every snippet went through, 1 when some failed, 2 on bad configuration.
+// Exit status: 0 when every snippet went through and every backend is healthy, 1 otherwise, 2 on
+// bad configuration.
 
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <poolkit/pools.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
