@@ -6,6 +6,7 @@
 
 #include "layer_reports.hpp"
 #include "metrics_server.hpp"
+#include "mongo/mongo_detail.hpp"
 #include "poolkit/detail/lazy_client.hpp"
 
 namespace poolkit {
@@ -55,7 +56,6 @@ class LoggingListener final : public PoolListener {
                   "poolkit::pools().{}()",
                   layer, variable, layer));
 }
-
 
 }  // namespace
 
@@ -191,6 +191,10 @@ LayerHealth Pools::Impl::http_health(const HealthOptions& o, bool sync) {
 
 Pools::Pools(Settings settings, PoolsOptions options)
     : impl_(std::make_unique<Impl>(std::move(settings), std::move(options))) {
+  // libmongoc's process-wide state must outlive the clients, which are created later, on first
+  // use: initialised here, before a static Pools (pools()) is fully constructed, its cleanup
+  // runs after that Pools is destroyed. Initialised later, mongoc_cleanup() ran first at exit.
+  mongo::detail::ensure_mongoc_initialized();
   if (impl_->settings.metrics_addr) {
     impl_->metrics_server = std::make_unique<MetricsServer>(
         *impl_->settings.metrics_addr,
