@@ -188,9 +188,9 @@ TEST(SnippetServiceConfiguration, AMissingUpstreamUrlExitsTwoNamingIt) {
 
 TEST(ReadmeSnippet, TheDocumentedCodeIsTheCompiledExampleAndFitsTwentyLines) {
   const std::string compiled = read_file(POOLKIT_SOURCE_DIR "/examples/readme_snippet.cpp");
-  const std::string doc = read_file(POOLKIT_SOURCE_DIR "/docs/example-snippet.md");
+  const std::string doc = read_file(POOLKIT_SOURCE_DIR "/README.md");
   const auto start = doc.find("```cpp\n");
-  ASSERT_NE(start, std::string::npos) << "no ```cpp block in docs/example-snippet.md";
+  ASSERT_NE(start, std::string::npos) << "no ```cpp block in README.md";
   const auto end = doc.find("```", start + 7);
   ASSERT_NE(end, std::string::npos);
   const std::string documented = doc.substr(start + 7, end - start - 7);
