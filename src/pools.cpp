@@ -4,8 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/engine.hpp"
 #include "layer_reports.hpp"
 #include "metrics_server.hpp"
+#include "mongo/mongo_detail.hpp"
 #include "poolkit/detail/lazy_client.hpp"
 
 namespace poolkit {
@@ -55,7 +57,6 @@ class LoggingListener final : public PoolListener {
                   "poolkit::pools().{}()",
                   layer, variable, layer));
 }
-
 
 }  // namespace
 
@@ -174,7 +175,6 @@ LayerHealth Pools::Impl::mongo_health(const HealthOptions&) {
 LayerHealth Pools::Impl::http_health(const HealthOptions& o, bool sync) {
   return probe_layer(sync ? "http_sync" : "http", true, [&, this](LayerHealth& h) {
     add_http_limits(h, settings, sync);
-    http::Metrics metrics;
     if (!o.http_probe_url.empty()) {
       http::Request request{.url = o.http_probe_url};
       request.timeout = o.timeout;
@@ -184,13 +184,26 @@ LayerHealth Pools::Impl::http_health(const HealthOptions& o, bool sync) {
     } else {
       h.details.emplace_back("probe", "none (no URL to probe; pass one to check it)");
     }
-    metrics = sync ? http_sync.get().metrics() : http.get().metrics();
+    // Without a probe, a client nobody has used is not created just to be reported on.
+    const auto* sync_client = http_sync.peek();
+    const auto* async_client = http.peek();
+    if (sync ? sync_client == nullptr : async_client == nullptr) {
+      h.details.emplace_back("client", "not in use yet");
+      return;
+    }
+    const http::Metrics metrics = sync ? sync_client->metrics() : async_client->metrics();
     add_http_signals(h, metrics, settings, sync);
   });
 }
 
 Pools::Pools(Settings settings, PoolsOptions options)
     : impl_(std::make_unique<Impl>(std::move(settings), std::move(options))) {
+  // libmongoc's and libcurl's process-wide state must outlive the clients, which are created
+  // later, on first use: initialised here, before a static Pools (pools()) is fully
+  // constructed, their cleanup runs after that Pools is destroyed. Initialised later,
+  // mongoc_cleanup() ran first at exit.
+  mongo::detail::ensure_mongoc_initialized();
+  http::detail::ensure_curl_initialized();
   if (impl_->settings.metrics_addr) {
     impl_->metrics_server = std::make_unique<MetricsServer>(
         *impl_->settings.metrics_addr,

@@ -11,16 +11,18 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// libcurl's global state is set up once per process and never torn down: a cleanup while
-// another thread (another library, a late destructor) still uses libcurl is a crash.
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
+// libcurl's global state: set up by the first engine, torn down once at exit.
+class CurlLibrary {
+ public:
+  CurlLibrary() {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       throw std::runtime_error("libcurl could not be initialised (curl_global_init failed)");
     }
-  });
-}
+  }
+  CurlLibrary(const CurlLibrary&) = delete;
+  CurlLibrary& operator=(const CurlLibrary&) = delete;
+  ~CurlLibrary() { curl_global_cleanup(); }
+};
 
 milliseconds until(Clock::time_point from, Clock::time_point to) {
   return std::chrono::ceil<milliseconds>(to - from);
@@ -32,8 +34,12 @@ std::exception_ptr closed_error(const std::string& why) {
 
 }  // namespace
 
+void ensure_curl_initialized() {
+  static const CurlLibrary library;
+}
+
 Engine::Engine(ClientOptions options) : options_(std::move(options)) {
-  init_curl_once();
+  ensure_curl_initialized();
   multi_ = curl_multi_init();
   if (multi_ == nullptr) throw std::runtime_error("libcurl could not create a multi handle");
   if (options_.circuit_breaker) {

@@ -26,6 +26,12 @@
 
 namespace poolkit::http::detail {
 
+// curl_global_init on first call; curl_global_cleanup once, when statics are destroyed. Runs in
+// every Engine's constructor, so it is cleaned up after any Client with static storage duration.
+// An owner that creates clients lazily (Pools) must call it in its own constructor, as for
+// libmongoc (mongo_detail.hpp).
+void ensure_curl_initialized();
+
 using Clock = std::chrono::steady_clock;
 
 struct HostState {

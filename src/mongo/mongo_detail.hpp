@@ -18,7 +18,9 @@ namespace poolkit::mongo::detail {
 
 // mongoc_init() on first use, mongoc_cleanup() at process exit, each exactly once. The static
 // behind it is constructed inside the first Client's constructor, so it is destroyed after every
-// Client with static storage duration.
+// Client with static storage duration. An owner that creates Clients lazily (Pools) must call it
+// in its own constructor: a Client created after a static owner was constructed would otherwise
+// outlive the cleanup.
 void ensure_mongoc_initialized();
 
 struct UriDeleter {

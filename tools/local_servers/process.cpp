@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -49,6 +50,28 @@ bool poll_until(std::chrono::milliseconds timeout, Try attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return attempt();
+}
+
+// The inherited environment with `overrides` ("NAME=value") added or replacing entries.
+std::vector<std::string> child_environment(const std::vector<std::string>& overrides) {
+  const auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  std::vector<std::string> result;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string inherited(*entry);
+    const bool replaced = std::any_of(overrides.begin(), overrides.end(), [&](const auto& o) {
+      return name_of(o) == name_of(inherited);
+    });
+    if (!replaced) result.push_back(inherited);
+  }
+  result.insert(result.end(), overrides.begin(), overrides.end());
+  return result;
+}
+
+std::vector<char*> null_terminated(std::vector<std::string>& strings) {
+  std::vector<char*> raw;
+  for (auto& text : strings) raw.push_back(text.data());
+  raw.push_back(nullptr);
+  return raw;
 }
 
 }  // namespace
@@ -107,16 +130,18 @@ std::filesystem::path find_program(const std::string& name) {
   return {};
 }
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log_file) {
+ChildProcess::ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log_file,
+                           const std::vector<std::string>& environment) {
   if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
   const std::filesystem::path program = argv[0].find('/') == std::string::npos
                                             ? find_program(argv[0])
                                             : std::filesystem::path(argv[0]);
   if (program.empty())
     throw std::runtime_error("ChildProcess: program not found in PATH: " + argv[0]);
-  std::vector<char*> raw;
-  for (auto& arg : argv) raw.push_back(arg.data());
-  raw.push_back(nullptr);
+  // Built before fork(): the child may only make async-signal-safe calls.
+  const std::vector<char*> raw = null_terminated(argv);
+  std::vector<std::string> env = child_environment(environment);
+  const std::vector<char*> raw_env = null_terminated(env);
 
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("ChildProcess: fork failed");
@@ -130,7 +155,7 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, const std::filesystem:
         ::close(fd);
       }
     }
-    ::execv(program.c_str(), raw.data());
+    ::execve(program.c_str(), raw.data(), raw_env.data());
     ::_exit(127);
   }
   ::setpgid(pid_, pid_);  // also from the parent, so signal() works before the child runs
@@ -183,6 +208,15 @@ int ChildProcess::stop(std::chrono::milliseconds grace) {
   }
   kill_now();
   return status_;
+}
+
+std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pid_ <= 0 || reap(false) != 0) return status_;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void ChildProcess::kill_now() {

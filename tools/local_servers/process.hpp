@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,8 +38,11 @@ class TempDir {
 // so a failing test never leaves a server behind.
 class ChildProcess {
  public:
-  // argv[0] is looked up in PATH. stdout and stderr go to log_file (appended) when given.
-  explicit ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log_file = {});
+  // argv[0] is looked up in PATH. stdout and stderr go to log_file (appended) when given. The
+  // child inherits this process's environment, with each "NAME=value" of `environment` added
+  // or replacing the inherited value.
+  explicit ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log_file = {},
+                        const std::vector<std::string>& environment = {});
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;
   ChildProcess(const ChildProcess&) = delete;
@@ -53,6 +57,9 @@ class ChildProcess {
   int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
   // SIGKILL now and reap: a crash, as far as the clients can tell.
   void kill_now();
+  // Waits for the child to exit on its own: its exit status (or -signal), or nullopt if it is
+  // still running after the timeout (it is left running).
+  std::optional<int> wait(std::chrono::milliseconds timeout);
 
  private:
   int reap(bool block);

@@ -216,49 +216,102 @@ BenchReport run_bench(const BenchOptions& options, const ThreadWorkload& workloa
   return finish(total, start, workload.connections_opened ? workload.connections_opened() : 0);
 }
 
-BenchReport run_bench(const BenchOptions& options, const AsyncWorkload& workload) {
-  struct Shared {
-    std::mutex mutex;
-    std::condition_variable changed;
-    int in_flight = 0;
-    Tally tally;
-  };
-  auto shared = std::make_shared<Shared>();  // completions may outlive a failed run
+namespace {
+
+// The state an async run shares with its completions, which may run on the client's I/O thread
+// after a failed run gave up waiting: everything they touch lives here.
+struct AsyncRun {
+  std::function<void(std::function<void(std::exception_ptr)>)> start;
+  Clock::time_point end;
+  std::mutex mutex;
+  std::condition_variable changed;
+  int in_flight = 0;
+  int handed_back = 0;  // chains the dispatcher must restart (see relaunch)
+  Tally tally;
   Progress progress;
+};
+
+// Closed loop: each of the N chains starts its next operation from the completion of the last,
+// on the completing thread, as a load generator with its own event loop would. A completion
+// that runs inside start() itself (an immediate failure) hands the chain to the dispatcher
+// instead, so the stack cannot grow without bound.
+void launch(const std::shared_ptr<AsyncRun>& run) {
+  thread_local int depth = 0;
+  const Clock::time_point started = Clock::now();
+  ++depth;
+  run->start([run, started](std::exception_ptr error) {
+    const Outcome outcome = classify(error);
+    run->progress.count(outcome);
+    const bool more = Clock::now() < run->end;
+    {
+      const std::lock_guard lock(run->mutex);
+      run->tally.add(outcome, started);
+      if (!more || depth > 0) {
+        --run->in_flight;
+        if (more) ++run->handed_back;
+        run->changed.notify_all();
+      }
+    }
+    if (more && depth == 0) launch(run);
+  });
+  --depth;
+}
+
+}  // namespace
+
+BenchReport run_bench(const BenchOptions& options, const AsyncWorkload& workload) {
+  auto run = std::make_shared<AsyncRun>();
+  run->start = workload.start;
   const Clock::time_point start = Clock::now() + std::chrono::milliseconds(50);
-  const Clock::time_point end = end_of(start, options);
+  run->end = end_of(start, options);
 
   std::jthread dispatcher([&] {
     std::this_thread::sleep_until(start);
+    if (options.rate <= 0) {
+      int to_start = options.concurrency;
+      for (;;) {
+        for (; to_start > 0; --to_start) {
+          {
+            const std::lock_guard lock(run->mutex);
+            ++run->in_flight;
+          }
+          launch(run);
+        }
+        std::unique_lock lock(run->mutex);
+        run->changed.wait_until(lock, run->end, [&] { return run->handed_back > 0; });
+        if (Clock::now() >= run->end) return;
+        to_start = std::exchange(run->handed_back, 0);
+      }
+    }
+    // Paced (open loop): start each operation when it is due, at most `concurrency` at once;
+    // latency counts from when it was due.
     for (std::uint64_t k = 0;; ++k) {
-      Clock::time_point started = Clock::now();
-      if (options.rate > 0) {
-        started = due(start, options, 0, k * static_cast<std::uint64_t>(options.concurrency));
-        std::this_thread::sleep_until(std::min(started, end));
-      }
+      const Clock::time_point due_at =
+          due(start, options, 0, k * static_cast<std::uint64_t>(options.concurrency));
+      std::this_thread::sleep_until(std::min(due_at, run->end));
       {
-        std::unique_lock lock(shared->mutex);
-        shared->changed.wait_until(lock, end,
-                                   [&] { return shared->in_flight < options.concurrency; });
-        if (Clock::now() >= end) return;
-        ++shared->in_flight;
+        std::unique_lock lock(run->mutex);
+        run->changed.wait_until(lock, run->end,
+                                [&] { return run->in_flight < options.concurrency; });
+        if (Clock::now() >= run->end) return;
+        ++run->in_flight;
       }
-      workload.start([shared, started, &progress](std::exception_ptr error) {
+      run->start([run, due_at](std::exception_ptr error) {
         const Outcome outcome = classify(error);
-        progress.count(outcome);
-        const std::lock_guard lock(shared->mutex);
-        shared->tally.add(outcome, started);
-        --shared->in_flight;
-        shared->changed.notify_all();
+        run->progress.count(outcome);
+        const std::lock_guard lock(run->mutex);
+        run->tally.add(outcome, due_at);
+        --run->in_flight;
+        run->changed.notify_all();
       });
     }
   });
-  watch(options, progress, start, end);
+  watch(options, run->progress, start, run->end);
   dispatcher.join();
-  std::unique_lock lock(shared->mutex);
+  std::unique_lock lock(run->mutex);
   // Operations still in flight end within the client's own timeouts.
-  shared->changed.wait_for(lock, std::chrono::seconds(120), [&] { return shared->in_flight == 0; });
-  Tally total = shared->tally;
+  run->changed.wait_for(lock, std::chrono::seconds(120), [&] { return run->in_flight == 0; });
+  const Tally total = run->tally;
   lock.unlock();
   return finish(total, start, workload.connections_opened ? workload.connections_opened() : 0);
 }
