@@ -98,8 +98,8 @@ int main(int argc, char** argv) {
 
   std::vector<WorkerResult> results(static_cast<std::size_t>(concurrency));
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   std::vector<std::thread> threads;
   for (int i = 0; i < concurrency; ++i) {
     threads.emplace_back([&, i] { work(pool, i, end, results[static_cast<std::size_t>(i)]); });

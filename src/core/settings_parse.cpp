@@ -129,11 +129,13 @@ ParsedSetting parse_address(std::string_view text) {
   if (host.empty() || (!bracketed && host.find(':') != std::string_view::npos))
     return rejected("the host is missing or an IPv6 address is not in brackets");
   const auto is_host_char = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == ':' || c == '[' ||
-           c == ']';
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == ':' ||
+           c == '[' || c == ']';
   };
-  if (!std::all_of(host.begin(), host.end(), is_host_char)) return rejected("the host has a character a host cannot have");
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+  if (!std::all_of(host.begin(), host.end(), is_host_char))
+    return rejected("the host has a character a host cannot have");
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
       std::stoi(std::string(port)) > 65535)
     return rejected("the port is not a number from 0 to 65535");
   return accepted(std::string(text));

@@ -40,8 +40,9 @@ constexpr std::array kSettingSpecs{
     SettingSpec{.name = "POOLKIT_METRICS_ADDR",
                 .layer = Layer::general,
                 .kind = address,
-                .help = "serve /metrics (Prometheus) and /healthz there, e.g. 127.0.0.1:9464; unset: "
-                        "not served. Use a loopback address unless scrapers run elsewhere"},
+                .help =
+                    "serve /metrics (Prometheus) and /healthz there, e.g. 127.0.0.1:9464; unset: "
+                    "not served. Use a loopback address unless scrapers run elsewhere"},
 
     // --- MongoDB --------------------------------------------------------------------------
     SettingSpec{.name = "MONGODB_URL",
