@@ -46,7 +46,17 @@ class OperationStats {
   Cell& cell(std::string_view name, std::string_view outcome);
 
   mutable std::shared_mutex mutex_;
-  std::map<std::pair<std::string, std::string>, std::unique_ptr<Cell>, std::less<>> cells_;
+  // Orders (name, outcome) keys, owned or viewed alike, so a lookup needs no allocation.
+  struct KeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      const std::string_view a_name = a.first, b_name = b.first;
+      return a_name != b_name ? a_name < b_name
+                              : std::string_view(a.second) < std::string_view(b.second);
+    }
+  };
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<Cell>, KeyLess> cells_;
 };
 
 }  // namespace poolkit

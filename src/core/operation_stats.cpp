@@ -16,16 +16,10 @@ std::size_t bucket_of(std::chrono::nanoseconds duration) {
 
 OperationStats::Cell& OperationStats::cell(std::string_view name, std::string_view outcome) {
   const std::pair<std::string_view, std::string_view> key{name, outcome};
-  const auto less = [](const auto& a, const auto& b) {
-    return a.first != b.first ? std::string_view(a.first) < std::string_view(b.first)
-                              : std::string_view(a.second) < std::string_view(b.second);
-  };
   {
     std::shared_lock lock(mutex_);
-    const auto it =
-        std::lower_bound(cells_.begin(), cells_.end(), key,
-                         [&](const auto& entry, const auto& k) { return less(entry.first, k); });
-    if (it != cells_.end() && !less(key, it->first)) return *it->second;
+    const auto it = cells_.find(key);  // a tree search: this runs on every recorded operation
+    if (it != cells_.end()) return *it->second;
   }
   std::unique_lock lock(mutex_);
   auto& slot = cells_[{std::string(name), std::string(outcome)}];
