@@ -354,8 +354,7 @@ void print_sweep(const BenchOptions& options, const std::vector<SweepPoint>& poi
            {"ops_per_sec", p.report.ops_per_sec()},
            {"latency_us", {{"p50", p.report.latency_us_p50}, {"p99", p.report.latency_us_p99}}},
            {"peak_in_use", p.report.peak_in_use},
-           {"errors", p.report.errors[1] + p.report.errors[2] + p.report.errors[3] +
-                          p.report.errors[4] + p.report.errors[5]}});
+           {"errors", p.report.error_count()}});
     fmt::print("{}\n", nlohmann::ordered_json{{"backend", options.backend},
                                               {"url", redacted_url(options.url)},
                                               {"concurrency", options.concurrency},
@@ -371,9 +370,7 @@ void print_sweep(const BenchOptions& options, const std::vector<SweepPoint>& poi
   for (const auto& p : points)
     fmt::print("  {:>9} {:>12.0f} {:>10} {:>10} {:>12} {:>8}\n", p.pool_size,
                p.report.ops_per_sec(), p.report.latency_us_p50, p.report.latency_us_p99,
-               p.report.peak_in_use,
-               p.report.errors[1] + p.report.errors[2] + p.report.errors[3] + p.report.errors[4] +
-                   p.report.errors[5]);
+               p.report.peak_in_use, p.report.error_count());
   fmt::print("  recommended: {}={} (peak in use at the largest size + 20%)\n", size_setting,
              recommended);
 }

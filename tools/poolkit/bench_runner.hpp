@@ -69,6 +69,11 @@ struct BenchReport {
   std::uint64_t connections_opened = 0;
   std::size_t peak_in_use = 0;  // most pool connections in use at once (sampled)
   double ops_per_sec() const { return elapsed_s > 0 ? static_cast<double>(ops) / elapsed_s : 0.0; }
+  std::uint64_t error_count() const noexcept {
+    std::uint64_t sum = 0;
+    for (const std::uint64_t n : errors) sum += n;  // errors[ok] stays 0
+    return sum;
+  }
 };
 
 BenchReport run_bench(const BenchOptions& options, const ThreadWorkload& workload);

@@ -192,12 +192,7 @@ std::string report_row(const char* label, const BenchReport& r) {
   return fmt::format(
       "<tr><td>{}</td><td>{:.0f}</td><td>{:.2f}</td><td>{:.2f}</td><td>{}</td><td>{}</td></tr>",
       label, r.ops_per_sec(), static_cast<double>(r.latency_us_p50) / 1000.0,
-      static_cast<double>(r.latency_us_p99) / 1000.0, r.connections_opened,
-      r.errors[1] + r.errors[2] + r.errors[3] + r.errors[4] + r.errors[5]);
-}
-
-std::uint64_t error_count(const BenchReport& r) {
-  return r.errors[1] + r.errors[2] + r.errors[3] + r.errors[4] + r.errors[5];
+      static_cast<double>(r.latency_us_p99) / 1000.0, r.connections_opened, r.error_count());
 }
 
 }  // namespace
@@ -249,7 +244,7 @@ std::string render_text_report(const std::vector<LayerResult>& layers) {
         ratio(l.pooled.ops_per_sec(), l.recreated.ops_per_sec()),
         static_cast<double>(l.pooled.latency_us_p50) / 1000.0,
         static_cast<double>(l.pooled.latency_us_p99) / 1000.0, l.pooled.connections_opened,
-        error_count(l.pooled), l.size_setting, l.recommended_size, l.peak_in_use);
+        l.pooled.error_count(), l.size_setting, l.recommended_size, l.peak_in_use);
   }
   for (const auto& l : layers) {
     if (l.details.empty()) continue;
