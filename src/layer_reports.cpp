@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace poolkit::detail {
 namespace {
@@ -156,14 +157,9 @@ void add_http_signals(LayerHealth& h, const http::Metrics& m, const Settings& se
 }
 
 std::string mongo_server_version(mongo::Client& client) {
-  const std::string reply = client.run_command_json("admin", R"({"buildInfo": 1})");
-  const auto key = reply.find("\"version\"");
-  if (key == std::string::npos) return "unknown";
-  const auto start = reply.find('"', reply.find(':', key) + 1);
-  const auto end = reply.find('"', start + 1);
-  return start == std::string::npos || end == std::string::npos
-             ? "unknown"
-             : reply.substr(start + 1, end - start - 1);
+  const auto reply = nlohmann::json::parse(client.run_command_json("admin", R"({"buildInfo": 1})"));
+  const auto version = reply.find("version");
+  return version != reply.end() && version->is_string() ? version->get<std::string>() : "unknown";
 }
 
 void add_redis_metrics(MetricsSnapshot& snapshot, const redis::ClientStats& stats) {

@@ -50,7 +50,7 @@ std::vector<std::string> split_layers(const std::vector<std::string>& given) {
   return layers;
 }
 
-void print_text(const Health& health, const Pools& pools) {
+void print_text(const Health& health) {
   for (const LayerHealth& layer : health.layers) {
     if (!layer.configured) {
       fmt::print("{:<10} skipped   {}\n", layer.layer,
@@ -62,7 +62,6 @@ void print_text(const Health& health, const Pools& pools) {
                layer.ok ? "" : "  " + layer.error);
     for (const auto& [key, value] : layer.details) fmt::print("  {:<18} {}\n", key, value);
   }
-  (void)pools;
   fmt::print("\n{}\n",
              health.ok() ? "all configured backends are healthy" : "some backends are NOT healthy");
 }
@@ -84,7 +83,7 @@ int run_check(const CheckArguments& arguments) {
   if (arguments.json)
     fmt::print("{}\n", health.to_json());
   else
-    print_text(health, pools);
+    print_text(health);
   pools.close();
   return health.ok() ? kExitOk : kExitFailure;
 }
