@@ -12,20 +12,13 @@ failures=0
 # shellcheck source=helpers.bash
 source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
-# Runs poolkit bench mongo in a clean environment (plus VAR=value words first). Sets $out
-# (stdout), $err (stderr) and $status.
+# Runs poolkit bench mongo from /tmp in a clean environment (plus VAR=value words first). Sets
+# $out (stdout), $err (stderr) and $status.
 run() {
-  local assignments=()
-  while [ $# -gt 0 ] && [[ $1 == *=* ]]; do
-    assignments+=("$1")
-    shift
-  done
-  local err_file
-  err_file=$(mktemp)
-  out=$(cd /tmp && env -i PATH="$PATH" "${assignments[@]}" "$bin" bench mongo "$@" 2>"$err_file")
-  status=$?
-  err=$(cat "$err_file")
-  rm -f "$err_file"
+  split_assignments "$@"
+  pushd /tmp >/dev/null || exit 1
+  run_split "${assignments[@]}" bench mongo "${arguments[@]}"
+  popd >/dev/null || exit 1
 }
 
 if [ -n "${MONGODB_TEST_URL:-}" ]; then

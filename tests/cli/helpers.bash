@@ -15,13 +15,30 @@ fail() {
 # Runs poolkit in a clean environment (plus the VAR=value words given before the arguments),
 # from the current directory. Sets $out (stdout and stderr) and $status.
 run() {
-  local assignments=()
+  split_assignments "$@"
+  out=$(env -i PATH="$PATH" "${assignments[@]}" "$bin" "${arguments[@]}" 2>&1)
+  status=$?
+}
+
+# The same, keeping the streams apart: $out (stdout), $err (stderr) and $status.
+run_split() {
+  split_assignments "$@"
+  local err_file
+  err_file=$(mktemp)
+  out=$(env -i PATH="$PATH" "${assignments[@]}" "$bin" "${arguments[@]}" 2>"$err_file")
+  status=$?
+  err=$(cat "$err_file")
+  rm -f "$err_file"
+}
+
+# The leading VAR=value words into $assignments, the rest into $arguments.
+split_assignments() {
+  assignments=()
   while [ $# -gt 0 ] && [[ $1 == *=* ]]; do
     assignments+=("$1")
     shift
   done
-  out=$(env -i PATH="$PATH" "${assignments[@]}" "$bin" "$@" 2>&1)
-  status=$?
+  arguments=("$@")
 }
 
 expect_status() {  # expected-status description
