@@ -59,7 +59,8 @@ int number_after(const std::string& text, const std::string& label) {
 local::NginxServer::Options nginx_options(int keepalive_timeout_s) {
   local::NginxServer::Options options;
   options.keepalive_timeout_s = keepalive_timeout_s;
-  // nginx paces limit_rate in whole seconds: 16 KiB at 16 KiB/s takes 1 s, 32 KiB 2 s.
+  // nginx paces limit_rate per second and sends the first second's share at once: 16 KiB at
+  // 16 KiB/s arrives within about 1 s, 64 KiB after about 3 s.
   options.extra_server_config =
       "location = /status { stub_status; access_log off; }\n"
       "    location /slow/ { limit_rate 16k; }";
@@ -69,7 +70,7 @@ local::NginxServer::Options nginx_options(int keepalive_timeout_s) {
 Nginx::Nginx(int keepalive_timeout_s) : server_(nginx_options(keepalive_timeout_s)) {
   write_file(server_.root() / "small.txt", "hello from nginx\n");
   write_file(server_.root() / "slow/second.bin", std::string(16 * 1024, 's'));
-  write_file(server_.root() / "slow/long.bin", std::string(32 * 1024, 'l'));
+  write_file(server_.root() / "slow/long.bin", std::string(64 * 1024, 'l'));
 }
 
 std::vector<AccessRecord> Nginx::access_log() const {

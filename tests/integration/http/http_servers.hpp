@@ -28,7 +28,7 @@ struct AccessRecord {
 };
 
 // The shared nginx launcher with what the HTTP tests need: /small.txt (a few bytes),
-// /slow/second.bin and /slow/long.bin (about 1 s and 2 s to send), /status (stub_status, not
+// /slow/second.bin and /slow/long.bin (about 1 s and 3 s to send), /status (stub_status, not
 // logged), and the connection counts read at the server.
 class Nginx {
  public:
