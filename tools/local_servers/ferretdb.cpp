@@ -18,6 +18,7 @@ namespace poolkit::local {
 namespace {
 
 constexpr auto kStartTimeout = std::chrono::seconds(30);
+constexpr int kStartAttempts = 3;
 
 // GET http://127.0.0.1:port/metrics with HTTP/1.0 (the server closes after the reply); the
 // body, or nullopt on any failure.
@@ -90,7 +91,7 @@ FerretDbServer::FerretDbServer(Options options)
   }
   port_ = options.port != 0 ? options.port : free_loopback_port();
   metrics_port_ = free_loopback_port();
-  start();
+  launch(/*may_move=*/options.port == 0);
 }
 
 std::string FerretDbServer::url() const {
@@ -98,15 +99,30 @@ std::string FerretDbServer::url() const {
 }
 
 void FerretDbServer::start() {
+  launch(/*may_move=*/false);
+}
+
+void FerretDbServer::launch(bool may_move) {
   const auto log = dir_.path() / "ferretdb.log";
-  process_.emplace(std::vector<std::string>{launcher_.string(), "--port", std::to_string(port_),
-                                            "--metrics-port", std::to_string(metrics_port_),
-                                            "--data-dir", (dir_.path() / "data").string()},
-                   log);
   // The metrics page opens after FerretDB's listener: once it answers, both are up.
-  if (!wait_for_port(metrics_port_, kStartTimeout)) {
-    throw std::runtime_error(fmt::format(
-        "FerretDB did not start on 127.0.0.1:{} within 30 s; see {}", port_, log.string()));
+  const bool listening = launch_until_listening(
+      [&](int attempt) {
+        if (attempt > 1) {
+          if (may_move) port_ = free_loopback_port();
+          metrics_port_ = free_loopback_port();
+        }
+        return Launched{
+            process_.emplace(
+                std::vector<std::string>{launcher_.string(), "--port", std::to_string(port_),
+                                         "--metrics-port", std::to_string(metrics_port_),
+                                         "--data-dir", (dir_.path() / "data").string()},
+                log),
+            metrics_port_};
+      },
+      kStartAttempts, kStartTimeout);
+  if (!listening) {
+    throw std::runtime_error(fmt::format("FerretDB did not start on 127.0.0.1:{} within 30 s:{}",
+                                         port_, log_tail(log, 10)));
   }
 }
 

@@ -47,6 +47,9 @@ class FerretDbServer {
   const std::filesystem::path& scratch_dir() const noexcept { return dir_.path(); }
 
  private:
+  // Starts the server; `may_move`: on another free port when the chosen one was taken.
+  void launch(bool may_move);
+
   std::filesystem::path launcher_;
   int port_ = 0;
   int metrics_port_ = 0;

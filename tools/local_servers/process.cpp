@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -74,9 +75,14 @@ std::vector<char*> null_terminated(std::vector<std::string>& strings) {
   return raw;
 }
 
-}  // namespace
+bool can_bind(int port) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in address = loopback(port);
+  return fd.get() >= 0 &&
+         ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+}
 
-int free_loopback_port() {
+int kernel_chosen_port() {
   Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
   if (fd.get() < 0) throw std::runtime_error("free_loopback_port: socket() failed");
   sockaddr_in address = loopback(0);
@@ -85,6 +91,28 @@ int free_loopback_port() {
   socklen_t length = sizeof address;
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
   return ntohs(address.sin_port);
+}
+
+int first_ephemeral_port() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int first = 0;
+  range >> first;
+  return first;
+}
+
+}  // namespace
+
+int free_loopback_port() {
+  constexpr int kLowest = 10000;  // above the registered ports most services use
+  const int ceiling = first_ephemeral_port();
+  if (ceiling - kLowest < 1000) return kernel_chosen_port();
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> pick(kLowest, ceiling - 1);
+  for (int i = 0; i < 200; ++i) {
+    const int port = pick(random);
+    if (can_bind(port)) return port;
+  }
+  return kernel_chosen_port();
 }
 
 bool wait_for_port(int port, std::chrono::milliseconds timeout) {
@@ -114,6 +142,33 @@ TempDir::TempDir(const std::string& prefix) {
 TempDir::~TempDir() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
+}
+
+std::string log_tail(const std::filesystem::path& log, std::size_t count) {
+  std::ifstream in(log);
+  std::vector<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(std::move(line));
+    if (last.size() > count) last.erase(last.begin());
+  }
+  std::string text;
+  for (const auto& line : last) text += "\n  " + line;
+  return text;
+}
+
+bool launch_until_listening(const std::function<Launched(int attempt)>& launch, int attempts,
+                            std::chrono::milliseconds timeout) {
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    const Launched launched = launch(attempt);
+    bool exited = false;
+    const bool listening = poll_until(timeout, [&] {
+      exited = !launched.child.running();
+      return exited || wait_for_port(launched.port, std::chrono::milliseconds(0));
+    });
+    if (listening && !exited) return true;
+    if (!exited) return false;
+  }
+  return false;
 }
 
 std::filesystem::path find_program(const std::string& name) {

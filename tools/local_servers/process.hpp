@@ -6,13 +6,16 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace poolkit::local {
 
-// A port nobody listens on right now, on 127.0.0.1 (the kernel picks it).
+// A port nobody listens on right now, on 127.0.0.1. It is chosen below the kernel's ephemeral
+// range (net.ipv4.ip_local_port_range), so no outgoing connection of any test can take it
+// before the server binds it, or while a server is down for a restart.
 int free_loopback_port();
 
 // True once something accepts TCP connections on 127.0.0.1:port, false after the timeout.
@@ -66,6 +69,23 @@ class ChildProcess {
   pid_t pid_ = -1;
   int status_ = 0;
 };
+
+// The last `count` lines of a log file, each on its own indented line: for start-up errors.
+std::string log_tail(const std::filesystem::path& log, std::size_t count = 5);
+
+// What a launch attempt started: the child and the port it must come to listen on.
+struct Launched {
+  ChildProcess& child;
+  int port;
+};
+
+// Calls launch(attempt) until the child it starts accepts connections on its port. A child that
+// exits before that most often lost its port to another test's server between
+// free_loopback_port() and its bind(): launch is then called again with the next attempt number
+// (it should choose fresh ports when it may), up to `attempts` times. False when every attempt
+// exited, or on the first one that neither listens nor exits within `timeout`.
+bool launch_until_listening(const std::function<Launched(int attempt)>& launch, int attempts,
+                            std::chrono::milliseconds timeout);
 
 // The absolute path of a program in PATH (or in /usr/sbin, /usr/local/bin), or empty.
 std::filesystem::path find_program(const std::string& name);

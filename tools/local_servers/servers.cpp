@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <stdexcept>
 
@@ -18,24 +19,13 @@ std::filesystem::path require_program(const std::string& name, const std::string
   return path;
 }
 
-// The log's last lines, for the error when a server does not come up.
-std::string tail_of(const std::filesystem::path& log) {
-  std::ifstream in(log);
-  std::string line, lines;
-  std::vector<std::string> last;
-  while (std::getline(in, line)) {
-    last.push_back(line);
-    if (last.size() > 5) last.erase(last.begin());
-  }
-  for (const auto& l : last) lines += "\n  " + l;
-  return lines;
-}
+constexpr int kStartAttempts = 3;
 
 }  // namespace
 
 RedisServer::RedisServer(Options options) : options_(std::move(options)) {
   port_ = options_.port != 0 ? options_.port : free_loopback_port();
-  start();
+  launch(/*may_move=*/options_.port == 0);
 }
 
 std::string RedisServer::url(int db) const {
@@ -44,6 +34,10 @@ std::string RedisServer::url(int db) const {
 }
 
 void RedisServer::start() {
+  launch(/*may_move=*/false);
+}
+
+void RedisServer::launch(bool may_move) {
   std::vector<std::string> argv = {require_program("redis-server", "redis-server").string(),
                                    "--port",
                                    std::to_string(port_),
@@ -67,10 +61,16 @@ void RedisServer::start() {
   }
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   const auto log = dir_.path() / "redis.log";
-  process_.emplace(argv, log);
-  if (!wait_for_port(port_, kStartTimeout))
+  const auto port_argument = std::find(argv.begin(), argv.end(), "--port") + 1;
+  const bool listening = launch_until_listening(
+      [&](int attempt) {
+        if (attempt > 1 && may_move) *port_argument = std::to_string(port_ = free_loopback_port());
+        return Launched{process_.emplace(argv, log), port_};
+      },
+      may_move ? kStartAttempts : 1, kStartTimeout);
+  if (!listening)
     throw std::runtime_error(
-        fmt::format("redis-server did not listen on 127.0.0.1:{}:{}", port_, tail_of(log)));
+        fmt::format("redis-server did not listen on 127.0.0.1:{}:{}", port_, log_tail(log)));
 }
 
 void RedisServer::kill() {
@@ -90,6 +90,19 @@ NginxServer::NginxServer(Options options) : options_(std::move(options)) {
                        std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
                        std::filesystem::perms::others_exec);
   std::filesystem::create_directories(dir_.path() / "tmp");
+  const auto log = dir_.path() / "nginx.out";
+  const bool listening = launch_until_listening(
+      [&](int attempt) {
+        if (attempt > 1 && options_.port == 0) port_ = free_loopback_port();
+        return Launched{process_.emplace(command_line(write_config()), log), port_};
+      },
+      options_.port == 0 ? kStartAttempts : 1, kStartTimeout);
+  if (!listening)
+    throw std::runtime_error(fmt::format("nginx did not listen on 127.0.0.1:{}:{}{}", port_,
+                                         log_tail(log), log_tail(dir_.path() / "error.log")));
+}
+
+std::filesystem::path NginxServer::write_config() const {
   const auto config = dir_.path() / "nginx.conf";
   std::ofstream(config) << fmt::format(R"(worker_processes 1;
 pid {dir}/nginx.pid;
@@ -118,15 +131,19 @@ http {{
                                        fmt::arg("keepalive", options_.keepalive_timeout_s),
                                        fmt::arg("requests", options_.keepalive_requests),
                                        fmt::arg("extra", options_.extra_server_config));
-  const auto log = dir_.path() / "nginx.out";
-  process_.emplace(
-      std::vector<std::string>{require_program("nginx", "nginx-light").string(), "-p",
-                               dir_.path().string(), "-c", config.string(), "-e",
-                               (dir_.path() / "error.log").string(), "-g", "daemon off;"},
-      log);
-  if (!wait_for_port(port_, kStartTimeout))
-    throw std::runtime_error(fmt::format("nginx did not listen on 127.0.0.1:{}:{}{}", port_,
-                                         tail_of(log), tail_of(dir_.path() / "error.log")));
+  return config;
+}
+
+std::vector<std::string> NginxServer::command_line(const std::filesystem::path& config) const {
+  return {require_program("nginx", "nginx-light").string(),
+          "-p",
+          dir_.path().string(),
+          "-c",
+          config.string(),
+          "-e",
+          (dir_.path() / "error.log").string(),
+          "-g",
+          "daemon off;"};
 }
 
 std::string NginxServer::url(const std::string& path) const {

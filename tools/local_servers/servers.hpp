@@ -40,6 +40,9 @@ class RedisServer {
   const std::filesystem::path& scratch_dir() const noexcept { return dir_.path(); }
 
  private:
+  // Starts the server; `may_move`: on another free port when the chosen one was taken.
+  void launch(bool may_move);
+
   Options options_;
   int port_ = 0;
   TempDir dir_{"poolkit-redis"};
@@ -72,6 +75,9 @@ class NginxServer {
   const std::filesystem::path& scratch_dir() const noexcept { return dir_.path(); }
 
  private:
+  std::filesystem::path write_config() const;
+  std::vector<std::string> command_line(const std::filesystem::path& config) const;
+
   Options options_;
   int port_ = 0;
   TempDir dir_{"poolkit-nginx"};

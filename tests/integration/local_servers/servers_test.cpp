@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <string>
+#include <vector>
 
 using namespace std::chrono_literals;
 using poolkit::local::NginxServer;
@@ -74,4 +76,49 @@ TEST(LocalServers, NginxServesItsFolderAndLogsTheConnectionOfEachRequest) {
   std::string line;
   std::getline(log, line);
   EXPECT_NE(line.find(" 1 200 /hello.txt"), std::string::npos) << line;
+}
+
+TEST(LocalServers, FreePortsLieBelowTheEphemeralRangeSoNoOutgoingConnectionTakesThem) {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int first_ephemeral = 0;
+  range >> first_ephemeral;
+  if (first_ephemeral < 11000) GTEST_SKIP() << "the ephemeral range starts too low";
+  for (int i = 0; i < 20; ++i) {
+    const int port = poolkit::local::free_loopback_port();
+    EXPECT_GE(port, 10000);
+    EXPECT_LT(port, first_ephemeral);
+  }
+}
+
+TEST(LocalServers, AServerWhosePortWasTakenBeforeItBoundIsStartedAgainOnAFreshPort) {
+  // A socket bound and not listening: redis-server cannot bind the port and exits, while a
+  // connect() to it is refused, exactly as when another test's server won the race for it.
+  const int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int taken_port = poolkit::local::free_loopback_port();
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(taken_port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+
+  poolkit::local::TempDir dir;
+  std::optional<poolkit::local::ChildProcess> child;
+  std::vector<int> tried;
+  const bool listening = poolkit::local::launch_until_listening(
+      [&](int attempt) {
+        const int port = attempt == 1 ? taken_port : poolkit::local::free_loopback_port();
+        tried.push_back(port);
+        child.emplace(std::vector<std::string>{"redis-server", "--port", std::to_string(port),
+                                               "--bind", "127.0.0.1", "--save", ""},
+                      dir.path() / "redis.log");
+        return poolkit::local::Launched{*child, port};
+      },
+      3, 20s);
+  ::close(taken);
+  ASSERT_TRUE(listening);
+  ASSERT_EQ(tried.size(), 2u);
+  EXPECT_NE(exchange(tried[1], "PING\r\n", "\r\n").find("+PONG"), std::string::npos);
+  // The first attempt's complaint is in the log, before the second attempt's start-up lines.
+  const std::string log = poolkit::local::log_tail(dir.path() / "redis.log", 1000);
+  EXPECT_NE(log.find("in use"), std::string::npos) << log;
 }
