@@ -191,6 +191,8 @@ void add_http_metrics(MetricsSnapshot& snapshot, std::string_view layer, const h
                        static_cast<double>(host.waiting));
     snapshot.add_gauge("http_in_flight", "Attempts running", labels,
                        static_cast<double>(host.in_flight));
+    snapshot.add_gauge("http_in_flight_peak", "Most attempts running at once since the start",
+                       labels, static_cast<double>(host.peak_in_flight));
     snapshot.add_gauge("http_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open",
                        labels,
                        host.circuit == CircuitState::closed      ? 0.0

@@ -90,8 +90,9 @@ struct HostMetrics {
   std::uint64_t stale_connection_retries = 0;  // immediate retries after a dead pooled connection
   std::uint64_t connections_new = 0;
   std::uint64_t connections_reused = 0;
-  std::int64_t waiting = 0;    // requests waiting for a connection slot now
-  std::int64_t in_flight = 0;  // attempts running now
+  std::int64_t waiting = 0;         // requests waiting for a connection slot now
+  std::int64_t in_flight = 0;       // attempts running now
+  std::int64_t peak_in_flight = 0;  // most attempts running at once since the client started
   CircuitState circuit = CircuitState::closed;
 };
 
@@ -106,6 +107,9 @@ struct Metrics {
   std::uint64_t retries = 0;
   std::int64_t waiting = 0;
   std::int64_t in_flight = 0;
+  // Most attempts running at once over all hosts since the client started: the figure to size
+  // AIOHTTP_POOL_LIMIT / REQUESTS_POOL_MAXSIZE by (docs/tuning.md).
+  std::int64_t peak_in_flight = 0;
 };
 
 struct ClientOptions {
@@ -161,11 +165,12 @@ class AsyncClient {
   Metrics metrics() const;
   // Stops taking requests; requests still running may finish during `drain`, every other one
   // (queued, waiting to retry, still running after the drain) fails with PoolClosedError.
-  // Idempotent; also done by the destructor with no drain.
+  // Idempotent; also done by the destructor with no drain. The destructor may run anywhere,
+  // even in one of this client's callbacks (dropping the last shared_ptr to it there).
   void close(std::chrono::milliseconds drain = std::chrono::milliseconds(0));
 
  private:
-  std::unique_ptr<detail::Engine> engine_;
+  std::shared_ptr<detail::Engine> engine_;
 };
 
 class SyncClient {
@@ -185,7 +190,7 @@ class SyncClient {
   void close(std::chrono::milliseconds drain = std::chrono::milliseconds(0));
 
  private:
-  std::unique_ptr<detail::Engine> engine_;
+  std::shared_ptr<detail::Engine> engine_;
 };
 
 }  // namespace poolkit::http

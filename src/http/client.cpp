@@ -84,8 +84,10 @@ std::future<Response> deliver_to_future(detail::Engine& engine, Request request)
 AsyncClient::AsyncClient(const AsyncHttpSettings& settings)
     : AsyncClient(ClientOptions::from(settings)) {}
 AsyncClient::AsyncClient(ClientOptions options)
-    : engine_(std::make_unique<detail::Engine>(std::move(options))) {}
-AsyncClient::~AsyncClient() = default;
+    : engine_(detail::Engine::start(std::move(options))) {}
+AsyncClient::~AsyncClient() {
+  engine_->close(milliseconds(0));
+}
 
 std::future<Response> AsyncClient::send(Request request) {
   return deliver_to_future(*engine_, std::move(request));
@@ -105,8 +107,10 @@ void AsyncClient::close(milliseconds drain) {
 SyncClient::SyncClient(const SyncHttpSettings& settings)
     : SyncClient(ClientOptions::from(settings)) {}
 SyncClient::SyncClient(ClientOptions options)
-    : engine_(std::make_unique<detail::Engine>(std::move(options))) {}
-SyncClient::~SyncClient() = default;
+    : engine_(detail::Engine::start(std::move(options))) {}
+SyncClient::~SyncClient() {
+  engine_->close(milliseconds(0));
+}
 
 Response SyncClient::send(Request request) {
   return deliver_to_future(*engine_, std::move(request)).get();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <tuple>
 
 #include "exchange.hpp"
 #include "poolkit/url.hpp"
@@ -24,8 +25,16 @@ class CurlLibrary {
   ~CurlLibrary() { curl_global_cleanup(); }
 };
 
+// URL prefixes whose host is known, kept so most requests skip parsing their URL.
+constexpr std::size_t kHostPrefixCacheSize = 1024;
+
 milliseconds until(Clock::time_point from, Clock::time_point to) {
   return std::chrono::ceil<milliseconds>(to - from);
+}
+
+// A high-water mark with a single writer (the I/O thread): no compare-and-swap needed.
+void raise_to(std::atomic<std::int64_t>& peak, std::int64_t value) noexcept {
+  if (value > peak.load(std::memory_order_relaxed)) peak.store(value, std::memory_order_relaxed);
 }
 
 std::exception_ptr closed_error(const std::string& why) {
@@ -54,12 +63,20 @@ Engine::Engine(ClientOptions options) : options_(std::move(options)) {
       options_.max_idle_connections > 0 ? options_.max_idle_connections : options_.max_connections;
   if (cache > 0) curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(cache));
   if (!options_.http2) curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_NOTHING);
-  io_thread_ = std::thread([this] { run(); });
+}
+
+std::shared_ptr<Engine> Engine::start(ClientOptions options) {
+  auto engine = std::make_shared<Engine>(std::move(options));
+  engine->io_thread_ = std::thread([self = engine] { self->run(); });
+  return engine;
 }
 
 Engine::~Engine() {
   close(milliseconds(0));
-  for (CURL* easy : spare_easy_) curl_easy_cleanup(easy);
+  // Still joinable only when the last reference was the I/O thread's own, dropped after its
+  // loop ended: the thread is finishing and cannot join itself.
+  if (io_thread_.joinable()) io_thread_.detach();
+  for (const auto& [easy, set_for_plain_get] : spare_easy_) curl_easy_cleanup(easy);
   curl_multi_cleanup(multi_);
 }
 
@@ -71,7 +88,7 @@ void Engine::submit(Request request, Callback done) {
   auto exchange = std::make_unique<Exchange>();
   try {
     normalise(request);
-    exchange->host_key = host_key_of(request.url);
+    exchange->host = &host_for_url(request.url);
   } catch (...) {
     done(Result{{}, std::current_exception()});
     return;
@@ -81,7 +98,6 @@ void Engine::submit(Request request, Callback done) {
   exchange->timeout = request.timeout.value_or(options_.timeout);
   exchange->request = std::move(request);
   exchange->done = std::move(done);
-  exchange->host = &host_state(exchange->host_key);
   exchange->submitted = Clock::now();
   {
     std::lock_guard lock(inbox_mutex_);
@@ -118,7 +134,15 @@ void Engine::close(milliseconds drain) {
   }
 }
 
-HostState& Engine::host_state(const std::string& key) {
+HostState& Engine::host_for_url(const std::string& url) {
+  const std::string_view prefix = authority_prefix(url);
+  {
+    std::lock_guard lock(hosts_mutex_);
+    if (const auto known = host_by_prefix_.find(prefix); known != host_by_prefix_.end()) {
+      return *known->second;
+    }
+  }
+  const std::string key = host_key_of(url);  // parses the URL; throws ConfigError
   std::lock_guard lock(hosts_mutex_);
   auto found = hosts_.find(key);
   if (found == hosts_.end()) {
@@ -127,25 +151,29 @@ HostState& Engine::host_state(const std::string& key) {
     if (breakers_) state->breaker = &breakers_->for_key(key);
     found = hosts_.emplace(key, std::move(state)).first;
   }
+  // Bounded: a caller sending to ever new hosts must not grow it without end.
+  if (host_by_prefix_.size() >= kHostPrefixCacheSize) host_by_prefix_.clear();
+  if (!prefix.empty()) host_by_prefix_.emplace(std::string(prefix), found->second.get());
   return *found->second;
 }
 
-CURL* Engine::take_easy() {
+void Engine::take_easy(Exchange& exchange) {
   if (!spare_easy_.empty()) {
-    CURL* easy = spare_easy_.back();
+    std::tie(exchange.easy, exchange.easy_set_for_plain_get) = spare_easy_.back();
     spare_easy_.pop_back();
-    return easy;
+    return;
   }
-  CURL* easy = curl_easy_init();
-  if (easy == nullptr) throw std::bad_alloc();
-  return easy;
+  exchange.easy = curl_easy_init();
+  if (exchange.easy == nullptr) throw std::bad_alloc();
+  exchange.easy_set_for_plain_get = false;
 }
 
-void Engine::recycle_easy(CURL* easy) {
+void Engine::recycle_easy(Exchange& exchange) {
+  CURL* easy = std::exchange(exchange.easy, nullptr);
   if (easy == nullptr) return;
   // Keep as many as may run at once; more would only hold memory.
   if (spare_easy_.size() < std::max<std::size_t>(64, options_.max_connections)) {
-    spare_easy_.push_back(easy);
+    spare_easy_.emplace_back(easy, exchange.easy_set_for_plain_get);
   } else {
     curl_easy_cleanup(easy);
   }
@@ -168,10 +196,9 @@ bool Engine::loop_once() {
   start_due_retries(now);
   expire_waiting(now);
   admit_waiting();
-  int running = 0;
-  curl_multi_perform(multi_, &running);
-  collect_finished();
-  admit_waiting();
+  // One curl_multi_perform per turn, after the poll: each call visits every transfer, so a
+  // second one before the poll would double that work. Transfers just added have a zero
+  // timeout in libcurl, so the poll returns at once for them.
   wait_for_events(poll_timeout_ms(Clock::now()));
   return true;
 }
@@ -231,7 +258,7 @@ void Engine::expire_waiting(Clock::time_point now) {
     const auto per_host = in_flight_per_host_[exchange->host];
     const std::string message = exchange->what() + ": waited " +
                                 std::to_string(until(exchange->attempt_queued, now).count()) +
-                                " ms for a free connection to " + exchange->host_key +
+                                " ms for a free connection to " + exchange->host->key +
                                 " (in use: " + std::to_string(per_host) + " to this host, " +
                                 std::to_string(in_flight_) + " in all; limits " +
                                 std::to_string(options_.max_connections_per_host) + " per host, " +
@@ -268,7 +295,7 @@ void Engine::start_attempt(std::unique_ptr<Exchange> exchange) {
   HostState& host = *exchange->host;
   if (host.breaker != nullptr && !host.breaker->allow()) {
     const std::string message =
-        exchange->what() + ": the circuit for " + exchange->host_key +
+        exchange->what() + ": the circuit for " + exchange->host->key +
         " is open after repeated failures; the next probe goes through in " +
         std::to_string(host.breaker->retry_in().count()) +
         " ms (CIRCUIT_BREAKER_* settings tune this)";
@@ -280,7 +307,7 @@ void Engine::start_attempt(std::unique_ptr<Exchange> exchange) {
   const auto now = Clock::now();
   exchange->attempt_started = now;
   ++exchange->response.attempts;
-  exchange->easy = take_easy();
+  take_easy(*exchange);
   prepare_attempt(*exchange, options_, until(now, exchange->deadline));
   CURL* easy = exchange->easy;
   if (curl_multi_add_handle(multi_, easy) != CURLM_OK) {
@@ -290,7 +317,8 @@ void Engine::start_attempt(std::unique_ptr<Exchange> exchange) {
   }
   ++in_flight_;
   ++in_flight_per_host_[&host];
-  host.in_flight.fetch_add(1, std::memory_order_relaxed);
+  raise_to(peak_in_flight_, static_cast<std::int64_t>(in_flight_));
+  raise_to(host.peak_in_flight, host.in_flight.fetch_add(1, std::memory_order_relaxed) + 1);
   running_.emplace(easy, std::move(exchange));
 }
 
@@ -323,7 +351,7 @@ void Engine::after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code) {
     if (std::exchange(exchange->holds_breaker_permit, false)) host.breaker->record_cancelled();
     exchange->stale_retry_used = true;
     host.stale_retries.fetch_add(1, std::memory_order_relaxed);
-    recycle_easy(std::exchange(exchange->easy, nullptr));
+    recycle_easy(*exchange);
     exchange->attempt_queued = Clock::now();
     host.waiting.fetch_add(1, std::memory_order_relaxed);
     waiting_.push_front(std::move(exchange));
@@ -361,12 +389,12 @@ void Engine::schedule_retry(std::unique_ptr<Exchange> exchange, milliseconds del
   ++exchange->retries;
   exchange->host->retries.fetch_add(1, std::memory_order_relaxed);
   retries_.fetch_add(1, std::memory_order_relaxed);
-  recycle_easy(std::exchange(exchange->easy, nullptr));
+  recycle_easy(*exchange);
   retry_timers_.emplace(Clock::now() + delay, std::move(exchange));
 }
 
 void Engine::complete(std::unique_ptr<Exchange> exchange, std::exception_ptr error) {
-  recycle_easy(std::exchange(exchange->easy, nullptr));
+  recycle_easy(*exchange);
   HostState& host = *exchange->host;
   host.requests.fetch_add(1, std::memory_order_relaxed);
   stats_.record(host.key, outcome_label(exchange->response, error),
@@ -430,6 +458,7 @@ Metrics Engine::metrics() const {
   Metrics result;
   result.requests = stats_.snapshot();
   result.retries = retries_.load(std::memory_order_relaxed);
+  result.peak_in_flight = peak_in_flight_.load(std::memory_order_relaxed);
   std::lock_guard lock(hosts_mutex_);
   for (const auto& [key, state] : hosts_) {
     HostMetrics host;
@@ -441,6 +470,7 @@ Metrics Engine::metrics() const {
     host.connections_reused = state->connections_reused.load(std::memory_order_relaxed);
     host.waiting = state->waiting.load(std::memory_order_relaxed);
     host.in_flight = state->in_flight.load(std::memory_order_relaxed);
+    host.peak_in_flight = state->peak_in_flight.load(std::memory_order_relaxed);
     if (state->breaker != nullptr) host.circuit = state->breaker->state();
     result.connections_new += host.connections_new;
     result.connections_reused += host.connections_reused;

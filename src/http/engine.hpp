@@ -40,13 +40,18 @@ struct HostState {
   std::atomic<std::uint64_t> requests{0}, retries{0}, stale_retries{0};
   std::atomic<std::uint64_t> connections_new{0}, connections_reused{0};
   std::atomic<std::int64_t> waiting{0}, in_flight{0};
+  std::atomic<std::int64_t> peak_in_flight{0};  // written by the I/O thread only
 };
 
 struct Exchange;
 
 class Engine {
  public:
-  explicit Engine(ClientOptions options);
+  // An engine with its I/O thread running. The thread holds a reference of its own until its
+  // loop ends, so a client dropped from one of its own callbacks (on the I/O thread) closes
+  // the engine without destroying it under the running loop.
+  static std::shared_ptr<Engine> start(ClientOptions options);
+  explicit Engine(ClientOptions options);  // not started: use start()
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -76,9 +81,10 @@ class Engine {
   int poll_timeout_ms(Clock::time_point now) const;
   void wait_for_events(int timeout_ms);
   void wake() noexcept;
-  HostState& host_state(const std::string& key);
-  CURL* take_easy();
-  void recycle_easy(CURL* easy);
+  // The host of an absolute URL; throws ConfigError when it does not parse.
+  HostState& host_for_url(const std::string& url);
+  void take_easy(Exchange& exchange);
+  void recycle_easy(Exchange& exchange);
 
   ClientOptions options_;
   CURLM* multi_ = nullptr;
@@ -96,13 +102,15 @@ class Engine {
 
   mutable std::mutex hosts_mutex_;  // the map's shape; counters are atomics
   std::map<std::string, std::unique_ptr<HostState>, std::less<>> hosts_;
+  std::map<std::string, HostState*, std::less<>> host_by_prefix_;
   std::atomic<std::uint64_t> retries_{0};
+  std::atomic<std::int64_t> peak_in_flight_{0};  // written by the I/O thread only
 
   // I/O thread only.
   std::deque<std::unique_ptr<Exchange>> waiting_;
   std::multimap<Clock::time_point, std::unique_ptr<Exchange>> retry_timers_;
   std::unordered_map<CURL*, std::unique_ptr<Exchange>> running_;
-  std::vector<CURL*> spare_easy_;
+  std::vector<std::pair<CURL*, bool>> spare_easy_;  // with Exchange::easy_set_for_plain_get
   std::size_t in_flight_ = 0;
   std::unordered_map<const HostState*, std::size_t> in_flight_per_host_;
   bool stopping_ = false;

@@ -48,12 +48,16 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
   return size * count;
 }
 
+// Enough for most responses, so the list is allocated once instead of growing four times.
+constexpr std::size_t kTypicalHeaderCount = 16;
+
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
   auto& exchange = *static_cast<Exchange*>(user);
   exchange.got_response_bytes = true;
   const std::string_view line = trim(std::string_view(data, size * count));
   if (line.starts_with("HTTP/")) {
     exchange.response.headers.clear();  // a new response (after 100 Continue or a redirect)
+    exchange.response.headers.reserve(kTypicalHeaderCount);
   } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
     exchange.response.headers.emplace_back(std::string(trim(line.substr(0, colon))),
                                            std::string(trim(line.substr(colon + 1))));
@@ -148,7 +152,7 @@ HeaderList header_list_of(const Headers& headers) {
     list = longer;
   };
   // libcurl would wait up to a second for "100 Continue" before sending a larger body.
-  append("Expect:");
+  append("Expect:");  // (a request with neither headers nor body gets no list at all)
   for (const auto& [name, value] : headers) append(name + ": " + value);
   return HeaderList(list);
 }
@@ -181,6 +185,13 @@ std::string host_key_of(const std::string& url) {
   return scheme + "://" + host + ":" + port;
 }
 
+std::string_view authority_prefix(std::string_view url) noexcept {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  const auto authority_end = url.find_first_of("/?#", scheme_end + 3);
+  return url.substr(0, authority_end);
+}
+
 void normalise(Request& request) {
   if (request.method.empty()) {
     throw ConfigError("HTTP request has an empty method: give one such as GET or POST");
@@ -199,13 +210,22 @@ void normalise(Request& request) {
 void prepare_attempt(Exchange& exchange, const ClientOptions& options,
                      std::chrono::milliseconds time_left) {
   CURL* easy = exchange.easy;
-  curl_easy_reset(easy);
+  const Request& request = exchange.request;
+  // A GET without a body or headers of its own: every option it needs beyond the ones set
+  // below for each attempt is the same from one such request to the next.
+  const bool plain_get = request.method == "GET" && request.body.empty() &&
+                         request.headers.empty() && !request.follow_redirects;
+  const bool options_in_place = plain_get && exchange.easy_set_for_plain_get;
+  if (!options_in_place) curl_easy_reset(easy);
   exchange.response.headers.clear();
   exchange.response.body.clear();
   exchange.got_response_bytes = false;
   exchange.upload_offset = 0;
   exchange.error_text[0] = '\0';
-  if (!exchange.header_list) exchange.header_list = header_list_of(exchange.request.headers);
+  const bool needs_header_list = !request.headers.empty() || !request.body.empty();
+  if (needs_header_list && !exchange.header_list) {
+    exchange.header_list = header_list_of(exchange.request.headers);
+  }
 
   curl_easy_setopt(easy, CURLOPT_PRIVATE, &exchange);
   curl_easy_setopt(easy, CURLOPT_URL, exchange.request.url.c_str());
@@ -214,13 +234,15 @@ void prepare_attempt(Exchange& exchange, const ClientOptions& options,
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &exchange);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &exchange);
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, exchange.header_list.get());
+  if (exchange.header_list) curl_easy_setopt(easy, CURLOPT_HTTPHEADER, exchange.header_list.get());
   const long timeout_ms = std::max<long>(1, static_cast<long>(time_left.count()));
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, exchange.request.follow_redirects ? 1L : 0L);
+  if (options_in_place) return;
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   set_connection_options(easy, options);
   set_method_and_body(easy, exchange);
+  exchange.easy_set_for_plain_get = plain_get;
 }
 
 void read_attempt_info(Exchange& exchange, CURLcode code) {
@@ -308,7 +330,7 @@ std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
   switch (failure_of(code)) {
     case AttemptFailure::connect:
       return std::make_exception_ptr(
-          ConnectError(Backend::http, what + ": could not connect to " + exchange.host_key + tail +
+          ConnectError(Backend::http, what + ": could not connect to " + exchange.host->key + tail +
                                           ": check that the server is up and the URL is right"));
     case AttemptFailure::timeout:
       return std::make_exception_ptr(
@@ -318,7 +340,7 @@ std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
                                           " or the request's timeout if the server is just slow"));
     case AttemptFailure::broken:
       return std::make_exception_ptr(
-          ProtocolError(Backend::http, what + ": the connection to " + exchange.host_key +
+          ProtocolError(Backend::http, what + ": the connection to " + exchange.host->key +
                                            " broke before the response was complete" + tail));
     default:
       return std::make_exception_ptr(

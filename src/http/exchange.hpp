@@ -8,6 +8,7 @@
 #include <exception>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "engine.hpp"
 
@@ -22,8 +23,7 @@ struct Exchange {
   Request request;
   Callback done;
   RetryPolicy policy;
-  std::string host_key;  // scheme://host:port
-  HostState* host = nullptr;
+  HostState* host = nullptr;  // its key is "scheme://host:port"
   HeaderList header_list;
 
   Clock::time_point submitted{};
@@ -36,6 +36,9 @@ struct Exchange {
   bool holds_breaker_permit = false;
 
   CURL* easy = nullptr;
+  // The handle still holds the client's connection options and a plain GET's settings from
+  // its last use, so a plain GET needs no curl_easy_reset and no setting them again.
+  bool easy_set_for_plain_get = false;
   Response response;
   bool got_response_bytes = false;
   std::size_t upload_offset = 0;
@@ -47,6 +50,9 @@ struct Exchange {
 
 // "http://host:port" from a URL; throws ConfigError naming what is wrong (never quoting secrets).
 std::string host_key_of(const std::string& url);
+// The URL up to its path, query or fragment ("scheme://authority"), which decides its host key;
+// empty when the URL has no "://".
+std::string_view authority_prefix(std::string_view url) noexcept;
 // Validates and normalises the request (method upper case); throws ConfigError.
 void normalise(Request& request);
 

@@ -100,7 +100,9 @@ Workload client_workload(const std::shared_ptr<Client>& client, const std::strin
   } else {
     workload.run = async_workload(client, url);
   }
-  workload.in_use = [client] { return static_cast<std::size_t>(client->metrics().in_flight); };
+  workload.peak_in_use = [client] {
+    return static_cast<std::size_t>(client->metrics().peak_in_flight);
+  };
   return workload;
 }
 

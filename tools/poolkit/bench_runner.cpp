@@ -336,7 +336,7 @@ BenchReport run_bench(const BenchOptions& options, const Workload& workload) {
   std::atomic<std::size_t> peak{0};
   std::atomic<bool> done{false};
   std::jthread sampler;
-  if (workload.in_use) {
+  if (workload.in_use && !workload.peak_in_use) {
     sampler = std::jthread([&] {
       while (!done.load(std::memory_order_relaxed)) {
         const std::size_t now = workload.in_use();
@@ -349,7 +349,7 @@ BenchReport run_bench(const BenchOptions& options, const Workload& workload) {
       std::visit([&](const auto& run) { return run_bench(options, run); }, workload.run);
   done = true;
   if (sampler.joinable()) sampler.join();
-  report.peak_in_use = peak.load();
+  report.peak_in_use = workload.peak_in_use ? workload.peak_in_use() : peak.load();
   return report;
 }
 

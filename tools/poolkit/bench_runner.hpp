@@ -56,7 +56,10 @@ struct AsyncWorkload {
 // in-use count so the runner can record the peak (for the recommended pool size).
 struct Workload {
   std::variant<ThreadWorkload, AsyncWorkload> run;
-  std::function<std::size_t()> in_use{};
+  std::function<std::size_t()> in_use{};  // connections in use now, sampled during the run
+  // The client's own high-water mark of connections in use, read once after the run; when
+  // set, it replaces sampling in_use (which wakes a thread every 2 ms during the run).
+  std::function<std::size_t()> peak_in_use{};
 };
 // Builds the workload for options.pool_size / options.reuse against options.url.
 using WorkloadFactory = std::function<Workload(const BenchOptions& options)>;
@@ -67,7 +70,7 @@ struct BenchReport {
   double elapsed_s = 0.0;
   std::uint64_t latency_us_p50 = 0, latency_us_p99 = 0, latency_us_p999 = 0, latency_us_max = 0;
   std::uint64_t connections_opened = 0;
-  std::size_t peak_in_use = 0;  // most pool connections in use at once (sampled)
+  std::size_t peak_in_use = 0;  // most pool connections in use at once
   double ops_per_sec() const { return elapsed_s > 0 ? static_cast<double>(ops) / elapsed_s : 0.0; }
   std::uint64_t error_count() const noexcept {
     std::uint64_t sum = 0;

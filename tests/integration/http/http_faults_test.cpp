@@ -283,5 +283,23 @@ TEST(HttpShutdown, DestroyingAClientWithRequestsRunningNeverHangs) {
   EXPECT_LT(since(start), 3s);
 }
 
+TEST(HttpShutdown, DroppingTheLastReferenceInsideACallbackClosesTheClient) {
+  FaultServer quick(FaultServer::scripted({http_response(200)}));
+  FaultServer silent([](FaultServer&, FaultConnection& connection) { connection.hold(); });
+  auto client = std::make_shared<http::AsyncClient>(async_options(1));
+  std::vector<std::future<http::Response>> held;
+  for (int i = 0; i < 5; ++i) held.push_back(client->send(http::Request::get(silent.url())));
+  std::promise<int> first_status;
+  const auto start = std::chrono::steady_clock::now();
+  client->send(http::Request::get(quick.url()),
+               [&first_status, owner = std::move(client)](http::Result result) mutable {
+                 first_status.set_value(result.error ? -1 : result.response.status);
+                 owner.reset();  // the last reference: the client is destroyed on its I/O thread
+               });
+  EXPECT_EQ(first_status.get_future().get(), 200);
+  for (auto& future : held) EXPECT_TRUE(ends_with_error<PoolClosedError>(future));
+  EXPECT_LT(since(start), 5s);
+}
+
 }  // namespace
 }  // namespace poolkit::test

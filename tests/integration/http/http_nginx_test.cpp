@@ -111,6 +111,11 @@ TEST(HttpNginx, PerHostLimitHoldsAtTheServerWith64InFlight) {
   EXPECT_EQ(client.metrics().waiting, 60) << "requests beyond the limit wait in the client";
   EXPECT_EQ(client.metrics().in_flight, 4);
   EXPECT_EQ(count_ok(futures), 64);
+  const auto metrics = client.metrics();
+  EXPECT_EQ(metrics.peak_in_flight, 4) << "the high-water mark reaches the limit, not beyond";
+  ASSERT_EQ(metrics.hosts.size(), 1u);
+  EXPECT_EQ(metrics.hosts[0].peak_in_flight, 4);
+  EXPECT_EQ(metrics.in_flight, 0);
   sampler.stop();
   EXPECT_LE(sampler.most_active(), 4);
   EXPECT_GE(sampler.most_busy(), 3) << "the test must really hold the limit for a while";
@@ -131,6 +136,7 @@ TEST(HttpNginx, PoolLimitHoldsAcrossTwoHosts) {
   auto more = send_slow_then_fast(client, second, 6, 26);
   std::move(more.begin(), more.end(), std::back_inserter(futures));
   EXPECT_EQ(count_ok(futures), 64);
+  EXPECT_EQ(client.metrics().peak_in_flight, 6);
   sampler.stop();
   EXPECT_LE(sampler.most_busy(), 6);
   EXPECT_GE(sampler.most_busy(), 5) << "the test must really hold the limit for a while";

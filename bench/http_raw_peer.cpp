@@ -1,0 +1,80 @@
+// The raw libcurl peer of `poolkit bench http` (bench/http.sh): one thread, one multi handle,
+// N easy handles kept in flight on GET of one URL, each re-added as soon as it completes. This
+// is the least any libcurl-based client can do per request, so poolkit's distance from it is
+// the cost of poolkit itself, and its distance from wrk is libcurl's.
+//
+// Usage: poolkit_http_raw_peer URL N SECONDS   → prints requests per second (status 2xx only).
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::size_t discard(char*, std::size_t size, std::size_t count, void*) {
+  return size * count;
+}
+
+void add_request(CURLM* multi, CURL* easy, const char* url) {
+  curl_easy_setopt(easy, CURLOPT_URL, url);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_multi_add_handle(multi, easy);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s URL N SECONDS\n", argv[0]);
+    return 2;
+  }
+  const char* url = argv[1];
+  const int n = std::atoi(argv[2]);
+  const double seconds = std::atof(argv[3]);
+  if (n < 1 || seconds <= 0) {
+    std::fprintf(stderr, "N must be at least 1 and SECONDS above 0\n");
+    return 2;
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CURLM* multi = curl_multi_init();
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(n));
+  std::vector<CURL*> handles;
+  for (int i = 0; i < n; ++i) {
+    handles.push_back(curl_easy_init());
+    add_request(multi, handles.back(), url);
+  }
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  long long ok = 0;
+  int running = n;
+  while (running > 0) {
+    curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      CURL* easy = message->easy_handle;
+      long status = 0;
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+      if (message->data.result == CURLE_OK && status / 100 == 2) ++ok;
+      curl_multi_remove_handle(multi, easy);
+      if (Clock::now() < end) {
+        curl_multi_add_handle(multi, easy);
+        ++running;
+      }
+    }
+    if (running > 0) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("%.0f\n", static_cast<double>(ok) / elapsed);
+  for (CURL* easy : handles) curl_easy_cleanup(easy);
+  curl_multi_cleanup(multi);
+  curl_global_cleanup();
+  return 0;
+}
