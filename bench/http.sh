@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTP benchmark: one nginx (one worker, a 17-byte file) on a free loopback port, then, taking
-# turns so machine noise hits everyone alike, wrk -t1 -cN and `poolkit bench http` at N = 1, 8,
-# 32, poolkit --sync and --no-reuse at 8, Python's aiohttp (one shared ClientSession) at the same
+# turns so machine noise hits everyone alike, wrk -t1 -cN, a bare libcurl multi loop
+# (bench/http_raw_peer.cpp) and `poolkit bench http` at N = 1, 8, 32, 8 bare libcurl threads
+# with an easy handle each, poolkit --sync and --no-reuse at 8, Python's aiohttp (one shared ClientSession) at the same
 # N and requests (one shared Session, N threads) at 8. Every figure is the median of ROUNDS runs
 # of SECONDS each; ratios are against wrk at the same N in this same invocation. Prints a
 # markdown table.
@@ -12,9 +13,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath "${1:-$root/build}")
 poolkit="$build/tools/poolkit/poolkit"
+raw_peer="$build/bench/poolkit_http_raw_peer"
 seconds=${SECONDS_PER_RUN:-4}
 rounds=${ROUNDS:-3}
 [ -x "$poolkit" ] || { echo "build poolkit first: $poolkit not found" >&2; exit 1; }
+[ -x "$raw_peer" ] || { echo "build the benchmarks first: $raw_peer not found" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk not found: run scripts/install-deps" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq not found" >&2; exit 1; }
 # shellcheck source=../scripts/lib/nginx.sh
@@ -84,6 +87,8 @@ measure() {  # name n
   local name=$1 n=$2
   case $name in
     wrk) wrk -t1 -c"$n" -d"${seconds}s" "$url" | awk '/Requests\/sec/ {printf "%.0f\n", $2}' ;;
+    libcurl) "$raw_peer" "$url" "$n" "$seconds" ;;
+    libcurl-threads) "$raw_peer" "$url" "$n" "$seconds" --threads ;;
     poolkit) "$poolkit" bench http --url "$url" -c "$n" --pool-size "$n" -d "$seconds" --json \
                --quiet | jq -r '.ops_per_sec | floor' ;;
     poolkit-sync) "$poolkit" bench http --url "$url" -c "$n" --pool-size "$n" -d "$seconds" \
@@ -94,8 +99,9 @@ measure() {  # name n
   esac
 }
 
-runs=("wrk 1" "poolkit 1" "aiohttp 1" "wrk 8" "poolkit 8" "poolkit-sync 8" "poolkit-no-reuse 8"
-      "aiohttp 8" "requests 8" "wrk 32" "poolkit 32" "aiohttp 32")
+runs=("wrk 1" "libcurl 1" "poolkit 1" "aiohttp 1" "wrk 8" "libcurl 8" "poolkit 8"
+      "libcurl-threads 8" "poolkit-sync 8" "poolkit-no-reuse 8" "aiohttp 8" "requests 8" "wrk 32"
+      "libcurl 32" "poolkit 32" "aiohttp 32")
 declare -A value  # "<run>|<round>" -> req/s
 for round in $(seq 1 "$rounds"); do
   for run in "${runs[@]}"; do
@@ -139,3 +145,5 @@ for run in "${runs[@]}"; do
 done
 echo
 echo "Reuse vs no reuse at N = 8 (poolkit ÷ poolkit --no-reuse, per round): $(summary "poolkit 8" "poolkit-no-reuse 8")× (target ≥ 3)."
+echo
+echo "poolkit's async client ÷ the bare libcurl loop, per round: N = 1 $(summary "poolkit 1" "libcurl 1")×, N = 8 $(summary "poolkit 8" "libcurl 8")×, N = 32 $(summary "poolkit 32" "libcurl 32")×; the sync client at 8 ÷ 8 bare libcurl threads (an easy handle each) $(summary "poolkit-sync 8" "libcurl-threads 8")×."

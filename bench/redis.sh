@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Redis: `poolkit bench redis` against redis-benchmark (the C peer shipped with Redis), both
-# running GET of one 3-byte value against one redis-server on a free loopback port, in this one
-# invocation: N = 1, 8, 32, then poolkit with --no-reuse (a new connection per GET) at 8, and
+# Redis: `poolkit bench redis` against redis-benchmark (the C peer shipped with Redis, one event
+# loop) and against N bare hiredis threads without a pool (bench/redis_raw_peer.cpp, poolkit's
+# threading model without its pool), all running GET of one 3-byte value against one
+# redis-server on a free loopback port, in this one invocation: N = 1, 8, 32, then poolkit with --no-reuse (a new connection per GET) at 8, and
 # 32 threads on a pool of 8 with the client's default check-out order (strict_fifo=false) and
 # with --strict-fifo. Prints markdown tables.
 #
-# Usage: bench/redis.sh [poolkit binary] (default build/tools/poolkit/poolkit)
+# Usage: bench/redis.sh [poolkit binary] (default build/tools/poolkit/poolkit; the raw peer is
+#        looked for in bench/ of the same build)
 #        DURATION=seconds per run (default 3); ROUNDS=alternating runs of each tool per N, the
 #        table shows the median of each column (default 3).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 poolkit=$(realpath "${1:-$root/build/tools/poolkit/poolkit}")
+raw_peer=$(dirname "$poolkit")/../../bench/poolkit_redis_raw_peer
+[ -x "$raw_peer" ] || { echo "bench/redis.sh: build the benchmarks first ($raw_peer)" >&2; exit 1; }
 duration=${DURATION:-3}
 rounds=${ROUNDS:-3}
 scratch=$(mktemp -d)
@@ -67,6 +71,9 @@ peer() {
     awk -F'"' '/^"GET"/ {print $4, $10, $14}'
 }
 
+# N bare hiredis threads; prints "rps p50_us p99_us".
+raw() { "$raw_peer" "$port" "$1" "$duration" "key:__rand_int__"; }
+
 # poolkit bench redis; prints "ops_per_sec p50_us p99_us connections_opened errors".
 ours() {
   "$poolkit" bench redis --url "$url" --duration "$duration" --json --quiet "$@" |
@@ -78,22 +85,27 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
 
 median() { tr ' ' '\n' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-echo "| N | redis-benchmark rps | poolkit rps | poolkit / peer | peer p50 ms | poolkit p50 ms | peer p99 ms | poolkit p99 ms | p99 poolkit / peer | poolkit errors |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| N | redis-benchmark rps | poolkit rps | poolkit / peer | peer p50 ms | poolkit p50 ms | peer p99 ms | poolkit p99 ms | p99 poolkit / peer | poolkit errors | bare hiredis threads rps | their p50 ms | their p99 ms | p99 poolkit / bare threads |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 declare -A pooled_rps
 for n in 1 8 32; do
   peer_rps=() peer_p50=() peer_p99=() our_rps=() our_p50=() our_p99=() our_errors=0
+  raw_rps=() raw_p50=() raw_p99=()
   for _ in $(seq 1 "$rounds"); do  # alternate, so both see the same background load
     read -r a b c < <(peer "$n")
     peer_rps+=("$a") peer_p50+=("$b") peer_p99+=("$c")
     read -r a b c _ e < <(ours --concurrency "$n")
     our_rps+=("$a") our_p50+=("$(ms "$b")") our_p99+=("$(ms "$c")") our_errors=$((our_errors + e))
+    read -r a b c < <(raw "$n")
+    raw_rps+=("$a") raw_p50+=("$(ms "$b")") raw_p99+=("$(ms "$c")")
   done
   pr=$(echo "${peer_rps[*]}" | median) p50=$(echo "${peer_p50[*]}" | median) p99=$(echo "${peer_p99[*]}" | median)
   r=$(echo "${our_rps[*]}" | median) o50=$(echo "${our_p50[*]}" | median) o99=$(echo "${our_p99[*]}" | median)
+  rr=$(echo "${raw_rps[*]}" | median) r50=$(echo "${raw_p50[*]}" | median) r99=$(echo "${raw_p99[*]}" | median)
   pooled_rps[$n]=$r
-  printf '| %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$pr" "$r" \
-    "$(ratio "$r" "$pr")" "$p50" "$o50" "$p99" "$o99" "$(ratio "$o99" "$p99")" "$our_errors"
+  printf '| %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %.0f | %s | %s | %s |\n' "$n" "$pr" "$r" \
+    "$(ratio "$r" "$pr")" "$p50" "$o50" "$p99" "$o99" "$(ratio "$o99" "$p99")" "$our_errors" \
+    "$rr" "$r50" "$r99" "$(ratio "$o99" "$r99")"
 done
 echo
 echo "| poolkit variant | N | rps | p50 ms | p99 ms | connections opened | errors | compared with |"

@@ -341,7 +341,10 @@ BenchReport run_bench(const BenchOptions& options, const Workload& workload) {
       while (!done.load(std::memory_order_relaxed)) {
         const std::size_t now = workload.in_use();
         if (now > peak.load(std::memory_order_relaxed)) peak.store(now, std::memory_order_relaxed);
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        // Often enough to see the peak of a load that lasts seconds, rarely enough that the
+        // sampler's own wake-ups stay out of the measured latencies (on 2 cores each one
+        // preempts a worker).
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
     });
   }

@@ -58,7 +58,7 @@ struct Workload {
   std::variant<ThreadWorkload, AsyncWorkload> run;
   std::function<std::size_t()> in_use{};  // connections in use now, sampled during the run
   // The client's own high-water mark of connections in use, read once after the run; when
-  // set, it replaces sampling in_use (which wakes a thread every 2 ms during the run).
+  // set, it replaces sampling in_use (which wakes a thread every 10 ms during the run).
   std::function<std::size_t()> peak_in_use{};
 };
 // Builds the workload for options.pool_size / options.reuse against options.url.
