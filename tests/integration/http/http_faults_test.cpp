@@ -290,12 +290,19 @@ TEST(HttpShutdown, DroppingTheLastReferenceInsideACallbackClosesTheClient) {
   std::vector<std::future<http::Response>> held;
   for (int i = 0; i < 5; ++i) held.push_back(client->send(http::Request::get(silent.url())));
   std::promise<int> first_status;
+  std::atomic<bool> test_let_go{false};
   const auto start = std::chrono::steady_clock::now();
   client->send(http::Request::get(quick.url()),
-               [&first_status, owner = std::move(client)](http::Result result) mutable {
+               [&first_status, &test_let_go, owner = client](http::Result result) mutable {
+                 // Until the test has dropped its own reference (bounded), so this one is last.
+                 for (int i = 0; i < 500 && !test_let_go.load(); ++i) {
+                   std::this_thread::sleep_for(10ms);
+                 }
                  first_status.set_value(result.error ? -1 : result.response.status);
                  owner.reset();  // the last reference: the client is destroyed on its I/O thread
                });
+  client.reset();  // after send() returned: a caller keeps the client alive while calling it
+  test_let_go = true;
   EXPECT_EQ(first_status.get_future().get(), 200);
   for (auto& future : held) EXPECT_TRUE(ends_with_error<PoolClosedError>(future));
   EXPECT_LT(since(start), 5s);
