@@ -3,6 +3,11 @@
 BUILD ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOOLKIT_WERROR=ON
 JOBS ?= $(shell nproc)
+# Debian's libmongoc initialises itself when loaded and creates /dev/shm/mongoc-<pid> for its
+# counters; a process that is killed leaves the file behind, and a later process that gets the
+# same pid prints "Falling back to malloc for counters" into its output. Tests kill processes on
+# purpose, so every process started from here runs without those counters.
+export MONGOC_DISABLE_SHM = 1
 
 .PHONY: all deps build demo test test-asan test-tsan bench format tidy clean
 
