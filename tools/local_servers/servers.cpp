@@ -103,7 +103,7 @@ NginxServer::NginxServer(Options options) : options_(std::move(options)) {
 }
 
 std::filesystem::path NginxServer::write_config() const {
-  const auto config = dir_.path() / "nginx.conf";
+  auto config = dir_.path() / "nginx.conf";
   std::ofstream(config) << fmt::format(R"(worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
