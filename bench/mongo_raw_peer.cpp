@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "peer_latencies.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -61,11 +63,6 @@ void work(mongoc_client_pool_t* pool, int worker, Clock::time_point end, WorkerR
   }
 }
 
-std::uint32_t quantile(std::vector<std::uint32_t>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(q * sorted.size()))];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,18 +106,18 @@ int main(int argc, char** argv) {
 
   std::uint64_t ops = 0;
   std::uint64_t errors = 0;
-  std::vector<std::uint32_t> latencies;
-  for (auto& r : results) {
+  for (const auto& r : results) {
     ops += r.ops;
     errors += r.errors;
-    latencies.insert(latencies.end(), r.latencies_us.begin(), r.latencies_us.end());
   }
-  std::sort(latencies.begin(), latencies.end());
+  const auto latencies = poolkit::bench::sorted_latencies(
+      results, [](const WorkerResult& r) -> const auto& { return r.latencies_us; });
   std::printf(
       "{\"peer\":\"libmongoc mongoc_client_pool_t\",\"concurrency\":%d,\"ops\":%llu,"
       "\"errors\":%llu,\"ops_per_sec\":%.1f,\"latency_us\":{\"p50\":%u,\"p99\":%u}}\n",
       concurrency, static_cast<unsigned long long>(ops), static_cast<unsigned long long>(errors),
-      static_cast<double>(ops) / elapsed, quantile(latencies, 0.5), quantile(latencies, 0.99));
+      static_cast<double>(ops) / elapsed, poolkit::bench::quantile(latencies, 0.5),
+      poolkit::bench::quantile(latencies, 0.99));
 
   mongoc_client_pool_destroy(pool);
   mongoc_uri_destroy(uri);

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "peer_latencies.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -90,19 +92,15 @@ int main(int argc, char** argv) {
       });
     }
   }
-  std::vector<std::uint32_t> all;
   for (const auto& r : results) {
     if (r.empty()) {
       std::fprintf(stderr, "a worker could not connect or got no reply\n");
       return 1;
     }
-    all.insert(all.end(), r.begin(), r.end());
   }
-  std::sort(all.begin(), all.end());
-  const auto at = [&all](double q) {
-    return all[std::min(all.size() - 1,
-                        static_cast<std::size_t>(q * static_cast<double>(all.size())))];
-  };
-  std::printf("%.0f %u %u\n", static_cast<double>(all.size()) / seconds, at(0.50), at(0.99));
+  const auto all = poolkit::bench::sorted_latencies(
+      results, [](const std::vector<std::uint32_t>& r) -> const auto& { return r; });
+  std::printf("%.0f %u %u\n", static_cast<double>(all.size()) / seconds,
+              poolkit::bench::quantile(all, 0.50), poolkit::bench::quantile(all, 0.99));
   return 0;
 }
