@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <fstream>
 #include <stdexcept>
 
@@ -37,7 +36,7 @@ void RedisServer::start() {
   launch(/*may_move=*/false);
 }
 
-void RedisServer::launch(bool may_move) {
+std::vector<std::string> RedisServer::command_line() const {
   std::vector<std::string> argv = {require_program("redis-server", "redis-server").string(),
                                    "--port",
                                    std::to_string(port_),
@@ -60,12 +59,15 @@ void RedisServer::launch(bool may_move) {
     argv.insert(argv.begin() + 1, config.string());
   }
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  return argv;
+}
+
+void RedisServer::launch(bool may_move) {
   const auto log = dir_.path() / "redis.log";
-  const auto port_argument = std::find(argv.begin(), argv.end(), "--port") + 1;
   const bool listening = launch_until_listening(
       [&](int attempt) {
-        if (attempt > 1 && may_move) *port_argument = std::to_string(port_ = free_loopback_port());
-        return Launched{process_.emplace(argv, log), port_};
+        if (attempt > 1 && may_move) port_ = free_loopback_port();
+        return Launched{process_.emplace(command_line(), log), port_};
       },
       may_move ? kStartAttempts : 1, kStartTimeout);
   if (!listening)

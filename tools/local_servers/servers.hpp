@@ -42,6 +42,8 @@ class RedisServer {
  private:
   // Starts the server; `may_move`: on another free port when the chosen one was taken.
   void launch(bool may_move);
+  // redis-server's arguments for port_ (writes the password's config file first).
+  std::vector<std::string> command_line() const;
 
   Options options_;
   int port_ = 0;
