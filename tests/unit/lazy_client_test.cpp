@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -73,7 +74,7 @@ TEST(LazyClient, CloseWhileOtherThreadsUseAndRecreateNeverTouchesFreedMemory) {
   std::vector<std::thread> users;
   for (int t = 0; t < 4; ++t)
     users.emplace_back([&] {
-      for (int i = 0; i < 200000 && !stop; ++i) {
+      while (!stop) {  // the closer below always sets stop, by its deadline at the latest
         try {
           uses += slot.get().use();
         } catch (const std::runtime_error&) {
@@ -81,9 +82,14 @@ TEST(LazyClient, CloseWhileOtherThreadsUseAndRecreateNeverTouchesFreedMemory) {
         }
       }
     });
+  // Each close waits for a use after the previous one, so the closes interleave with real
+  // use even when the users' threads start late (as they can under a sanitizer on 2 cores).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (int i = 0; i < 50; ++i) {
+    const long seen = uses.load();
+    while (uses.load() == seen && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
     slot.close();
-    std::this_thread::yield();
   }
   stop = true;
   for (auto& t : users) t.join();
