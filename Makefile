@@ -36,13 +36,13 @@ test-asan: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPOOLKIT_WERROR=ON \
 	  -DPOOLKIT_SANITIZE=address,undefined -DPOOLKIT_BUILD_BENCH=OFF -DPOOLKIT_BUILD_TOOLS=OFF
 	cmake --build build-asan -j $(JOBS)
-	ctest --test-dir build-asan -LE 'cli|install' --output-on-failure -j $(JOBS) --timeout 900
+	scripts/run-tests build-asan -LE 'cli|install'
 
 test-tsan: deps
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOOLKIT_WERROR=ON \
 	  -DPOOLKIT_SANITIZE=thread -DPOOLKIT_BUILD_BENCH=OFF -DPOOLKIT_BUILD_TOOLS=OFF
 	cmake --build build-tsan -j $(JOBS)
-	ctest --test-dir build-tsan -LE 'cli|install' --output-on-failure -j $(JOBS) --timeout 900
+	scripts/run-tests build-tsan -LE 'cli|install'
 
 bench: build
 	$(BUILD)/bench/poolkit_pool_bench --benchmark_repetitions=5 --markdown $(BUILD)/pool-bench.md
