@@ -255,7 +255,7 @@ void Engine::expire_waiting(Clock::time_point now) {
     auto exchange = std::move(*it);
     it = waiting_.erase(it);
     exchange->host->waiting.fetch_sub(1, std::memory_order_relaxed);
-    const auto per_host = in_flight_per_host_[exchange->host];
+    const auto per_host = exchange->host->in_flight.load(std::memory_order_relaxed);
     const std::string message = exchange->what() + ": waited " +
                                 std::to_string(until(exchange->attempt_queued, now).count()) +
                                 " ms for a free connection to " + exchange->host->key +
@@ -273,8 +273,8 @@ void Engine::expire_waiting(Clock::time_point now) {
 bool Engine::has_slot(const HostState& host) const {
   if (options_.max_connections > 0 && in_flight_ >= options_.max_connections) return false;
   if (options_.max_connections_per_host == 0) return true;
-  const auto found = in_flight_per_host_.find(&host);
-  return found == in_flight_per_host_.end() || found->second < options_.max_connections_per_host;
+  return static_cast<std::size_t>(host.in_flight.load(std::memory_order_relaxed)) <
+         options_.max_connections_per_host;
 }
 
 void Engine::admit_waiting() {
@@ -316,7 +316,6 @@ void Engine::start_attempt(std::unique_ptr<Exchange> exchange) {
     return;
   }
   ++in_flight_;
-  ++in_flight_per_host_[&host];
   raise_to(peak_in_flight_, static_cast<std::int64_t>(in_flight_));
   raise_to(host.peak_in_flight, host.in_flight.fetch_add(1, std::memory_order_relaxed) + 1);
   running_.emplace(easy, std::move(exchange));
@@ -336,7 +335,6 @@ void Engine::finish_attempt(CURL* easy, CURLcode code) {
   running_.erase(found);
   curl_multi_remove_handle(multi_, easy);
   --in_flight_;
-  --in_flight_per_host_[exchange->host];
   exchange->host->in_flight.fetch_sub(1, std::memory_order_relaxed);
   read_attempt_info(*exchange, code);
   after_attempt(std::move(exchange), code);
@@ -436,7 +434,6 @@ void Engine::fail_all_running(const std::string& why) {
   for (auto& [easy, exchange] : running) {
     curl_multi_remove_handle(multi_, easy);
     --in_flight_;
-    --in_flight_per_host_[exchange->host];
     exchange->host->in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (exchange->holds_breaker_permit) exchange->host->breaker->record_cancelled();
     const std::string message = exchange->what() + ": " + why;

@@ -39,8 +39,10 @@ struct HostState {
   CircuitBreaker* breaker = nullptr;
   std::atomic<std::uint64_t> requests{0}, retries{0}, stale_retries{0};
   std::atomic<std::uint64_t> connections_new{0}, connections_reused{0};
-  std::atomic<std::int64_t> waiting{0}, in_flight{0};
-  std::atomic<std::int64_t> peak_in_flight{0};  // written by the I/O thread only
+  std::atomic<std::int64_t> waiting{0};
+  // Written by the I/O thread only, so its own reads are exact: admission against the per-host
+  // limit reads in_flight, other threads read both for metrics.
+  std::atomic<std::int64_t> in_flight{0}, peak_in_flight{0};
 };
 
 struct Exchange;
@@ -112,7 +114,6 @@ class Engine {
   std::unordered_map<CURL*, std::unique_ptr<Exchange>> running_;
   std::vector<std::pair<CURL*, bool>> spare_easy_;  // with Exchange::easy_set_for_plain_get
   std::size_t in_flight_ = 0;
-  std::unordered_map<const HostState*, std::size_t> in_flight_per_host_;
   bool stopping_ = false;
 };
 
