@@ -37,7 +37,7 @@ MongoSettings sized(MongoSettings settings, const BenchOptions& options) {
   return settings;
 }
 
-// MONGODB_* from the environment (and .env), with --url and --pool-size on top.
+// MONGODB_* from the environment (and .env), with --url on top (--pool-size: sized()).
 MongoSettings bench_settings(const BenchOptions& options) {
   MongoSettings settings;
   try {
@@ -51,7 +51,7 @@ MongoSettings bench_settings(const BenchOptions& options) {
     invalid(fmt::format("--url {} is not a MongoDB URL: expected mongodb:// or mongodb+srv://",
                         settings.url->redacted()));
   }
-  return sized(settings, options);
+  return settings;
 }
 
 mongo::Collection bench_collection(mongo::Lease& lease) {
@@ -112,19 +112,12 @@ void find_by_id(mongo::Client& client, mongo::Lease& lease, int id) {
   }
 }
 
-// The peak in use matters to a sweep (the recommended size). A plain run does without: the
-// sampler wakes every 2 ms, a cost of the tool that the peers in bench/mongo.sh do not pay.
-Workload bench_workload(const BenchOptions& options) {
-  Workload workload = mongo_workload(options, bench_settings(options));
-  if (options.sweep.empty()) workload.in_use = nullptr;
-  return workload;
-}
-
 void run(BenchOptions options) {
   quiet_mongoc_end_sessions_warnings();
-  options.pool_size = bench_settings(options).max_pool_size;  // shown in the report
+  const MongoSettings settings = bench_settings(options);
+  options.pool_size = sized(settings, options).max_pool_size;  // shown in the report
   try {
-    seed_mongo(bench_settings(options));
+    seed_mongo(sized(settings, options));
   } catch (const ConfigError& error) {
     invalid(error.what());
   } catch (const Error& error) {
@@ -132,7 +125,17 @@ void run(BenchOptions options) {
                error.what());
     throw CLI::RuntimeError(kExitFailure);
   }
-  run_bench_command(std::move(options), bench_workload, "MONGODB_MAX_POOL_SIZE");
+  // The peak in use matters to a sweep (the recommended size). A plain run does without: the
+  // sampler wakes every 10 ms, a cost of the tool that the peers in bench/mongo.sh do not pay.
+  const bool sweep = !options.sweep.empty();
+  run_bench_command(
+      std::move(options),
+      [&settings, sweep](const BenchOptions& run) {
+        Workload workload = mongo_workload(run, settings);
+        if (!sweep) workload.in_use = nullptr;
+        return workload;
+      },
+      "MONGODB_MAX_POOL_SIZE");
 }
 
 }  // namespace
