@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "http/engine.hpp"
 #include "layer_reports.hpp"
@@ -185,14 +186,16 @@ LayerHealth Pools::Impl::http_health(const HealthOptions& o, bool sync) {
       h.details.emplace_back("probe", "none (no URL to probe; pass one to check it)");
     }
     // Without a probe, a client nobody has used is not created just to be reported on.
-    const auto* sync_client = http_sync.peek();
-    const auto* async_client = http.peek();
-    if (sync ? sync_client == nullptr : async_client == nullptr) {
+    const auto metrics_of = [](const auto* client) -> std::optional<http::Metrics> {
+      if (client == nullptr) return std::nullopt;
+      return client->metrics();
+    };
+    const auto metrics = sync ? metrics_of(http_sync.peek()) : metrics_of(http.peek());
+    if (!metrics) {
       h.details.emplace_back("client", "not in use yet");
       return;
     }
-    const http::Metrics metrics = sync ? sync_client->metrics() : async_client->metrics();
-    add_http_signals(h, metrics, settings, sync);
+    add_http_signals(h, *metrics, settings, sync);
   });
 }
 
