@@ -16,8 +16,6 @@
 namespace poolkit::cli {
 namespace {
 
-constexpr std::string_view kLayers[] = {"redis", "mongo", "http", "http_sync"};
-
 struct CheckArguments {
   std::string env_file;
   std::vector<std::string> only;
@@ -25,30 +23,6 @@ struct CheckArguments {
   bool json = false;
   const CLI::Option* env_file_option = nullptr;
 };
-
-std::vector<std::string> split_layers(const std::vector<std::string>& given) {
-  std::vector<std::string> layers;
-  for (const auto& item : given) {
-    std::size_t start = 0;
-    while (start <= item.size()) {
-      const auto end = std::min(item.find(',', start), item.size());
-      const std::string layer = item.substr(start, end - start);
-      if (!layer.empty()) {
-        if (std::find(std::begin(kLayers), std::end(kLayers), layer) == std::end(kLayers)) {
-          fmt::print(stderr,
-                     "poolkit check: --only {:?}: unknown layer; expected a comma list of redis, "
-                     "mongo, http, "
-                     "http_sync\n",
-                     layer);
-          throw CLI::RuntimeError(kExitInvalid);
-        }
-        layers.push_back(layer);
-      }
-      start = end + 1;
-    }
-  }
-  return layers;
-}
 
 void print_text(const Health& health) {
   for (const LayerHealth& layer : health.layers) {
@@ -78,7 +52,8 @@ int run_check(const CheckArguments& arguments) {
     return kExitInvalid;
   }
   Pools pools(std::move(*loaded.settings), PoolsOptions{.log = [](std::string_view) {}});
-  HealthOptions options{.only = split_layers(arguments.only), .http_probe_url = arguments.http_url};
+  HealthOptions options{.only = selected_layers("check", arguments.only),
+                        .http_probe_url = arguments.http_url};
   const Health health = pools.health(options);
   if (arguments.json)
     fmt::print("{}\n", health.to_json());

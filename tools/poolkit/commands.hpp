@@ -6,12 +6,24 @@
 // CLI::RuntimeError(status), which main turns into the exit status without printing anything.
 
 #include <CLI/CLI.hpp>
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace poolkit::cli {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // something unexpected went wrong
 inline constexpr int kExitInvalid = 2;  // invalid configuration or command line
+
+// The layers, in report order, as `--only` names them (check, demo).
+inline constexpr std::array<std::string_view, 4> kLayers = {"redis", "mongo", "http", "http_sync"};
+
+// The layers named by `--only` values (each a comma list), in the order given; empty when none
+// is given. An unknown name is a command-line error: it is named on stderr, exit status 2.
+std::vector<std::string> selected_layers(std::string_view command,
+                                         const std::vector<std::string>& given);
 
 // `poolkit config`: every setting with its value and source, then warnings and errors.
 void add_config_command(CLI::App& app);
