@@ -70,6 +70,9 @@ class ChildProcess {
   int status_ = 0;
 };
 
+// The whole of a file (a server's or a child's log), empty when it cannot be read.
+std::string read_text(const std::filesystem::path& path);
+
 // The last `count` lines of a log file, each on its own indented line: for start-up errors.
 std::string log_tail(const std::filesystem::path& log, std::size_t count = 5);
 

@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "local_servers/ferretdb.hpp"
+#include "local_servers/process.hpp"
 #include "local_servers/servers.hpp"
 #include "poolkit/http.hpp"
 #include "poolkit/mongo.hpp"
@@ -42,13 +42,6 @@ std::string secret() {
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // The log, safe to print in a failure message even if the secret leaked into it.
@@ -98,10 +91,10 @@ class SnippetServiceTest : public ::testing::Test {
   std::string wait_for_summary(local::ChildProcess& service) {
     const auto deadline = std::chrono::steady_clock::now() + 180s;
     while (std::chrono::steady_clock::now() < deadline && service.running()) {
-      if (contains(read_file(log_file), "health: ")) break;
+      if (contains(local::read_text(log_file), "health: ")) break;
       std::this_thread::sleep_for(50ms);
     }
-    return read_file(log_file);
+    return local::read_text(log_file);
   }
 
   local::RedisServer redis{{.password = secret()}};
@@ -138,7 +131,7 @@ TEST_F(SnippetServiceTest, DoesItsWorkServesMetricsAndExitsZeroWithThePoolsOpen)
 
   // Exits by itself after the hold: no hang and no crash while the static registry goes away.
   const std::optional<int> status = service.wait(120s);
-  const std::string log = read_file(log_file);
+  const std::string log = local::read_text(log_file);
   ASSERT_TRUE(status.has_value()) << "still running 120 s after its summary\n" << printable(log);
   EXPECT_EQ(*status, 0) << printable(log);
   EXPECT_FALSE(contains(log, secret()));  // stdout and stderr, including the health report
@@ -156,8 +149,8 @@ TEST_F(SnippetServiceTest, DoesItsWorkServesMetricsAndExitsZeroWithThePoolsOpen)
 TEST_F(SnippetServiceTest, LeavesTheCacheAndTheEventsInTheBackends) {
   local::ChildProcess service = start_service(local::free_loopback_port(), 0);
   const std::optional<int> status = service.wait(180s);
-  ASSERT_TRUE(status.has_value()) << printable(read_file(log_file));
-  ASSERT_EQ(*status, 0) << printable(read_file(log_file));
+  ASSERT_TRUE(status.has_value()) << printable(local::read_text(log_file));
+  ASSERT_EQ(*status, 0) << printable(local::read_text(log_file));
 
   poolkit::Settings settings = poolkit::Settings::defaults();
   settings.redis.url = poolkit::parse_url(redis.url());
@@ -183,12 +176,13 @@ TEST(SnippetServiceConfiguration, AMissingUpstreamUrlExitsTwoNamingIt) {
   const auto log_file = dir.path() / "snippet_service.log";
   local::ChildProcess service({kServiceBinary}, log_file, {"UPSTREAM_URL=", "SNIPPET_COUNT=1"});
   EXPECT_EQ(service.wait(60s), std::optional<int>(2));
-  EXPECT_TRUE(contains(read_file(log_file), "UPSTREAM_URL is not set")) << read_file(log_file);
+  EXPECT_TRUE(contains(local::read_text(log_file), "UPSTREAM_URL is not set"))
+      << local::read_text(log_file);
 }
 
 TEST(ReadmeSnippet, TheDocumentedCodeIsTheCompiledExampleAndFitsTwentyLines) {
-  const std::string compiled = read_file(POOLKIT_SOURCE_DIR "/examples/readme_snippet.cpp");
-  const std::string doc = read_file(POOLKIT_SOURCE_DIR "/README.md");
+  const std::string compiled = local::read_text(POOLKIT_SOURCE_DIR "/examples/readme_snippet.cpp");
+  const std::string doc = local::read_text(POOLKIT_SOURCE_DIR "/README.md");
   const auto start = doc.find("```cpp\n");
   ASSERT_NE(start, std::string::npos) << "no ```cpp block in README.md";
   const auto end = doc.find("```", start + 7);

@@ -7,27 +7,16 @@
 
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "local_servers/ferretdb.hpp"
+#include "local_servers/process.hpp"
 #include "local_servers/servers.hpp"
 #include "poolkit/redis.hpp"
 #include "poolkit/url.hpp"
 
 using namespace std::chrono_literals;
 namespace local = poolkit::local;
-
-namespace {
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 TEST(PoolsAtExit, AProcessReturningWithEveryPoolOpenExitsZeroInOrder) {
   if (auto reason = local::FerretDbServer::unavailable_reason()) GTEST_SKIP() << *reason;
@@ -46,7 +35,7 @@ TEST(PoolsAtExit, AProcessReturningWithEveryPoolOpenExitsZeroInOrder) {
     const std::optional<int> status = child.wait(120s);
     ASSERT_TRUE(status.has_value()) << "run " << run << ": no exit within 120 s (a hang at exit)";
     // The log holds no secret: the child prints nothing but errors, which never carry one.
-    ASSERT_EQ(*status, 0) << "run " << run << ":\n" << read_file(log_file);
+    ASSERT_EQ(*status, 0) << "run " << run << ":\n" << local::read_text(log_file);
   }
   poolkit::Settings settings = poolkit::Settings::defaults();
   settings.redis.url = poolkit::parse_url(redis.url());
