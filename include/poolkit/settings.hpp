@@ -38,6 +38,7 @@ enum class ValueKind {
   address,       // host:port to listen on, e.g. 127.0.0.1:9464 or [::1]:9464
   choice,        // one word of `choices`
   list,          // comma-separated words of `choices`
+  bytes,         // a size: digits, optionally with a KiB, MiB or GiB suffix ("64MiB")
 };
 
 enum class Profile { dev, staging, production };
@@ -122,6 +123,7 @@ struct RedisSettings {
   std::chrono::milliseconds wait_timeout{};
   int retry_attempts{};
   std::optional<std::string> client_name;  // nullopt: the process name
+  std::size_t max_reply_bytes{};           // largest reply; also bounds bulk strings and arrays
 };
 
 struct HttpResilienceSettings {
@@ -145,6 +147,7 @@ struct AsyncHttpSettings {
   std::chrono::milliseconds keepalive_timeout{};
   HttpResilienceSettings resilience;
   CircuitBreakerSettings circuit_breaker;
+  std::size_t max_response_bytes{};  // HTTP_MAX_RESPONSE_BYTES: largest response body accepted
 };
 
 struct SyncHttpSettings {
@@ -153,6 +156,7 @@ struct SyncHttpSettings {
   std::chrono::milliseconds timeout{};
   int retries{};
   std::chrono::milliseconds retry_backoff{};  // urllib3 backoff factor
+  std::size_t max_response_bytes{};           // HTTP_MAX_RESPONSE_BYTES, as for the async client
 };
 
 // ---------------------------------------------------------------------------------------------

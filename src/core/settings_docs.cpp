@@ -90,6 +90,8 @@ std::string valid_column(const SettingSpec& spec) {
       return "no spaces";
     case ValueKind::address:
       return "`host:port`";
+    case ValueKind::bytes:
+      return fmt::format("{}–{} bytes", format_bound(range.min), format_bound(range.max));
   }
   return {};
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <limits>
 #include <stdexcept>
@@ -58,6 +59,28 @@ ParsedSetting parse_whole_number(const SettingSpec& spec, std::string_view text)
   if (!is_within(spec.valid, static_cast<double>(*number))) return rejected();
   if (spec.kind == ValueKind::milliseconds) return accepted(std::chrono::milliseconds(*number));
   return accepted(*number);
+}
+
+// "67108864", "64MiB", "512KiB", "1GiB": binary units only, so the number means one thing.
+ParsedSetting parse_bytes(const SettingSpec& spec, std::string_view text) {
+  if (text.empty()) return rejected(std::string(kEmptyReason));
+  constexpr std::array<std::pair<std::string_view, std::int64_t>, 3> kUnits{
+      {{"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024 * 1024 * 1024}}};
+  std::int64_t scale = 1;
+  for (const auto& [suffix, factor] : kUnits) {
+    if (text.ends_with(suffix)) {
+      text.remove_suffix(suffix.size());
+      scale = factor;
+      break;
+    }
+  }
+  const auto number = parse_digits(text);
+  constexpr std::int64_t kLargestCount = std::int64_t{1} << 40;  // keeps * GiB in range
+  if (!number) return rejected(is_all_digits(text) && !text.empty() ? "it is far too large" : "");
+  if (*number > kLargestCount) return rejected("it is far too large");
+  const std::int64_t bytes = *number * scale;
+  if (!is_within(spec.valid, static_cast<double>(bytes))) return rejected();
+  return accepted(bytes);
 }
 
 // "2", "2.5", "0.250": digits, optionally a point and more digits. Computed in integers so
@@ -249,6 +272,8 @@ ParsedSetting parse_setting(const SettingSpec& spec, std::string_view text) {
       return parse_choice(spec, text);
     case ValueKind::list:
       return parse_list(spec, text);
+    case ValueKind::bytes:
+      return parse_bytes(spec, text);
   }
   throw std::logic_error("unknown ValueKind");
 }
@@ -307,6 +332,10 @@ std::string describe_expected(const SettingSpec& spec) {
       return "one of " + detail::join_words(spec.choices);
     case ValueKind::list:
       return "a comma-separated list of " + detail::join_words(spec.choices);
+    case ValueKind::bytes:
+      return fmt::format(
+          "a size in bytes from {} to {}, as digits or with a KiB, MiB or GiB suffix (e.g. 64MiB)",
+          format_number(spec.valid.min), format_number(spec.valid.max));
   }
   return "a valid value";
 }

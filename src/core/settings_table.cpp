@@ -22,6 +22,9 @@ constexpr ValueRange kSizeOrZero{0, kMaxSize};
 constexpr ValueRange kPositiveMs{1, kOneDayMs};
 constexpr ValueRange kPositiveSeconds{0, kOneHourSeconds, true};
 constexpr ValueRange kSecondsOrZero{0, kOneHourSeconds};
+// A reply or response limit: below 1 KiB even an error page would not fit; above 4 GiB the
+// limit no longer protects a service's memory.
+constexpr ValueRange kPayloadBytes{1024, 4294967296.0};
 
 constexpr std::array<std::string_view, 3> kProfileNames{"dev", "staging", "production"};
 constexpr std::array<std::string_view, 3> kMongoCompressors{"zstd", "snappy", "zlib"};
@@ -148,7 +151,7 @@ constexpr std::array kSettingSpecs{
                 .default_value = "2.0",
                 .valid = kPositiveSeconds,
                 .recommended = ValueRange{1, 5},
-                .help = "longest wait for each read or write"},
+                .help = "deadline for one command: its write and its whole reply"},
     SettingSpec{.name = "REDIS_HEALTH_CHECK_INTERVAL",
                 .layer = Layer::redis,
                 .kind = seconds,
@@ -171,6 +174,13 @@ constexpr std::array kSettingSpecs{
                 .layer = Layer::redis,
                 .kind = token,
                 .help = "name set with CLIENT SETNAME on connect; unset: the process name"},
+    SettingSpec{.name = "REDIS_MAX_REPLY_BYTES",
+                .layer = Layer::redis,
+                .kind = bytes,
+                .default_value = "64MiB",
+                .valid = kPayloadBytes,
+                .help = "largest reply accepted; also bounds one bulk string, and array lengths "
+                        "are checked against it before anything is allocated"},
 
     // --- Async HTTP (the aiohttp role) ----------------------------------------------------
     SettingSpec{.name = "AIOHTTP_POOL_LIMIT",
@@ -251,6 +261,13 @@ constexpr std::array kSettingSpecs{
                 .default_value = "1",
                 .valid = {1, kMaxAttempts},
                 .help = "successes in half-open state that close the circuit"},
+    SettingSpec{.name = "HTTP_MAX_RESPONSE_BYTES",
+                .layer = Layer::http_async,
+                .kind = bytes,
+                .default_value = "64MiB",
+                .valid = kPayloadBytes,
+                .help = "largest response body accepted by either HTTP client (a request may "
+                        "set its own)"},
 
     // --- Sync HTTP (the requests role) ----------------------------------------------------
     SettingSpec{.name = "REQUESTS_POOL_CONNECTIONS",
@@ -354,6 +371,8 @@ std::string_view to_string(ValueKind kind) noexcept {
       return "choice";
     case ValueKind::list:
       return "list";
+    case ValueKind::bytes:
+      return "bytes";
   }
   return "unknown";
 }

@@ -71,6 +71,7 @@ RedisSettings redis_settings(const ValueReader& read) {
   redis.wait_timeout = read.duration("REDIS_WAIT_TIMEOUT");
   redis.retry_attempts = read.number("REDIS_RETRY_ATTEMPTS");
   redis.client_name = read.text("REDIS_CLIENT_NAME");
+  redis.max_reply_bytes = read.size("REDIS_MAX_REPLY_BYTES");
   return redis;
 }
 
@@ -88,6 +89,7 @@ AsyncHttpSettings async_http_settings(const ValueReader& read) {
   http.circuit_breaker.failure_threshold = read.number("CIRCUIT_BREAKER_FAILURE_THRESHOLD");
   http.circuit_breaker.recovery = read.duration("CIRCUIT_BREAKER_RECOVERY_SECONDS");
   http.circuit_breaker.half_open_success = read.number("CIRCUIT_BREAKER_HALF_OPEN_SUCCESS");
+  http.max_response_bytes = read.size("HTTP_MAX_RESPONSE_BYTES");
   return http;
 }
 
@@ -98,6 +100,7 @@ SyncHttpSettings sync_http_settings(const ValueReader& read) {
   http.timeout = read.duration("REQUESTS_TIMEOUT");
   http.retries = read.number("REQUESTS_RETRIES");
   http.retry_backoff = read.duration("REQUESTS_RETRY_BACKOFF");
+  http.max_response_bytes = read.size("HTTP_MAX_RESPONSE_BYTES");
   return http;
 }
 

@@ -187,6 +187,21 @@ TEST_F(SettingsLoad, DefaultsMatchTheSpecification) {
   EXPECT_EQ(settings.http_sync.timeout, 8s);
   EXPECT_EQ(settings.http_sync.retries, 2);
   EXPECT_EQ(settings.http_sync.retry_backoff, 200ms);
+  EXPECT_EQ(settings.redis.max_reply_bytes, 64u * 1024 * 1024);
+  EXPECT_EQ(settings.http_async.max_response_bytes, 64u * 1024 * 1024);
+  EXPECT_EQ(settings.http_sync.max_response_bytes, 64u * 1024 * 1024);
+}
+
+TEST_F(SettingsLoad, SizesAcceptDigitsAndBinaryUnits) {
+  const LoadResult result =
+      load({{"REDIS_MAX_REPLY_BYTES", "512KiB"}, {"HTTP_MAX_RESPONSE_BYTES", "1048576"}});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result.settings->redis.max_reply_bytes, 512u * 1024);
+  EXPECT_EQ(result.settings->http_async.max_response_bytes, 1024u * 1024);
+  EXPECT_EQ(result.settings->http_sync.max_response_bytes, 1024u * 1024);
+  const LoadResult gib = load({{"REDIS_MAX_REPLY_BYTES", "2GiB"}});
+  ASSERT_TRUE(gib.ok());
+  EXPECT_EQ(gib.settings->redis.max_reply_bytes, 2048u * 1024 * 1024);
 }
 
 TEST_F(SettingsLoad, SecondsAcceptDecimalsExactlyToTheMillisecond) {
@@ -259,6 +274,8 @@ TEST(SettingsTable, CoversEveryVariableOfTheSpecification) {
                            "REDIS_WAIT_TIMEOUT",
                            "REDIS_RETRY_ATTEMPTS",
                            "REDIS_CLIENT_NAME",
+                           "REDIS_MAX_REPLY_BYTES",
+                           "HTTP_MAX_RESPONSE_BYTES",
                            "AIOHTTP_POOL_LIMIT",
                            "AIOHTTP_LIMIT_PER_HOST",
                            "AIOHTTP_TIMEOUT_TOTAL",
@@ -378,7 +395,15 @@ INSTANTIATE_TEST_SUITE_P(
                       "the database must be a number"},
         RejectedValue{"UnixSocketWithNonNumericDatabase", "REDIS_URL",
                       "unix:///run/redis.sock?db=one", "the database must be a number"},
-        RejectedValue{"EmptyUrl", "REDIS_URL", "", "it is empty"}),
+        RejectedValue{"EmptyUrl", "REDIS_URL", "", "it is empty"},
+        RejectedValue{"SizeWithDecimalUnit", "REDIS_MAX_REPLY_BYTES", "64MB",
+                      "with a KiB, MiB or GiB suffix"},
+        RejectedValue{"SizeBelowOneKiB", "REDIS_MAX_REPLY_BYTES", "100", "from 1024 to"},
+        RejectedValue{"SizeAboveFourGiB", "HTTP_MAX_RESPONSE_BYTES", "5GiB", "to 4294967296"},
+        RejectedValue{"SizeUnitWithoutNumber", "HTTP_MAX_RESPONSE_BYTES", "MiB",
+                      "as digits or with"},
+        RejectedValue{"SizeOverflow", "HTTP_MAX_RESPONSE_BYTES", "99999999999999GiB",
+                      "far too large"}),
     [](const ::testing::TestParamInfo<RejectedValue>& param_info) {
       return param_info.param.label;
     });
