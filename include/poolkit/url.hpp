@@ -4,13 +4,15 @@
 //
 // A URL usually carries a password, so nothing here ever puts the password, or any text that
 // might be one, into a message: parse errors describe the problem without quoting the input,
-// and redacted() replaces the password and secret-looking query values with "****".
+// and redacted() masks the password and secret query values (see redact.hpp).
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "poolkit/redact.hpp"
 
 namespace poolkit {
 
@@ -38,9 +40,13 @@ struct Url {
   std::string path;                     // as written: "/0", "/appdb", "/run/redis.sock", or ""
   std::vector<UrlQueryParam> query;     // in order of appearance
 
-  // The URL with the password and secret-looking query values (password, token, ...) replaced
-  // by "****", e.g. "redis://app:****@127.0.0.1:6379/0". Safe for logs, errors and output.
+  // The URL with its secrets masked by redact_url_text(), e.g. "redis://app:****@127.0.0.1:6379/0".
+  // Safe for logs, errors and output.
   std::string redacted() const;
+
+  // `message` (from a driver: libmongoc, hiredis, libcurl) with every secret of this URL masked
+  // wherever it appears: the password and the secret query values, decoded and as written.
+  std::string scrub(std::string message) const;
 
   // The value of the last query parameter named `key` (compared case-insensitively, as MongoDB
   // and Redis clients do), or nullopt.
@@ -50,13 +56,5 @@ struct Url {
 // Parses a URL of one of the schemes above. Throws ConfigError saying what is wrong; the message
 // never quotes the input, since any part of a malformed URL may be a password.
 Url parse_url(std::string_view text);
-
-// Masks text that may not parse as a URL (for showing a rejected value): keeps the scheme and
-// what follows the last '@' (secret query values masked), hides everything else that could be
-// a secret. Without an '@' only the scheme is kept; empty text stays empty.
-std::string redact_url_text(std::string_view text);
-
-// Whether a query parameter with this name carries a secret (password, token, api key, ...).
-bool is_secret_query_key(std::string_view key);
 
 }  // namespace poolkit

@@ -5,15 +5,19 @@
 #include <charconv>
 
 #include "ascii.hpp"
+#include "percent_encoding.hpp"
 #include "poolkit/error.hpp"
 
 namespace poolkit {
 namespace {
 
 using detail::ascii_lower;
+using detail::hex_value;
 using detail::is_all_digits;
 using detail::is_ascii_alnum;
 using detail::is_ascii_digit;
+using detail::percent_decode;
+using detail::percent_encode;
 
 constexpr std::array<std::string_view, 7> kKnownSchemes{"mongodb", "mongodb+srv", "redis", "rediss",
                                                         "unix",    "http",        "https"};
@@ -31,57 +35,6 @@ constexpr std::string_view kEncodingHint =
 
 bool is_known_scheme(std::string_view scheme) {
   return std::find(kKnownSchemes.begin(), kKnownSchemes.end(), scheme) != kKnownSchemes.end();
-}
-
-bool is_scheme_char(char c) {
-  return is_ascii_alnum(c) || c == '+' || c == '-' || c == '.';
-}
-
-int hex_value(char c) {
-  if (is_ascii_digit(c)) return c - '0';
-  const char lower = ascii_lower(c);
-  if (lower >= 'a' && lower <= 'f') return lower - 'a' + 10;
-  return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string decoded;
-  decoded.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      decoded += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;  // a '%' needs two hex digits
-    const int high = hex_value(text[i + 1]);
-    const int low = hex_value(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    decoded += static_cast<char>(high * 16 + low);
-    i += 2;
-  }
-  return decoded;
-}
-
-bool is_unreserved(char c) {
-  return is_ascii_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-// Percent-encodes everything except unreserved characters and `also_keep`, so redacted() output
-// parses back to the same parts.
-std::string percent_encode(std::string_view text, std::string_view also_keep = {}) {
-  constexpr std::string_view kHexDigits = "0123456789ABCDEF";
-  std::string encoded;
-  for (const char c : text) {
-    if (is_unreserved(c) || also_keep.find(c) != std::string_view::npos) {
-      encoded += c;
-      continue;
-    }
-    const auto byte = static_cast<unsigned char>(c);
-    encoded += '%';
-    encoded += kHexDigits[byte >> 4];
-    encoded += kHexDigits[byte & 0x0F];
-  }
-  return encoded;
 }
 
 std::string decode_userinfo_part(std::string_view text) {
@@ -228,28 +181,25 @@ std::string format_host(const UrlHost& host) {
 // Query values keep ',', ':' and '/' readable (MongoDB tag sets, paths) and still parse back.
 constexpr std::string_view kReadableQueryChars = ",:/";
 
-std::string masked_query_item(std::string_view item) {
-  const auto equals = item.find('=');
-  if (equals == std::string_view::npos) return "****";  // could be a bare token
-  const auto key = percent_decode(item.substr(0, equals));
-  if (!key || is_secret_query_key(*key)) return std::string(item.substr(0, equals)) + "=****";
-  return std::string(item);
-}
-
-// Masks secret values in the query of text that did not parse as a URL.
-std::string mask_query_text(std::string_view text) {
-  const auto question = text.find('?');
-  if (question == std::string_view::npos) return std::string(text);
-  std::string masked(text.substr(0, question + 1));
-  std::string_view query = text.substr(question + 1);
-  while (true) {
-    const auto amp = query.find('&');
-    masked += masked_query_item(query.substr(0, amp));
-    if (amp == std::string_view::npos) break;
-    masked += '&';
-    query.remove_prefix(amp + 1);
+// The URL rebuilt from its parts, for a Url assembled by hand (parse_url keeps the text).
+std::string compose(const Url& url) {
+  std::string out = url.scheme + "://";
+  if (!url.username.empty() || url.password) {
+    out += percent_encode(url.username);
+    if (url.password) out += ":" + percent_encode(*url.password);
+    out += '@';
   }
-  return masked;
+  for (std::size_t i = 0; i < url.hosts.size(); ++i) {
+    if (i > 0) out += ',';
+    out += format_host(url.hosts[i]);
+  }
+  out += url.path;
+  for (std::size_t i = 0; i < url.query.size(); ++i) {
+    out += i == 0 ? '?' : '&';
+    out += percent_encode(url.query[i].key) + '=' +
+           percent_encode(url.query[i].value, kReadableQueryChars);
+  }
+  return out;
 }
 
 }  // namespace
@@ -287,24 +237,60 @@ Url parse_url(std::string_view text) {
 }
 
 std::string Url::redacted() const {
-  std::string out = scheme + "://";
-  if (!username.empty() || password) {
-    out += percent_encode(username);
-    if (password) out += ":****";
-    out += '@';
+  return redact_url_text(text.empty() ? compose(*this) : text);
+}
+
+namespace {
+
+// The secret parts of a URL's text exactly as written (possibly percent-encoded).
+std::vector<std::string_view> raw_secrets(std::string_view text) {
+  std::vector<std::string_view> secrets;
+  const auto separator = text.find("://");
+  if (separator == std::string_view::npos) return secrets;
+  const std::string_view rest = text.substr(separator + 3);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = authority.substr(0, at);
+    const auto colon = userinfo.find(':');
+    secrets.push_back(colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1));
   }
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    if (i > 0) out += ',';
-    out += format_host(hosts[i]);
+  const auto question = rest.find('?');
+  if (question == std::string_view::npos) return secrets;
+  std::string_view query = rest.substr(question + 1);
+  query = query.substr(0, query.find('#'));
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto equals = item.find('=');
+    if (equals == std::string_view::npos) continue;
+    const auto name = percent_decode(item.substr(0, equals));
+    if (!name || is_secret_query_key(*name)) secrets.push_back(item.substr(equals + 1));
   }
-  out += path;
-  for (std::size_t i = 0; i < query.size(); ++i) {
-    out += i == 0 ? '?' : '&';
-    out += percent_encode(query[i].key) + '=';
-    out += is_secret_query_key(query[i].key) ? std::string("****")
-                                             : percent_encode(query[i].value, kReadableQueryChars);
+  return secrets;
+}
+
+void mask_all(std::string& message, std::string_view secret) {
+  if (secret.empty()) return;
+  for (auto at = message.find(secret); at != std::string::npos; at = message.find(secret, at)) {
+    message.replace(at, secret.size(), "****");
   }
-  return out;
+}
+
+}  // namespace
+
+std::string Url::scrub(std::string message) const {
+  std::vector<std::string> secrets;
+  if (password) secrets.push_back(*password);
+  for (const UrlQueryParam& param : query) {
+    if (is_secret_query_key(param.key)) secrets.push_back(param.value);
+  }
+  for (const std::string_view raw : raw_secrets(text)) secrets.emplace_back(raw);
+  // Longest first, so a secret that contains another is masked whole.
+  std::sort(secrets.begin(), secrets.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const std::string& secret : secrets) mask_all(message, secret);
+  return message;
 }
 
 std::optional<std::string> Url::query_value(std::string_view key) const {
@@ -313,30 +299,6 @@ std::optional<std::string> Url::query_value(std::string_view key) const {
   });
   if (match == query.rend()) return std::nullopt;
   return match->value;
-}
-
-std::string redact_url_text(std::string_view text) {
-  if (text.empty()) return {};
-  const auto separator = text.find("://");
-  if (separator == std::string_view::npos) return "****";
-  const std::string_view scheme = text.substr(0, separator);
-  if (scheme.empty() || !std::all_of(scheme.begin(), scheme.end(), is_scheme_char)) return "****";
-  const std::string_view rest = text.substr(separator + 3);
-  const auto at = rest.rfind('@');
-  // Without an '@' there is no telling where a mistyped password sits, so hide it all.
-  if (at == std::string_view::npos) return std::string(scheme) + "://****";
-  return std::string(scheme) + "://****@" + mask_query_text(rest.substr(at + 1));
-}
-
-bool is_secret_query_key(std::string_view key) {
-  constexpr std::array<std::string_view, 9> kSecretMarkers{
-      "pass",    "pwd",        "token",
-      "secret",  "apikey",     "api_key",
-      "api-key", "credential", "authmechanismproperties"};
-  const std::string lowered = ascii_lower(key);
-  return std::any_of(kSecretMarkers.begin(), kSecretMarkers.end(), [&](std::string_view marker) {
-    return lowered.find(marker) != std::string::npos;
-  });
 }
 
 }  // namespace poolkit

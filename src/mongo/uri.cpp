@@ -51,21 +51,12 @@ const OwnedOption* find_owned(std::span<const OwnedOption> options, std::string_
   return nullptr;
 }
 
-// libmongoc's messages do not normally quote the password; make sure of it.
-std::string scrub(std::string message, const std::optional<std::string>& password) {
-  if (!password || password->empty()) return message;
-  for (auto at = message.find(*password); at != std::string::npos;
-       at = message.find(*password, at)) {
-    message.replace(at, password->size(), "****");
-  }
-  return message;
-}
-
 // The URL text without the query parameters whose (raw) key matches `drop`.
 template <class Drop>
 std::string without_params(std::string_view text, Drop drop) {
-  const auto at = text.rfind('@');
-  const auto query_start = text.find('?', at == std::string_view::npos ? 0 : at);
+  // The query starts at the first '?': parse_url accepted the text, so no '?' is in the user
+  // info (an '@' may well be in the query).
+  const auto query_start = text.find('?');
   if (query_start == std::string_view::npos) return std::string(text);
   std::string result(text.substr(0, query_start));
   std::string_view query = text.substr(query_start + 1);
@@ -135,7 +126,7 @@ class UriBuilder {
     uri_.reset(mongoc_uri_new_with_error(text.c_str(), &error));
     if (!uri_) {
       throw ConfigError(fmt::format("libmongoc refuses MONGODB_URL ({}): {}", url().redacted(),
-                                    scrub(error.message, url().password)));
+                                    url().scrub(error.message)));
     }
   }
 

@@ -380,9 +380,8 @@ INSTANTIATE_TEST_SUITE_P(
         RejectedValue{"MongoUrlWithWrongScheme", "MONGODB_URL", "redis://127.0.0.1:6379/0",
                       "a URL starting with mongodb:// or mongodb+srv://"},
         RejectedValue{"MongoUrlWithBadPort", "MONGODB_URL", "mongodb://127.0.0.1:99999/app",
-                      "port must be a whole number from 1 to 65535", "mongodb://****"},
-        RejectedValue{"MongoUrlWithEmptyHost", "MONGODB_URL", "mongodb:///app", "no host",
-                      "mongodb://****"},
+                      "port must be a whole number from 1 to 65535"},
+        RejectedValue{"MongoUrlWithEmptyHost", "MONGODB_URL", "mongodb:///app", "no host"},
         RejectedValue{"MongoUrlWithWaitQueueMultiple", "MONGODB_URL",
                       "mongodb://127.0.0.1/app?waitQueueMultiple=5",
                       "waitQueueMultiple does not exist"},
@@ -638,7 +637,7 @@ TEST_F(SettingsLoad, SecretNeverAppearsInAConfigError) {
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& error) {
     expect_no_secret(error.what(), "the ConfigError");
-    EXPECT_TRUE(contains(error.what(), "mongodb://****@h:99999/app")) << scrubbed(error.what());
+    EXPECT_TRUE(contains(error.what(), "mongodb://app:****@h:99999/app")) << scrubbed(error.what());
   }
 }
 

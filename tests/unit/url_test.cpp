@@ -164,9 +164,28 @@ TEST(UrlRedaction, PasswordIsReplacedByStars) {
   EXPECT_EQ(url.redacted(), "redis://user:****@host:6379/0");
 }
 
-TEST(UrlRedaction, UrlWithoutPasswordIsShownAsIs) {
-  EXPECT_EQ(parse_url("redis://127.0.0.1:6379/0").redacted(), "redis://127.0.0.1:6379/0");
-  EXPECT_EQ(parse_url("redis://app@127.0.0.1/0").redacted(), "redis://app@127.0.0.1/0");
+TEST(UrlRedaction, UrlWithoutSecretsIsShownAsIs) {
+  for (const char* text : {"redis://127.0.0.1:6379/0", "http://127.0.0.1:1/",
+                           "https://api.example.com/v1/items?limit=5",
+                           "mongodb://h1:27017,[::1]:27018/app?replicaSet=rs0&authSource=admin",
+                           "unix:///run/r.sock", "ftp://files.example.com/pub"}) {
+    EXPECT_EQ(redact_url_text(text), text);
+    try {
+      EXPECT_EQ(parse_url(text).redacted(), text);
+    } catch (const ConfigError&) {  // ftp:// does not parse; the text is still shown whole
+    }
+  }
+}
+
+TEST(UrlRedaction, LoneUserInfoIsMaskedBecauseItIsOftenAToken) {
+  EXPECT_EQ(redact_url_text("https://" + test_secret() + "@api.example.com/repos"),
+            "https://****@api.example.com/repos");
+  EXPECT_EQ(redact_url_text("redis://app@127.0.0.1/0"), "redis://****@127.0.0.1/0");
+}
+
+TEST(UrlRedaction, HttpUserNameIsMaskedWithThePassword) {
+  EXPECT_EQ(redact_url_text("https://" + test_secret() + ":x-oauth-basic@git.example.com/x"),
+            "https://****@git.example.com/x");
 }
 
 TEST(UrlRedaction, SecretQueryValuesAreMaskedOthersKept) {
@@ -193,32 +212,100 @@ TEST(UrlRedaction, RedactedUrlParsesBackToTheSameHostsAndUser) {
   EXPECT_EQ(again.query, url.query);
 }
 
-TEST(UrlRedaction, UnparsableTextKeepsOnlySchemeAndWhatFollowsTheLastAt) {
-  EXPECT_EQ(redact_url_text("redis://u:" + test_secret() + "@h:99999/0"), "redis://****@h:99999/0");
+// The issue's first report: the last '@' of the whole text was taken as the end of the user
+// info, so everything after an '@' in the query was printed in clear.
+TEST(UrlRedaction, AtSignInTheQueryDoesNotUnmaskWhatFollowsIt) {
+  EXPECT_EQ(redact_url_text("redis://127.0.0.1:99999/0?e=a@b&password=" + test_secret()),
+            "redis://127.0.0.1:99999/0?e=a@b&password=****");
+  EXPECT_EQ(redact_url_text("http://127.0.0.1:1/?email=a@b.c&password=" + test_secret() +
+                            "&token=" + test_secret()),
+            "http://127.0.0.1:1/?email=a@b.c&password=****&token=****");
 }
 
-TEST(UrlRedaction, UnparsableTextWithoutAtHidesEverythingAfterTheScheme) {
-  EXPECT_EQ(redact_url_text("redis://default:" + test_secret() + "/0"), "redis://****");
+TEST(UrlRedaction, UnparsableTextKeepsHostAndMasksThePassword) {
+  EXPECT_EQ(redact_url_text("redis://u:" + test_secret() + "@h:99999/0"),
+            "redis://u:****@h:99999/0");
+}
+
+TEST(UrlRedaction, PasswordWithoutAtWhereThePortShouldBeIsMasked) {
+  EXPECT_EQ(redact_url_text("redis://default:" + test_secret() + "/0"), "redis://default:****/0");
+  EXPECT_EQ(redact_url_text("redis://u:ab#" + test_secret() + "@h/0"), "redis://u:****#****");
+  EXPECT_EQ(redact_url_text("redis://u:ab?" + test_secret() + "@h/0"), "redis://u:****?****");
 }
 
 TEST(UrlRedaction, TextWithoutSchemeIsHiddenEntirely) {
   EXPECT_EQ(redact_url_text(test_secret()), "****");
+  EXPECT_EQ(redact_url_text(""), "");
 }
 
-TEST(UrlRedaction, UnparsableTextMasksSecretQueryValues) {
+TEST(UrlRedaction, BareQueryItemsAndFragmentsAreMasked) {
   EXPECT_EQ(
       redact_url_text("redis://u:x@h:bad/0?password=" + test_secret() + "&db=1&" + test_secret()),
-      "redis://****@h:bad/0?password=****&db=1&****");
+      "redis://u:****@h:****/0?password=****&db=1&****");
+  EXPECT_EQ(redact_url_text("https://app.example.com/cb#access_token=" + test_secret()),
+            "https://app.example.com/cb#****");
 }
 
-TEST(UrlRedaction, SecretQueryKeysAreRecognisedByName) {
-  for (const char* key : {"password", "PASS", "pwd", "token", "access_token", "secret",
-                          "client_secret", "apiKey", "api_key", "credentials"}) {
+TEST(UrlRedaction, PercentEncodedSecretParameterNamesAreRecognised) {
+  EXPECT_EQ(redact_url_text("https://h/?pass%77ord=" + test_secret() + "&%74oken=" + test_secret()),
+            "https://h/?pass%77ord=****&%74oken=****");
+  EXPECT_EQ(redact_url_text("https://h/?bad%zzname=" + test_secret()),
+            "https://h/?bad%zzname=****");
+}
+
+TEST(UrlRedaction, UrlInsideAQueryValueIsMaskedToo) {
+  const std::string masked = redact_url_text("https://h/login?next=https%3A%2F%2Fu%3A" +
+                                             test_secret() + "%40other.example.com%2F");
+  expect_no_secret(masked, "the masked URL");
+  EXPECT_TRUE(contains(masked, "other.example.com")) << scrubbed(masked);
+}
+
+TEST(UrlRedaction, SecretQueryKeysAreRecognisedByNameInAnyCase) {
+  for (const char* key : {"password",
+                          "PASS",
+                          "pwd",
+                          "token",
+                          "access_token",
+                          "refresh_token",
+                          "secret",
+                          "client_secret",
+                          "apiKey",
+                          "api_key",
+                          "apikey",
+                          "credentials",
+                          "sig",
+                          "signature",
+                          "X-Amz-Signature",
+                          "X-Amz-Credential",
+                          "X-Amz-Security-Token",
+                          "key",
+                          "KEY",
+                          "auth",
+                          "code",
+                          "tlsCertificateKeyFilePassword"}) {
     EXPECT_TRUE(is_secret_query_key(key)) << key;
   }
-  for (const char* key : {"db", "replicaSet", "w", "appName", "authSource"}) {
+  for (const char* key : {"db", "replicaSet", "w", "appName", "authSource", "authMechanism",
+                          "tlsCertificateKeyFile", "limit", "email", "keyspace"}) {
     EXPECT_FALSE(is_secret_query_key(key)) << key;
   }
+}
+
+TEST(UrlRedaction, CredentialHeadersAreMaskedByNameInAnyCase) {
+  for (const char* name : {"Authorization", "proxy-authorization", "Cookie", "Set-Cookie",
+                           "X-Api-Key", "X-Auth-Token", "X-Client-Secret"}) {
+    EXPECT_EQ(redact_header_value(name, test_secret()), "****") << name;
+  }
+  EXPECT_EQ(redact_header_value("Content-Type", "application/json"), "application/json");
+}
+
+TEST(UrlScrub, DriverMessagesLoseEveryFormOfTheUrlsSecrets) {
+  const Url url = parse_url("mongodb://app:p%40" + test_secret() +
+                            "@h/db?tlsCertificateKeyFilePassword=" + test_secret() + "x&w=1");
+  const std::string message = url.scrub("bad: p@" + test_secret() + " / p%40" + test_secret() +
+                                        " / " + test_secret() + "x");
+  expect_no_secret(message, "the scrubbed message");
+  EXPECT_TRUE(contains(message, "bad: ")) << scrubbed(message);
 }
 
 }  // namespace

@@ -25,16 +25,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kOutcomeNames[] = {"ok",           "timeout", "connect",
                                          "pool_timeout", "server",  "other"};
 
-// A URL that parses keeps its host and port visible; anything else is masked whole.
-std::string redacted_url(const std::string& url) {
-  if (url.empty()) return "";
-  try {
-    return parse_url(url).redacted();
-  } catch (const Error&) {
-    return redact_url_text(url);
-  }
-}
-
 // Results of one worker, merged at the end so workers never share a counter.
 // Aligned so neighbouring workers' tallies never share a cache line.
 struct alignas(64) Tally {
@@ -375,14 +365,14 @@ void print_sweep(const BenchOptions& options, const std::vector<SweepPoint>& poi
            {"peak_in_use", p.report.peak_in_use},
            {"errors", p.report.error_count()}});
     fmt::print("{}\n", nlohmann::ordered_json{{"backend", options.backend},
-                                              {"url", redacted_url(options.url)},
+                                              {"url", redact_url_text(options.url)},
                                               {"concurrency", options.concurrency},
                                               {"sweep", sweep},
                                               {"recommended_pool_size", recommended}}
                            .dump());
     return;
   }
-  fmt::print("{} pool-size sweep  {}  concurrency {}\n", options.backend, redacted_url(options.url),
+  fmt::print("{} pool-size sweep  {}  concurrency {}\n", options.backend, redact_url_text(options.url),
              options.concurrency);
   fmt::print("  {:>9} {:>12} {:>10} {:>10} {:>12} {:>8}\n", "pool size", "ops/s", "p50 µs",
              "p99 µs", "peak in use", "errors");
@@ -421,7 +411,7 @@ void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
     print_sweep(options, points, recommended, size_setting);
     if (!options.html.empty()) {
       LayerResult layer{.layer = options.backend,
-                        .url = redacted_url(options.url),
+                        .url = redact_url_text(options.url),
                         .concurrency = options.concurrency};
       layer.sweep = points;
       layer.pooled = points.back().report;
@@ -442,7 +432,7 @@ void print_bench_report(const BenchOptions& options, const BenchReport& report) 
     for (int i = 1; i < 6; ++i) errors[kOutcomeNames[i]] = report.errors[i];
     const nlohmann::ordered_json out = {
         {"backend", options.backend},
-        {"url", redacted_url(options.url)},
+        {"url", redact_url_text(options.url)},
         {"concurrency", options.concurrency},
         {"pool_size", options.pool_size},
         {"reuse", options.reuse},
@@ -460,7 +450,7 @@ void print_bench_report(const BenchOptions& options, const BenchReport& report) 
     fmt::print("{}\n", out.dump());
     return;
   }
-  fmt::print("{} bench  {}\n", options.backend, redacted_url(options.url));
+  fmt::print("{} bench  {}\n", options.backend, redact_url_text(options.url));
   fmt::print("  concurrency {}  pool size {}  {}  {:.1f} s{}\n", options.concurrency,
              options.pool_size, options.reuse ? "pooled" : "new connection per operation",
              report.elapsed_s,
