@@ -19,32 +19,7 @@ failures=0
 # shellcheck source=helpers.bash
 source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
-# Starts redis-server with requirepass on a free loopback port (a few random tries: a port
-# taken meanwhile just fails that try). Sets $port and $server_pid.
-start_server() {
-  local redis_server
-  redis_server=$(command -v redis-server || echo /usr/bin/redis-server)
-  for _ in $(seq 1 20); do
-    port=$((20000 + RANDOM % 40000))
-    printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly no\ndir %s\nrequirepass %s\n' \
-      "$port" "$scratch" "$secret" >"$scratch/redis.conf"
-    chmod 600 "$scratch/redis.conf"
-    "$redis_server" "$scratch/redis.conf" >"$scratch/redis.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 50); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-      if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-      sleep 0.1
-    done
-    kill -9 "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-    server_pid=
-  done
-  echo "FAIL: could not start redis-server" >&2
-  exit 1
-}
-
-start_server
+start_redis_server "requirepass $secret"
 url="redis://:${secret}@127.0.0.1:${port}/0"
 
 # --- the JSON report, pooled

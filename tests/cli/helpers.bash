@@ -53,6 +53,32 @@ expect_no_secret() {  # description
   if grep -q -F -- "$secret" <<<"$out"; then fail "$1: output contains the test password" "$out"; fi
 }
 
+# Starts redis-server on a free loopback port with the given extra configuration line (a few
+# random tries: a port taken meanwhile just fails that try). Needs $scratch; sets $port and
+# $server_pid (the caller kills it on exit).
+start_redis_server() {  # extra-config-line
+  local redis_server
+  redis_server=$(command -v redis-server || echo /usr/bin/redis-server)
+  for _ in $(seq 1 20); do
+    port=$((20000 + RANDOM % 40000))
+    printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly no\ndir %s\n%s\n' \
+      "$port" "$scratch" "$1" >"$scratch/redis.conf"
+    chmod 600 "$scratch/redis.conf"
+    "$redis_server" "$scratch/redis.conf" >"$scratch/redis.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 50); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+      if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
+      sleep 0.1
+    done
+    kill -9 "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+    server_pid=
+  done
+  echo "FAIL: could not start redis-server" >&2
+  exit 1
+}
+
 # finish NAME: exit status 1 when a check failed.
 finish() {
   if [ "$failures" -gt 0 ]; then
