@@ -52,6 +52,11 @@ check_json '.ops > 0 and .reuse == false and .connections_opened == .ops' "no-re
 bench --url "http://127.0.0.1:$port/missing" --concurrency 1 --duration 0.3 --json --quiet
 check_json '.ops == 0 and .errors.server > 0' "a 404 counts as a server error"
 
+for client in "" --sync; do
+  bench --url "$url" --concurrency 4 --rate 40 --duration 3 --json --quiet $client
+  expect_paced_ops 40 3 "paced http $client"
+done
+
 bench --url "$url" --concurrency 2 --duration 0.3 --quiet --sweep 1:2
 expect_status 0 "--sweep 1:2"
 

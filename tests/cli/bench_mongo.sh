@@ -59,6 +59,9 @@ else
 fi
 
 # Text report, URL taken from MONGODB_URL.
+run --url "$url" -c 4 --rate 40 -d 3 --json --quiet
+expect_paced_ops 40 3 "paced mongo"
+
 run MONGODB_URL="$url" -c 1 -d 0.5 --quiet
 [ "$status" -eq 0 ] || fail "MONGODB_URL run exited $status" "$err"
 [[ $out == *"mongo bench"* && $out == *"connections"* ]] || fail "text report is wrong" "$out"

@@ -72,6 +72,25 @@ expect_invalid "rediss://" bench redis --url "rediss://:${secret}@127.0.0.1:${po
 expect_output "TLS is not supported yet" "rediss://"
 expect_no_secret "rediss:// error"
 
+run bench redis --url "$url" --concurrency 4 --rate 40 --duration 3 --json --quiet
+expect_paced_ops 40 3 "paced redis"
+
+# A restart without persistence loses the bench key: the bench writes it again instead of
+# counting every GET as an error.
+(
+  sleep 0.3
+  for _ in 1 2 3 4 5; do
+    redis-cli -p "$port" -a "$secret" --no-auth-warning DEL poolkit:bench >/dev/null
+    sleep 0.1
+  done
+) &
+deleter=$!
+run bench redis --url "$url" --concurrency 2 --duration 1.5 --json --quiet
+wait "$deleter"
+if ! jq -e '.ops > 0 and ([.errors[]] | add) == 0' <<<"$out" >/dev/null; then
+  fail "a vanished bench key counts as errors" "$out"
+fi
+
 # --- a server that is not there: the setup fails with status 1 and says why
 kill -9 "$server_pid" 2>/dev/null
 wait "$server_pid" 2>/dev/null

@@ -79,6 +79,19 @@ start_redis_server() {  # extra-config-line
   exit 1
 }
 
+# A paced bench (--rate R --duration D) makes about R*D operations: not R/N or R/N² (a pacing
+# bug once divided the rate by the concurrency squared), and not more than it was told to.
+# $out holds the bench's JSON report.
+expect_paced_ops() {  # rate duration description
+  local ops expected
+  ops=$(jq -r '.ops' <<<"$out" 2>/dev/null)
+  expected=$(($1 * $2))
+  if ! [[ $ops =~ ^[0-9]+$ ]] || [ "$ops" -lt $((expected * 6 / 10)) ] ||
+    [ "$ops" -gt $((expected * 11 / 10 + 8)) ]; then
+    fail "$3: a paced run of $1/s for $2 s made ${ops:-no} operations, expected about $expected" "$out"
+  fi
+}
+
 # finish NAME: exit status 1 when a check failed.
 finish() {
   if [ "$failures" -gt 0 ]; then

@@ -292,8 +292,10 @@ BenchReport run_bench(const BenchOptions& options, const AsyncWorkload& workload
     // Paced (open loop): start each operation when it is due, at most `concurrency` at once;
     // latency counts from when it was due.
     for (std::uint64_t k = 0;; ++k) {
+      // Operation k is due at k/rate: worker slot k mod N, its (k div N)-th turn.
+      const auto workers = static_cast<std::uint64_t>(options.concurrency);
       const Clock::time_point due_at =
-          due(start, options, 0, k * static_cast<std::uint64_t>(options.concurrency));
+          due(start, options, static_cast<int>(k % workers), k / workers);
       std::this_thread::sleep_until(std::min(due_at, run->end));
       {
         std::unique_lock lock(run->mutex);
