@@ -3,13 +3,15 @@
 BUILD ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOOLKIT_WERROR=ON
 JOBS ?= $(shell nproc)
+# How long `make fuzz` runs each fuzz target, in seconds.
+FUZZ_SECONDS ?= 60
 # Debian's libmongoc initialises itself when loaded and creates /dev/shm/mongoc-<pid> for its
 # counters; a process that is killed leaves the file behind, and a later process that gets the
 # same pid prints "Falling back to malloc for counters" into its output. Tests kill processes on
 # purpose, so every process started from here runs without those counters.
 export MONGOC_DISABLE_SHM = 1
 
-.PHONY: all deps build demo test test-asan test-tsan bench format tidy clean
+.PHONY: all deps build demo test test-asan test-tsan fuzz bench format tidy clean
 
 all: build
 
@@ -44,6 +46,12 @@ test-tsan: deps
 	cmake --build build-tsan -j $(JOBS)
 	scripts/run-tests build-tsan -LE 'cli|install'
 
+# Every libFuzzer target (fuzz/*_fuzz.cpp), built with clang under ASan+UBSan in build-fuzz, run one
+# after another for FUZZ_SECONDS each from its seed corpus; fails on any crash, leak, timeout or
+# out-of-memory.
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz build-fuzz
+
 bench: build
 	$(BUILD)/bench/poolkit_pool_bench --benchmark_repetitions=5 --markdown $(BUILD)/pool-bench.md
 	@cat $(BUILD)/pool-bench.md
@@ -55,4 +63,4 @@ tidy: build
 	git ls-files 'src/*.cpp' 'tools/*.cpp' | xargs clang-tidy -p $(BUILD) --quiet
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz
