@@ -200,13 +200,10 @@ std::exception_ptr size_error(const Exchange& exchange, CURLcode code, const Cli
             " bytes): the transfer was stopped after " + std::to_string(exchange.body_bytes) +
             " bytes";
     } else {
-      curl_off_t announced = -1;
-      curl_easy_getinfo(exchange.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
-      how = "the response announces a body of " +
-            (announced >= 0 ? std::to_string(announced) + " bytes" : std::string("unknown size")) +
-            ", more than " + setting + " (" + std::to_string(limit) +
-            " bytes): refused before reading it (" + std::to_string(exchange.body_bytes) +
-            " bytes read)";
+      // libcurl checks Content-Length before the header line reaches the header callback, and
+      // does not keep the value it refused, so the message can't quote it.
+      how = "the response's Content-Length is more than " + setting + " (" + std::to_string(limit) +
+            " bytes): refused before reading its body";
     }
     return std::make_exception_ptr(ResponseTooLargeError(
         what + ": " + how + tail + ": raise " + setting + " if such responses are expected",
@@ -233,8 +230,8 @@ std::exception_ptr size_error(const Exchange& exchange, CURLcode code, const Cli
       std::string_view(exchange.error_text).starts_with("Too large response headers");
   if (line_too_long || curl_total) {
     const std::string which =
-        line_too_long ? "a header line (or the status line) passed libcurl's limit of " +
-                            std::to_string(CURL_MAX_HTTP_HEADER) + " bytes without ending"
+        line_too_long ? "a header line (or the status line) is longer than libcurl's limit of " +
+                            std::to_string(CURL_MAX_HTTP_HEADER) + " bytes"
                       : std::string(exchange.error_text);
     return std::make_exception_ptr(ResponseTooLargeError(
         what + ": response header too large from " + exchange.host->key + ": " + which + tail,
@@ -411,8 +408,9 @@ std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
     tail += ": the pooled connection was dead; a " + exchange.request.method +
             " is not sent twice, since the server may have acted on it";
   }
-  if (exchange.got_response_bytes &&
-      (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_WEIRD_SERVER_REPLY)) {
+  // libcurl's "Received HTTP/0.9 when not allowed", "Unsupported HTTP version", ...: the URL's
+  // scheme was checked before, so these can only come from the reply.
+  if (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_WEIRD_SERVER_REPLY) {
     return std::make_exception_ptr(
         ProtocolError(Backend::http, what + ": the reply from " + exchange.host->key +
                                          " is not an HTTP/1.x response" + tail +
@@ -443,7 +441,9 @@ std::string retry_skipped_text(const Exchange& exchange, const RetryVerdict& ver
                                milliseconds time_left, const ClientOptions& options) {
   std::string wait;
   if (verdict.from_retry_after && retry_after) {
-    wait = "the server's Retry-After of " + std::to_string(retry_after->count() / 1000) + " s";
+    const bool saturated = *retry_after >= kRetryAfterMax;
+    wait = "the server's Retry-After of " + std::string(saturated ? "at least " : "") +
+           std::to_string(retry_after->count() / 1000) + " s";
     if (*retry_after != verdict.delay) {
       wait += " (" + std::to_string(verdict.delay.count()) + " ms after the cap)";
     }
