@@ -450,10 +450,10 @@ std::string retry_skipped_text(const Exchange& exchange, const RetryVerdict& ver
   } else {
     wait = "the backoff of " + std::to_string(verdict.delay.count()) + " ms";
   }
-  return "retry skipped: " + wait + " is not shorter than the " +
-         std::to_string(std::max<std::int64_t>(0, time_left.count())) + " ms left of the " +
-         std::to_string(exchange.timeout.count()) + " ms " + timeout_setting_of(exchange, options) +
-         " for the whole request";
+  return "retry skipped: " + wait + " would not end before the deadline, " +
+         std::to_string(std::max<std::int64_t>(0, time_left.count())) + " ms away (" +
+         timeout_setting_of(exchange, options) + ": " + std::to_string(exchange.timeout.count()) +
+         " ms for the whole request)";
 }
 
 std::string outcome_label(const Response& response, const std::exception_ptr& error) {
