@@ -114,7 +114,9 @@ void add_probe_details(LayerHealth& h, const http::Response& r) {
             "once per connection",
             ms(r.timings.tls)));
   if (r.status >= 500 || r.status == 429)
-    throw ServerError(Backend::http, fmt::format("the probe answered HTTP {}", r.status));
+    throw ServerError(Backend::http,
+                      fmt::format("the probe answered HTTP {}{}", r.status,
+                                  r.retry_skipped.empty() ? "" : " (" + r.retry_skipped + ")"));
 }
 
 void add_http_signals(LayerHealth& h, const http::Metrics& m, const Settings& settings, bool sync) {

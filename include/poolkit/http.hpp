@@ -7,10 +7,13 @@
 //
 // Limits: at most `max_connections` requests in flight over all hosts and
 // `max_connections_per_host` per scheme://host:port (HTTP/1.1: one connection each); requests
-// beyond a limit wait in FIFO order, and the per-attempt timeout includes that wait. Connections
-// idle longer than `idle_max_age` are closed instead of reused. See docs/http.md.
+// beyond a limit wait in FIFO order. The timeout bounds the whole request: every attempt, the
+// waits before retries and for a connection. A response body past `max_response_bytes`
+// (HTTP_MAX_RESPONSE_BYTES) is refused. Connections idle longer than `idle_max_age` are closed
+// instead of reused. See docs/http.md.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -37,8 +40,11 @@ struct Request {
   std::string url{};           // http:// or https://; may hold a password, never printed as is
   Headers headers{};
   std::string body{};
-  // Per attempt, including the wait for a connection; nullopt: the client's timeout.
+  // The whole request: all attempts, the waits before retries and for a connection; nullopt:
+  // the client's timeout.
   std::optional<std::chrono::milliseconds> timeout{};
+  // Largest response body accepted, in bytes (0: no limit); nullopt: the client's limit.
+  std::optional<std::size_t> max_response_bytes{};
   // Retries after the first attempt; nullopt: the client's retry policy.
   std::optional<int> max_retries{};
   // Async (resilience) style: also retry POST/PATCH on 5xx and 429.
@@ -66,6 +72,9 @@ struct Response {
   Timings timings;
   bool reused_connection = false;  // the last attempt ran on a pooled connection
   int attempts = 0;                // attempts made, retries included
+  // Why a retry the policy asked for was not made (its wait would have passed the request's
+  // deadline); empty when none was skipped.
+  std::string retry_skipped;
 
   // The first header with this name (case-insensitive), or nullopt.
   std::optional<std::string> header(std::string_view name) const;
@@ -81,6 +90,28 @@ class StatusError : public ServerError {
 
  private:
   Response response_;
+};
+
+// A response past a size limit: its body past max_response_bytes (HTTP_MAX_RESPONSE_BYTES or
+// the request's own), or its header past the header limits. Never retried.
+class ResponseTooLargeError : public ProtocolError {
+ public:
+  enum class Part { header, body };
+  ResponseTooLargeError(const std::string& message, Part part, std::size_t limit,
+                        std::size_t bytes_read)
+      : ProtocolError(Backend::http, message),
+        part_(part),
+        limit_(limit),
+        bytes_read_(bytes_read) {}
+  Part part() const noexcept { return part_; }
+  std::size_t limit() const noexcept { return limit_; }
+  // Of that part, before the transfer was stopped (0: refused by its Content-Length).
+  std::size_t bytes_read() const noexcept { return bytes_read_; }
+
+ private:
+  Part part_;
+  std::size_t limit_;
+  std::size_t bytes_read_;
 };
 
 struct HostMetrics {
@@ -116,7 +147,7 @@ struct ClientOptions {
   std::size_t max_connections = 100;          // in flight over all hosts; 0 = no limit
   std::size_t max_connections_per_host = 25;  // per scheme://host:port; 0 = no limit
   std::size_t max_idle_connections = 0;       // libcurl's connection cache; 0 = max_connections
-  std::chrono::milliseconds timeout{15000};   // per attempt, including the wait
+  std::chrono::milliseconds timeout{15000};   // the whole request, retries and waits included
   std::chrono::milliseconds dns_ttl{300000};  // 0 = no DNS caching
   std::chrono::milliseconds idle_max_age{15000};
   std::chrono::milliseconds tcp_keepalive_idle{30000};  // 0 = no TCP keepalive probes
@@ -128,10 +159,14 @@ struct ClientOptions {
               std::chrono::milliseconds(500), 0.0},
       std::chrono::milliseconds(30000));
   std::optional<CircuitBreakerOptions> circuit_breaker;  // nullopt: no breaker
+  // Largest response body accepted; 0: no limit. A longer one fails with ResponseTooLargeError
+  // as soon as it passes the limit (or at once, from its Content-Length).
+  std::size_t max_response_bytes = 64 * 1024 * 1024;
   std::string user_agent = "poolkit-http/0.1";
   // Named in error messages as what to change: "AIOHTTP_TIMEOUT_TOTAL" and so on.
   std::string timeout_setting = "the client's timeout";
   std::string limit_setting = "the client's connection limits";
+  std::string response_limit_setting = "the client's max_response_bytes";
 
   static ClientOptions from(const AsyncHttpSettings& settings);
   static ClientOptions from(const SyncHttpSettings& settings);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <tuple>
 
 namespace poolkit {
 namespace {
@@ -46,31 +47,50 @@ RetryPolicy RetryPolicy::with_max_retries(int retries) const noexcept {
 bool RetryPolicy::retryable_status(const AttemptOutcome& outcome) const noexcept {
   const int status = outcome.status;
   if (style_ == Style::urllib3) {
-    return (status == 500 || status == 502 || status == 503 || status == 504) &&
+    // urllib3's Retry.is_retry: the status list, or any status that honours Retry-After when
+    // the response has one.
+    const bool listed = status == 500 || status == 502 || status == 503 || status == 504;
+    const bool asks_to_wait =
+        outcome.retry_after.has_value() && honours_retry_after(style_, status);
+    return (listed || asks_to_wait) &&
            one_of(outcome.method, {"GET", "POST", "PUT", "PATCH", "DELETE"});
   }
   const bool failed = status == 429 || (status >= 500 && status <= 599);
   return failed && (outcome.non_idempotent_opt_in || is_idempotent_method(outcome.method));
 }
 
-milliseconds RetryPolicy::wait_before(int retry, const AttemptOutcome& outcome) const {
+std::pair<milliseconds, bool> RetryPolicy::wait_before(int retry,
+                                                       const AttemptOutcome& outcome) const {
   std::optional<milliseconds> server_says;
   if (outcome.retry_after && honours_retry_after(style_, outcome.status)) {
     server_says = std::clamp(*outcome.retry_after, milliseconds(0), retry_after_cap_);
   }
   if (style_ == Style::urllib3) {
-    return server_says ? *server_says : backoff_.exponential(retry - 1);
+    if (server_says) return {*server_says, true};
+    return {backoff_.exponential(retry - 1), false};
   }
   const auto backoff = backoff_.delay(retry);
-  return server_says ? std::max(*server_says, backoff) : backoff;
+  if (server_says && *server_says > backoff) return {*server_says, true};
+  return {backoff, false};
 }
 
 RetryVerdict RetryPolicy::decide(const AttemptOutcome& outcome, int retries_done) const {
+  return decide(outcome, retries_done, milliseconds::max());
+}
+
+RetryVerdict RetryPolicy::decide(const AttemptOutcome& outcome, int retries_done,
+                                 milliseconds time_left) const {
   if (retries_done >= max_retries_) return {};
   const bool retryable = outcome.failure == AttemptFailure::connect ||
                          (outcome.failure == AttemptFailure::none && retryable_status(outcome));
   if (!retryable) return {};
-  return {true, wait_before(retries_done + 1, outcome)};
+  RetryVerdict verdict;
+  std::tie(verdict.delay, verdict.from_retry_after) = wait_before(retries_done + 1, outcome);
+  // A retry that would start at or after the deadline could only time out: the caller is
+  // better served by what the last attempt gave, now.
+  verdict.past_deadline = verdict.delay >= time_left;
+  verdict.retry = !verdict.past_deadline;
+  return verdict;
 }
 
 }  // namespace poolkit

@@ -7,8 +7,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Retry-After is honoured up to this long; a server asking for more gets the last response
-// (sync) or the error (async) instead of parking the request.
+// Retry-After is honoured up to this long (a longer one waits this long), and only while the
+// wait ends before the request's deadline; otherwise the caller gets the last response (sync)
+// or the error (async) at once.
 constexpr milliseconds kRetryAfterCap{30000};
 
 }  // namespace
@@ -42,6 +43,8 @@ ClientOptions ClientOptions::from(const AsyncHttpSettings& settings) {
   const auto& breaker = settings.circuit_breaker;
   options.circuit_breaker =
       CircuitBreakerOptions{breaker.failure_threshold, breaker.recovery, breaker.half_open_success};
+  options.max_response_bytes = settings.max_response_bytes;
+  options.response_limit_setting = "HTTP_MAX_RESPONSE_BYTES";
   options.timeout_setting = "AIOHTTP_TIMEOUT_TOTAL";
   options.limit_setting = "AIOHTTP_LIMIT_PER_HOST / AIOHTTP_POOL_LIMIT";
   return options;
@@ -57,6 +60,8 @@ ClientOptions ClientOptions::from(const SyncHttpSettings& settings) {
   options.timeout = settings.timeout;
   options.retry = RetryPolicy::urllib3(settings.retries, settings.retry_backoff, kRetryAfterCap);
   options.circuit_breaker.reset();
+  options.max_response_bytes = settings.max_response_bytes;
+  options.response_limit_setting = "HTTP_MAX_RESPONSE_BYTES";
   options.timeout_setting = "REQUESTS_TIMEOUT";
   options.limit_setting = "REQUESTS_POOL_MAXSIZE";
   return options;

@@ -96,6 +96,7 @@ void Engine::submit(Request request, Callback done) {
   exchange->policy =
       request.max_retries ? options_.retry.with_max_retries(*request.max_retries) : options_.retry;
   exchange->timeout = request.timeout.value_or(options_.timeout);
+  exchange->max_response_bytes = request.max_response_bytes.value_or(options_.max_response_bytes);
   exchange->request = std::move(request);
   exchange->done = std::move(done);
   exchange->submitted = Clock::now();
@@ -239,8 +240,7 @@ void Engine::start_due_retries(Clock::time_point now) {
   while (!retry_timers_.empty() && retry_timers_.begin()->first <= now) {
     auto exchange = std::move(retry_timers_.begin()->second);
     retry_timers_.erase(retry_timers_.begin());
-    exchange->attempt_queued = now;
-    exchange->deadline = now + exchange->timeout;
+    exchange->attempt_queued = now;  // the deadline stays the request's: submitted + timeout
     exchange->host->waiting.fetch_add(1, std::memory_order_relaxed);
     waiting_.push_back(std::move(exchange));
   }
@@ -365,19 +365,29 @@ void Engine::after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code) {
   outcome.failure = failure_of(code);
   outcome.retry_after = retry_after_of(exchange->response);
   outcome.non_idempotent_opt_in = exchange->request.retry_non_idempotent;
-  const RetryVerdict verdict = exchange->policy.decide(outcome, exchange->retries);
+  // The request's timeout bounds its retries too: one whose wait ends past the deadline is
+  // not made (RetryVerdict::past_deadline), and the caller gets this attempt's result now.
+  const milliseconds time_left = until(Clock::now(), exchange->deadline);
+  const RetryVerdict verdict = exchange->policy.decide(outcome, exchange->retries, time_left);
   if (verdict.retry && !stopping_) {
     schedule_retry(std::move(exchange), verdict.delay);
     return;
   }
+  if (verdict.past_deadline) {
+    exchange->response.retry_skipped =
+        retry_skipped_text(*exchange, verdict, outcome.retry_after, time_left, options_);
+  }
+  const std::string note =
+      verdict.past_deadline ? "; " + exchange->response.retry_skipped : std::string();
   std::exception_ptr error;
   if (code != CURLE_OK) {
-    error = transfer_error(*exchange, code, options_);
+    error = transfer_error(*exchange, code, options_, note);
   } else if (exchange->policy.raises_when_exhausted() &&
              exchange->policy.retryable_status(outcome)) {
     const std::string message = exchange->what() + ": status " + std::to_string(outcome.status) +
                                 " after " + std::to_string(exchange->response.attempts) +
-                                " attempts (HTTP_RESILIENCE_MAX_ATTEMPTS sets how many)";
+                                " attempts (HTTP_RESILIENCE_MAX_ATTEMPTS sets how many" + note +
+                                ")";
     error = std::make_exception_ptr(StatusError(message, exchange->response));
   }
   complete(std::move(exchange), std::move(error));

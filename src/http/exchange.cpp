@@ -31,21 +31,18 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
          });
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto& exchange = *static_cast<Exchange*>(user);
+  const std::size_t bytes = size * count;
   exchange.got_response_bytes = true;
-  exchange.response.body.append(data, size * count);
-  return size * count;
+  exchange.body_bytes += bytes;
+  if (!body_within_limit(exchange.body_bytes, exchange.max_response_bytes)) {
+    // Stops the transfer (CURLE_WRITE_ERROR) before the bytes past the limit are kept.
+    exchange.overflow = Exchange::Overflow::body;
+    return 0;
+  }
+  exchange.response.body.append(data, bytes);
+  return bytes;
 }
 
 // Enough for most responses, so the list is allocated once instead of growing four times.
@@ -53,16 +50,20 @@ constexpr std::size_t kTypicalHeaderCount = 16;
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
   auto& exchange = *static_cast<Exchange*>(user);
+  const std::size_t bytes = size * count;
   exchange.got_response_bytes = true;
-  const std::string_view line = trim(std::string_view(data, size * count));
-  if (line.starts_with("HTTP/")) {
+  if (!exchange.header_budget.take(bytes)) {
+    exchange.overflow = Exchange::Overflow::header;
+    return 0;  // stops the transfer (CURLE_WRITE_ERROR)
+  }
+  const HeaderLine line = parse_header_line(std::string_view(data, bytes));
+  if (line.kind == HeaderLine::Kind::status_line) {
     exchange.response.headers.clear();  // a new response (after 100 Continue or a redirect)
     exchange.response.headers.reserve(kTypicalHeaderCount);
-  } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
-    exchange.response.headers.emplace_back(std::string(trim(line.substr(0, colon))),
-                                           std::string(trim(line.substr(colon + 1))));
+  } else if (line.kind == HeaderLine::Kind::field) {
+    exchange.response.headers.emplace_back(std::string(line.name), std::string(line.value));
   }
-  return size * count;
+  return bytes;
 }
 
 long whole_seconds(milliseconds duration) {
@@ -162,6 +163,84 @@ std::string attempts_text(const Exchange& exchange) {
   return attempts == 1 ? "1 attempt" : std::to_string(attempts) + " attempts";
 }
 
+std::string timeout_setting_of(const Exchange& exchange, const ClientOptions& options) {
+  return exchange.request.timeout ? std::string("the request's timeout") : options.timeout_setting;
+}
+
+std::string elapsed_ms_text(const Exchange& exchange) {
+  const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - exchange.submitted);
+  return std::to_string(elapsed.count()) + " ms";
+}
+
+// "HTTP GET <url>: no complete response after 5003 ms (REQUESTS_TIMEOUT: 5000 ms for the whole
+// request)": the real time taken, and the bound that stopped it.
+std::string timeout_text(const Exchange& exchange, const ClientOptions& options) {
+  return exchange.what() + ": no complete response after " + elapsed_ms_text(exchange) + " (" +
+         timeout_setting_of(exchange, options) + ": " + std::to_string(exchange.timeout.count()) +
+         " ms for the whole request, retries included)";
+}
+
+std::string body_limit_setting_of(const Exchange& exchange, const ClientOptions& options) {
+  return exchange.request.max_response_bytes ? std::string("the request's max_response_bytes")
+                                             : options.response_limit_setting;
+}
+
+// The typed error when a limit stopped the transfer, or null.
+std::exception_ptr size_error(const Exchange& exchange, CURLcode code, const ClientOptions& options,
+                              const std::string& note) {
+  using Part = ResponseTooLargeError::Part;
+  const std::string what = exchange.what();
+  const std::string tail = " (" + attempts_text(exchange) + note + ")";
+  if (exchange.overflow == Exchange::Overflow::body || code == CURLE_FILESIZE_EXCEEDED) {
+    const std::size_t limit = exchange.max_response_bytes;
+    const std::string setting = body_limit_setting_of(exchange, options);
+    std::string how;
+    if (exchange.overflow == Exchange::Overflow::body) {
+      how = "the response body passed " + setting + " (" + std::to_string(limit) +
+            " bytes): the transfer was stopped after " + std::to_string(exchange.body_bytes) +
+            " bytes";
+    } else {
+      // libcurl checks Content-Length before the header line reaches the header callback, and
+      // does not keep the value it refused, so the message can't quote it.
+      how = "the response's Content-Length is more than " + setting + " (" + std::to_string(limit) +
+            " bytes): refused before reading its body";
+    }
+    return std::make_exception_ptr(ResponseTooLargeError(
+        what + ": " + how + tail + ": raise " + setting + " if such responses are expected",
+        Part::body, limit, exchange.body_bytes));
+  }
+  const HeaderBudget& budget = exchange.header_budget;
+  if (exchange.overflow == Exchange::Overflow::header) {
+    const std::string which =
+        budget.lines() > kMaxResponseHeaderLines
+            ? "more than " + std::to_string(kMaxResponseHeaderLines) + " lines"
+            : "more than " + std::to_string(kMaxResponseHeaderBytes) + " bytes";
+    return std::make_exception_ptr(ResponseTooLargeError(
+        what + ": response header too large from " + exchange.host->key + ": " + which + " (" +
+            std::to_string(budget.bytes()) + " bytes in " + std::to_string(budget.lines()) +
+            " lines read, then the transfer was stopped)" + tail,
+        Part::header, kMaxResponseHeaderBytes, budget.bytes()));
+  }
+  // libcurl keeps a header line until its end, and gives up with "Out of memory" once one (the
+  // status line included) passes CURL_MAX_HTTP_HEADER; no body byte has arrived by then.
+  const bool line_too_long = code == CURLE_OUT_OF_MEMORY && exchange.body_bytes == 0;
+  // libcurl's own total (300 KB), should a response ever pass it before ours.
+  const bool curl_total =
+      code == CURLE_RECV_ERROR &&
+      std::string_view(exchange.error_text).starts_with("Too large response headers");
+  if (line_too_long || curl_total) {
+    const std::string which =
+        line_too_long ? "a header line (or the status line) is longer than libcurl's limit of " +
+                            std::to_string(CURL_MAX_HTTP_HEADER) + " bytes"
+                      : std::string(exchange.error_text);
+    return std::make_exception_ptr(ResponseTooLargeError(
+        what + ": response header too large from " + exchange.host->key + ": " + which + tail,
+        Part::header, line_too_long ? CURL_MAX_HTTP_HEADER : kMaxResponseHeaderBytes,
+        budget.bytes() + (line_too_long ? CURL_MAX_HTTP_HEADER : 0)));
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::string Exchange::what() const {
@@ -220,6 +299,9 @@ void prepare_attempt(Exchange& exchange, const ClientOptions& options,
   exchange.response.headers.clear();
   exchange.response.body.clear();
   exchange.got_response_bytes = false;
+  exchange.body_bytes = 0;
+  exchange.header_budget.reset();
+  exchange.overflow = Exchange::Overflow::none;
   exchange.upload_offset = 0;
   exchange.error_text[0] = '\0';
   const bool needs_header_list = !request.headers.empty() || !request.body.empty();
@@ -238,6 +320,12 @@ void prepare_attempt(Exchange& exchange, const ClientOptions& options,
   const long timeout_ms = std::max<long>(1, static_cast<long>(time_left.count()));
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  // Refuses a body whose Content-Length is past the limit before any of it arrives; the write
+  // callback counts the rest (chunked, or longer than announced). A HEAD response's
+  // Content-Length describes a body that never comes.
+  const bool head = request.method == "HEAD";
+  curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
+                   head ? curl_off_t{0} : static_cast<curl_off_t>(exchange.max_response_bytes));
   if (options_in_place) return;
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   set_connection_options(easy, options);
@@ -305,27 +393,28 @@ bool died_on_stale_connection(const Exchange& exchange, CURLcode code) {
 
 std::optional<std::chrono::milliseconds> retry_after_of(const Response& response) {
   const auto value = response.header("Retry-After");
-  if (!value || value->empty()) return std::nullopt;
-  if (std::all_of(value->begin(), value->end(),
-                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-    if (value->size() > 9) return std::chrono::milliseconds(std::chrono::hours(24));
-    return std::chrono::seconds(std::stol(*value));
-  }
-  const std::time_t when = curl_getdate(value->c_str(), nullptr);
-  if (when < 0) return std::nullopt;
-  const auto seconds_left = std::max<std::time_t>(0, when - std::time(nullptr));
-  return std::chrono::seconds(seconds_left);
+  if (!value) return std::nullopt;
+  return parse_retry_after(*value, std::time(nullptr));
 }
 
 std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
-                                  const ClientOptions& options) {
+                                  const ClientOptions& options, const std::string& note) {
+  if (auto too_large = size_error(exchange, code, options, note)) return too_large;
   const std::string what = exchange.what();
   const std::string detail = exchange.error_text[0] != '\0' ? std::string(exchange.error_text)
                                                             : std::string(curl_easy_strerror(code));
-  std::string tail = " (" + detail + "; " + attempts_text(exchange) + ")";
+  std::string tail = " (" + detail + "; " + attempts_text(exchange) + note + ")";
   if (code == CURLE_SEND_FAIL_REWIND) {
     tail += ": the pooled connection was dead; a " + exchange.request.method +
             " is not sent twice, since the server may have acted on it";
+  }
+  // libcurl's "Received HTTP/0.9 when not allowed", "Unsupported HTTP version", ...: the URL's
+  // scheme was checked before, so these can only come from the reply.
+  if (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_WEIRD_SERVER_REPLY) {
+    return std::make_exception_ptr(
+        ProtocolError(Backend::http, what + ": the reply from " + exchange.host->key +
+                                         " is not an HTTP/1.x response" + tail +
+                                         ": check that the URL names an HTTP server"));
   }
   switch (failure_of(code)) {
     case AttemptFailure::connect:
@@ -334,10 +423,9 @@ std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
                                           ": check that the server is up and the URL is right"));
     case AttemptFailure::timeout:
       return std::make_exception_ptr(
-          TimeoutError(Backend::http, what + ": no complete response within " +
-                                          std::to_string(exchange.timeout.count()) + " ms" + tail +
-                                          ": raise " + options.timeout_setting +
-                                          " or the request's timeout if the server is just slow"));
+          TimeoutError(Backend::http, timeout_text(exchange, options) + tail + ": raise " +
+                                          timeout_setting_of(exchange, options) +
+                                          " if the server is just slow"));
     case AttemptFailure::broken:
       return std::make_exception_ptr(
           ProtocolError(Backend::http, what + ": the connection to " + exchange.host->key +
@@ -346,6 +434,26 @@ std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
       return std::make_exception_ptr(
           Error(ErrorCode::protocol, Backend::http, false, what + ": request failed" + tail));
   }
+}
+
+std::string retry_skipped_text(const Exchange& exchange, const RetryVerdict& verdict,
+                               std::optional<std::chrono::milliseconds> retry_after,
+                               milliseconds time_left, const ClientOptions& options) {
+  std::string wait;
+  if (verdict.from_retry_after && retry_after) {
+    const bool saturated = *retry_after >= kRetryAfterMax;
+    wait = "the server's Retry-After of " + std::string(saturated ? "at least " : "") +
+           std::to_string(retry_after->count() / 1000) + " s";
+    if (*retry_after != verdict.delay) {
+      wait += " (" + std::to_string(verdict.delay.count()) + " ms after the cap)";
+    }
+  } else {
+    wait = "the backoff of " + std::to_string(verdict.delay.count()) + " ms";
+  }
+  return "retry skipped: " + wait + " would not end before the deadline, " +
+         std::to_string(std::max<std::int64_t>(0, time_left.count())) + " ms away (" +
+         timeout_setting_of(exchange, options) + ": " + std::to_string(exchange.timeout.count()) +
+         " ms for the whole request)";
 }
 
 std::string outcome_label(const Response& response, const std::exception_ptr& error) {

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "engine.hpp"
+#include "response_parsing.hpp"
 
 namespace poolkit::http::detail {
 
@@ -29,8 +30,9 @@ struct Exchange {
   Clock::time_point submitted{};
   Clock::time_point attempt_queued{};  // when the current attempt started waiting for a slot
   Clock::time_point attempt_started{};
-  Clock::time_point deadline{};  // of the current attempt
+  Clock::time_point deadline{};  // of the whole request: submitted + timeout
   std::chrono::milliseconds timeout{0};
+  std::size_t max_response_bytes = 0;  // 0: no limit
   int retries = 0;
   bool stale_retry_used = false;
   bool holds_breaker_permit = false;
@@ -41,6 +43,11 @@ struct Exchange {
   bool easy_set_for_plain_get = false;
   Response response;
   bool got_response_bytes = false;
+  // Of the current attempt: body bytes received (kept or not), the header's size, and which
+  // limit stopped the transfer, if one did.
+  std::size_t body_bytes = 0;
+  HeaderBudget header_budget;
+  enum class Overflow { none, header, body } overflow = Overflow::none;
   std::size_t upload_offset = 0;
   char error_text[CURL_ERROR_SIZE] = {};
 
@@ -68,9 +75,13 @@ AttemptFailure failure_of(CURLcode code) noexcept;
 bool died_on_stale_connection(const Exchange& exchange, CURLcode code);
 std::optional<std::chrono::milliseconds> retry_after_of(const Response& response);
 
-// The typed error for a failed attempt.
+// The typed error for a failed attempt; `note` (may be empty) is added to its message.
 std::exception_ptr transfer_error(const Exchange& exchange, CURLcode code,
-                                  const ClientOptions& options);
+                                  const ClientOptions& options, const std::string& note = {});
+// Why the retry of `verdict` (past_deadline) was not made, for messages.
+std::string retry_skipped_text(const Exchange& exchange, const RetryVerdict& verdict,
+                               std::optional<std::chrono::milliseconds> retry_after,
+                               std::chrono::milliseconds time_left, const ClientOptions& options);
 // The outcome label of a finished request for OperationStats.
 std::string outcome_label(const Response& response, const std::exception_ptr& error);
 

@@ -120,3 +120,61 @@ TEST(ResilienceRetry, APerRequestOverrideChangesOnlyTheCount) {
   EXPECT_FALSE(policy.decide(status("GET", 503), 0).retry);
   EXPECT_EQ(resilience(3).with_max_retries(-4).max_retries(), 0);
 }
+
+TEST(RetryWithinDeadline, AWaitShorterThanWhatIsLeftIsMade) {
+  const auto policy = RetryPolicy::urllib3(3, 1000ms, 30s);
+  const auto verdict = policy.decide(status("GET", 503), 1, 2500ms);  // waits 2 s
+  EXPECT_TRUE(verdict.retry);
+  EXPECT_FALSE(verdict.past_deadline);
+  EXPECT_EQ(verdict.delay, 2000ms);
+  EXPECT_FALSE(verdict.from_retry_after);
+}
+
+TEST(RetryWithinDeadline, ABackoffThatWouldEndAtOrPastTheDeadlineIsNotMade) {
+  const auto policy = RetryPolicy::urllib3(3, 1000ms, 30s);
+  for (const auto left : {2000ms, 1999ms, 0ms, -5ms}) {
+    const auto verdict = policy.decide(status("GET", 503), 1, left);
+    EXPECT_FALSE(verdict.retry) << left.count();
+    EXPECT_TRUE(verdict.past_deadline) << left.count();
+    EXPECT_EQ(verdict.delay, 2000ms) << "the wait it would have had, for the message";
+  }
+  EXPECT_FALSE(policy.decide(status("GET", 503), 0, 0ms).retry)
+      << "even an immediate retry needs time left to run";
+}
+
+TEST(RetryWithinDeadline, ARetryAfterPastTheDeadlineIsNotWaitedFor) {
+  const auto policy = RetryPolicy::resilience(3, poolkit::Backoff{.base = 10ms, .cap = 10ms}, 30s);
+  auto outcome = status("GET", 503);
+  outcome.retry_after = 3s;
+  const auto verdict = policy.decide(outcome, 0, 2000ms);
+  EXPECT_FALSE(verdict.retry);
+  EXPECT_TRUE(verdict.past_deadline);
+  EXPECT_TRUE(verdict.from_retry_after);
+  EXPECT_EQ(verdict.delay, 3s);
+  outcome.retry_after = 24h;  // capped at 30 s, still past a 5 s deadline
+  EXPECT_TRUE(policy.decide(outcome, 0, 5000ms).past_deadline);
+  EXPECT_EQ(policy.decide(outcome, 0, 5000ms).delay, 30s);
+  EXPECT_TRUE(policy.decide(outcome, 0, 31s).retry) << "with time left, the capped wait is made";
+}
+
+TEST(RetryWithinDeadline, NothingToSkipWhenThePolicyWouldNotRetry) {
+  const auto policy = RetryPolicy::urllib3(2, 1000ms, 30s);
+  EXPECT_FALSE(policy.decide(status("GET", 404), 0, 0ms).past_deadline);
+  EXPECT_FALSE(policy.decide(status("GET", 503), 2, 0ms).past_deadline) << "retries used up";
+}
+
+TEST(Urllib3Retry, A413Or429IsRetriedOnlyWhenItCarriesRetryAfter) {
+  const auto policy = RetryPolicy::urllib3(2, 200ms, 30s);
+  for (int code : {413, 429}) {
+    auto outcome = status("GET", code);
+    EXPECT_FALSE(policy.decide(outcome, 0).retry) << code;
+    outcome.retry_after = 1s;
+    const auto verdict = policy.decide(outcome, 0);
+    EXPECT_TRUE(verdict.retry) << code;
+    EXPECT_EQ(verdict.delay, 1s);
+    EXPECT_TRUE(verdict.from_retry_after);
+  }
+  auto head = status("HEAD", 429);
+  head.retry_after = 1s;
+  EXPECT_FALSE(policy.decide(head, 0).retry) << "only the listed methods";
+}

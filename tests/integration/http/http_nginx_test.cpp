@@ -205,5 +205,34 @@ TEST(HttpNginx, KeepaliveTimeoutOfOneSecondWithIdleGapsGivesNoErrors) {
       << "nginx must have closed idle connections during the gaps";
 }
 
+TEST(HttpNginx, BodiesUnderTheResponseLimitAreServedWholeAndLargerOnesRefused) {
+  Nginx nginx;
+  SyncHttpSettings sync_settings{20, 10, 10s, 0, 0ms, 1024 * 1024};
+  http::SyncClient sync(sync_settings);
+  AsyncHttpSettings async_settings{100,         25,         10s, 300s, 15s, {1, 250ms, 8000ms, 0ms},
+                                   {5, 30s, 1}, 1024 * 1024};
+  http::AsyncClient async(async_settings);
+  for (int i = 0; i < 20; ++i) {
+    const auto from_sync = sync.get(nginx.url("/medium.bin"));
+    ASSERT_EQ(from_sync.status, 200);
+    ASSERT_EQ(from_sync.body, std::string(kMediumFileBytes, 'm'));
+    const auto from_async = async.send(http::Request::get(nginx.url("/medium.bin"))).get();
+    ASSERT_EQ(from_async.body.size(), kMediumFileBytes);
+  }
+  auto exactly = http::Request::get(nginx.url("/medium.bin"));
+  exactly.max_response_bytes = kMediumFileBytes;
+  EXPECT_EQ(sync.send(exactly).body.size(), kMediumFileBytes);
+  auto too_small = http::Request::get(nginx.url("/medium.bin"));
+  too_small.max_response_bytes = kMediumFileBytes - 1;
+  EXPECT_THROW(sync.send(too_small), http::ResponseTooLargeError);
+  auto future = async.send(too_small);
+  EXPECT_TRUE(ends_with_error<http::ResponseTooLargeError>(future));
+  // A HEAD announces the length of a body it never sends: not refused.
+  auto head = http::Request::get(nginx.url("/medium.bin"));
+  head.method = "HEAD";
+  head.max_response_bytes = 1024;
+  EXPECT_EQ(sync.send(head).status, 200);
+}
+
 }  // namespace
 }  // namespace poolkit::test

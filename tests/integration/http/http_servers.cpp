@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -69,6 +70,7 @@ local::NginxServer::Options nginx_options(int keepalive_timeout_s) {
 
 Nginx::Nginx(int keepalive_timeout_s) : server_(nginx_options(keepalive_timeout_s)) {
   write_file(server_.root() / "small.txt", "hello from nginx\n");
+  write_file(server_.root() / "medium.bin", std::string(kMediumFileBytes, 'm'));
   write_file(server_.root() / "slow/second.bin", std::string(16 * 1024, 's'));
   write_file(server_.root() / "slow/long.bin", std::string(64 * 1024, 'l'));
 }
@@ -140,13 +142,21 @@ std::optional<std::string> FaultConnection::read_request() {
   return std::nullopt;
 }
 
-void FaultConnection::write(const std::string& bytes) {
+bool FaultConnection::write(std::string_view bytes) {
   std::size_t sent = 0;
   while (sent < bytes.size()) {
-    const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;
+    if (stopping_.load()) return false;
+    pollfd entry{fd_, POLLOUT, 0};
+    const int ready = ::poll(&entry, 1, 20);
+    if (ready < 0 && errno != EINTR) return false;
+    if (ready <= 0) continue;
+    const ssize_t n =
+        ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) return false;
     sent += static_cast<std::size_t>(n);
   }
+  return true;
 }
 
 void FaultConnection::reset() {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -28,8 +29,11 @@ struct AccessRecord {
 };
 
 // The shared nginx launcher with what the HTTP tests need: /small.txt (a few bytes),
+// /medium.bin (kMediumFileBytes),
 // /slow/second.bin and /slow/long.bin (about 1 s and 3 s to send), /status (stub_status, not
 // logged), and the connection counts read at the server.
+inline constexpr std::size_t kMediumFileBytes = 512 * 1024;
+
 class Nginx {
  public:
   explicit Nginx(int keepalive_timeout_s = 75);
@@ -60,7 +64,9 @@ class FaultConnection {
       : fd_(fd), stopping_(stopping) {}
   // The next request's head and body, or nullopt once the peer closed (or the server stops).
   std::optional<std::string> read_request();
-  void write(const std::string& bytes);
+  // Sends all of `bytes`; false when the peer is gone or the server stops (never blocks past
+  // that: a client that stops reading can't hold the server's thread).
+  bool write(std::string_view bytes);
   // Makes the close send a reset instead of a FIN.
   void reset();
   // Waits until the server stops or the peer closes, without answering.
