@@ -76,6 +76,14 @@ std::vector<std::string> strings_of(const Reply& reply) {
   return result;
 }
 
+// The endpoint with the reply limit: REDIS_MAX_REPLY_BYTES (0, from settings built by hand,
+// means the default).
+std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settings) {
+  detail::Endpoint endpoint = detail::make_endpoint(settings);
+  if (settings.max_reply_bytes != 0) endpoint.max_reply_bytes = settings.max_reply_bytes;
+  return std::make_shared<const detail::Endpoint>(std::move(endpoint));
+}
+
 PoolOptions pool_options(const RedisSettings& settings, const ClientOptions& options,
                          const detail::Endpoint& endpoint) {
   PoolOptions pool;
@@ -98,7 +106,7 @@ PoolOptions pool_options(const RedisSettings& settings, const ClientOptions& opt
 
 struct Client::Impl {
   Impl(const RedisSettings& settings, const ClientOptions& options)
-      : endpoint(std::make_shared<const detail::Endpoint>(detail::make_endpoint(settings))),
+      : endpoint(endpoint_for(settings)),
         pool(detail::Connector{endpoint}, pool_options(settings, options, *endpoint),
              options.listener),
         retry_attempts(std::max(settings.retry_attempts, 0)) {}
