@@ -147,6 +147,13 @@ bool ReplyScanner::start_element(char type) {
     return violate(ReplyLimit::malformed, "type byte " + describe_byte(type) +
                                               " where a reply starts; expected one of + - : $ *");
   }
+  // Refused at its type byte, as hiredis refuses it (even "*0" or "*-1"), so that hiredis
+  // never sees it.
+  const std::size_t max_depth = std::min(limits_.max_depth, remaining_.size());
+  if (type == '*' && depth_ == max_depth) {
+    return violate(ReplyLimit::nesting,
+                   "an array inside " + std::to_string(max_depth) + " nested arrays");
+  }
   if (depth_ > 0) {
     // This element is one of the open array's: it no longer owes bytes, it brings them.
     --remaining_[depth_ - 1];
@@ -209,6 +216,12 @@ bool ReplyScanner::finish_line() {
     return violate(ReplyLimit::malformed, std::string(line_kind(line_type_)) + " \"" +
                                               std::string(text) + "\" has no digits");
   }
+  // As hiredis reads numbers: no leading zero, no "-0".
+  if ((digits.size() > 1 && digits.front() == '0') || (negative && digits == "0")) {
+    return violate(ReplyLimit::malformed, std::string(line_kind(line_type_)) + " \"" +
+                                              std::string(text) +
+                                              "\" has a leading zero; expected a plain number");
+  }
   return finish_number_line(parse_digits(digits), negative);
 }
 
@@ -263,11 +276,6 @@ bool ReplyScanner::announce_array(std::uint64_t count) {
   if (count == 0) {
     element_done();
     return true;
-  }
-  const std::size_t max_depth = std::min(limits_.max_depth, remaining_.size());
-  if (depth_ == max_depth) {
-    return violate(ReplyLimit::nesting,
-                   "arrays nested more than " + std::to_string(max_depth) + " deep");
   }
   remaining_[depth_++] = count;
   owed_bytes_ += count * kMinElementBytes;

@@ -187,7 +187,10 @@ TEST(ReplyScanner, RefusesALineWithoutEnd) {
 
 TEST(ReplyScanner, RefusesNestingHiredisWouldRefuse) {
   EXPECT_EQ(scan(nested_arrays(8)).status, Status::complete);
-  expect_violation(nested_arrays(9), ReplyLimit::nesting, "more than 8 deep");
+  expect_violation(nested_arrays(9), ReplyLimit::nesting, "inside 8 nested arrays");
+  // hiredis refuses a ninth level at its type byte, whatever follows.
+  expect_violation(nested_arrays(8).substr(0, 32) + "*0\r\n", ReplyLimit::nesting, "inside 8");
+  EXPECT_EQ(scan(nested_arrays(9)).consumed, 32u);  // up to the ninth '*', not including it
 }
 
 TEST(ReplyScanner, RefusesWhatIsNotResp2) {
@@ -195,7 +198,9 @@ TEST(ReplyScanner, RefusesWhatIsNotResp2) {
   expect_violation(std::string(1, '\0'), ReplyLimit::malformed, "0x00");
   expect_violation("%1\r\n", ReplyLimit::malformed, "expected one of");
   expect_violation("$-2\r\n", ReplyLimit::malformed, "expected -1");
-  expect_violation("*-0\r\n", ReplyLimit::malformed, "expected -1");
+  expect_violation("*-0\r\n", ReplyLimit::malformed, "leading zero");
+  expect_violation(":-0\r\n", ReplyLimit::malformed, "leading zero");
+  expect_violation("$01\r\na\r\n", ReplyLimit::malformed, "leading zero");
   expect_violation("$1a\r\n", ReplyLimit::malformed, "0x61 ('a')");
   expect_violation("*\r\n", ReplyLimit::malformed, "no digits");
   expect_violation(":-\r\n", ReplyLimit::malformed, "no digits");
