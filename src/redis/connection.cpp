@@ -75,9 +75,16 @@ void ContextDeleter::operator()(redisContext* context) const noexcept {
 
 struct ReadState {
   explicit ReadState(const ReplyLimits& limits) : scanner(limits) {}
+  bool has_unscanned() const noexcept { return scanned < received; }
+  std::string_view unscanned() const noexcept {
+    return std::string_view(buffer.get() + scanned, received - scanned);
+  }
+
   ReplyScanner scanner;
-  std::string input;  // received; bytes from `scanned` on are not scanned yet
+  // Bytes received; those from `scanned` to `received` are not scanned yet (the next replies).
+  std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(kReceiveChunk);
   std::size_t scanned = 0;
+  std::size_t received = 0;
   std::optional<Clock::time_point> started;  // the round trip in flight
 };
 
@@ -99,7 +106,8 @@ Connection::Connection(std::unique_ptr<redisContext, detail::ContextDeleter> con
           detail::ReplyLimits{.max_reply_bytes = endpoint_->max_reply_bytes})) {}
 
 bool Connection::in_step() const noexcept {
-  return pending_ == 0 && out_.empty() && read_->input.empty() && !read_->scanner.in_reply();
+  if (!read_) return pending_ == 0 && out_.empty();  // moved from
+  return pending_ == 0 && out_.empty() && !read_->has_unscanned() && !read_->scanner.in_reply();
 }
 
 void Connection::begin_operation() noexcept {
@@ -116,10 +124,10 @@ void Connection::begin_operation() noexcept {
 void Connection::ensure_alive() {
   checked_alive_ = true;
   pollfd descriptor{.fd = context_->fd, .events = POLLIN, .revents = 0};
-  if (::poll(&descriptor, 1, 0) == 0 && read_->input.empty()) return;
+  if (::poll(&descriptor, 1, 0) == 0 && !read_->has_unscanned()) return;
   char byte = 0;
   const bool unread_replies =
-      !read_->input.empty() || ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+      read_->has_unscanned() || ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
   broken_ = true;
   closed_while_idle_ = true;
   lost_ = !unread_replies;
@@ -187,12 +195,11 @@ void Connection::flush() {
 
 void Connection::receive_more() {
   detail::ReadState& state = *read_;
-  state.input.resize(kReceiveChunk);
   for (;;) {
-    const ssize_t n = ::recv(context_->fd, state.input.data(), state.input.size(), MSG_DONTWAIT);
+    const ssize_t n = ::recv(context_->fd, state.buffer.get(), kReceiveChunk, MSG_DONTWAIT);
     if (n > 0) {
-      state.input.resize(static_cast<std::size_t>(n));
       state.scanned = 0;
+      state.received = static_cast<std::size_t>(n);
       return;
     }
     const int saved = errno;
@@ -201,7 +208,6 @@ void Connection::receive_more() {
       wait_ready(POLLIN, "reading from");
       continue;
     }
-    state.input.clear();
     fail_io("reading from", n == 0 ? 0 : saved);
   }
 }
@@ -214,8 +220,8 @@ Reply Connection::read_reply() {
   start_round_trip();
   detail::ReadState& state = *read_;
   for (;;) {
-    if (state.scanned < state.input.size()) {
-      const std::string_view fresh = std::string_view(state.input).substr(state.scanned);
+    if (state.has_unscanned()) {
+      const std::string_view fresh = state.unscanned();
       const auto result = state.scanner.feed(fresh);
       if (result.status == detail::ReplyScanner::Status::violation) fail_reply_limit();
       if (result.consumed > 0 &&
@@ -223,10 +229,6 @@ Reply Connection::read_reply() {
         throw std::bad_alloc();
       }
       state.scanned += result.consumed;
-      if (state.scanned == state.input.size()) {
-        state.input.clear();
-        state.scanned = 0;
-      }
       if (result.status == detail::ReplyScanner::Status::complete) return take_parsed_reply();
     }
     receive_more();
