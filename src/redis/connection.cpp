@@ -193,8 +193,11 @@ void Connection::flush() {
   out_.clear();
 }
 
+// A reply's first bytes are rarely there the moment its command is sent, so that read polls
+// first (poll + recv, not recv + poll + recv); the rest of a long reply usually is.
 void Connection::receive_more() {
   detail::ReadState& state = *read_;
+  if (!state.scanner.in_reply()) wait_ready(POLLIN, "reading from");
   for (;;) {
     const ssize_t n = ::recv(context_->fd, state.buffer.get(), kReceiveChunk, MSG_DONTWAIT);
     if (n > 0) {
