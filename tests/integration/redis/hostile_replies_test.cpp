@@ -255,5 +255,22 @@ TEST(RedisHostileReplies, RealServerRepliesUpToTheLimitPassAndLargerOnesAreRefus
   EXPECT_EQ(replies[2].as_string(), std::string(4000, 'f'));
 }
 
+TEST(RedisHostileReplies, RealServerLargeRepliesAndLongPipelinesArriveIntact) {
+  // Replies that span many reads, and many replies per read split at every offset.
+  RedisServer real;
+  redis::Client client(test_settings(real.url(), "large-replies"));
+  std::string large(5 * kOneMiB, '\0');
+  for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>('a' + i % 26);
+  client.set("large", large);
+  EXPECT_EQ(client.get("large"), large);
+  auto pipeline = client.pipeline();
+  for (int i = 0; i < 2000; ++i) pipeline.add("SET", "k" + std::to_string(i), std::string(37, 'v'));
+  for (int i = 0; i < 2000; ++i) pipeline.add("GET", "k" + std::to_string(i));
+  const auto replies = pipeline.execute();
+  ASSERT_EQ(replies.size(), 4000u);
+  for (int i = 2000; i < 4000; ++i) ASSERT_EQ(replies[i].as_string(), std::string(37, 'v'));
+  EXPECT_EQ(client.stats().pool.total, 1u);
+}
+
 }  // namespace
 }  // namespace poolkit::test
