@@ -285,8 +285,9 @@ void Connection::fail_timeout(std::string_view doing) {
                   "must finish within REDIS_SOCKET_TIMEOUT ({} ms){}; raise REDIS_SOCKET_TIMEOUT "
                   "if the server is slow rather than gone",
                   doing, endpoint_->address, elapsed, endpoint_->socket_timeout.count(),
-                  received == 0 ? std::string()
-                                : fmt::format(" ({} bytes of the reply had arrived)", received)));
+                  received == 0
+                      ? std::string()
+                      : fmt::format(", and {} bytes of the reply had arrived", received)));
 }
 
 void Connection::fail_protocol(std::string_view what) {
