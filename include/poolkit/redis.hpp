@@ -163,6 +163,9 @@ class Connection {
   bool wrote_anything() const noexcept { return wrote_; }
   bool lost_connection() const noexcept { return lost_; }
   bool closed_while_idle() const noexcept { return closed_while_idle_; }
+  // The reply had started arriving when the deadline passed: the server answers, too slowly,
+  // and a retry would take as long again.
+  bool timed_out_mid_reply() const noexcept { return timed_out_mid_reply_; }
   // Nothing appended and unsent, no reply unread: safe to hand to the next caller.
   bool in_step() const noexcept;
 
@@ -184,6 +187,7 @@ class Connection {
   bool broken_ = false;
   bool wrote_ = false;
   bool lost_ = false;
+  bool timed_out_mid_reply_ = false;
   bool closed_while_idle_ = false;
   bool checked_alive_ = false;
   std::string out_;  // encoded commands not yet sent; kept to reuse its capacity

@@ -113,6 +113,7 @@ bool Connection::in_step() const noexcept {
 void Connection::begin_operation() noexcept {
   wrote_ = false;
   lost_ = false;
+  timed_out_mid_reply_ = false;
   closed_while_idle_ = false;
   checked_alive_ = false;
 }
@@ -278,6 +279,7 @@ void Connection::fail_timeout(std::string_view doing) {
   broken_ = true;
   const long long elapsed = read_->started ? milliseconds_since(*read_->started) : 0;
   const std::uint64_t received = read_->scanner.in_reply() ? read_->scanner.reply_bytes() : 0;
+  timed_out_mid_reply_ = received > 0;
   close_socket();
   throw TimeoutError(
       Backend::redis,

@@ -177,13 +177,17 @@ TEST(RedisHostileReplies, TrickledReplyTimesOutAtTheCommandsDeadline) {
   const std::string reply = "+" + std::string(304, 'P') + "\r\n";
   ASSERT_EQ(reply.size(), 307u);
   HostileRedisServer server("PING", HostileReply::trickle(reply, 100ms));
-  redis::Client client(settings_for(server.url(), {.socket_timeout = 1s}));
+  // PING is always retried after a timeout, but not after one that came mid-reply: the server
+  // answers, too slowly, and would do so again.
+  redis::Client client(settings_for(server.url(), {.socket_timeout = 1s, .retry_attempts = 3}));
   const Failure failure = expect_failure<TimeoutError>([&] { client.ping(); });
   EXPECT_GE(failure.elapsed, 1s) << failure.message;
   expect_bounded(failure, 3s);
   expect_contains(failure.message, "within REDIS_SOCKET_TIMEOUT (1000 ms)");
   expect_contains(failure.message, "bytes of the reply had arrived");
   EXPECT_GE(stated_milliseconds(failure.message), 1000) << failure.message;
+  EXPECT_EQ(server.target_commands(), 1);
+  EXPECT_EQ(client.stats().retries, 0u);
 }
 
 TEST(RedisHostileReplies, APipelineHasOneDeadlineForTheWholeRoundTrip) {
@@ -205,6 +209,21 @@ TEST(RedisHostileReplies, SilenceTimesOut) {
   const Failure failure = expect_failure<TimeoutError>([&] { get(client); });
   EXPECT_GE(failure.elapsed, 1s) << failure.message;
   expect_bounded(failure, 3s);
+}
+
+TEST(RedisHostileReplies, SilenceIsRetriedAndTheMessageSaysWhatTheWholeCallTook) {
+  HostileRedisServer server("GET", HostileReply::silence());
+  redis::Client client(settings_for(server.url(), {.socket_timeout = 300ms, .retry_attempts = 2}));
+  const Failure failure = expect_failure<TimeoutError>([&] { get(client); });
+  EXPECT_EQ(server.target_commands(), 3);
+  EXPECT_GE(failure.elapsed, 900ms) << failure.message;
+  EXPECT_LT(failure.elapsed, 3s) << failure.message;
+  std::smatch match;
+  ASSERT_TRUE(
+      std::regex_search(failure.message, match, std::regex(R"(\(3 attempts, (\d+) ms in all\))")))
+      << failure.message;
+  EXPECT_GE(std::stoll(match[1]), 900) << failure.message;
+  EXPECT_LE(std::stoll(match[1]), failure.elapsed.count()) << failure.message;
 }
 
 TEST(RedisHostileReplies, CorrectReplyThenCloseLeavesTheClientWorking) {
