@@ -4,9 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <functional>
-#include <regex>
 #include <string>
+#include <string_view>
 
 #include "hostile_redis_server.hpp"
 #include "poolkit/error.hpp"
@@ -66,11 +67,25 @@ void expect_contains(const std::string& text, const std::string& part) {
   EXPECT_NE(text.find(part), std::string::npos) << "\"" << part << "\" not in: " << text;
 }
 
+// The number in `message` between `before` and `after` (e.g. "after " and " ms"); -1 if none.
+// (Not std::regex: g++ 12 warns inside <regex> under the sanitizers, and warnings are errors.)
+long long number_between(const std::string& message, std::string_view before,
+                         std::string_view after) {
+  for (std::size_t at = message.find(before); at != std::string::npos;
+       at = message.find(before, at + 1)) {
+    const std::size_t digits = at + before.size();
+    std::size_t end = digits;
+    while (end < message.size() && std::isdigit(static_cast<unsigned char>(message[end]))) ++end;
+    if (end > digits && message.compare(end, after.size(), after) == 0) {
+      return std::stoll(message.substr(digits, end - digits));
+    }
+  }
+  return -1;
+}
+
 // The "after N ms" a message states, which must be the real elapsed time.
 long long stated_milliseconds(const std::string& message) {
-  std::smatch match;
-  if (!std::regex_search(message, match, std::regex(R"(after (\d+) ms)"))) return -1;
-  return std::stoll(match[1]);
+  return number_between(message, "after ", " ms");
 }
 
 void expect_bounded(const Failure& failure, std::chrono::milliseconds bound) {
@@ -218,12 +233,9 @@ TEST(RedisHostileReplies, SilenceIsRetriedAndTheMessageSaysWhatTheWholeCallTook)
   EXPECT_EQ(server.target_commands(), 3);
   EXPECT_GE(failure.elapsed, 900ms) << failure.message;
   EXPECT_LT(failure.elapsed, 3s) << failure.message;
-  std::smatch match;
-  ASSERT_TRUE(
-      std::regex_search(failure.message, match, std::regex(R"(\(3 attempts, (\d+) ms in all\))")))
-      << failure.message;
-  EXPECT_GE(std::stoll(match[1]), 900) << failure.message;
-  EXPECT_LE(std::stoll(match[1]), failure.elapsed.count()) << failure.message;
+  const long long in_all = number_between(failure.message, "(3 attempts, ", " ms in all)");
+  EXPECT_GE(in_all, 900) << failure.message;
+  EXPECT_LE(in_all, failure.elapsed.count()) << failure.message;
 }
 
 TEST(RedisHostileReplies, CorrectReplyThenCloseLeavesTheClientWorking) {
