@@ -117,17 +117,27 @@ struct Endpoint;
 struct ContextDeleter {
   void operator()(redisContext* context) const noexcept;
 };
+struct ReadState;  // bytes received, the reply scanner, the round trip's deadline
+struct ReadStateDeleter {
+  void operator()(ReadState* state) const noexcept;
+};
 }  // namespace detail
 
 // One open, authenticated connection. A caller sees it only inside with_connection(); any
 // network failure marks it broken and the pool closes it.
+//
+// A round trip (the first flush() until every reply sent for is read; one command, or a whole
+// pipeline) must finish within REDIS_SOCKET_TIMEOUT from its start, however the server spaces
+// its bytes. Every reply is checked against REDIS_MAX_REPLY_BYTES and the protocol's shape as
+// it arrives, before hiredis allocates anything for it.
 class Connection {
  public:
   Connection(std::unique_ptr<redisContext, detail::ContextDeleter> context,
              std::shared_ptr<const detail::Endpoint> endpoint);
 
   // Sends one command and reads its reply. Throws ServerError on an error reply (the connection
-  // stays usable), ConnectError / TimeoutError / ProtocolError on a network failure.
+  // stays usable), ConnectError / TimeoutError / ProtocolError on a network failure or a reply
+  // that breaks a limit (the connection is then closed).
   Reply command(std::span<const Arg> args);
   template <class... Args>
   requires(std::constructible_from<Arg, const Args&>&&...) Reply command(const Args&... args) {
@@ -141,8 +151,9 @@ class Connection {
   void flush();
   Reply read_reply();
 
-  // The hiredis context, for anything this API lacks. Mark the lease broken (throw) if you
-  // leave it in an unknown state.
+  // The hiredis context, for anything this API lacks (its own reads have only hiredis' per-read
+  // timeout and no reply limits). Mark the lease broken (throw) if you leave it in an unknown
+  // state.
   redisContext* native() const noexcept { return context_.get(); }
 
   bool broken() const noexcept { return broken_; }
@@ -152,23 +163,36 @@ class Connection {
   bool wrote_anything() const noexcept { return wrote_; }
   bool lost_connection() const noexcept { return lost_; }
   bool closed_while_idle() const noexcept { return closed_while_idle_; }
+  // The reply had started arriving when the deadline passed: the server answers, too slowly,
+  // and a retry would take as long again.
+  bool timed_out_mid_reply() const noexcept { return timed_out_mid_reply_; }
   // Nothing appended and unsent, no reply unread: safe to hand to the next caller.
-  bool in_step() const noexcept { return pending_ == 0 && out_.empty(); }
+  bool in_step() const noexcept;
 
  private:
   void ensure_alive();
+  void start_round_trip() noexcept;
+  // Waits until the socket is ready for `events` or the round trip's deadline passes.
+  void wait_ready(short events, std::string_view doing);
+  void receive_more();
+  Reply take_parsed_reply();
   [[noreturn]] void fail_io(std::string_view doing, int saved_errno);
+  [[noreturn]] void fail_timeout(std::string_view doing);
   [[noreturn]] void fail_protocol(std::string_view what);
+  [[noreturn]] void fail_reply_limit();
+  void close_socket() noexcept;
 
   std::unique_ptr<redisContext, detail::ContextDeleter> context_;
   std::shared_ptr<const detail::Endpoint> endpoint_;
   bool broken_ = false;
   bool wrote_ = false;
   bool lost_ = false;
+  bool timed_out_mid_reply_ = false;
   bool closed_while_idle_ = false;
   bool checked_alive_ = false;
   std::string out_;  // encoded commands not yet sent; kept to reuse its capacity
   std::size_t pending_ = 0;
+  std::unique_ptr<detail::ReadState, detail::ReadStateDeleter> read_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -76,6 +76,35 @@ std::vector<std::string> strings_of(const Reply& reply) {
   return result;
 }
 
+// The endpoint with the reply limit: REDIS_MAX_REPLY_BYTES (0, from settings built by hand,
+// means the default).
+std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settings) {
+  detail::Endpoint endpoint = detail::make_endpoint(settings);
+  if (settings.max_reply_bytes != 0) endpoint.max_reply_bytes = settings.max_reply_bytes;
+  return std::make_shared<const detail::Endpoint>(std::move(endpoint));
+}
+
+// The last attempt's error, saying what the whole call cost when it took more than one attempt,
+// so the time in the message is the time the caller waited.
+[[noreturn]] void rethrow_with_attempts(const Error& error, int attempts, Clock::duration elapsed) {
+  if (attempts <= 1) throw;
+  const std::string message =
+      fmt::format("{} ({} attempts, {} ms in all)", error.what(), attempts,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  switch (error.code()) {
+    case ErrorCode::timeout:
+      throw TimeoutError(error.backend(), message);
+    case ErrorCode::connect:
+      throw ConnectError(error.backend(), message);
+    case ErrorCode::pool_timeout:
+      throw PoolTimeoutError(error.backend(), message);
+    case ErrorCode::pool_cleared:
+      throw PoolClearedError(error.backend(), message);
+    default:
+      throw;
+  }
+}
+
 PoolOptions pool_options(const RedisSettings& settings, const ClientOptions& options,
                          const detail::Endpoint& endpoint) {
   PoolOptions pool;
@@ -98,15 +127,16 @@ PoolOptions pool_options(const RedisSettings& settings, const ClientOptions& opt
 
 struct Client::Impl {
   Impl(const RedisSettings& settings, const ClientOptions& options)
-      : endpoint(std::make_shared<const detail::Endpoint>(detail::make_endpoint(settings))),
+      : endpoint(endpoint_for(settings)),
         pool(detail::Connector{endpoint}, pool_options(settings, options, *endpoint),
              options.listener),
         retry_attempts(std::max(settings.retry_attempts, 0)) {}
 
-  bool should_retry(const Error& error, bool wrote, int attempt, Repeat repeat,
+  bool should_retry(const Error& error, bool wrote, bool slow_reply, int attempt, Repeat repeat,
                     std::span<const Arg> command) const {
     if (attempt >= retry_attempts || !error.retryable()) return false;
     if (error.code() == ErrorCode::pool_timeout) return false;  // it already waited its full time
+    if (slow_reply) return false;  // the server answers, too slowly: it would do so again
     if (!wrote) return true;
     return repeat == Repeat::always || (repeat == Repeat::by_command && is_idempotent(command));
   }
@@ -147,6 +177,7 @@ void Client::run(std::string_view name, Repeat repeat, std::span<const Arg> comm
   for (int attempt = 0;; ++attempt) {
     bool wrote = false;
     bool stale = false;
+    bool slow_reply = false;
     try {
       auto lease = impl_->pool.checkout();
       Connection& connection = *lease;
@@ -156,6 +187,7 @@ void Client::run(std::string_view name, Repeat repeat, std::span<const Arg> comm
       } catch (...) {
         wrote = connection.wrote_anything();
         stale = connection.closed_while_idle();
+        slow_reply = connection.timed_out_mid_reply();
         const bool lost = connection.lost_connection();
         if (connection.broken() || !connection.in_step()) lease.mark_broken();
         lease.release();
@@ -167,9 +199,9 @@ void Client::run(std::string_view name, Repeat repeat, std::span<const Arg> comm
       return;
     } catch (const Error& error) {
       if (error.code() == ErrorCode::connect && !wrote && !stale) impl_->clear_pool();
-      if (!impl_->should_retry(error, wrote, attempt, repeat, command)) {
+      if (!impl_->should_retry(error, wrote, slow_reply, attempt, repeat, command)) {
         impl_->operations.record(name, to_string(error.code()), Clock::now() - started);
-        throw;
+        rethrow_with_attempts(error, attempt + 1, Clock::now() - started);
       }
     } catch (...) {
       impl_->operations.record(name, "other", Clock::now() - started);

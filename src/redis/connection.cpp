@@ -1,22 +1,36 @@
 // One connection: commands are encoded here and sent with MSG_NOSIGNAL (hiredis writes with
 // write(), which raises SIGPIPE on a closed socket), so we also know exactly whether any byte of
-// a command left; hiredis parses the replies.
+// a command left. Replies are read here too, with poll() against one deadline per round trip
+// (hiredis' reads would restart SO_RCVTIMEO at every byte), and pass the reply scanner before
+// hiredis' reader parses them (hiredis allocates whatever a header announces).
 
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <optional>
 
 #include "endpoint.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis.hpp"
+#include "reply_scanner.hpp"
 
 namespace poolkit::redis {
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Bytes asked of the kernel per recv(): what the connection holds beyond hiredis' own buffer.
+constexpr std::size_t kReceiveChunk = 16 * 1024;
+
+long long milliseconds_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
 
 struct ReplyDeleter {
   void operator()(redisReply* reply) const noexcept { freeReplyObject(reply); }
@@ -52,15 +66,30 @@ void append_length_line(std::string& out, char marker, std::size_t length) {
   out += "\r\n";
 }
 
-bool is_timeout(int error_number) {
-  return error_number == EAGAIN || error_number == EWOULDBLOCK;
-}
-
 }  // namespace
 
 namespace detail {
 void ContextDeleter::operator()(redisContext* context) const noexcept {
   redisFree(context);
+}
+
+struct ReadState {
+  explicit ReadState(const ReplyLimits& limits) : scanner(limits) {}
+  bool has_unscanned() const noexcept { return scanned < received; }
+  std::string_view unscanned() const noexcept {
+    return std::string_view(buffer.get() + scanned, received - scanned);
+  }
+
+  ReplyScanner scanner;
+  // Bytes received; those from `scanned` to `received` are not scanned yet (the next replies).
+  std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(kReceiveChunk);
+  std::size_t scanned = 0;
+  std::size_t received = 0;
+  std::optional<Clock::time_point> started;  // the round trip in flight
+};
+
+void ReadStateDeleter::operator()(ReadState* state) const noexcept {
+  delete state;  // NOLINT: the owner is the unique_ptr this deleter belongs to
 }
 }  // namespace detail
 
@@ -71,11 +100,20 @@ unsigned char Arg::format_number(long long number, char (&out)[24]) noexcept {
 
 Connection::Connection(std::unique_ptr<redisContext, detail::ContextDeleter> context,
                        std::shared_ptr<const detail::Endpoint> endpoint)
-    : context_(std::move(context)), endpoint_(std::move(endpoint)) {}
+    : context_(std::move(context)),
+      endpoint_(std::move(endpoint)),
+      read_(new detail::ReadState(
+          detail::ReplyLimits{.max_reply_bytes = endpoint_->max_reply_bytes})) {}
+
+bool Connection::in_step() const noexcept {
+  if (!read_) return pending_ == 0 && out_.empty();  // moved from
+  return pending_ == 0 && out_.empty() && !read_->has_unscanned() && !read_->scanner.in_reply();
+}
 
 void Connection::begin_operation() noexcept {
   wrote_ = false;
   lost_ = false;
+  timed_out_mid_reply_ = false;
   closed_while_idle_ = false;
   checked_alive_ = false;
 }
@@ -87,9 +125,10 @@ void Connection::begin_operation() noexcept {
 void Connection::ensure_alive() {
   checked_alive_ = true;
   pollfd descriptor{.fd = context_->fd, .events = POLLIN, .revents = 0};
-  if (::poll(&descriptor, 1, 0) == 0) return;
+  if (::poll(&descriptor, 1, 0) == 0 && !read_->has_unscanned()) return;
   char byte = 0;
-  const bool unread_replies = ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  const bool unread_replies =
+      read_->has_unscanned() || ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
   broken_ = true;
   closed_while_idle_ = true;
   lost_ = !unread_replies;
@@ -113,13 +152,37 @@ void Connection::append(std::span<const Arg> args) {
   ++pending_;
 }
 
+void Connection::start_round_trip() noexcept {
+  if (!read_->started) read_->started = Clock::now();
+}
+
+void Connection::wait_ready(short events, std::string_view doing) {
+  const auto deadline = *read_->started + endpoint_->socket_timeout;
+  for (;;) {
+    const auto left = deadline - Clock::now();
+    if (left <= Clock::duration::zero()) fail_timeout(doing);
+    // Rounded up, so poll() never returns just before the deadline and spins.
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    pollfd descriptor{.fd = context_->fd, .events = events, .revents = 0};
+    const int ready = ::poll(&descriptor, 1, static_cast<int>(std::min<long long>(wait, 60'000)));
+    if (ready > 0) return;
+    if (ready < 0 && errno != EINTR) fail_io(doing, errno);
+  }
+}
+
 void Connection::flush() {
   if (out_.empty()) return;
   if (!checked_alive_) ensure_alive();
+  start_round_trip();
   std::size_t sent = 0;
   while (sent < out_.size()) {
-    const ssize_t n = ::send(context_->fd, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(context_->fd, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      wait_ready(POLLOUT, "writing to");
+      continue;
+    }
     if (n < 0) {
       const int saved = errno;
       out_.clear();
@@ -131,18 +194,62 @@ void Connection::flush() {
   out_.clear();
 }
 
+// A reply's first bytes are rarely there the moment its command is sent, so that read polls
+// first (poll + recv, not recv + poll + recv); the rest of a long reply usually is.
+void Connection::receive_more() {
+  detail::ReadState& state = *read_;
+  if (!state.scanner.in_reply()) wait_ready(POLLIN, "reading from");
+  for (;;) {
+    const ssize_t n = ::recv(context_->fd, state.buffer.get(), kReceiveChunk, MSG_DONTWAIT);
+    if (n > 0) {
+      state.scanned = 0;
+      state.received = static_cast<std::size_t>(n);
+      return;
+    }
+    const int saved = errno;
+    if (n < 0 && saved == EINTR) continue;
+    if (n < 0 && (saved == EAGAIN || saved == EWOULDBLOCK)) {
+      wait_ready(POLLIN, "reading from");
+      continue;
+    }
+    fail_io("reading from", n == 0 ? 0 : saved);
+  }
+}
+
+// Hands hiredis only what the scanner accepted, so hiredis never sees a header that breaks a
+// limit; asks hiredis for the reply once the scanner has seen all of it.
 Reply Connection::read_reply() {
   if (broken_) fail_protocol("the connection is broken by an earlier failure");
   flush();
-  void* raw = nullptr;
-  errno = 0;
-  if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) {
-    const int saved = errno;
-    if (context_->err == REDIS_ERR_PROTOCOL) fail_protocol(context_->errstr);
-    fail_io("reading from", context_->err == REDIS_ERR_EOF ? 0 : saved);
+  start_round_trip();
+  detail::ReadState& state = *read_;
+  for (;;) {
+    if (state.has_unscanned()) {
+      const std::string_view fresh = state.unscanned();
+      const auto result = state.scanner.feed(fresh);
+      if (result.status == detail::ReplyScanner::Status::violation) fail_reply_limit();
+      if (result.consumed > 0 &&
+          redisReaderFeed(context_->reader, fresh.data(), result.consumed) != REDIS_OK) {
+        throw std::bad_alloc();
+      }
+      state.scanned += result.consumed;
+      if (result.status == detail::ReplyScanner::Status::complete) return take_parsed_reply();
+    }
+    receive_more();
   }
-  if (pending_ > 0) --pending_;
+}
+
+Reply Connection::take_parsed_reply() {
+  void* raw = nullptr;
+  if (redisReaderGetReply(context_->reader, &raw) != REDIS_OK) {
+    fail_protocol(context_->reader->errstr);
+  }
+  if (raw == nullptr) {
+    fail_protocol("hiredis found no reply where the reply scanner found a whole one");
+  }
   const std::unique_ptr<redisReply, ReplyDeleter> reply(static_cast<redisReply*>(raw));
+  if (pending_ > 0) --pending_;
+  if (pending_ == 0) read_->started.reset();  // the round trip is over
   return convert(*reply);
 }
 
@@ -159,13 +266,7 @@ Reply Connection::command(std::span<const Arg> args) {
 
 void Connection::fail_io(std::string_view doing, int saved_errno) {
   broken_ = true;
-  if (is_timeout(saved_errno)) {
-    throw TimeoutError(
-        Backend::redis,
-        fmt::format("timed out {} Redis at {} after {} ms; raise REDIS_SOCKET_TIMEOUT if the "
-                    "server is slow rather than gone",
-                    doing, endpoint_->address, endpoint_->socket_timeout.count()));
-  }
+  if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK) fail_timeout(doing);
   lost_ = true;
   const std::string reason = saved_errno == 0 ? std::string("the server closed the connection")
                                               : strerrordesc_np(saved_errno);
@@ -174,10 +275,68 @@ void Connection::fail_io(std::string_view doing, int saved_errno) {
                                                  endpoint_->address, doing, reason));
 }
 
+void Connection::fail_timeout(std::string_view doing) {
+  broken_ = true;
+  const long long elapsed = read_->started ? milliseconds_since(*read_->started) : 0;
+  const std::uint64_t received = read_->scanner.in_reply() ? read_->scanner.reply_bytes() : 0;
+  timed_out_mid_reply_ = received > 0;
+  close_socket();
+  throw TimeoutError(
+      Backend::redis,
+      fmt::format("timed out {} Redis at {} after {} ms: a command's write and its whole reply "
+                  "must finish within REDIS_SOCKET_TIMEOUT ({} ms){}; raise REDIS_SOCKET_TIMEOUT "
+                  "if the server is slow rather than gone",
+                  doing, endpoint_->address, elapsed, endpoint_->socket_timeout.count(),
+                  received == 0
+                      ? std::string()
+                      : fmt::format(", and {} bytes of the reply had arrived", received)));
+}
+
 void Connection::fail_protocol(std::string_view what) {
   broken_ = true;
   throw ProtocolError(Backend::redis, fmt::format("unexpected data from Redis at {}: {}",
                                                   endpoint_->address, what));
+}
+
+// Names the limit and the setting that moves it (when one does).
+void Connection::fail_reply_limit() {
+  broken_ = true;
+  const detail::ReplyScanner& scanner = read_->scanner;
+  const detail::ReplyLimits& limits = scanner.limits();
+  std::string what;
+  switch (scanner.violated_limit()) {
+    case detail::ReplyLimit::reply_bytes:
+    case detail::ReplyLimit::bulk_length:
+    case detail::ReplyLimit::array_length:
+      what = fmt::format("is larger than REDIS_MAX_REPLY_BYTES ({} bytes)", limits.max_reply_bytes);
+      break;
+    case detail::ReplyLimit::array_elements:
+      what = fmt::format("has an array of more than {} elements, the most one array may hold",
+                         limits.max_array_elements);
+      break;
+    case detail::ReplyLimit::line_length:
+      what = fmt::format("has a status or error line longer than {} bytes, the most one may be",
+                         limits.max_line_bytes);
+      break;
+    case detail::ReplyLimit::nesting:
+      what =
+          fmt::format("nests arrays more than {} deep, the most hiredis reads", limits.max_depth);
+      break;
+    case detail::ReplyLimit::malformed:
+      what = "is not a valid RESP2 reply";
+      break;
+  }
+  const long long elapsed = read_->started ? milliseconds_since(*read_->started) : 0;
+  close_socket();
+  throw ProtocolError(Backend::redis,
+                      fmt::format("reply from {} {}: {}; the connection was closed after {} ms",
+                                  endpoint_->address, what, scanner.violation_detail(), elapsed));
+}
+
+// Stops a hostile or stuck server at once; the descriptor itself is closed with the context
+// when the pool drops this broken connection.
+void Connection::close_socket() noexcept {
+  ::shutdown(context_->fd, SHUT_RDWR);
 }
 
 }  // namespace poolkit::redis

@@ -21,8 +21,9 @@ struct Endpoint {
   int database = 0;
   std::string client_name;
   std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::milliseconds socket_timeout{2000};
-  std::string address;  // redacted URL, for messages
+  std::chrono::milliseconds socket_timeout{2000};       // the deadline of one round trip
+  std::size_t max_reply_bytes = std::size_t{64} << 20;  // REDIS_MAX_REPLY_BYTES
+  std::string address;                                  // redacted URL, for messages
 
   bool is_unix() const noexcept { return !socket_path.empty(); }
 };
