@@ -206,7 +206,8 @@ constexpr std::array kSettingSpecs{
                 .valid = kPositiveSeconds,
                 .recommended = ValueRange{10, 15},
                 .profile_values = {"10", "15", "15"},
-                .help = "whole request, including the wait for a free connection"},
+                .help = "whole request: the wait for a free connection, every attempt and the waits "
+                        "between retries"},
     SettingSpec{.name = "AIOHTTP_DNS_TTL",
                 .layer = Layer::http_async,
                 .kind = seconds,
@@ -289,7 +290,7 @@ constexpr std::array kSettingSpecs{
                 .kind = seconds,
                 .default_value = "8",
                 .valid = kPositiveSeconds,
-                .help = "default per-request timeout"},
+                .help = "default timeout of a whole request, its retries and their waits included"},
     SettingSpec{.name = "REQUESTS_RETRIES",
                 .layer = Layer::http_sync,
                 .kind = count,
