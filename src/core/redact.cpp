@@ -32,8 +32,14 @@ bool is_valid_scheme(std::string_view scheme) {
   return !scheme.empty() && std::all_of(scheme.begin(), scheme.end(), is_scheme_char);
 }
 
+// A port as parse_url accepts it (leading zeros included); anything else in that place is
+// shown masked.
 bool is_port(std::string_view text) {
-  return is_all_digits(text) && text.size() <= 5;
+  if (!is_all_digits(text)) return false;
+  while (text.size() > 1 && text.front() == '0') text.remove_prefix(1);
+  if (text.size() > 5) return false;
+  const int value = std::stoi(std::string(text));
+  return value >= 1 && value <= 65535;
 }
 
 // "host", "host:port" or "[v6]:port". A port that is not a number is usually the tail of a
