@@ -178,9 +178,9 @@ ParsedSetting parse_list(const SettingSpec& spec, std::string_view text) {
     const auto comma = text.find(',');
     const std::string_view word = trim_blanks(text.substr(0, comma));
     if (word.empty()) return rejected("an entry is empty");
-    if (!is_one_of(spec.choices, word)) return rejected(fmt::format("{:?} is not one", word));
+    if (!is_one_of(spec.choices, word)) return rejected(quote_value(word) + " is not one");
     if (std::find(words.begin(), words.end(), word) != words.end()) {
-      return rejected(fmt::format("{:?} is listed twice", word));
+      return rejected(quote_value(word) + " is listed twice");
     }
     words.emplace_back(word);
     if (comma == std::string_view::npos) break;
@@ -305,6 +305,32 @@ std::string display_text(const SettingSpec& spec, std::string_view raw) {
 }  // namespace poolkit::detail
 
 namespace poolkit {
+
+namespace {
+
+// The longest prefix of `value` of at most `bytes` bytes that does not end inside a UTF-8
+// character.
+std::string_view utf8_prefix(std::string_view value, std::size_t bytes) {
+  if (value.size() <= bytes) return value;
+  const auto is_continuation = [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+  };
+  std::size_t end = bytes;
+  while (end > 0 && is_continuation(value[end])) --end;
+  return value.substr(0, end);
+}
+
+}  // namespace
+
+std::string shorten_value(std::string_view value) {
+  if (value.size() <= kShownValueBytes) return std::string(value);
+  return fmt::format("{}… ({} bytes)", utf8_prefix(value, kShownValueBytes), value.size());
+}
+
+std::string quote_value(std::string_view value) {
+  if (value.size() <= kShownValueBytes) return fmt::format("{:?}", value);
+  return fmt::format("{:?}… ({} bytes)", utf8_prefix(value, kShownValueBytes), value.size());
+}
 
 std::string describe_expected(const SettingSpec& spec) {
   using detail::format_number;

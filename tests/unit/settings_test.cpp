@@ -57,9 +57,9 @@ std::string everything_shown(const LoadResult& result) {
   return text;
 }
 
-// How an error message starts: NAME="value".
+// How an error message starts: NAME="value", the value shortened as every message shows it.
 std::string assignment(std::string_view name, std::string_view value) {
-  return std::string(name) + "=\"" + std::string(value) + "\"";
+  return std::string(name) + "=" + quote_value(value);
 }
 
 std::string secret_url(std::string_view scheme, std::string_view rest) {
@@ -516,6 +516,94 @@ TEST_F(SettingsLoad, LikelyTypoIsAWarningWithASuggestion) {
   EXPECT_TRUE(contains(warning->message, "did you mean MONGODB_MAX_POOL_SIZE?"))
       << warning->message;
   EXPECT_FALSE(contains(warning->message, "30")) << "the value of an unknown variable is not shown";
+}
+
+TEST_F(SettingsLoad, KnownAliasIsAWarningNamingTheRealVariable) {
+  const std::vector<std::pair<std::string, std::string>> aliases{
+      {"MONGO_URL", "MONGODB_URL"},
+      {"MONGO_URI", "MONGODB_URL"},
+      {"MONGODB_URI", "MONGODB_URL"},
+      {"mongodb_uri", "MONGODB_URL"},
+      {"REDIS_URI", "REDIS_URL"},
+      {"REDIS_HOST", "REDIS_URL"},
+      {"REQUEST_TIMEOUT", "REQUESTS_TIMEOUT"},
+      {"AIOHTTP_TIMEOUT", "AIOHTTP_TIMEOUT_TOTAL"},
+      {"REDIS_TIMEOUT", "REDIS_SOCKET_TIMEOUT"},
+      {"REDIS_POOL_SIZE", "REDIS_MAX_CONNECTIONS"},
+      {"MONGODB_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
+  };
+  for (const auto& [alias, meant] : aliases) {
+    const LoadResult result = load({{alias, "1"}});
+    EXPECT_TRUE(result.ok()) << alias;
+    const SettingProblem* warning = problem_for(result.warnings, alias);
+    ASSERT_NE(warning, nullptr) << alias;
+    EXPECT_TRUE(contains(warning->message, "did you mean " + meant)) << warning->message;
+    EXPECT_TRUE(contains(warning->message, "(set in the environment)")) << warning->message;
+  }
+}
+
+TEST_F(SettingsLoad, HostVariableNextToTheUrlIsNotWarnedAbout) {
+  // REDIS_HOST is common for other software; once REDIS_URL is set there is nothing to fix.
+  const LoadResult result = load({{"REDIS_HOST", "cache"}, {"REDIS_URL", "redis://cache/0"}});
+  EXPECT_EQ(problem_for(result.warnings, "REDIS_HOST"), nullptr);
+}
+
+TEST_F(SettingsLoad, ManyWarningsAreCountedNotListedOneByOne) {
+  Environment environment;
+  for (char a = 'A'; a <= 'Z'; ++a) {
+    for (char b = 'A'; b <= 'D'; ++b) environment.emplace(std::string("REDIS_UR") + a + b, "1");
+  }
+  const LoadResult result = load(environment);
+  ASSERT_EQ(result.warnings.size(), 51u);
+  EXPECT_TRUE(contains(result.warnings.back().message, "and 54 more warnings"))
+      << result.warnings.back().message;
+}
+
+TEST_F(SettingsLoad, LongNameIsShownShortened) {
+  const std::string name = "WAIT_QUEUE_MULTIPLE_" + std::string(100000, 'X');
+  const LoadResult result = load({{name, "1"}});
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_LT(result.errors[0].message.size(), 400u);
+  EXPECT_LT(result.errors[0].name.size(), 100u);
+}
+
+// ----- long values ------------------------------------------------------------------------------
+
+TEST(ShownValue, ShortValueIsShownWhole) {
+  EXPECT_EQ(shorten_value("redis://h/0"), "redis://h/0");
+  EXPECT_EQ(quote_value("10x"), "\"10x\"");
+  EXPECT_EQ(quote_value("a\nb"), "\"a\\nb\"");
+}
+
+TEST(ShownValue, LongValueIsItsStartAndItsLength) {
+  const std::string value(1'000'000, 'x');
+  EXPECT_EQ(shorten_value(value), std::string(kShownValueBytes, 'x') + "… (1000000 bytes)");
+  EXPECT_EQ(quote_value(value), "\"" + std::string(kShownValueBytes, 'x') + "\"… (1000000 bytes)");
+}
+
+TEST(ShownValue, NeverCutsAUtf8Character) {
+  const std::string value = std::string(kShownValueBytes - 1, 'x') + "é" + std::string(50, 'y');
+  EXPECT_EQ(shorten_value(value), std::string(kShownValueBytes - 1, 'x') + "… (" +
+                                      std::to_string(value.size()) + " bytes)");
+}
+
+TEST_F(SettingsLoad, HugeValueIsQuotedShortenedInItsError) {
+  const std::string value(1'000'000, '7');
+  for (const char* name : {"REDIS_MAX_CONNECTIONS", "MONGODB_APPNAME", "POOLKIT_PROFILE",
+                           "MONGODB_COMPRESSORS", "REDIS_URL", "POOLKIT_METRICS_ADDR"}) {
+    const LoadResult result = load({{name, value}});
+    const SettingProblem* error = problem_for(result.errors, name);
+    ASSERT_NE(error, nullptr) << name;
+    EXPECT_LT(error->message.size(), 600u) << name << ": " << error->message.substr(0, 600);
+    if (std::string_view(name) == "REDIS_URL") continue;  // a secret: shown masked whole
+    EXPECT_TRUE(contains(error->message, "(1000000 bytes)")) << error->message.substr(0, 600);
+  }
+}
+
+TEST_F(SettingsLoad, HugeListEntryIsQuotedShortened) {
+  const LoadResult result = load({{"MONGODB_COMPRESSORS", "zlib," + std::string(100000, 'z')}});
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_LT(result.errors[0].message.size(), 600u);
 }
 
 TEST_F(SettingsLoad, LowerCaseNameIsAWarningNotASetting) {
