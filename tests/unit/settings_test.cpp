@@ -683,6 +683,22 @@ TEST_F(SettingsLoad, FromEnvironmentReturnsTheTypedSettingsWhenValid) {
 
 // ----- secrets ----------------------------------------------------------------------------------
 
+TEST_F(SettingsLoad, MongoSocketPathWrittenAsAPercentEncodedHostIsAccepted) {
+  const LoadResult result = load({{"MONGODB_URL", "mongodb://%2Ftmp%2Fmongodb-27017.sock/app"}});
+  ASSERT_TRUE(result.ok()) << (result.errors.empty() ? "" : result.errors[0].message);
+  const Url& url = *result.settings->mongo.url;
+  ASSERT_EQ(url.hosts.size(), 1u);
+  EXPECT_EQ(url.hosts[0].name, "/tmp/mongodb-27017.sock");
+  EXPECT_FALSE(url.hosts[0].port.has_value());
+  EXPECT_EQ(url.path, "/app");
+}
+
+TEST_F(SettingsLoad, PercentInAHostIsOnlyASocketPathForMongodb) {
+  EXPECT_FALSE(load({{"MONGODB_URL", "mongodb://h%41st/app"}}).ok()) << "not a path";
+  EXPECT_FALSE(load({{"REDIS_URL", "redis://%2Ftmp%2Fredis.sock/0"}}).ok())
+      << "Redis names a socket with unix://";
+}
+
 TEST_F(SettingsLoad, UrlPasswordIsMaskedInTheDisplayedValue) {
   const LoadResult result = load({{"REDIS_URL", secret_url("redis", "127.0.0.1:6379/0")}});
   ASSERT_TRUE(result.ok());
