@@ -1,6 +1,7 @@
 // Strict parsing of one setting value, and the words that describe what each kind accepts.
 
 #include <fmt/format.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <array>
@@ -189,31 +190,6 @@ ParsedSetting parse_list(const SettingSpec& spec, std::string_view text) {
   return accepted(std::move(words));
 }
 
-std::string check_mongo_url(const Url& url) {
-  for (const auto& param : url.query) {
-    if (names_wait_queue_multiple(param.key)) return std::string(kWaitQueueMultipleAdvice);
-  }
-  return {};
-}
-
-// Redis numbers its databases with an int; how many exist is the server's configuration.
-std::string check_redis_database(std::string_view database) {
-  const auto number = parse_digits(database);
-  if (!number || *number > std::numeric_limits<int>::max()) {
-    return "the database must be a number, like /0 (or ?db=0 for unix://)";
-  }
-  return {};
-}
-
-std::string check_redis_url(const Url& url) {
-  if (url.scheme == "unix") {
-    const auto database = url.query_value("db");
-    return database ? check_redis_database(*database) : std::string{};
-  }
-  if (url.path.empty() || url.path == "/") return {};
-  return check_redis_database(std::string_view(url.path).substr(1));
-}
-
 ParsedSetting parse_url_setting(const SettingSpec& spec, std::string_view text) {
   if (text.empty()) return rejected(std::string(kEmptyReason));
   Url url;
@@ -222,9 +198,13 @@ ParsedSetting parse_url_setting(const SettingSpec& spec, std::string_view text) 
   } catch (const ConfigError& error) {
     return rejected(error.what());  // free of secrets by parse_url's contract
   }
-  if (!is_one_of(spec.choices, url.scheme)) return rejected("it has another scheme");
+  // rediss:// is not among REDIS_URL's schemes, but redis_url_problem says why.
+  const bool refused_redis_scheme = url.scheme == "rediss" && is_one_of(spec.choices, "redis");
+  if (!is_one_of(spec.choices, url.scheme) && !refused_redis_scheme) {
+    return rejected("it has another scheme");
+  }
   const bool is_mongo = url.scheme.starts_with("mongodb");
-  std::string problem = is_mongo ? check_mongo_url(url) : check_redis_url(url);
+  std::string problem = is_mongo ? mongo_url_problem(url) : redis_url_problem(url);
   if (!problem.empty()) return rejected(std::move(problem));
   return accepted(std::move(url));
 }
@@ -251,6 +231,63 @@ bool names_wait_queue_multiple(std::string_view name) {
     if (c != '_' && c != '-') squashed += ascii_lower(c);
   }
   return squashed.find("waitqueuemultiple") != std::string::npos;
+}
+
+std::size_t max_socket_path_bytes() noexcept {
+  return sizeof(sockaddr_un::sun_path) - 1;
+}
+
+namespace {
+
+constexpr std::string_view kRedisDatabaseAdvice =
+    "the database must be a whole number, like /0 or ?db=0 (for unix:// only ?db=0)";
+
+// Redis numbers its databases with an int; how many exist is the server's configuration.
+std::optional<int> parse_redis_database(std::string_view text) {
+  const auto number = parse_digits(text);
+  if (!number || *number > std::numeric_limits<int>::max()) return std::nullopt;
+  return static_cast<int>(*number);
+}
+
+// The database text a Redis URL gives, if any: ?db= wins over the path.
+std::optional<std::string> redis_database_text(const Url& url) {
+  if (auto db = url.query_value("db")) return db;
+  if (url.scheme == "unix" || url.path.empty() || url.path == "/") return std::nullopt;
+  return url.path.substr(1);
+}
+
+}  // namespace
+
+std::string redis_url_problem(const Url& url) {
+  if (url.scheme == "rediss") {
+    return "rediss:// needs TLS, and TLS is not supported yet; use redis:// over a trusted "
+           "network or a unix:// socket";
+  }
+  if (url.scheme != "redis" && url.scheme != "unix") {
+    return "it must be redis://host:port/db or unix:///path.sock?db=N";
+  }
+  if (url.scheme == "unix" && url.path.size() > max_socket_path_bytes()) {
+    return fmt::format(
+        "the socket path is {} bytes long, over the system's limit of {} bytes for a unix socket "
+        "path; use a shorter path (e.g. a symbolic link)",
+        url.path.size(), max_socket_path_bytes());
+  }
+  if (const auto database = redis_database_text(url);
+      database && !parse_redis_database(*database)) {
+    return std::string(kRedisDatabaseAdvice);
+  }
+  // Redis authenticates a user only with a password. The lone name is often a password
+  // written without its ':' (redis://secret@host), so it is not repeated here.
+  if (!url.username.empty() && !url.password && !url.query_value("password")) {
+    return "it names a user but no password: Redis needs both (redis://user:password@host/0); "
+           "for a password alone write redis://:password@host/0";
+  }
+  return {};
+}
+
+int redis_database(const Url& url) {
+  const auto text = redis_database_text(url);
+  return text ? parse_redis_database(*text).value_or(0) : 0;
 }
 
 ParsedSetting parse_setting(const SettingSpec& spec, std::string_view text) {

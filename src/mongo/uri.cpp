@@ -52,13 +52,16 @@ const OwnedOption* find_owned(std::span<const OwnedOption> options, std::string_
 }
 
 // libmongoc's messages do not normally quote the password; make sure of it.
-std::string scrub(std::string message, const std::optional<std::string>& password) {
-  if (!password || password->empty()) return message;
-  for (auto at = message.find(*password); at != std::string::npos;
-       at = message.find(*password, at)) {
-    message.replace(at, password->size(), "****");
+std::string scrub_text(std::string message, std::string_view secret) {
+  if (secret.empty()) return message;
+  for (auto at = message.find(secret); at != std::string::npos; at = message.find(secret, at)) {
+    message.replace(at, secret.size(), "****");
   }
   return message;
+}
+
+std::string scrub(std::string message, const std::optional<std::string>& password) {
+  return password ? scrub_text(std::move(message), *password) : message;
 }
 
 // The URL text without the query parameters whose (raw) key matches `drop`.
@@ -82,6 +85,34 @@ std::string without_params(std::string_view text, Drop drop) {
   return result;
 }
 
+// libmongoc may quote an option's value in its message: the password and secret option values
+// are masked, and the message is cut to a length fit for one line.
+std::string safe_libmongoc_message(std::string message, const Url& url) {
+  message = scrub(std::move(message), url.password);
+  for (const UrlQueryParam& param : url.query) {
+    if (is_secret_query_key(param.key)) message = scrub_text(std::move(message), param.value);
+  }
+  constexpr std::size_t kMaxMessageBytes = 200;
+  if (message.size() > kMaxMessageBytes) {
+    message = poolkit::shorten_value(message);
+  }
+  return message;
+}
+
+// The unix socket paths among the hosts (a path is written percent-encoded, so it is the only
+// kind of host that starts with '/'), each within the system's limit.
+std::string socket_path_problem(const Url& url) {
+  for (const UrlHost& host : url.hosts) {
+    if (host.name.starts_with('/') && host.name.size() > poolkit::detail::max_socket_path_bytes()) {
+      return fmt::format(
+          "a socket path is {} bytes long, over the system's limit of {} bytes for a unix socket "
+          "path; use a shorter path (e.g. a symbolic link)",
+          host.name.size(), poolkit::detail::max_socket_path_bytes());
+    }
+  }
+  return {};
+}
+
 class UriBuilder {
  public:
   explicit UriBuilder(const MongoSettings& settings) : settings_(settings) {
@@ -93,7 +124,10 @@ class UriBuilder {
   }
 
   BuiltUri build() {
-    reject_wait_queue_multiple();
+    // Settings validation judged the URL already; settings built in code are judged here.
+    if (const std::string problem = poolkit::detail::mongo_url_problem(url()); !problem.empty()) {
+      throw ConfigError(fmt::format("MONGODB_URL ({}): {}", url().redacted(), problem));
+    }
     warn_about_overridden_options();
     parse();
     set_owned_driver_options();
@@ -105,15 +139,6 @@ class UriBuilder {
 
  private:
   const Url& url() const { return *settings_.url; }
-
-  void reject_wait_queue_multiple() const {
-    for (const UrlQueryParam& param : url().query) {
-      if (poolkit::detail::names_wait_queue_multiple(param.key)) {
-        throw ConfigError(fmt::format("MONGODB_URL has the option {}: {}", param.key,
-                                      poolkit::detail::kWaitQueueMultipleAdvice));
-      }
-    }
-  }
 
   void warn_about_overridden_options() {
     const auto options = owned_options(settings_);
@@ -211,3 +236,28 @@ BuiltUri build_uri(const MongoSettings& settings) {
 }
 
 }  // namespace poolkit::mongo::detail
+
+namespace poolkit::detail {
+
+std::string mongo_url_problem(const Url& url) {
+  for (const UrlQueryParam& param : url.query) {
+    if (names_wait_queue_multiple(param.key)) {
+      return fmt::format("it has the option {}: {}", shorten_value(param.key),
+                         kWaitQueueMultipleAdvice);
+    }
+  }
+  if (std::string problem = mongo::detail::socket_path_problem(url); !problem.empty()) {
+    return problem;
+  }
+  // The whole URL, pool options included: poolkit enforces those itself, but a value libmongoc
+  // cannot read (maxPoolSize=abc) is as wrong in MONGODB_URL as anywhere.
+  mongo::detail::ensure_mongoc_initialized();
+  bson_error_t error;
+  mongo::detail::UriPtr uri(mongoc_uri_new_with_error(url.text.c_str(), &error));
+  if (!uri) {
+    return "libmongoc refuses it: " + mongo::detail::safe_libmongoc_message(error.message, url);
+  }
+  return {};
+}
+
+}  // namespace poolkit::detail

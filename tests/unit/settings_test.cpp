@@ -390,11 +390,27 @@ INSTANTIATE_TEST_SUITE_P(
                       "mongodb://127.0.0.1/app?w=1&WAITQUEUEMULTIPLE=5",
                       "waitQueueMultiple does not exist"},
         RejectedValue{"RedisUrlWithHttpScheme", "REDIS_URL", "http://127.0.0.1:6379",
-                      "redis://, rediss:// or unix://"},
+                      "a URL starting with redis:// or unix://"},
         RejectedValue{"RedisUrlWithNonNumericDatabase", "REDIS_URL", "redis://127.0.0.1/cache",
-                      "the database must be a number"},
+                      "the database must be a whole number"},
+        RejectedValue{"RedisUrlWithNegativeDatabaseOption", "REDIS_URL",
+                      "redis://127.0.0.1/0?db=-1", "the database must be a whole number"},
+        RejectedValue{"RedisUrlWithDatabaseBeyondInt", "REDIS_URL", "redis://127.0.0.1/2147483648",
+                      "the database must be a whole number"},
         RejectedValue{"UnixSocketWithNonNumericDatabase", "REDIS_URL",
-                      "unix:///run/redis.sock?db=one", "the database must be a number"},
+                      "unix:///run/redis.sock?db=one", "the database must be a whole number"},
+        RejectedValue{"RedissUntilTlsLands", "REDIS_URL", "rediss://127.0.0.1:6380/0",
+                      "TLS is not supported yet"},
+        RejectedValue{
+            "UnixSocketPathOverTheSystemLimit", "REDIS_URL",
+            "unix:///run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/redis.sock",
+            "the socket path is 121 bytes long, over the system's limit of 107 bytes"},
+        RejectedValue{"MongoUrlOptionWithBadValue", "MONGODB_URL",
+                      "mongodb://127.0.0.1/app?maxpoolsize=abc",
+                      "libmongoc refuses it: Unsupported value for \"maxpoolsize\""},
+        RejectedValue{"MongoUrlBoolOptionWithBadValue", "MONGODB_URL",
+                      "mongodb://127.0.0.1/app?retryWrites=maybe", "libmongoc refuses it"},
         RejectedValue{"EmptyUrl", "REDIS_URL", "", "it is empty"},
         RejectedValue{"SizeWithDecimalUnit", "REDIS_MAX_REPLY_BYTES", "64MB",
                       "with a KiB, MiB or GiB suffix"},
@@ -697,6 +713,61 @@ TEST_F(SettingsLoad, PercentInAHostIsOnlyASocketPathForMongodb) {
   EXPECT_FALSE(load({{"MONGODB_URL", "mongodb://h%41st/app"}}).ok()) << "not a path";
   EXPECT_FALSE(load({{"REDIS_URL", "redis://%2Ftmp%2Fredis.sock/0"}}).ok())
       << "Redis names a socket with unix://";
+}
+
+TEST_F(SettingsLoad, RedisUserWithoutPasswordIsAnErrorThatDoesNotRepeatTheName) {
+  // The lone name is often a password written without its ':'.
+  const LoadResult result = load({{"REDIS_URL", "redis://" + test_secret() + "@127.0.0.1/0"}});
+  const SettingProblem* error = problem_for(result.errors, "REDIS_URL");
+  ASSERT_NE(error, nullptr);
+  EXPECT_TRUE(contains(error->message, "names a user but no password")) << scrubbed(error->message);
+  EXPECT_TRUE(contains(error->message, "redis://:password@host/0")) << scrubbed(error->message);
+}
+
+TEST_F(SettingsLoad, RedisUserWithPasswordOptionIsAccepted) {
+  const LoadResult result = load({{"REDIS_URL", "redis://app@127.0.0.1/0?password=x"}});
+  EXPECT_TRUE(result.ok()) << (result.errors.empty() ? "" : result.errors[0].message);
+}
+
+TEST_F(SettingsLoad, SocketPathAtTheSystemLimitIsAccepted) {
+  const std::string path = "/" + std::string(106, 's');
+  EXPECT_TRUE(load({{"REDIS_URL", "unix://" + path}}).ok());
+  EXPECT_FALSE(load({{"REDIS_URL", "unix://" + path + "s"}}).ok());
+}
+
+TEST_F(SettingsLoad, LibmongocMessageNeverQuotesASecretOption) {
+  // libmongoc quotes a bad value whole; here the value is the password, or a secret option's.
+  const std::string secret = test_secret();
+  for (const std::string& url :
+       {secret_url("mongodb", "127.0.0.1/app?tls=" + secret),
+        "mongodb://127.0.0.1/app?token=" + secret + "&maxPoolSize=" + secret}) {
+    const LoadResult result = load({{"MONGODB_URL", url}});
+    const SettingProblem* error = problem_for(result.errors, "MONGODB_URL");
+    ASSERT_NE(error, nullptr);
+    // Only the message: the displayed URL shows a value of an option not known to be secret.
+    const std::string reason = error->message.substr(error->message.find("; "));
+    expect_no_secret(reason, "the error message");
+    EXPECT_TRUE(contains(reason, "libmongoc refuses it")) << scrubbed(reason);
+  }
+}
+
+TEST_F(SettingsLoad, MongoSocketPathOverTheSystemLimitIsAnError) {
+  const std::string path = "%2Frun%2F" + std::string(100, 'm') + ".sock";
+  const LoadResult result = load({{"MONGODB_URL", "mongodb://" + path + "/app"}});
+  const SettingProblem* error = problem_for(result.errors, "MONGODB_URL");
+  ASSERT_NE(error, nullptr);
+  EXPECT_TRUE(contains(error->message,
+                       "a socket path is 110 bytes long, over the system's limit "
+                       "of 107 bytes"))
+      << error->message;
+}
+
+TEST_F(SettingsLoad, LibmongocMessageIsBounded) {
+  const LoadResult result =
+      load({{"MONGODB_URL", "mongodb://127.0.0.1/app?maxPoolSize=" + std::string(100000, '9')}});
+  const SettingProblem* error = problem_for(result.errors, "MONGODB_URL");
+  ASSERT_NE(error, nullptr);
+  EXPECT_LT(error->message.size(), 800u) << error->message.substr(0, 800);
 }
 
 TEST_F(SettingsLoad, UrlPasswordIsMaskedInTheDisplayedValue) {
