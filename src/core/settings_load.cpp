@@ -19,6 +19,17 @@ namespace {
 using detail::SettingValue;
 
 constexpr std::string_view kProfileVariable = "POOLKIT_PROFILE";
+constexpr std::string_view kMetricsAddressVariable = "POOLKIT_METRICS_ADDR";
+
+// Addresses that bind every interface: IPv4's and IPv6's unspecified address in any spelling.
+bool is_wildcard_host(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    return !host.empty() && host.find_first_not_of("0:") == std::string_view::npos;
+  }
+  if (host.empty() || host.find_first_not_of("0.") != std::string_view::npos) return false;
+  return std::count(host.begin(), host.end(), '.') <= 3 && host.find_first_of('0') == 0;
+}
 constexpr const char* kDefaultEnvFile = "./.env";
 
 // Two variables whose values must be ordered, e.g. a minimum and its maximum.
@@ -177,6 +188,7 @@ class Loader {
       if (i != profile_index) load_entry(i);
     }
     check_orderings();
+    check_metrics_exposure();
     check_given_names();
     count_unlisted(result_.errors, unlisted_errors_, "error");
     count_unlisted(result_.warnings, unlisted_warnings_, "warning");
@@ -315,6 +327,21 @@ class Loader {
         warn(rule.lower, std::move(message));
       }
     }
+  }
+
+  // A wildcard address serves /metrics and /healthz to every network the host is on.
+  void check_metrics_exposure() {
+    const SettingEntry* entry = result_.find(kMetricsAddressVariable);
+    if (!values_.contains(kMetricsAddressVariable)) return;
+    const std::string_view address = *entry->raw;
+    const std::string_view host = address.substr(0, address.rfind(':'));
+    if (!is_wildcard_host(host)) return;
+    warn(kMetricsAddressVariable,
+         fmt::format("{}={} listens on all interfaces: /metrics and /healthz (pool state, server "
+                     "addresses, error counts) are reachable from other machines. Use "
+                     "127.0.0.1:PORT unless scrapers run elsewhere, and then limit who can reach "
+                     "the port {}",
+                     kMetricsAddressVariable, shorten_value(address), where(entry->source)));
   }
 
   std::optional<double> numeric(std::string_view name) const {

@@ -770,6 +770,29 @@ TEST_F(SettingsLoad, LibmongocMessageIsBounded) {
   EXPECT_LT(error->message.size(), 800u) << error->message.substr(0, 800);
 }
 
+TEST_F(SettingsLoad, MetricsOnAllInterfacesIsAWarningSayingOtherMachinesCanReachThem) {
+  for (const char* address : {"0.0.0.0:9464", "[::]:9464", "[0:0:0:0:0:0:0:0]:9464", "0:9464"}) {
+    const LoadResult result = load({{"POOLKIT_METRICS_ADDR", address}});
+    EXPECT_TRUE(result.ok()) << address;
+    const SettingProblem* warning = problem_for(result.warnings, "POOLKIT_METRICS_ADDR");
+    ASSERT_NE(warning, nullptr) << address;
+    EXPECT_TRUE(contains(warning->message, "reachable from other machines")) << warning->message;
+    EXPECT_TRUE(contains(warning->message, "127.0.0.1")) << warning->message;
+  }
+}
+
+TEST_F(SettingsLoad, MetricsOnOneAddressIsNotWarnedAbout) {
+  for (const char* address : {"127.0.0.1:9464", "[::1]:9464", "10.0.0.7:9464", "localhost:0"}) {
+    const LoadResult result = load({{"POOLKIT_METRICS_ADDR", address}});
+    EXPECT_TRUE(result.ok()) << address;
+    EXPECT_EQ(problem_for(result.warnings, "POOLKIT_METRICS_ADDR"), nullptr) << address;
+  }
+}
+
+TEST_F(SettingsLoad, MetricsAddressWithoutHostIsAnError) {
+  EXPECT_FALSE(load({{"POOLKIT_METRICS_ADDR", ":9464"}}).ok()) << "the host must be explicit";
+}
+
 TEST_F(SettingsLoad, UrlPasswordIsMaskedInTheDisplayedValue) {
   const LoadResult result = load({{"REDIS_URL", secret_url("redis", "127.0.0.1:6379/0")}});
   ASSERT_TRUE(result.ok());
