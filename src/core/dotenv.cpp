@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ascii.hpp"
+#include "poolkit/settings.hpp"
 
 namespace poolkit {
 namespace {
@@ -122,6 +123,7 @@ std::string parse_unquoted(std::string_view text) {
   return std::string(trim_blanks_right(text));
 }
 
+// `name` is how messages name the variable: shortened, since a name may fill a whole line.
 ParsedValue parse_value(std::string_view text, std::string_view name) {
   if (!text.empty() && text.front() == '\'') return parse_single_quoted(text, name);
   if (!text.empty() && text.front() == '"') return parse_double_quoted(text, name);
@@ -143,7 +145,7 @@ ParsedLine parse_line(std::string_view line, int number) {
             "expected a variable name of letters, digits and '_' (not starting with a digit) "
             "before '='"};
   }
-  ParsedValue value = parse_value(trim_blanks_left(after_name.substr(1)), name);
+  ParsedValue value = parse_value(trim_blanks_left(after_name.substr(1)), shorten_value(name));
   if (!value.error.empty()) return {std::nullopt, std::move(value.error)};
   return {DotenvVariable{std::string(name), std::move(value.value), number}, {}};
 }

@@ -263,7 +263,8 @@ std::string redis_url_problem(const Url& url) {
     return "rediss:// needs TLS, and TLS is not supported yet; use redis:// over a trusted "
            "network or a unix:// socket";
   }
-  if (url.scheme != "redis" && url.scheme != "unix") {
+  if ((url.scheme != "redis" && url.scheme != "unix") ||
+      (url.scheme == "redis" && url.hosts.size() != 1)) {
     return "it must be redis://host:port/db or unix:///path.sock?db=N";
   }
   if (url.scheme == "unix" && url.path.size() > max_socket_path_bytes()) {

@@ -239,6 +239,13 @@ TEST(Dotenv, LineAtTheLengthLimitIsRead) {
   EXPECT_EQ(value_of(line).size(), kMaxDotenvLineBytes - 2);
 }
 
+TEST(Dotenv, LongNameIsShownShortenedInItsError) {
+  // Found by fuzz/dotenv_fuzz.cpp: the name was repeated whole.
+  const std::string message = error_of(std::string(60000, 'N') + "=\"unterminated");
+  EXPECT_TRUE(contains(message, "… (60000 bytes)")) << message.substr(0, 300);
+  EXPECT_LT(message.size(), 300u);
+}
+
 TEST(Dotenv, ManyMalformedLinesAreCountedNotListedOneByOne) {
   std::string text;
   for (int i = 0; i < 1000; ++i) text += "not a line\n";
