@@ -66,7 +66,7 @@ invalid configuration, and `check --only LAYER` when that layer is not configure
 | milliseconds | digits only, e.g. `5000` |
 | seconds | digits with an optional decimal point, at most 3 decimals: `2`, `2.5`, `0.25` (no sign, exponent, `inf` or `nan`) |
 | URL | a connection URL; the password and secret query values (`password=`, `token=`, ...) are always shown as `****`; percent-encode reserved characters in user names and passwords |
-| text | non-empty, no control characters |
+| text | non-empty UTF-8, no control characters |
 | name | printable ASCII without spaces |
 | choice | one of the listed words |
 | list | comma-separated listed words, each at most once |

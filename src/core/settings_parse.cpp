@@ -118,6 +118,44 @@ bool is_control_char(char c) {
   return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
 }
 
+// Well-formed UTF-8: no stray continuation byte, no truncated or overlong sequence, nothing
+// above U+10FFFF and no surrogate. libmongoc refuses an application name that is not.
+bool is_valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    char32_t code = 0;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if ((lead & 0xE0) == 0xC0) {
+      length = 2;
+      code = lead & 0x1F;
+    } else if ((lead & 0xF0) == 0xE0) {
+      length = 3;
+      code = lead & 0x0F;
+    } else if ((lead & 0xF8) == 0xF0) {
+      length = 4;
+      code = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    constexpr char32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 ParsedSetting parse_text(const SettingSpec& spec, std::string_view text) {
   if (text.empty()) return rejected(std::string(kEmptyReason));
   if (spec.max_length > 0 && text.size() > spec.max_length) {
@@ -126,6 +164,7 @@ ParsedSetting parse_text(const SettingSpec& spec, std::string_view text) {
   if (std::any_of(text.begin(), text.end(), is_control_char)) {
     return rejected("it contains a control character");
   }
+  if (!is_valid_utf8(text)) return rejected("it is not valid UTF-8");
   return accepted(std::string(text));
 }
 
