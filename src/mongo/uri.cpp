@@ -126,7 +126,8 @@ class UriBuilder {
   BuiltUri build() {
     // Settings validation judged the URL already; settings built in code are judged here.
     if (const std::string problem = poolkit::detail::mongo_url_problem(url()); !problem.empty()) {
-      throw ConfigError(fmt::format("MONGODB_URL ({}): {}", url().redacted(), problem));
+      throw ConfigError(
+          fmt::format("MONGODB_URL ({}): {}", shorten_value(url().redacted()), problem));
     }
     warn_about_overridden_options();
     parse();
@@ -145,10 +146,10 @@ class UriBuilder {
     for (const UrlQueryParam& param : url().query) {
       const OwnedOption* owned = find_owned(options, param.key);
       if (owned == nullptr || param.value == std::to_string(owned->value)) continue;
-      warnings_.push_back(
-          fmt::format("MONGODB_URL sets {}={}, but {} ({}) decides it: the URL option is ignored; "
-                      "set {} instead",
-                      param.key, param.value, owned->variable, owned->value, owned->variable));
+      warnings_.push_back(fmt::format(
+          "MONGODB_URL sets {}={}, but {} ({}) decides it: the URL option is ignored; "
+          "set {} instead",
+          param.key, shorten_value(param.value), owned->variable, owned->value, owned->variable));
     }
   }
 
@@ -221,7 +222,7 @@ class UriBuilder {
     if (!given || *given == value) return;
     warnings_.push_back(
         fmt::format("MONGODB_URL sets {}={}, but {} ({}) wins: the URL option is ignored", key,
-                    *given, variable, value));
+                    shorten_value(*given), variable, value));
   }
 
   const MongoSettings& settings_;

@@ -97,7 +97,7 @@ Endpoint make_endpoint(const RedisSettings& settings) {
   endpoint.address = url.redacted();
   // Settings validation judged the URL already; settings built in code are judged here.
   if (const std::string problem = poolkit::detail::redis_url_problem(url); !problem.empty()) {
-    throw ConfigError(fmt::format("REDIS_URL ({}): {}", endpoint.address, problem));
+    throw ConfigError(fmt::format("REDIS_URL ({}): {}", shorten_value(endpoint.address), problem));
   }
   if (url.scheme == "unix") {
     endpoint.socket_path = url.path;
