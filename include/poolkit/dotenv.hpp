@@ -51,7 +51,8 @@ DotenvFile parse_dotenv(std::string_view text, const std::filesystem::path& path
 
 // Reads and parses a file, never more than kMaxDotenvBytes + 1 bytes of it. A file that does not
 // exist or cannot be read, a directory, a device or a socket is an error (line 0). A pipe (e.g.
-// --env-file <(...)) is read like a file, up to the same bound.
+// --env-file <(...)) is read like a file, up to the same bound, until its writer closes it; a
+// pipe through which nothing comes for 5 s (a named pipe nobody writes to) is an error.
 DotenvFile read_dotenv_file(const std::filesystem::path& path);
 
 }  // namespace poolkit

@@ -1,8 +1,13 @@
 #include "poolkit/dotenv.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <fstream>
 #include <optional>
 #include <vector>
@@ -210,6 +215,57 @@ std::optional<std::string> read_at_most(const std::filesystem::path& path, std::
   return contents;
 }
 
+// A file descriptor closed when it goes out of scope.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+struct PipeRead {
+  std::string contents;
+  std::string error;  // empty when the writer finished (or the limit was passed)
+};
+
+// A pipe may have no writer yet, or one that never writes (a named pipe nobody feeds): opened
+// without blocking, it is read until the writer closes it, `limit` bytes have come, or nothing
+// has come for kPipeIdleTimeout.
+constexpr std::chrono::seconds kPipeIdleTimeout{5};
+
+PipeRead read_pipe(const std::filesystem::path& path, std::size_t limit) {
+  const FileDescriptor pipe(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (pipe.get() < 0) return {{}, "it could not be opened"};
+  PipeRead result;
+  std::vector<char> chunk(64 * 1024);
+  while (result.contents.size() < limit) {
+    pollfd waiting{.fd = pipe.get(), .events = POLLIN, .revents = 0};
+    const int ready = ::poll(&waiting, 1, static_cast<int>(kPipeIdleTimeout.count() * 1000));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return {{}, "it could not be read"};
+    if (ready == 0) {
+      return {{},
+              fmt::format("it is a pipe, and nothing came through it for {} s; expected a "
+                          "writer to send a dotenv file and close the pipe",
+                          kPipeIdleTimeout.count())};
+    }
+    const auto wanted = std::min(chunk.size(), limit - result.contents.size());
+    const ssize_t got = ::read(pipe.get(), chunk.data(), wanted);
+    if (got == 0) break;  // the writer closed it
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (got < 0) return {{}, "it could not be read"};
+    result.contents.append(chunk.data(), static_cast<std::size_t>(got));
+  }
+  return result;
+}
+
 }  // namespace
 
 const DotenvVariable* DotenvFile::find(std::string_view name) const {
@@ -261,6 +317,12 @@ DotenvFile read_dotenv_file(const std::filesystem::path& path) {
   const auto status = std::filesystem::status(path, error);
   if (!std::filesystem::exists(status)) return unreadable(path, "no such file");
   if (const auto why = not_a_file(status.type())) return unreadable(path, *why);
+  if (status.type() == std::filesystem::file_type::fifo) {
+    PipeRead piped = read_pipe(path, kMaxDotenvBytes + 1);
+    if (!piped.error.empty()) return unreadable(path, piped.error);
+    if (piped.contents.size() > kMaxDotenvBytes) return too_large(path);
+    return parse_dotenv(piped.contents, path);
+  }
   const auto contents = read_at_most(path, kMaxDotenvBytes + 1);
   if (!contents) return unreadable(path, "it could not be opened or read");
   if (contents->size() > kMaxDotenvBytes) return too_large(path);

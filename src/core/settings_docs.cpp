@@ -28,7 +28,8 @@ that has a value wins:
 2. a dotenv file: `--env-file FILE`, or `./.env` when it exists (read like python-dotenv:
    `export`, quotes, escapes and `#` comments are understood; `${VAR}` is not expanded).
    It may be a file or a pipe (`--env-file <(...)`) of at most 1 MiB, with lines of at most
-   64 KiB; anything larger, a directory or a device is an error naming the file;
+   64 KiB; anything larger, a directory, a device or a pipe silent for 5 s is an error naming
+   the file;
 3. the profile chosen by `POOLKIT_PROFILE` (or `poolkit config --profile NAME`);
 4. the built-in default.
 

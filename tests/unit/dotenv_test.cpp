@@ -299,6 +299,36 @@ TEST(Dotenv, EndlessPipeIsReadOnlyUpToTheLimit) {
   EXPECT_TRUE(contains(file.errors[0].message, "larger than the limit")) << file.errors[0].message;
 }
 
+TEST(Dotenv, PipeNobodyWritesToIsAnErrorAfterAFewSecondsNotAHang) {
+  const testing::ScratchDirectory directory;
+  const auto fifo = directory.path() / "silent.env";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto start = std::chrono::steady_clock::now();
+  const DotenvFile file = read_dotenv_file(fifo);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  ASSERT_EQ(file.errors.size(), 1u);
+  EXPECT_TRUE(contains(file.errors[0].message, "it is a pipe, and nothing came through it"))
+      << file.errors[0].message;
+}
+
+TEST(Dotenv, PipeWhoseWriterComesLateIsRead) {
+  const testing::ScratchDirectory directory;
+  const auto fifo = directory.path() / "late.env";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&fifo] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const int fd = ::open(fifo.c_str(), O_WRONLY);
+    if (fd < 0) return;
+    const std::string_view text = "A=1\n";
+    [[maybe_unused]] const auto written = ::write(fd, text.data(), text.size());
+    ::close(fd);
+  });
+  const DotenvFile file = read_dotenv_file(fifo);
+  writer.join();
+  EXPECT_TRUE(file.errors.empty()) << (file.errors.empty() ? "" : file.errors[0].message);
+  EXPECT_EQ(file.variables.size(), 1u);
+}
+
 TEST(Dotenv, PipeIsReadLikeAFile) {
   const testing::ScratchDirectory directory;
   const auto fifo = directory.path() / "piped.env";
