@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <memory>
+#include <poolkit/error.hpp>
 #include <poolkit/pools.hpp>
 #include <poolkit/settings.hpp>
 
@@ -63,6 +64,30 @@ bool selected_layers_are_configured(const Pools& pools, const std::vector<std::s
   return all_configured;
 }
 
+// Settings validation judges every URL as the clients will, so a client that still cannot be
+// created from the settings (ConfigError) is a configuration error as well: exit 2, like config,
+// not a failed backend. Any other failure is left to the health check to report.
+bool clients_can_be_created(Pools& pools, const std::vector<std::string>& only) {
+  bool created = true;
+  for (const std::string_view layer : {"redis", "mongo"}) {
+    const bool selected = only.empty() || std::find(only.begin(), only.end(), layer) != only.end();
+    if (!selected || !pools.configured(layer)) continue;
+    try {
+      if (layer == "redis") {
+        pools.redis();
+      } else {
+        pools.mongo();
+      }
+    } catch (const ConfigError& error) {
+      fmt::print(stderr, "poolkit check: {}: {}\n", layer, error.what());
+      created = false;
+    } catch (const std::exception&) {
+      // Reported by the health check, with the layer's other details.
+    }
+  }
+  return created;
+}
+
 int run_check(const CheckArguments& arguments) {
   LoadOptions load;
   if (arguments.env_file_option->count() > 0) load.env_file = arguments.env_file;
@@ -76,7 +101,9 @@ int run_check(const CheckArguments& arguments) {
   }
   const std::vector<std::string> only = selected_layers("check", arguments.only);
   Pools pools(std::move(*loaded.settings), PoolsOptions{.log = [](std::string_view) {}});
-  if (!selected_layers_are_configured(pools, only)) return kExitInvalid;
+  if (!selected_layers_are_configured(pools, only) || !clients_can_be_created(pools, only)) {
+    return kExitInvalid;
+  }
   HealthOptions options{.only = only, .http_probe_url = arguments.http_url};
   const Health health = pools.health(options);
   if (arguments.json)
