@@ -92,6 +92,15 @@ std::string_view to_string(ValueKind kind) noexcept;   // "count", "seconds", ..
 std::string_view to_string(Profile profile) noexcept;  // "dev", "staging", "production"
 std::optional<Profile> parse_profile(std::string_view name) noexcept;
 
+// How a value given by the user is shown: whole when it is short; else its first
+// kShownValueBytes bytes (never cutting a UTF-8 character) followed by "… (N bytes)". A value
+// may be a megabyte of garbage, and every message and table row that shows one stays short.
+inline constexpr std::size_t kShownValueBytes = 40;
+std::string shorten_value(std::string_view value);
+// The same in double quotes with control characters escaped, as error messages quote a value:
+// "10x", or "aaaa…"… (1048576 bytes).
+std::string quote_value(std::string_view value);
+
 // What a variable accepts, e.g. "a whole number from 1 to 100000 (digits only)".
 std::string describe_expected(const SettingSpec& spec);
 // The recommended range as text, e.g. "50–200"; nullopt when there is none.

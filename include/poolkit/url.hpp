@@ -17,7 +17,9 @@
 namespace poolkit {
 
 struct UrlHost {
-  std::string name;                   // host name or IP address (an IPv6 address without brackets)
+  // Host name or IP address (an IPv6 address without brackets); for mongodb:// also a unix
+  // socket path, written percent-encoded in the URL (%2Ftmp%2Fmongodb.sock) and decoded here.
+  std::string name;
   std::optional<std::uint16_t> port;  // nullopt: the scheme's default port
 
   bool operator==(const UrlHost&) const = default;

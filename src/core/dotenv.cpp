@@ -1,13 +1,19 @@
 #include "poolkit/dotenv.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <fstream>
 #include <optional>
-#include <sstream>
+#include <vector>
 
 #include "ascii.hpp"
+#include "poolkit/settings.hpp"
 
 namespace poolkit {
 namespace {
@@ -122,6 +128,7 @@ std::string parse_unquoted(std::string_view text) {
   return std::string(trim_blanks_right(text));
 }
 
+// `name` is how messages name the variable: shortened, since a name may fill a whole line.
 ParsedValue parse_value(std::string_view text, std::string_view name) {
   if (!text.empty() && text.front() == '\'') return parse_single_quoted(text, name);
   if (!text.empty() && text.front() == '"') return parse_double_quoted(text, name);
@@ -143,7 +150,7 @@ ParsedLine parse_line(std::string_view line, int number) {
             "expected a variable name of letters, digits and '_' (not starting with a digit) "
             "before '='"};
   }
-  ParsedValue value = parse_value(trim_blanks_left(after_name.substr(1)), name);
+  ParsedValue value = parse_value(trim_blanks_left(after_name.substr(1)), shorten_value(name));
   if (!value.error.empty()) return {std::nullopt, std::move(value.error)};
   return {DotenvVariable{std::string(name), std::move(value.value), number}, {}};
 }
@@ -159,6 +166,106 @@ DotenvFile unreadable(const std::filesystem::path& path, std::string_view why) {
   return file;
 }
 
+DotenvFile too_large(const std::filesystem::path& path) {
+  return unreadable(path, fmt::format("it is larger than the limit of {} bytes (1 MiB); expected "
+                                      "a dotenv file of NAME=value lines: is it the right file?",
+                                      kMaxDotenvBytes));
+}
+
+std::string line_too_long(std::size_t length) {
+  return fmt::format(
+      "the line is {} bytes long, over the limit of {} bytes (64 KiB) for one line; expected "
+      "NAME=value on one line",
+      length, kMaxDotenvLineBytes);
+}
+
+// Why a path that exists cannot be an env file, or nothing when it may be read. A pipe is read
+// (--env-file <(...) is one); a device such as /dev/zero or /dev/stdin on a terminal is not.
+std::optional<std::string_view> not_a_file(std::filesystem::file_type type) {
+  using std::filesystem::file_type;
+  switch (type) {
+    case file_type::regular:
+    case file_type::fifo:
+      return std::nullopt;
+    case file_type::directory:
+      return "it is a directory; expected a dotenv file";
+    case file_type::character:
+    case file_type::block:
+      return "it is a device, not a file; expected a dotenv file";
+    case file_type::socket:
+      return "it is a socket, not a file; expected a dotenv file";
+    default:
+      return "it is not a regular file; expected a dotenv file";
+  }
+}
+
+// Reads at most `limit` bytes: a file or pipe longer than that is cut there, never held whole.
+std::optional<std::string> read_at_most(const std::filesystem::path& path, std::size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string contents;
+  constexpr std::size_t kChunk = 64 * 1024;
+  std::vector<char> chunk(kChunk);
+  while (contents.size() < limit) {
+    in.read(chunk.data(), static_cast<std::streamsize>(std::min(kChunk, limit - contents.size())));
+    contents.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+    if (!in) break;
+  }
+  if (in.bad()) return std::nullopt;
+  return contents;
+}
+
+// A file descriptor closed when it goes out of scope.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+struct PipeRead {
+  std::string contents;
+  std::string error;  // empty when the writer finished (or the limit was passed)
+};
+
+// A pipe may have no writer yet, or one that never writes (a named pipe nobody feeds): opened
+// without blocking, it is read until the writer closes it, `limit` bytes have come, or nothing
+// has come for kPipeIdleTimeout.
+constexpr std::chrono::seconds kPipeIdleTimeout{5};
+
+PipeRead read_pipe(const std::filesystem::path& path, std::size_t limit) {
+  const FileDescriptor pipe(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (pipe.get() < 0) return {{}, "it could not be opened"};
+  PipeRead result;
+  std::vector<char> chunk(64 * 1024);
+  while (result.contents.size() < limit) {
+    pollfd waiting{.fd = pipe.get(), .events = POLLIN, .revents = 0};
+    const int ready = ::poll(&waiting, 1, static_cast<int>(kPipeIdleTimeout.count() * 1000));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return {{}, "it could not be read"};
+    if (ready == 0) {
+      return {{},
+              fmt::format("it is a pipe, and nothing came through it for {} s; expected a "
+                          "writer to send a dotenv file and close the pipe",
+                          kPipeIdleTimeout.count())};
+    }
+    const auto wanted = std::min(chunk.size(), limit - result.contents.size());
+    const ssize_t got = ::read(pipe.get(), chunk.data(), wanted);
+    if (got == 0) break;  // the writer closed it
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (got < 0) return {{}, "it could not be read"};
+    result.contents.append(chunk.data(), static_cast<std::size_t>(got));
+  }
+  return result;
+}
+
 }  // namespace
 
 const DotenvVariable* DotenvFile::find(std::string_view name) const {
@@ -168,6 +275,7 @@ const DotenvVariable* DotenvFile::find(std::string_view name) const {
 }
 
 DotenvFile parse_dotenv(std::string_view text, const std::filesystem::path& path) {
+  if (text.size() > kMaxDotenvBytes) return too_large(path);
   constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
   if (text.substr(0, kUtf8ByteOrderMark.size()) == kUtf8ByteOrderMark) {
     text.remove_prefix(kUtf8ByteOrderMark.size());
@@ -175,28 +283,50 @@ DotenvFile parse_dotenv(std::string_view text, const std::filesystem::path& path
   DotenvFile file;
   file.path = path;
   int number = 0;
+  std::size_t unlisted_errors = 0;
+  int first_unlisted_line = 0;
   while (!text.empty()) {
     const auto newline = text.find('\n');
     std::string_view line = text.substr(0, newline);
     text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
     ++number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF files
-    ParsedLine parsed = parse_line(line, number);
-    if (!parsed.error.empty()) file.errors.push_back({number, located(path, number, parsed.error)});
+    ParsedLine parsed = line.size() > kMaxDotenvLineBytes
+                            ? ParsedLine{std::nullopt, line_too_long(line.size())}
+                            : parse_line(line, number);
     if (parsed.variable) file.variables.push_back(*std::move(parsed.variable));
+    if (parsed.error.empty()) continue;
+    if (file.errors.size() < kMaxDotenvErrors) {
+      file.errors.push_back({number, located(path, number, parsed.error)});
+    } else if (unlisted_errors++ == 0) {
+      first_unlisted_line = number;
+    }
+  }
+  if (unlisted_errors > 0) {
+    file.errors.push_back(
+        {first_unlisted_line,
+         located(path, first_unlisted_line,
+                 fmt::format("and {} more malformed line{} from here on, not listed one by one",
+                             unlisted_errors, unlisted_errors == 1 ? "" : "s"))});
   }
   return file;
 }
 
 DotenvFile read_dotenv_file(const std::filesystem::path& path) {
   std::error_code error;
-  if (!std::filesystem::exists(path, error)) return unreadable(path, "no such file");
-  if (std::filesystem::is_directory(path, error)) return unreadable(path, "it is a directory");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  if (in) contents << in.rdbuf();
-  if (!in || in.bad()) return unreadable(path, "it could not be opened or read");
-  return parse_dotenv(contents.str(), path);
+  const auto status = std::filesystem::status(path, error);
+  if (!std::filesystem::exists(status)) return unreadable(path, "no such file");
+  if (const auto why = not_a_file(status.type())) return unreadable(path, *why);
+  if (status.type() == std::filesystem::file_type::fifo) {
+    PipeRead piped = read_pipe(path, kMaxDotenvBytes + 1);
+    if (!piped.error.empty()) return unreadable(path, piped.error);
+    if (piped.contents.size() > kMaxDotenvBytes) return too_large(path);
+    return parse_dotenv(piped.contents, path);
+  }
+  const auto contents = read_at_most(path, kMaxDotenvBytes + 1);
+  if (!contents) return unreadable(path, "it could not be opened or read");
+  if (contents->size() > kMaxDotenvBytes) return too_large(path);
+  return parse_dotenv(*contents, path);
 }
 
 }  // namespace poolkit

@@ -45,6 +45,25 @@ inline constexpr std::string_view kWaitQueueMultipleAdvice =
     "waitQueueMultiple does not exist in modern MongoDB drivers: remove it "
     "(MONGODB_MAX_POOL_SIZE bounds the pool, MONGODB_WAIT_QUEUE_TIMEOUT_MS bounds the wait)";
 
+// The longest unix socket path the system takes: sizeof(sockaddr_un::sun_path) - 1 (107 bytes
+// on Linux). A longer path would be cut short by the connect call, not refused.
+std::size_t max_socket_path_bytes() noexcept;
+
+// Why poolkit cannot use this URL as REDIS_URL (rediss://, a database that is not a number, a
+// user without a password, a socket path over the system limit), or empty when it can. One
+// judgment for settings validation and redis::make_endpoint (settings built in code), so
+// config, check, bench and demo refuse the same URLs with the same words. Never quotes a secret.
+std::string redis_url_problem(const Url& url);
+// The database a Redis URL accepted by redis_url_problem selects: ?db= wins over the path, as
+// redis-py does; 0 when neither names one.
+int redis_database(const Url& url);
+
+// The same for MONGODB_URL: waitQueueMultiple, a socket path over the limit, and whatever
+// libmongoc's own URI parser refuses (an option with a bad value such as maxPoolSize=abc). The
+// message is bounded in length and free of the password and secret option values. Defined in
+// src/mongo/uri.cpp, next to the URI builder that relies on it.
+std::string mongo_url_problem(const Url& url);
+
 // The value as it may be shown: URLs of secret variables redacted.
 std::string display_text(const SettingSpec& spec, std::string_view raw);
 

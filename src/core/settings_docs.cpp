@@ -26,19 +26,35 @@ that has a value wins:
 
 1. the process environment;
 2. a dotenv file: `--env-file FILE`, or `./.env` when it exists (read like python-dotenv:
-   `export`, quotes, escapes and `#` comments are understood; `${VAR}` is not expanded);
+   `export`, quotes, escapes and `#` comments are understood; `${VAR}` is not expanded).
+   It may be a file or a pipe (`--env-file <(...)`) of at most 1 MiB, with lines of at most
+   64 KiB; anything larger, a directory, a device or a pipe silent for 5 s is an error naming
+   the file;
 3. the profile chosen by `POOLKIT_PROFILE` (or `poolkit config --profile NAME`);
 4. the built-in default.
 
 Every value is parsed strictly. A value that does not parse or lies outside the valid
-range is an error that names the variable, the value (secrets masked) and what is
-expected; poolkit never falls back to a default silently. A value outside the recommended
-range is accepted with a warning, unless it is the value the active profile prescribes.
-Variables that look like misspelled poolkit variables are reported as warnings, and
-`waitQueueMultiple` in any form is an error: it does not exist in modern MongoDB drivers.
+range is an error that names the variable, the value (secrets masked; a value longer than
+40 bytes shown as its first 40 bytes and its length) and what is expected; poolkit never
+falls back to a default silently. A value outside the recommended range is accepted with a
+warning, unless it is the value the active profile prescribes. Variables that look like
+misspelled poolkit variables, or that other software names differently (`MONGO_URL`,
+`MONGODB_URI`, `REDIS_URI`, `REQUEST_TIMEOUT`, `AIOHTTP_TIMEOUT`, `REDIS_TIMEOUT`, ...), are
+reported as warnings naming the poolkit variable, and `waitQueueMultiple` in any form is an
+error: it does not exist in modern MongoDB drivers.
+
+URLs are judged as the clients will use them, so `config`, `check` and `bench` refuse the
+same ones: `rediss://` (TLS is not supported yet), a Redis database that is not a whole
+number (`/0` or `?db=0`), a Redis user without a password, a unix socket path longer than
+the system's limit (107 bytes), and any `MONGODB_URL` libmongoc's own parser refuses (e.g.
+`maxPoolSize=abc`). A MongoDB unix socket is written percent-encoded as the host:
+`mongodb://%2Ftmp%2Fmongodb-27017.sock`. `POOLKIT_METRICS_ADDR` on all interfaces
+(`0.0.0.0`, `[::]`) is a warning: the metrics are then reachable from other machines.
 
 Check a configuration with `poolkit config [--env-file FILE] [--profile NAME] [--json]`
-(exit status 0 when valid, 2 when not).
+(exit status 0 when valid, 2 when not; `--json` shows values in full up to 4 KiB, longer
+ones shortened like the table). `poolkit check` and `poolkit bench` also exit 2 on an
+invalid configuration, and `check --only LAYER` when that layer is not configured.
 
 **Rule of thumb:** pool size ≈ the peak concurrency you want for that backend, plus about
 20% for bursts.
@@ -51,7 +67,7 @@ Check a configuration with `poolkit config [--env-file FILE] [--profile NAME] [-
 | milliseconds | digits only, e.g. `5000` |
 | seconds | digits with an optional decimal point, at most 3 decimals: `2`, `2.5`, `0.25` (no sign, exponent, `inf` or `nan`) |
 | URL | a connection URL; the password and secret query values (`password=`, `token=`, ...) are always shown as `****`; percent-encode reserved characters in user names and passwords |
-| text | non-empty, no control characters |
+| text | non-empty UTF-8, no control characters |
 | name | printable ASCII without spaces |
 | choice | one of the listed words |
 | list | comma-separated listed words, each at most once |

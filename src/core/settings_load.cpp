@@ -19,6 +19,17 @@ namespace {
 using detail::SettingValue;
 
 constexpr std::string_view kProfileVariable = "POOLKIT_PROFILE";
+constexpr std::string_view kMetricsAddressVariable = "POOLKIT_METRICS_ADDR";
+
+// Addresses that bind every interface: IPv4's and IPv6's unspecified address in any spelling.
+bool is_wildcard_host(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    return !host.empty() && host.find_first_not_of("0:") == std::string_view::npos;
+  }
+  if (host.empty() || host.find_first_not_of("0.") != std::string_view::npos) return false;
+  return std::count(host.begin(), host.end(), '.') <= 3 && host.find_first_of('0') == 0;
+}
 constexpr const char* kDefaultEnvFile = "./.env";
 
 // Two variables whose values must be ordered, e.g. a minimum and its maximum.
@@ -37,6 +48,62 @@ constexpr std::array kOrderingRules{
     OrderingRule{"AIOHTTP_LIMIT_PER_HOST", "AIOHTTP_POOL_LIMIT", false,
                  "the per-host limit can never be reached"},
 };
+
+// Names other software (or habit) uses for a poolkit variable. Edit distance does not catch
+// them: MONGO_URL is three edits from MONGODB_URL, REQUEST_TIMEOUT has another first word.
+struct KnownAlias {
+  std::string_view alias;  // upper case
+  std::string_view meant;
+  std::string_view note = {};    // added to the suggestion
+  bool only_when_unset = false;  // common for other software: only worth a word when `meant`
+                                 // is not set either
+};
+
+constexpr std::array kKnownAliases{
+    KnownAlias{"MONGO_URL", "MONGODB_URL"},
+    KnownAlias{"MONGO_URI", "MONGODB_URL"},
+    KnownAlias{"MONGODB_URI", "MONGODB_URL"},
+    KnownAlias{"MONGO_CONNECTION_STRING", "MONGODB_URL"},
+    KnownAlias{"MONGODB_CONNECTION_STRING", "MONGODB_URL"},
+    KnownAlias{"MONGO_HOST", "MONGODB_URL", " (mongodb://host:27017/db)", true},
+    KnownAlias{"MONGODB_HOST", "MONGODB_URL", " (mongodb://host:27017/db)", true},
+    KnownAlias{"MONGO_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
+    KnownAlias{"MONGODB_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
+    KnownAlias{"MONGO_MAX_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
+    KnownAlias{"MONGODB_TIMEOUT", "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+               " (or MONGODB_SOCKET_TIMEOUT_MS for one operation)"},
+    KnownAlias{"MONGO_TIMEOUT", "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+               " (or MONGODB_SOCKET_TIMEOUT_MS for one operation)"},
+    KnownAlias{"REDIS_URI", "REDIS_URL"},
+    KnownAlias{"REDIS_CONNECTION_STRING", "REDIS_URL"},
+    KnownAlias{"REDIS_HOST", "REDIS_URL", " (redis://host:6379/0)", true},
+    KnownAlias{"REDIS_PORT", "REDIS_URL", " (redis://host:6379/0)", true},
+    KnownAlias{"REDIS_DB", "REDIS_URL", " (the database is its path: redis://host:6379/0)", true},
+    KnownAlias{"REDIS_TIMEOUT", "REDIS_SOCKET_TIMEOUT"},
+    KnownAlias{"REDIS_POOL_SIZE", "REDIS_MAX_CONNECTIONS"},
+    KnownAlias{"REDIS_MAX_POOL_SIZE", "REDIS_MAX_CONNECTIONS"},
+    KnownAlias{"REDIS_POOL_MAX_SIZE", "REDIS_MAX_CONNECTIONS"},
+    KnownAlias{"REQUEST_TIMEOUT", "REQUESTS_TIMEOUT"},
+    KnownAlias{"HTTP_TIMEOUT", "REQUESTS_TIMEOUT", " (or AIOHTTP_TIMEOUT_TOTAL for async HTTP)"},
+    KnownAlias{"REQUESTS_POOL_SIZE", "REQUESTS_POOL_MAXSIZE"},
+    KnownAlias{"REQUESTS_MAX_RETRIES", "REQUESTS_RETRIES"},
+    KnownAlias{"AIOHTTP_TIMEOUT", "AIOHTTP_TIMEOUT_TOTAL"},
+    KnownAlias{"AIOHTTP_LIMIT", "AIOHTTP_POOL_LIMIT"},
+    KnownAlias{"AIOHTTP_POOL_SIZE", "AIOHTTP_POOL_LIMIT"},
+    KnownAlias{"METRICS_ADDR", "POOLKIT_METRICS_ADDR"},
+};
+
+const KnownAlias* known_alias(std::string_view name) {
+  const std::string upper = detail::ascii_upper(name);
+  for (const KnownAlias& alias : kKnownAliases) {
+    if (alias.alias == upper) return &alias;
+  }
+  return nullptr;
+}
+
+// Beyond this many warnings (or errors) one more line counts the rest: a hostile environment
+// or dotenv file must not turn into megabytes of messages.
+constexpr std::size_t kMaxListedProblems = 50;
 
 // A raw value and where it was found.
 struct Found {
@@ -90,7 +157,10 @@ const SettingSpec* likely_meant(std::string_view name) {
   const SettingSpec* best = nullptr;
   std::size_t best_distance = kMaxEdits + 1;
   for (const SettingSpec& spec : setting_specs()) {
-    if (first_word(spec.name) != first_word(upper)) continue;
+    const std::size_t length_difference = upper.size() > spec.name.size()
+                                              ? upper.size() - spec.name.size()
+                                              : spec.name.size() - upper.size();
+    if (length_difference > kMaxEdits || first_word(spec.name) != first_word(upper)) continue;
     const std::size_t distance = edit_distance(upper, spec.name);
     if (distance < best_distance) {
       best = &spec;
@@ -118,7 +188,10 @@ class Loader {
       if (i != profile_index) load_entry(i);
     }
     check_orderings();
+    check_metrics_exposure();
     check_given_names();
+    count_unlisted(result_.errors, unlisted_errors_, "error");
+    count_unlisted(result_.warnings, unlisted_warnings_, "warning");
     if (result_.ok()) result_.settings = detail::build_settings(values_, result_.profile);
     return std::move(result_);
   }
@@ -148,8 +221,13 @@ class Loader {
     }
     for (const auto& [name, lines] : lines_by_name) {
       if (lines.size() < 2) continue;
-      warn(name, fmt::format("{} is set {} times in {} (lines {}); the last one counts", name,
-                             lines.size(), dotenv_->path.string(), fmt::join(lines, ", ")));
+      constexpr std::size_t kListedLines = 10;
+      const std::size_t listed = std::min(lines.size(), kListedLines);
+      warn(shorten_value(name),
+           fmt::format("{} is set {} times in {} (lines {}{}); the last one counts",
+                       shorten_value(name), lines.size(), dotenv_->path.string(),
+                       fmt::join(lines.begin(), lines.begin() + listed, ", "),
+                       listed < lines.size() ? ", …" : ""));
     }
   }
 
@@ -207,8 +285,8 @@ class Loader {
   // NAME="value": expected ...; reason (set in ...)
   void reject(const SettingEntry& entry, std::string_view reason) {
     const SettingSpec& spec = *entry.spec;
-    std::string message =
-        fmt::format("{}={:?}: expected {}", spec.name, *entry.display, describe_expected(spec));
+    std::string message = fmt::format("{}={}: expected {}", spec.name, quote_value(*entry.display),
+                                      describe_expected(spec));
     if (!reason.empty()) message += fmt::format("; {}", reason);
     message += " " + where(entry.source);
     error(spec.name, std::move(message));
@@ -222,7 +300,8 @@ class Loader {
     if (!spec.recommended || !number || detail::is_within(*spec.recommended, *number)) return;
     if (matches_profile(spec, *number)) return;
     warn(spec.name, fmt::format("{}={} is outside the recommended range {} {}", spec.name,
-                                *entry.display, *describe_recommended(spec), where(entry.source)));
+                                shorten_value(*entry.display), *describe_recommended(spec),
+                                where(entry.source)));
   }
 
   bool matches_profile(const SettingSpec& spec, double number) const {
@@ -238,15 +317,31 @@ class Loader {
       const auto lower = numeric(rule.lower);
       const auto upper = numeric(rule.upper);
       if (!lower || !upper || *lower <= *upper) continue;
-      std::string message = fmt::format("{}={} is larger than {}={}: {}", rule.lower,
-                                        *result_.find(rule.lower)->display, rule.upper,
-                                        *result_.find(rule.upper)->display, rule.consequence);
+      std::string message =
+          fmt::format("{}={} is larger than {}={}: {}", rule.lower,
+                      shorten_value(*result_.find(rule.lower)->display), rule.upper,
+                      shorten_value(*result_.find(rule.upper)->display), rule.consequence);
       if (rule.is_error) {
         error(rule.lower, std::move(message));
       } else {
         warn(rule.lower, std::move(message));
       }
     }
+  }
+
+  // A wildcard address serves /metrics and /healthz to every network the host is on.
+  void check_metrics_exposure() {
+    const SettingEntry* entry = result_.find(kMetricsAddressVariable);
+    if (!values_.contains(kMetricsAddressVariable)) return;
+    const std::string_view address = *entry->raw;
+    const std::string_view host = address.substr(0, address.rfind(':'));
+    if (!is_wildcard_host(host)) return;
+    warn(kMetricsAddressVariable,
+         fmt::format("{}={} listens on all interfaces: /metrics and /healthz (pool state, server "
+                     "addresses, error counts) are reachable from other machines. Use "
+                     "127.0.0.1:PORT unless scrapers run elsewhere, and then limit who can reach "
+                     "the port {}",
+                     kMetricsAddressVariable, shorten_value(address), where(entry->source)));
   }
 
   std::optional<double> numeric(std::string_view name) const {
@@ -267,28 +362,55 @@ class Loader {
     }
   }
 
+  // Names are shown shortened too: an environment may hold a name of any length.
   void check_given_name(std::string_view name) {
     if (find_setting_spec(name)) return;
     const auto found = find_given(name);
+    const std::string shown = shorten_value(name);
     if (detail::names_wait_queue_multiple(name)) {
-      error(name, fmt::format("{} is set, but {} {}", name, detail::kWaitQueueMultipleAdvice,
-                              where(found->source)));
+      error(shown, fmt::format("{} is set, but {} {}", shown, detail::kWaitQueueMultipleAdvice,
+                               where(found->source)));
+      return;
+    }
+    if (const KnownAlias* alias = known_alias(name)) {
+      if (alias->only_when_unset && find_given(alias->meant)) return;
+      warn(shown, fmt::format("{} is not a poolkit variable and is ignored; did you mean {}{}? {}",
+                              shown, alias->meant, alias->note, where(found->source)));
       return;
     }
     if (const SettingSpec* meant = likely_meant(name)) {
-      warn(name, fmt::format("{} is not a poolkit variable and is ignored; did you mean {}? {}",
-                             name, meant->name, where(found->source)));
+      warn(shown, fmt::format("{} is not a poolkit variable and is ignored; did you mean {}? {}",
+                              shown, meant->name, where(found->source)));
     }
   }
 
   void error(std::string_view name, std::string message) {
-    result_.errors.push_back({std::string(name), std::move(message)});
+    add_problem(result_.errors, unlisted_errors_, name, std::move(message));
   }
 
   void warn(std::string_view name, std::string message) {
-    result_.warnings.push_back({std::string(name), std::move(message)});
+    add_problem(result_.warnings, unlisted_warnings_, name, std::move(message));
   }
 
+  static void add_problem(std::vector<SettingProblem>& problems, std::size_t& unlisted,
+                          std::string_view name, std::string message) {
+    if (problems.size() < kMaxListedProblems) {
+      problems.push_back({std::string(name), std::move(message)});
+    } else {
+      ++unlisted;
+    }
+  }
+
+  // The line that stands for every problem past kMaxListedProblems.
+  static void count_unlisted(std::vector<SettingProblem>& problems, std::size_t unlisted,
+                             std::string_view kind) {
+    if (unlisted == 0) return;
+    problems.push_back({"", fmt::format("and {} more {}{}, not listed one by one", unlisted, kind,
+                                        unlisted == 1 ? "" : "s")});
+  }
+
+  std::size_t unlisted_errors_ = 0;
+  std::size_t unlisted_warnings_ = 0;
   const LoadOptions& options_;
   Environment environment_;
   std::optional<DotenvFile> dotenv_;

@@ -1,6 +1,7 @@
 // Strict parsing of one setting value, and the words that describe what each kind accepts.
 
 #include <fmt/format.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <array>
@@ -117,6 +118,44 @@ bool is_control_char(char c) {
   return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
 }
 
+// Well-formed UTF-8: no stray continuation byte, no truncated or overlong sequence, nothing
+// above U+10FFFF and no surrogate. libmongoc refuses an application name that is not.
+bool is_valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    char32_t code = 0;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if ((lead & 0xE0) == 0xC0) {
+      length = 2;
+      code = lead & 0x1F;
+    } else if ((lead & 0xF0) == 0xE0) {
+      length = 3;
+      code = lead & 0x0F;
+    } else if ((lead & 0xF8) == 0xF0) {
+      length = 4;
+      code = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    constexpr char32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 ParsedSetting parse_text(const SettingSpec& spec, std::string_view text) {
   if (text.empty()) return rejected(std::string(kEmptyReason));
   if (spec.max_length > 0 && text.size() > spec.max_length) {
@@ -125,6 +164,7 @@ ParsedSetting parse_text(const SettingSpec& spec, std::string_view text) {
   if (std::any_of(text.begin(), text.end(), is_control_char)) {
     return rejected("it contains a control character");
   }
+  if (!is_valid_utf8(text)) return rejected("it is not valid UTF-8");
   return accepted(std::string(text));
 }
 
@@ -178,40 +218,15 @@ ParsedSetting parse_list(const SettingSpec& spec, std::string_view text) {
     const auto comma = text.find(',');
     const std::string_view word = trim_blanks(text.substr(0, comma));
     if (word.empty()) return rejected("an entry is empty");
-    if (!is_one_of(spec.choices, word)) return rejected(fmt::format("{:?} is not one", word));
+    if (!is_one_of(spec.choices, word)) return rejected(quote_value(word) + " is not one");
     if (std::find(words.begin(), words.end(), word) != words.end()) {
-      return rejected(fmt::format("{:?} is listed twice", word));
+      return rejected(quote_value(word) + " is listed twice");
     }
     words.emplace_back(word);
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
   }
   return accepted(std::move(words));
-}
-
-std::string check_mongo_url(const Url& url) {
-  for (const auto& param : url.query) {
-    if (names_wait_queue_multiple(param.key)) return std::string(kWaitQueueMultipleAdvice);
-  }
-  return {};
-}
-
-// Redis numbers its databases with an int; how many exist is the server's configuration.
-std::string check_redis_database(std::string_view database) {
-  const auto number = parse_digits(database);
-  if (!number || *number > std::numeric_limits<int>::max()) {
-    return "the database must be a number, like /0 (or ?db=0 for unix://)";
-  }
-  return {};
-}
-
-std::string check_redis_url(const Url& url) {
-  if (url.scheme == "unix") {
-    const auto database = url.query_value("db");
-    return database ? check_redis_database(*database) : std::string{};
-  }
-  if (url.path.empty() || url.path == "/") return {};
-  return check_redis_database(std::string_view(url.path).substr(1));
 }
 
 ParsedSetting parse_url_setting(const SettingSpec& spec, std::string_view text) {
@@ -222,9 +237,13 @@ ParsedSetting parse_url_setting(const SettingSpec& spec, std::string_view text) 
   } catch (const ConfigError& error) {
     return rejected(error.what());  // free of secrets by parse_url's contract
   }
-  if (!is_one_of(spec.choices, url.scheme)) return rejected("it has another scheme");
+  // rediss:// is not among REDIS_URL's schemes, but redis_url_problem says why.
+  const bool refused_redis_scheme = url.scheme == "rediss" && is_one_of(spec.choices, "redis");
+  if (!is_one_of(spec.choices, url.scheme) && !refused_redis_scheme) {
+    return rejected("it has another scheme");
+  }
   const bool is_mongo = url.scheme.starts_with("mongodb");
-  std::string problem = is_mongo ? check_mongo_url(url) : check_redis_url(url);
+  std::string problem = is_mongo ? mongo_url_problem(url) : redis_url_problem(url);
   if (!problem.empty()) return rejected(std::move(problem));
   return accepted(std::move(url));
 }
@@ -251,6 +270,64 @@ bool names_wait_queue_multiple(std::string_view name) {
     if (c != '_' && c != '-') squashed += ascii_lower(c);
   }
   return squashed.find("waitqueuemultiple") != std::string::npos;
+}
+
+std::size_t max_socket_path_bytes() noexcept {
+  return sizeof(sockaddr_un::sun_path) - 1;
+}
+
+namespace {
+
+constexpr std::string_view kRedisDatabaseAdvice =
+    "the database must be a whole number, like /0 or ?db=0 (for unix:// only ?db=0)";
+
+// Redis numbers its databases with an int; how many exist is the server's configuration.
+std::optional<int> parse_redis_database(std::string_view text) {
+  const auto number = parse_digits(text);
+  if (!number || *number > std::numeric_limits<int>::max()) return std::nullopt;
+  return static_cast<int>(*number);
+}
+
+// The database text a Redis URL gives, if any: ?db= wins over the path.
+std::optional<std::string> redis_database_text(const Url& url) {
+  if (auto db = url.query_value("db")) return db;
+  if (url.scheme == "unix" || url.path.empty() || url.path == "/") return std::nullopt;
+  return url.path.substr(1);
+}
+
+}  // namespace
+
+std::string redis_url_problem(const Url& url) {
+  if (url.scheme == "rediss") {
+    return "rediss:// needs TLS, and TLS is not supported yet; use redis:// over a trusted "
+           "network or a unix:// socket";
+  }
+  if ((url.scheme != "redis" && url.scheme != "unix") ||
+      (url.scheme == "redis" && url.hosts.size() != 1)) {
+    return "it must be redis://host:port/db or unix:///path.sock?db=N";
+  }
+  if (url.scheme == "unix" && url.path.size() > max_socket_path_bytes()) {
+    return fmt::format(
+        "the socket path is {} bytes long, over the system's limit of {} bytes for a unix socket "
+        "path; use a shorter path (e.g. a symbolic link)",
+        url.path.size(), max_socket_path_bytes());
+  }
+  if (const auto database = redis_database_text(url);
+      database && !parse_redis_database(*database)) {
+    return std::string(kRedisDatabaseAdvice);
+  }
+  // Redis authenticates a user only with a password. The lone name is often a password
+  // written without its ':' (redis://secret@host), so it is not repeated here.
+  if (!url.username.empty() && !url.password && !url.query_value("password")) {
+    return "it names a user but no password: Redis needs both (redis://user:password@host/0); "
+           "for a password alone write redis://:password@host/0";
+  }
+  return {};
+}
+
+int redis_database(const Url& url) {
+  const auto text = redis_database_text(url);
+  return text ? parse_redis_database(*text).value_or(0) : 0;
 }
 
 ParsedSetting parse_setting(const SettingSpec& spec, std::string_view text) {
@@ -301,6 +378,32 @@ std::string display_text(const SettingSpec& spec, std::string_view raw) {
 }  // namespace poolkit::detail
 
 namespace poolkit {
+
+namespace {
+
+// The longest prefix of `value` of at most `bytes` bytes that does not end inside a UTF-8
+// character.
+std::string_view utf8_prefix(std::string_view value, std::size_t bytes) {
+  if (value.size() <= bytes) return value;
+  const auto is_continuation = [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+  };
+  std::size_t end = bytes;
+  while (end > 0 && is_continuation(value[end])) --end;
+  return value.substr(0, end);
+}
+
+}  // namespace
+
+std::string shorten_value(std::string_view value) {
+  if (value.size() <= kShownValueBytes) return std::string(value);
+  return fmt::format("{}… ({} bytes)", utf8_prefix(value, kShownValueBytes), value.size());
+}
+
+std::string quote_value(std::string_view value) {
+  if (value.size() <= kShownValueBytes) return fmt::format("{:?}", value);
+  return fmt::format("{:?}… ({} bytes)", utf8_prefix(value, kShownValueBytes), value.size());
+}
 
 std::string describe_expected(const SettingSpec& spec) {
   using detail::format_number;

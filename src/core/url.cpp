@@ -89,7 +89,22 @@ void check_host_name(std::string_view name, bool bracketed) {
   }
 }
 
-UrlHost parse_host(std::string_view text) {
+// mongodb:// names a unix socket by its percent-encoded path as a host, as libmongoc and the
+// connection string spec allow: mongodb://%2Ftmp%2Fmongodb-27017.sock. Decoded, without a port.
+UrlHost parse_socket_host(std::string_view text) {
+  auto path = percent_decode(text);
+  if (!path || path->empty() || path->front() != '/') {
+    reject(
+        "a host with '%' must be a percent-encoded unix socket path such as "
+        "%2Ftmp%2Fmongodb-27017.sock");
+  }
+  return UrlHost{*std::move(path), std::nullopt};
+}
+
+UrlHost parse_host(std::string_view text, bool allow_socket_path) {
+  if (allow_socket_path && text.find('%') != std::string_view::npos) {
+    return parse_socket_host(text);
+  }
   UrlHost host;
   std::string_view port_part;
   bool has_port = false;
@@ -117,7 +132,7 @@ UrlHost parse_host(std::string_view text) {
   return host;
 }
 
-std::vector<UrlHost> parse_hosts(std::string_view text) {
+std::vector<UrlHost> parse_hosts(std::string_view text, bool allow_socket_paths) {
   std::vector<UrlHost> hosts;
   if (text.empty()) return hosts;
   std::size_t start = 0;
@@ -125,7 +140,7 @@ std::vector<UrlHost> parse_hosts(std::string_view text) {
     const auto comma = text.find(',', start);
     const std::string_view item = text.substr(start, comma - start);
     if (item.empty()) reject("the host list has an empty entry");
-    hosts.push_back(parse_host(item));
+    hosts.push_back(parse_host(item, allow_socket_paths));
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
@@ -224,7 +239,7 @@ Url parse_url(std::string_view text) {
       authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
 
   const std::string_view host_part = take_userinfo(authority, url);
-  if (url.scheme != "unix") url.hosts = parse_hosts(host_part);
+  if (url.scheme != "unix") url.hosts = parse_hosts(host_part, url.scheme == "mongodb");
 
   const auto question = after_authority.find('?');
   url.path = std::string(after_authority.substr(0, question));

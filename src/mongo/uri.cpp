@@ -73,6 +73,31 @@ std::string without_params(std::string_view text, Drop drop) {
   return result;
 }
 
+// libmongoc may quote an option's value in its message: the password and secret option values
+// are masked, and the message is cut to a length fit for one line.
+std::string safe_libmongoc_message(std::string message, const Url& url) {
+  message = url.scrub(std::move(message));
+  constexpr std::size_t kMaxMessageBytes = 200;
+  if (message.size() > kMaxMessageBytes) {
+    message = poolkit::shorten_value(message);
+  }
+  return message;
+}
+
+// The unix socket paths among the hosts (a path is written percent-encoded, so it is the only
+// kind of host that starts with '/'), each within the system's limit.
+std::string socket_path_problem(const Url& url) {
+  for (const UrlHost& host : url.hosts) {
+    if (host.name.starts_with('/') && host.name.size() > poolkit::detail::max_socket_path_bytes()) {
+      return fmt::format(
+          "a socket path is {} bytes long, over the system's limit of {} bytes for a unix socket "
+          "path; use a shorter path (e.g. a symbolic link)",
+          host.name.size(), poolkit::detail::max_socket_path_bytes());
+    }
+  }
+  return {};
+}
+
 class UriBuilder {
  public:
   explicit UriBuilder(const MongoSettings& settings) : settings_(settings) {
@@ -84,7 +109,11 @@ class UriBuilder {
   }
 
   BuiltUri build() {
-    reject_wait_queue_multiple();
+    // Settings validation judged the URL already; settings built in code are judged here.
+    if (const std::string problem = poolkit::detail::mongo_url_problem(url()); !problem.empty()) {
+      throw ConfigError(
+          fmt::format("MONGODB_URL ({}): {}", shorten_value(url().redacted()), problem));
+    }
     warn_about_overridden_options();
     parse();
     set_owned_driver_options();
@@ -97,24 +126,15 @@ class UriBuilder {
  private:
   const Url& url() const { return *settings_.url; }
 
-  void reject_wait_queue_multiple() const {
-    for (const UrlQueryParam& param : url().query) {
-      if (poolkit::detail::names_wait_queue_multiple(param.key)) {
-        throw ConfigError(fmt::format("MONGODB_URL has the option {}: {}", param.key,
-                                      poolkit::detail::kWaitQueueMultipleAdvice));
-      }
-    }
-  }
-
   void warn_about_overridden_options() {
     const auto options = owned_options(settings_);
     for (const UrlQueryParam& param : url().query) {
       const OwnedOption* owned = find_owned(options, param.key);
       if (owned == nullptr || param.value == std::to_string(owned->value)) continue;
-      warnings_.push_back(
-          fmt::format("MONGODB_URL sets {}={}, but {} ({}) decides it: the URL option is ignored; "
-                      "set {} instead",
-                      param.key, param.value, owned->variable, owned->value, owned->variable));
+      warnings_.push_back(fmt::format(
+          "MONGODB_URL sets {}={}, but {} ({}) decides it: the URL option is ignored; "
+          "set {} instead",
+          param.key, shorten_value(param.value), owned->variable, owned->value, owned->variable));
     }
   }
 
@@ -126,7 +146,7 @@ class UriBuilder {
     uri_.reset(mongoc_uri_new_with_error(text.c_str(), &error));
     if (!uri_) {
       throw ConfigError(fmt::format("libmongoc refuses MONGODB_URL ({}): {}", url().redacted(),
-                                    url().scrub(error.message)));
+                                    safe_libmongoc_message(error.message, url())));
     }
   }
 
@@ -187,7 +207,7 @@ class UriBuilder {
     if (!given || *given == value) return;
     warnings_.push_back(
         fmt::format("MONGODB_URL sets {}={}, but {} ({}) wins: the URL option is ignored", key,
-                    *given, variable, value));
+                    shorten_value(*given), variable, value));
   }
 
   const MongoSettings& settings_;
@@ -202,3 +222,28 @@ BuiltUri build_uri(const MongoSettings& settings) {
 }
 
 }  // namespace poolkit::mongo::detail
+
+namespace poolkit::detail {
+
+std::string mongo_url_problem(const Url& url) {
+  for (const UrlQueryParam& param : url.query) {
+    if (names_wait_queue_multiple(param.key)) {
+      return fmt::format("it has the option {}: {}", shorten_value(param.key),
+                         kWaitQueueMultipleAdvice);
+    }
+  }
+  if (std::string problem = mongo::detail::socket_path_problem(url); !problem.empty()) {
+    return problem;
+  }
+  // The whole URL, pool options included: poolkit enforces those itself, but a value libmongoc
+  // cannot read (maxPoolSize=abc) is as wrong in MONGODB_URL as anywhere.
+  mongo::detail::ensure_mongoc_initialized();
+  bson_error_t error;
+  mongo::detail::UriPtr uri(mongoc_uri_new_with_error(url.text.c_str(), &error));
+  if (!uri) {
+    return "libmongoc refuses it: " + mongo::detail::safe_libmongoc_message(error.message, url);
+  }
+  return {};
+}
+
+}  // namespace poolkit::detail

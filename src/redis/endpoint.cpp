@@ -7,34 +7,13 @@
 #include <cerrno>
 #include <fstream>
 
+#include "../core/settings_detail.hpp"
 #include "poolkit/error.hpp"
 
 namespace poolkit::redis::detail {
 namespace {
 
 constexpr int kDefaultPort = 6379;
-constexpr std::size_t kMaxDatabaseDigits = 9;
-
-int parse_database(std::string_view text, const std::string& address) {
-  const bool digits_only =
-      !text.empty() && text.size() <= kMaxDatabaseDigits &&
-      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (!digits_only) {
-    throw ConfigError(fmt::format(
-        "REDIS_URL ({}) names database \"{}\": expected a database number such as /0 or ?db=0",
-        address, text));
-  }
-  return std::stoi(std::string(text));
-}
-
-// "?db=" wins over the path, as redis-py does.
-int database_of(const Url& url, const std::string& address) {
-  if (auto db = url.query_value("db")) return parse_database(*db, address);
-  if (url.scheme == "unix") return 0;
-  std::string_view path = url.path;
-  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
-  return path.empty() ? 0 : parse_database(path, address);
-}
 
 // CLIENT SETNAME refuses spaces and newlines, so anything outside printable ASCII becomes '-'.
 std::string as_client_name(std::string_view name) {
@@ -116,25 +95,20 @@ Endpoint make_endpoint(const RedisSettings& settings) {
   const Url& url = *settings.url;
   Endpoint endpoint;
   endpoint.address = url.redacted();
-  if (url.scheme == "rediss") {
-    throw ConfigError(
-        fmt::format("REDIS_URL ({}) uses rediss://: TLS is not supported yet; use "
-                    "redis:// over a trusted network or a unix:// socket",
-                    endpoint.address));
+  // Settings validation judged the URL already; settings built in code are judged here.
+  if (const std::string problem = poolkit::detail::redis_url_problem(url); !problem.empty()) {
+    throw ConfigError(fmt::format("REDIS_URL ({}): {}", shorten_value(endpoint.address), problem));
   }
   if (url.scheme == "unix") {
     endpoint.socket_path = url.path;
-  } else if (url.scheme == "redis" && !url.hosts.empty()) {
+  } else {
     endpoint.host = url.hosts.front().name;
     endpoint.port = url.hosts.front().port.value_or(kDefaultPort);
-  } else {
-    throw ConfigError(fmt::format(
-        "REDIS_URL ({}) must be redis://host:port/db or unix:///path.sock?db=N", endpoint.address));
   }
   endpoint.username = url.username;
   endpoint.password = url.password;
   if (!endpoint.password) endpoint.password = url.query_value("password");
-  endpoint.database = database_of(url, endpoint.address);
+  endpoint.database = poolkit::detail::redis_database(url);
   endpoint.client_name =
       settings.client_name ? as_client_name(*settings.client_name) : process_name();
   endpoint.connect_timeout = settings.connect_timeout;

@@ -28,7 +28,7 @@ struct Endpoint {
   bool is_unix() const noexcept { return !socket_path.empty(); }
 };
 
-// Throws ConfigError (missing URL, rediss://, bad database number).
+// Throws ConfigError (missing URL, or a URL detail::redis_url_problem refuses).
 Endpoint make_endpoint(const RedisSettings& settings);
 
 // Connects, sets the socket timeout and keepalive, then AUTH, SELECT and CLIENT SETNAME.

@@ -1,7 +1,13 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <poolkit/dotenv.hpp>
 #include <string>
+#include <thread>
 
 #include "settings_test_support.hpp"
 
@@ -189,6 +195,155 @@ TEST(Dotenv, FileIsReadAndErrorsNameItsPath) {
   ASSERT_EQ(file.variables.size(), 1u);
   ASSERT_EQ(file.errors.size(), 1u);
   EXPECT_TRUE(contains(file.errors[0].message, path.string() + ":2:"));
+}
+
+// ----- bounds: a wrong path or a hostile file fails fast, never fills memory ------------------
+
+TEST(Dotenv, TextOverTheSizeLimitIsOneErrorAndNothingIsRead) {
+  const std::string text = "A=1\n" + std::string(kMaxDotenvBytes, '#');
+  const DotenvFile file = parse(text);
+  EXPECT_TRUE(file.variables.empty());
+  ASSERT_EQ(file.errors.size(), 1u);
+  EXPECT_EQ(file.errors[0].line, 0);
+  EXPECT_TRUE(contains(file.errors[0].message, "test.env")) << file.errors[0].message;
+  EXPECT_TRUE(contains(file.errors[0].message, "larger than the limit of 1048576 bytes"))
+      << file.errors[0].message;
+}
+
+TEST(Dotenv, TextAtTheSizeLimitIsRead) {
+  std::string text = "A=1\n";
+  const std::string comment = "#" + std::string(1000, '-') + "\n";
+  while (text.size() + comment.size() <= kMaxDotenvBytes) text += comment;
+  text += std::string(kMaxDotenvBytes - text.size(), '\n');
+  ASSERT_EQ(text.size(), kMaxDotenvBytes);
+  const DotenvFile file = parse(text);
+  EXPECT_TRUE(file.errors.empty());
+  EXPECT_EQ(file.variables.size(), 1u);
+}
+
+TEST(Dotenv, LineOverTheLengthLimitIsAnErrorNamingTheLimitAndTheRestIsRead) {
+  const std::string value(kMaxDotenvLineBytes, 'x');
+  const DotenvFile file = parse("A=" + value + "\nB=2\n");
+  ASSERT_EQ(file.errors.size(), 1u);
+  EXPECT_EQ(file.errors[0].line, 1);
+  const std::string& message = file.errors[0].message;
+  EXPECT_TRUE(contains(message, "test.env:1:")) << message;
+  EXPECT_TRUE(contains(message, "over the limit of 65536 bytes")) << message;
+  EXPECT_LT(message.size(), 300u) << "the line itself must not be repeated";
+  ASSERT_EQ(file.variables.size(), 1u);
+  EXPECT_EQ(file.variables[0].name, "B");
+}
+
+TEST(Dotenv, LineAtTheLengthLimitIsRead) {
+  const std::string line = "A=" + std::string(kMaxDotenvLineBytes - 2, 'x');
+  EXPECT_EQ(value_of(line).size(), kMaxDotenvLineBytes - 2);
+}
+
+TEST(Dotenv, LongNameIsShownShortenedInItsError) {
+  // Found by fuzz/dotenv_fuzz.cpp: the name was repeated whole.
+  const std::string message = error_of(std::string(60000, 'N') + "=\"unterminated");
+  EXPECT_TRUE(contains(message, "… (60000 bytes)")) << message.substr(0, 300);
+  EXPECT_LT(message.size(), 300u);
+}
+
+TEST(Dotenv, ManyMalformedLinesAreCountedNotListedOneByOne) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "not a line\n";
+  const DotenvFile file = parse(text);
+  ASSERT_EQ(file.errors.size(), kMaxDotenvErrors + 1);
+  const DotenvError& summary = file.errors.back();
+  EXPECT_EQ(summary.line, static_cast<int>(kMaxDotenvErrors) + 1);
+  EXPECT_TRUE(contains(summary.message, "and 980 more malformed lines")) << summary.message;
+}
+
+TEST(Dotenv, FileOverTheSizeLimitIsAnErrorNamingTheLimit) {
+  const testing::ScratchDirectory directory;
+  const auto path = directory.write("huge.env", std::string(kMaxDotenvBytes + 1, 'x'));
+  const DotenvFile file = read_dotenv_file(path);
+  ASSERT_EQ(file.errors.size(), 1u);
+  EXPECT_TRUE(contains(file.errors[0].message, path.string())) << file.errors[0].message;
+  EXPECT_TRUE(contains(file.errors[0].message, "larger than the limit")) << file.errors[0].message;
+}
+
+TEST(Dotenv, DeviceIsNotReadAndNotAnEnvFile) {
+  const auto start = std::chrono::steady_clock::now();
+  const DotenvFile file = read_dotenv_file("/dev/zero");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  ASSERT_EQ(file.errors.size(), 1u);
+  EXPECT_TRUE(contains(file.errors[0].message,
+                       "/dev/zero: cannot read the env file: it is a "
+                       "device, not a file"))
+      << file.errors[0].message;
+}
+
+TEST(Dotenv, EndlessPipeIsReadOnlyUpToTheLimit) {
+  const testing::ScratchDirectory directory;
+  const auto fifo = directory.path() / "endless.env";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // The writer stops on its own after 4 MiB, or when the reader has gone (EPIPE, with SIGPIPE
+  // ignored in this thread's process only for the duration of the test).
+  const auto previous = std::signal(SIGPIPE, SIG_IGN);
+  std::thread writer([&fifo] {
+    const int fd = ::open(fifo.c_str(), O_WRONLY);
+    if (fd < 0) return;
+    const std::string chunk(64 * 1024, 'x');
+    for (int i = 0; i < 64; ++i) {
+      if (::write(fd, chunk.data(), chunk.size()) < 0) break;
+    }
+    ::close(fd);
+  });
+  const DotenvFile file = read_dotenv_file(fifo);
+  writer.join();
+  std::signal(SIGPIPE, previous);
+  ASSERT_EQ(file.errors.size(), 1u);
+  EXPECT_TRUE(contains(file.errors[0].message, "larger than the limit")) << file.errors[0].message;
+}
+
+TEST(Dotenv, PipeNobodyWritesToIsAnErrorAfterAFewSecondsNotAHang) {
+  const testing::ScratchDirectory directory;
+  const auto fifo = directory.path() / "silent.env";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto start = std::chrono::steady_clock::now();
+  const DotenvFile file = read_dotenv_file(fifo);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  ASSERT_EQ(file.errors.size(), 1u);
+  EXPECT_TRUE(contains(file.errors[0].message, "it is a pipe, and nothing came through it"))
+      << file.errors[0].message;
+}
+
+TEST(Dotenv, PipeWhoseWriterComesLateIsRead) {
+  const testing::ScratchDirectory directory;
+  const auto fifo = directory.path() / "late.env";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&fifo] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const int fd = ::open(fifo.c_str(), O_WRONLY);
+    if (fd < 0) return;
+    const std::string_view text = "A=1\n";
+    [[maybe_unused]] const auto written = ::write(fd, text.data(), text.size());
+    ::close(fd);
+  });
+  const DotenvFile file = read_dotenv_file(fifo);
+  writer.join();
+  EXPECT_TRUE(file.errors.empty()) << (file.errors.empty() ? "" : file.errors[0].message);
+  EXPECT_EQ(file.variables.size(), 1u);
+}
+
+TEST(Dotenv, PipeIsReadLikeAFile) {
+  const testing::ScratchDirectory directory;
+  const auto fifo = directory.path() / "piped.env";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&fifo] {
+    const int fd = ::open(fifo.c_str(), O_WRONLY);
+    if (fd < 0) return;
+    const std::string_view text = "A=1\nB=2\n";
+    [[maybe_unused]] const auto written = ::write(fd, text.data(), text.size());
+    ::close(fd);
+  });
+  const DotenvFile file = read_dotenv_file(fifo);
+  writer.join();
+  EXPECT_TRUE(file.errors.empty());
+  EXPECT_EQ(file.variables.size(), 2u);
 }
 
 }  // namespace

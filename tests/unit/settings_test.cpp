@@ -57,9 +57,9 @@ std::string everything_shown(const LoadResult& result) {
   return text;
 }
 
-// How an error message starts: NAME="value".
+// How an error message starts: NAME="value", the value shortened as every message shows it.
 std::string assignment(std::string_view name, std::string_view value) {
-  return std::string(name) + "=\"" + std::string(value) + "\"";
+  return std::string(name) + "=" + quote_value(value);
 }
 
 std::string secret_url(std::string_view scheme, std::string_view rest) {
@@ -376,6 +376,9 @@ INSTANTIATE_TEST_SUITE_P(
                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
                       "at most 128 bytes"},
         RejectedValue{"EmptyAppName", "MONGODB_APPNAME", "", "it is empty"},
+        RejectedValue{"AppNameNotUtf8", "MONGODB_APPNAME", "caf\xE9", "it is not valid UTF-8"},
+        RejectedValue{"AppNameWithSurrogate", "MONGODB_APPNAME", "a\xED\xA0\x80",
+                      "it is not valid UTF-8"},
         RejectedValue{"ClientNameWithSpace", "REDIS_CLIENT_NAME", "my app", "without spaces"},
         RejectedValue{"MongoUrlWithWrongScheme", "MONGODB_URL", "redis://127.0.0.1:6379/0",
                       "a URL starting with mongodb:// or mongodb+srv://"},
@@ -389,11 +392,27 @@ INSTANTIATE_TEST_SUITE_P(
                       "mongodb://127.0.0.1/app?w=1&WAITQUEUEMULTIPLE=5",
                       "waitQueueMultiple does not exist"},
         RejectedValue{"RedisUrlWithHttpScheme", "REDIS_URL", "http://127.0.0.1:6379",
-                      "redis://, rediss:// or unix://"},
+                      "a URL starting with redis:// or unix://"},
         RejectedValue{"RedisUrlWithNonNumericDatabase", "REDIS_URL", "redis://127.0.0.1/cache",
-                      "the database must be a number"},
+                      "the database must be a whole number"},
+        RejectedValue{"RedisUrlWithNegativeDatabaseOption", "REDIS_URL",
+                      "redis://127.0.0.1/0?db=-1", "the database must be a whole number"},
+        RejectedValue{"RedisUrlWithDatabaseBeyondInt", "REDIS_URL", "redis://127.0.0.1/2147483648",
+                      "the database must be a whole number"},
         RejectedValue{"UnixSocketWithNonNumericDatabase", "REDIS_URL",
-                      "unix:///run/redis.sock?db=one", "the database must be a number"},
+                      "unix:///run/redis.sock?db=one", "the database must be a whole number"},
+        RejectedValue{"RedissUntilTlsLands", "REDIS_URL", "rediss://127.0.0.1:6380/0",
+                      "TLS is not supported yet"},
+        RejectedValue{
+            "UnixSocketPathOverTheSystemLimit", "REDIS_URL",
+            "unix:///run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/redis.sock",
+            "the socket path is 121 bytes long, over the system's limit of 107 bytes"},
+        RejectedValue{"MongoUrlOptionWithBadValue", "MONGODB_URL",
+                      "mongodb://127.0.0.1/app?maxpoolsize=abc",
+                      "libmongoc refuses it: Unsupported value for \"maxpoolsize\""},
+        RejectedValue{"MongoUrlBoolOptionWithBadValue", "MONGODB_URL",
+                      "mongodb://127.0.0.1/app?retryWrites=maybe", "libmongoc refuses it"},
         RejectedValue{"EmptyUrl", "REDIS_URL", "", "it is empty"},
         RejectedValue{"SizeWithDecimalUnit", "REDIS_MAX_REPLY_BYTES", "64MB",
                       "with a KiB, MiB or GiB suffix"},
@@ -517,6 +536,94 @@ TEST_F(SettingsLoad, LikelyTypoIsAWarningWithASuggestion) {
   EXPECT_FALSE(contains(warning->message, "30")) << "the value of an unknown variable is not shown";
 }
 
+TEST_F(SettingsLoad, KnownAliasIsAWarningNamingTheRealVariable) {
+  const std::vector<std::pair<std::string, std::string>> aliases{
+      {"MONGO_URL", "MONGODB_URL"},
+      {"MONGO_URI", "MONGODB_URL"},
+      {"MONGODB_URI", "MONGODB_URL"},
+      {"mongodb_uri", "MONGODB_URL"},
+      {"REDIS_URI", "REDIS_URL"},
+      {"REDIS_HOST", "REDIS_URL"},
+      {"REQUEST_TIMEOUT", "REQUESTS_TIMEOUT"},
+      {"AIOHTTP_TIMEOUT", "AIOHTTP_TIMEOUT_TOTAL"},
+      {"REDIS_TIMEOUT", "REDIS_SOCKET_TIMEOUT"},
+      {"REDIS_POOL_SIZE", "REDIS_MAX_CONNECTIONS"},
+      {"MONGODB_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
+  };
+  for (const auto& [alias, meant] : aliases) {
+    const LoadResult result = load({{alias, "1"}});
+    EXPECT_TRUE(result.ok()) << alias;
+    const SettingProblem* warning = problem_for(result.warnings, alias);
+    ASSERT_NE(warning, nullptr) << alias;
+    EXPECT_TRUE(contains(warning->message, "did you mean " + meant)) << warning->message;
+    EXPECT_TRUE(contains(warning->message, "(set in the environment)")) << warning->message;
+  }
+}
+
+TEST_F(SettingsLoad, HostVariableNextToTheUrlIsNotWarnedAbout) {
+  // REDIS_HOST is common for other software; once REDIS_URL is set there is nothing to fix.
+  const LoadResult result = load({{"REDIS_HOST", "cache"}, {"REDIS_URL", "redis://cache/0"}});
+  EXPECT_EQ(problem_for(result.warnings, "REDIS_HOST"), nullptr);
+}
+
+TEST_F(SettingsLoad, ManyWarningsAreCountedNotListedOneByOne) {
+  Environment environment;
+  for (char a = 'A'; a <= 'Z'; ++a) {
+    for (char b = 'A'; b <= 'D'; ++b) environment.emplace(std::string("REDIS_UR") + a + b, "1");
+  }
+  const LoadResult result = load(environment);
+  ASSERT_EQ(result.warnings.size(), 51u);
+  EXPECT_TRUE(contains(result.warnings.back().message, "and 54 more warnings"))
+      << result.warnings.back().message;
+}
+
+TEST_F(SettingsLoad, LongNameIsShownShortened) {
+  const std::string name = "WAIT_QUEUE_MULTIPLE_" + std::string(100000, 'X');
+  const LoadResult result = load({{name, "1"}});
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_LT(result.errors[0].message.size(), 400u);
+  EXPECT_LT(result.errors[0].name.size(), 100u);
+}
+
+// ----- long values ------------------------------------------------------------------------------
+
+TEST(ShownValue, ShortValueIsShownWhole) {
+  EXPECT_EQ(shorten_value("redis://h/0"), "redis://h/0");
+  EXPECT_EQ(quote_value("10x"), "\"10x\"");
+  EXPECT_EQ(quote_value("a\nb"), "\"a\\nb\"");
+}
+
+TEST(ShownValue, LongValueIsItsStartAndItsLength) {
+  const std::string value(1'000'000, 'x');
+  EXPECT_EQ(shorten_value(value), std::string(kShownValueBytes, 'x') + "… (1000000 bytes)");
+  EXPECT_EQ(quote_value(value), "\"" + std::string(kShownValueBytes, 'x') + "\"… (1000000 bytes)");
+}
+
+TEST(ShownValue, NeverCutsAUtf8Character) {
+  const std::string value = std::string(kShownValueBytes - 1, 'x') + "é" + std::string(50, 'y');
+  EXPECT_EQ(shorten_value(value), std::string(kShownValueBytes - 1, 'x') + "… (" +
+                                      std::to_string(value.size()) + " bytes)");
+}
+
+TEST_F(SettingsLoad, HugeValueIsQuotedShortenedInItsError) {
+  const std::string value(1'000'000, '7');
+  for (const char* name : {"REDIS_MAX_CONNECTIONS", "MONGODB_APPNAME", "POOLKIT_PROFILE",
+                           "MONGODB_COMPRESSORS", "REDIS_URL", "POOLKIT_METRICS_ADDR"}) {
+    const LoadResult result = load({{name, value}});
+    const SettingProblem* error = problem_for(result.errors, name);
+    ASSERT_NE(error, nullptr) << name;
+    EXPECT_LT(error->message.size(), 600u) << name << ": " << error->message.substr(0, 600);
+    if (std::string_view(name) == "REDIS_URL") continue;  // a secret: shown masked whole
+    EXPECT_TRUE(contains(error->message, "(1000000 bytes)")) << error->message.substr(0, 600);
+  }
+}
+
+TEST_F(SettingsLoad, HugeListEntryIsQuotedShortened) {
+  const LoadResult result = load({{"MONGODB_COMPRESSORS", "zlib," + std::string(100000, 'z')}});
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_LT(result.errors[0].message.size(), 600u);
+}
+
 TEST_F(SettingsLoad, LowerCaseNameIsAWarningNotASetting) {
   const LoadResult result = load({}, "redis_url=redis://127.0.0.1/0\n");
   EXPECT_NE(problem_for(result.warnings, "redis_url"), nullptr);
@@ -593,6 +700,100 @@ TEST_F(SettingsLoad, FromEnvironmentReturnsTheTypedSettingsWhenValid) {
 }
 
 // ----- secrets ----------------------------------------------------------------------------------
+
+TEST_F(SettingsLoad, MongoSocketPathWrittenAsAPercentEncodedHostIsAccepted) {
+  const LoadResult result = load({{"MONGODB_URL", "mongodb://%2Ftmp%2Fmongodb-27017.sock/app"}});
+  ASSERT_TRUE(result.ok()) << (result.errors.empty() ? "" : result.errors[0].message);
+  const Url& url = *result.settings->mongo.url;
+  ASSERT_EQ(url.hosts.size(), 1u);
+  EXPECT_EQ(url.hosts[0].name, "/tmp/mongodb-27017.sock");
+  EXPECT_FALSE(url.hosts[0].port.has_value());
+  EXPECT_EQ(url.path, "/app");
+}
+
+TEST_F(SettingsLoad, PercentInAHostIsOnlyASocketPathForMongodb) {
+  EXPECT_FALSE(load({{"MONGODB_URL", "mongodb://h%41st/app"}}).ok()) << "not a path";
+  EXPECT_FALSE(load({{"REDIS_URL", "redis://%2Ftmp%2Fredis.sock/0"}}).ok())
+      << "Redis names a socket with unix://";
+}
+
+TEST_F(SettingsLoad, RedisUserWithoutPasswordIsAnErrorThatDoesNotRepeatTheName) {
+  // The lone name is often a password written without its ':'.
+  const LoadResult result = load({{"REDIS_URL", "redis://" + test_secret() + "@127.0.0.1/0"}});
+  const SettingProblem* error = problem_for(result.errors, "REDIS_URL");
+  ASSERT_NE(error, nullptr);
+  EXPECT_TRUE(contains(error->message, "names a user but no password")) << scrubbed(error->message);
+  EXPECT_TRUE(contains(error->message, "redis://:password@host/0")) << scrubbed(error->message);
+}
+
+TEST_F(SettingsLoad, RedisUserWithPasswordOptionIsAccepted) {
+  const LoadResult result = load({{"REDIS_URL", "redis://app@127.0.0.1/0?password=x"}});
+  EXPECT_TRUE(result.ok()) << (result.errors.empty() ? "" : result.errors[0].message);
+}
+
+TEST_F(SettingsLoad, SocketPathAtTheSystemLimitIsAccepted) {
+  const std::string path = "/" + std::string(106, 's');
+  EXPECT_TRUE(load({{"REDIS_URL", "unix://" + path}}).ok());
+  EXPECT_FALSE(load({{"REDIS_URL", "unix://" + path + "s"}}).ok());
+}
+
+TEST_F(SettingsLoad, LibmongocMessageNeverQuotesASecretOption) {
+  // libmongoc quotes a bad value whole; here the value is the password, or a secret option's.
+  const std::string secret = test_secret();
+  for (const std::string& url :
+       {secret_url("mongodb", "127.0.0.1/app?tls=" + secret),
+        "mongodb://127.0.0.1/app?token=" + secret + "&maxPoolSize=" + secret}) {
+    const LoadResult result = load({{"MONGODB_URL", url}});
+    const SettingProblem* error = problem_for(result.errors, "MONGODB_URL");
+    ASSERT_NE(error, nullptr);
+    // Only the message: the displayed URL shows a value of an option not known to be secret.
+    const std::string reason = error->message.substr(error->message.find("; "));
+    expect_no_secret(reason, "the error message");
+    EXPECT_TRUE(contains(reason, "libmongoc refuses it")) << scrubbed(reason);
+  }
+}
+
+TEST_F(SettingsLoad, MongoSocketPathOverTheSystemLimitIsAnError) {
+  const std::string path = "%2Frun%2F" + std::string(100, 'm') + ".sock";
+  const LoadResult result = load({{"MONGODB_URL", "mongodb://" + path + "/app"}});
+  const SettingProblem* error = problem_for(result.errors, "MONGODB_URL");
+  ASSERT_NE(error, nullptr);
+  EXPECT_TRUE(contains(error->message,
+                       "a socket path is 110 bytes long, over the system's limit "
+                       "of 107 bytes"))
+      << error->message;
+}
+
+TEST_F(SettingsLoad, LibmongocMessageIsBounded) {
+  const LoadResult result =
+      load({{"MONGODB_URL", "mongodb://127.0.0.1/app?maxPoolSize=" + std::string(100000, '9')}});
+  const SettingProblem* error = problem_for(result.errors, "MONGODB_URL");
+  ASSERT_NE(error, nullptr);
+  EXPECT_LT(error->message.size(), 800u) << error->message.substr(0, 800);
+}
+
+TEST_F(SettingsLoad, MetricsOnAllInterfacesIsAWarningSayingOtherMachinesCanReachThem) {
+  for (const char* address : {"0.0.0.0:9464", "[::]:9464", "[0:0:0:0:0:0:0:0]:9464", "0:9464"}) {
+    const LoadResult result = load({{"POOLKIT_METRICS_ADDR", address}});
+    EXPECT_TRUE(result.ok()) << address;
+    const SettingProblem* warning = problem_for(result.warnings, "POOLKIT_METRICS_ADDR");
+    ASSERT_NE(warning, nullptr) << address;
+    EXPECT_TRUE(contains(warning->message, "reachable from other machines")) << warning->message;
+    EXPECT_TRUE(contains(warning->message, "127.0.0.1")) << warning->message;
+  }
+}
+
+TEST_F(SettingsLoad, MetricsOnOneAddressIsNotWarnedAbout) {
+  for (const char* address : {"127.0.0.1:9464", "[::1]:9464", "10.0.0.7:9464", "localhost:0"}) {
+    const LoadResult result = load({{"POOLKIT_METRICS_ADDR", address}});
+    EXPECT_TRUE(result.ok()) << address;
+    EXPECT_EQ(problem_for(result.warnings, "POOLKIT_METRICS_ADDR"), nullptr) << address;
+  }
+}
+
+TEST_F(SettingsLoad, MetricsAddressWithoutHostIsAnError) {
+  EXPECT_FALSE(load({{"POOLKIT_METRICS_ADDR", ":9464"}}).ok()) << "the host must be explicit";
+}
 
 TEST_F(SettingsLoad, UrlPasswordIsMaskedInTheDisplayedValue) {
   const LoadResult result = load({{"REDIS_URL", secret_url("redis", "127.0.0.1:6379/0")}});

@@ -1,13 +1,15 @@
 // `poolkit check [--env-file FILE] [--only LAYERS] [--http-url URL] [--json]`: connects to each
 // configured backend and reports health, server version, pool state and the saturation signals
 // with their remedies. Exit 0 when every configured layer is healthy, 1 when one failed, 2 when
-// the configuration is invalid. Secrets are masked everywhere.
+// the configuration is invalid or a layer named in --only is not configured. Secrets are masked
+// everywhere.
 
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <memory>
+#include <poolkit/error.hpp>
 #include <poolkit/pools.hpp>
 #include <poolkit/settings.hpp>
 
@@ -40,20 +42,69 @@ void print_text(const Health& health) {
              health.ok() ? "all configured backends are healthy" : "some backends are NOT healthy");
 }
 
+// The variable that enables a layer; empty for the HTTP layers, which need none.
+std::string_view enabling_variable(std::string_view layer) {
+  if (layer == "redis") return "REDIS_URL";
+  if (layer == "mongo") return "MONGODB_URL";
+  return {};
+}
+
+// A layer named in --only must be checked: one that is not configured cannot be, and calling it
+// healthy would hide the missing variable. Returns false after naming each such layer.
+bool selected_layers_are_configured(const Pools& pools, const std::vector<std::string>& only) {
+  bool all_configured = true;
+  for (const std::string& layer : only) {
+    if (pools.configured(layer)) continue;
+    fmt::print(stderr,
+               "poolkit check: --only {}: the {} layer is not configured, so it cannot be "
+               "checked: {} is not set. Set it (e.g. in .env), or leave {} out of --only\n",
+               layer, layer, enabling_variable(layer), layer);
+    all_configured = false;
+  }
+  return all_configured;
+}
+
+// Settings validation judges every URL as the clients will, so a client that still cannot be
+// created from the settings (ConfigError) is a configuration error as well: exit 2, like config,
+// not a failed backend. Any other failure is left to the health check to report.
+bool clients_can_be_created(Pools& pools, const std::vector<std::string>& only) {
+  bool created = true;
+  for (const std::string_view layer : {"redis", "mongo"}) {
+    const bool selected = only.empty() || std::find(only.begin(), only.end(), layer) != only.end();
+    if (!selected || !pools.configured(layer)) continue;
+    try {
+      if (layer == "redis") {
+        pools.redis();
+      } else {
+        pools.mongo();
+      }
+    } catch (const ConfigError& error) {
+      fmt::print(stderr, "poolkit check: {}: {}\n", layer, error.what());
+      created = false;
+    } catch (const std::exception&) {
+      // Reported by the health check, with the layer's other details.
+    }
+  }
+  return created;
+}
+
 int run_check(const CheckArguments& arguments) {
   LoadOptions load;
   if (arguments.env_file_option->count() > 0) load.env_file = arguments.env_file;
   LoadResult loaded = load_settings(load);
   if (!loaded.ok()) {
-    fmt::print(stderr, "poolkit check: the configuration is invalid ({} errors):\n",
-               loaded.errors.size());
+    fmt::print(stderr, "poolkit check: the configuration is invalid ({} error{}):\n",
+               loaded.errors.size(), loaded.errors.size() == 1 ? "" : "s");
     for (const auto& problem : loaded.errors) fmt::print(stderr, "  - {}\n", problem.message);
     fmt::print(stderr, "run `poolkit config` to see every setting and where it came from\n");
     return kExitInvalid;
   }
+  const std::vector<std::string> only = selected_layers("check", arguments.only);
   Pools pools(std::move(*loaded.settings), PoolsOptions{.log = [](std::string_view) {}});
-  HealthOptions options{.only = selected_layers("check", arguments.only),
-                        .http_probe_url = arguments.http_url};
+  if (!selected_layers_are_configured(pools, only) || !clients_can_be_created(pools, only)) {
+    return kExitInvalid;
+  }
+  HealthOptions options{.only = only, .http_probe_url = arguments.http_url};
   const Health health = pools.health(options);
   if (arguments.json)
     fmt::print("{}\n", health.to_json());

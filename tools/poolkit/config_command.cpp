@@ -37,14 +37,19 @@ LoadOptions load_options(const ConfigArguments& arguments) {
 
 // ----- text -----------------------------------------------------------------------------------
 
-// A value as it goes into the table: control characters escaped so one value stays one cell.
+// A value as it goes into the table: shortened past kShownValueBytes, control characters
+// escaped so one value stays one cell.
 std::string printable(const std::optional<std::string>& value) {
   if (!value) return "(unset)";
   const bool has_control = std::any_of(value->begin(), value->end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
   });
-  return has_control ? fmt::format("{:?}", *value) : *value;
+  return has_control ? quote_value(*value) : shorten_value(*value);
 }
+
+// No column is padded wider than this, whatever a value holds: a long value ends its row's
+// alignment instead of widening every row.
+constexpr std::size_t kMaxColumnWidth = 64;
 
 struct ColumnWidths {
   std::size_t name = 8;  // "VARIABLE"
@@ -54,12 +59,15 @@ struct ColumnWidths {
 };
 
 ColumnWidths measure(const LoadResult& result) {
+  const auto widen = [](std::size_t& width, std::size_t length) {
+    width = std::max(width, std::min(length, kMaxColumnWidth));
+  };
   ColumnWidths widths;
   for (const SettingEntry& entry : result.entries) {
-    widths.name = std::max(widths.name, entry.spec->name.size());
-    widths.value = std::max(widths.value, printable(entry.display).size());
-    widths.type = std::max(widths.type, to_string(entry.spec->kind).size());
-    widths.source = std::max(widths.source, entry.source.to_string().size());
+    widen(widths.name, entry.spec->name.size());
+    widen(widths.value, printable(entry.display).size());
+    widen(widths.type, to_string(entry.spec->kind).size());
+    widen(widths.source, entry.source.to_string().size());
   }
   return widths;
 }
@@ -136,11 +144,21 @@ Json or_null(const std::optional<T>& value) {
   return value ? Json(*value) : Json(nullptr);
 }
 
+// The value in full, as a program reading the JSON needs it, unless it is longer than any
+// valid value of that variable could reasonably be: then shortened as in the table, so the
+// output stays bounded whatever the input.
+constexpr std::size_t kMaxJsonValueBytes = 4096;
+
+Json value_json(const std::optional<std::string>& display) {
+  if (!display) return nullptr;
+  return display->size() <= kMaxJsonValueBytes ? *display : shorten_value(*display);
+}
+
 Json setting_json(const SettingEntry& entry) {
   const SettingSpec& spec = *entry.spec;
   return Json{{"name", spec.name},
               {"layer", to_string(spec.layer)},
-              {"value", or_null(entry.display)},
+              {"value", value_json(entry.display)},
               {"source", entry.source.to_string()},
               {"default", or_null(spec.default_value)},
               {"recommended", or_null(describe_recommended(spec))}};
