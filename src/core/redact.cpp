@@ -32,14 +32,13 @@ bool is_valid_scheme(std::string_view scheme) {
   return !scheme.empty() && std::all_of(scheme.begin(), scheme.end(), is_scheme_char);
 }
 
-// A port as parse_url accepts it (leading zeros included); anything else in that place is
-// shown masked.
+// Up to five digits after any leading zeros: every port parse_url accepts, and a mistyped one
+// like 99999 that the user needs to see. Anything longer in that place is more likely a
+// password whose '@' is missing.
 bool is_port(std::string_view text) {
   if (!is_all_digits(text)) return false;
   while (text.size() > 1 && text.front() == '0') text.remove_prefix(1);
-  if (text.size() > 5) return false;
-  const int value = std::stoi(std::string(text));
-  return value >= 1 && value <= 65535;
+  return text.size() <= 5;
 }
 
 // "host", "host:port" or "[v6]:port". A port that is not a number is usually the tail of a
