@@ -2,8 +2,6 @@
 
 #include <array>
 
-#include "poolkit/pool_stats.hpp"
-
 namespace poolkit {
 
 std::string_view cmap_name(PoolEventType type) noexcept {
@@ -74,18 +72,6 @@ std::string_view to_string(CloseReason reason) noexcept {
 }
 std::string_view to_string(CheckOutFailure failure) noexcept {
   return names_of(kCheckOutFailureNames, failure).snake;
-}
-
-std::string_view to_string(PoolState state) noexcept {
-  switch (state) {
-    case PoolState::paused:
-      return "paused";
-    case PoolState::ready:
-      return "ready";
-    case PoolState::closed:
-      return "closed";
-  }
-  return "unknown";
 }
 
 }  // namespace poolkit
