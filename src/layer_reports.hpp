@@ -5,10 +5,10 @@
 
 #include <string>
 
+#include "poolkit/health.hpp"
 #include "poolkit/http.hpp"
 #include "poolkit/metrics.hpp"
 #include "poolkit/mongo.hpp"
-#include "poolkit/pools.hpp"
 #include "poolkit/redis.hpp"
 
 namespace poolkit::detail {

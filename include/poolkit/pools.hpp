@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "poolkit/health.hpp"
 #include "poolkit/http.hpp"
 #include "poolkit/metrics.hpp"
 #include "poolkit/mongo.hpp"
@@ -29,31 +30,6 @@
 namespace poolkit {
 
 enum class Layer;
-
-struct LayerHealth {
-  std::string layer;  // "redis", "mongo", "http", "http_sync"
-  bool configured = false;
-  bool ok = false;
-  std::chrono::microseconds latency{0};
-  std::string error{};  // why it failed, when !ok (never a secret)
-  // Server version, pool state, saturation figures... in the order they are best read.
-  std::vector<std::pair<std::string, std::string>> details{};
-};
-
-struct Health {
-  std::vector<LayerHealth> layers;
-  // Every configured layer is ok (layers that are not configured do not count).
-  bool ok() const noexcept;
-  std::string to_json() const;
-};
-
-struct HealthOptions {
-  // Layers to check ("redis", "mongo", "http", "http_sync"); empty: all.
-  std::vector<std::string> only{};
-  // HTTP has no configured backend: when set, a GET of this URL is the HTTP layers' probe.
-  std::string http_probe_url{};
-  std::chrono::milliseconds timeout{5000};
-};
 
 struct PoolsOptions {
   // Where the registry reports what a service operator should see (a lease held too long, a

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "host_state.hpp"
 #include "poolkit/http.hpp"
 
 namespace poolkit::http::detail {
@@ -31,19 +32,6 @@ namespace poolkit::http::detail {
 // An owner that creates clients lazily (Pools) must call it in its own constructor, as for
 // libmongoc (mongo_detail.hpp).
 void ensure_curl_initialized();
-
-using Clock = std::chrono::steady_clock;
-
-struct HostState {
-  std::string key;  // scheme://host:port
-  CircuitBreaker* breaker = nullptr;
-  std::atomic<std::uint64_t> requests{0}, retries{0}, stale_retries{0};
-  std::atomic<std::uint64_t> connections_new{0}, connections_reused{0};
-  std::atomic<std::int64_t> waiting{0};
-  // Written by the I/O thread only, so its own reads are exact: admission against the per-host
-  // limit reads in_flight, other threads read both for metrics.
-  std::atomic<std::int64_t> in_flight{0}, peak_in_flight{0};
-};
 
 struct Exchange;
 

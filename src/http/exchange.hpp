@@ -10,7 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "engine.hpp"
+#include "host_state.hpp"
+#include "poolkit/http.hpp"
 #include "response_parsing.hpp"
 
 namespace poolkit::http::detail {
