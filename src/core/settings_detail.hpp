@@ -58,11 +58,15 @@ std::string redis_url_problem(const Url& url);
 // redis-py does; 0 when neither names one.
 int redis_database(const Url& url);
 
-// The same for MONGODB_URL: waitQueueMultiple, a socket path over the limit, and whatever
-// libmongoc's own URI parser refuses (an option with a bad value such as maxPoolSize=abc). The
-// message is bounded in length and free of the password and secret option values. Defined in
-// src/mongo/uri.cpp, next to the URI builder that relies on it.
+// The same for MONGODB_URL: waitQueueMultiple, a socket path over the limit, and, when the
+// MongoDB layer is linked into the program, whatever libmongoc's own URI parser refuses (an
+// option with a bad value such as maxPoolSize=abc). The message is bounded in length and free of
+// the password and secret option values.
 std::string mongo_url_problem(const Url& url);
+
+// What libmongoc's URI parser refuses in the URL, or empty. Defined in src/mongo/uri.cpp;
+// core refers to it weakly (settings_parse.cpp), since core must not need libmongoc.
+std::string mongo_driver_url_problem(const Url& url);
 
 // The value as it may be shown: URLs of secret variables redacted.
 std::string display_text(const SettingSpec& spec, std::string_view raw);

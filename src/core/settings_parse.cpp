@@ -297,6 +297,40 @@ std::optional<std::string> redis_database_text(const Url& url) {
 
 }  // namespace
 
+namespace {
+
+// The unix socket paths among the hosts (a path is written percent-encoded, so it is the only
+// kind of host that starts with '/'), each within the system's limit.
+std::string socket_path_problem(const Url& url) {
+  for (const UrlHost& host : url.hosts) {
+    if (host.name.starts_with('/') && host.name.size() > max_socket_path_bytes()) {
+      return fmt::format(
+          "a socket path is {} bytes long, over the system's limit of {} bytes for a unix socket "
+          "path; use a shorter path (e.g. a symbolic link)",
+          host.name.size(), max_socket_path_bytes());
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+// A weak reference: a Redis-only service does not link the MongoDB layer (nor libmongoc), and
+// then this is null; when the MongoDB layer is part of the program, libmongoc's own URI parser
+// judges MONGODB_URL during settings validation too.
+[[gnu::weak]] std::string mongo_driver_url_problem(const Url& url);
+
+std::string mongo_url_problem(const Url& url) {
+  for (const UrlQueryParam& param : url.query) {
+    if (names_wait_queue_multiple(param.key)) {
+      return fmt::format("it has the option {}: {}", shorten_value(param.key),
+                         kWaitQueueMultipleAdvice);
+    }
+  }
+  if (std::string problem = socket_path_problem(url); !problem.empty()) return problem;
+  return mongo_driver_url_problem != nullptr ? mongo_driver_url_problem(url) : std::string{};
+}
+
 std::string redis_url_problem(const Url& url) {
   if (url.scheme == "rediss") {
     return "rediss:// needs TLS, and TLS is not supported yet; use redis:// over a trusted "

@@ -84,20 +84,6 @@ std::string safe_libmongoc_message(std::string message, const Url& url) {
   return message;
 }
 
-// The unix socket paths among the hosts (a path is written percent-encoded, so it is the only
-// kind of host that starts with '/'), each within the system's limit.
-std::string socket_path_problem(const Url& url) {
-  for (const UrlHost& host : url.hosts) {
-    if (host.name.starts_with('/') && host.name.size() > poolkit::detail::max_socket_path_bytes()) {
-      return fmt::format(
-          "a socket path is {} bytes long, over the system's limit of {} bytes for a unix socket "
-          "path; use a shorter path (e.g. a symbolic link)",
-          host.name.size(), poolkit::detail::max_socket_path_bytes());
-    }
-  }
-  return {};
-}
-
 class UriBuilder {
  public:
   explicit UriBuilder(const MongoSettings& settings) : settings_(settings) {
@@ -225,16 +211,7 @@ BuiltUri build_uri(const MongoSettings& settings) {
 
 namespace poolkit::detail {
 
-std::string mongo_url_problem(const Url& url) {
-  for (const UrlQueryParam& param : url.query) {
-    if (names_wait_queue_multiple(param.key)) {
-      return fmt::format("it has the option {}: {}", shorten_value(param.key),
-                         kWaitQueueMultipleAdvice);
-    }
-  }
-  if (std::string problem = mongo::detail::socket_path_problem(url); !problem.empty()) {
-    return problem;
-  }
+std::string mongo_driver_url_problem(const Url& url) {
   // The whole URL, pool options included: poolkit enforces those itself, but a value libmongoc
   // cannot read (maxPoolSize=abc) is as wrong in MONGODB_URL as anywhere.
   mongo::detail::ensure_mongoc_initialized();

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/settings_detail.hpp"
 #include "settings_test_support.hpp"
 
 namespace poolkit {
@@ -735,6 +736,16 @@ TEST_F(SettingsLoad, SocketPathAtTheSystemLimitIsAccepted) {
   const std::string path = "/" + std::string(106, 's');
   EXPECT_TRUE(load({{"REDIS_URL", "unix://" + path}}).ok());
   EXPECT_FALSE(load({{"REDIS_URL", "unix://" + path + "s"}}).ok());
+}
+
+// libmongoc's check is part of settings validation whenever the MongoDB layer is linked into
+// the program (core does not need libmongoc: see settings_detail.hpp). Calling it here links it
+// into this test binary, as using mongo::Client does in a service.
+TEST(MongoDriverUrlCheck, RefusesWhatLibmongocRefusesAndAcceptsTheRest) {
+  EXPECT_TRUE(detail::mongo_driver_url_problem(parse_url("mongodb://127.0.0.1/app?w=1")).empty());
+  const std::string problem =
+      detail::mongo_driver_url_problem(parse_url("mongodb://127.0.0.1/app?maxpoolsize=abc"));
+  EXPECT_TRUE(contains(problem, "libmongoc refuses it")) << problem;
 }
 
 TEST_F(SettingsLoad, LibmongocMessageNeverQuotesASecretOption) {
