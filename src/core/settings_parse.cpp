@@ -253,6 +253,27 @@ bool names_wait_queue_multiple(std::string_view name) {
   return squashed.find("waitqueuemultiple") != std::string::npos;
 }
 
+std::string rejection_message(const SettingSpec& spec, std::string_view display,
+                              std::string_view reason) {
+  std::string message =
+      fmt::format("{}={:?}: expected {}", spec.name, display, describe_expected(spec));
+  if (!reason.empty()) message += fmt::format("; {}", reason);
+  return message;
+}
+
+Url parse_layer_url(Layer layer, std::string_view text) {
+  const auto specs = setting_specs();
+  const auto spec = std::find_if(specs.begin(), specs.end(), [&](const SettingSpec& candidate) {
+    return candidate.layer == layer && candidate.kind == ValueKind::url;
+  });
+  if (spec == specs.end()) throw std::logic_error("this layer has no URL setting");
+  ParsedSetting parsed = parse_url_setting(*spec, text);
+  if (!parsed.value) {
+    throw ConfigError(rejection_message(*spec, display_text(*spec, text), parsed.reason));
+  }
+  return std::get<Url>(*std::move(parsed.value));
+}
+
 ParsedSetting parse_setting(const SettingSpec& spec, std::string_view text) {
   switch (spec.kind) {
     case ValueKind::count:

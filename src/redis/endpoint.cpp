@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <fstream>
 
+#include "connection_state.hpp"
 #include "poolkit/error.hpp"
 
 namespace poolkit::redis::detail {
@@ -107,13 +108,7 @@ void handshake(Connection& connection, const Endpoint& endpoint) {
 
 }  // namespace
 
-Endpoint make_endpoint(const RedisSettings& settings) {
-  if (!settings.url) {
-    throw ConfigError(
-        "REDIS_URL is not set, so the Redis layer is disabled: set it, e.g. "
-        "redis://127.0.0.1:6379/0");
-  }
-  const Url& url = *settings.url;
+Endpoint make_endpoint(const Url& url, const Options& options) {
   Endpoint endpoint;
   endpoint.address = url.redacted();
   if (url.scheme == "rediss") {
@@ -136,9 +131,11 @@ Endpoint make_endpoint(const RedisSettings& settings) {
   if (!endpoint.password) endpoint.password = url.query_value("password");
   endpoint.database = database_of(url, endpoint.address);
   endpoint.client_name =
-      settings.client_name ? as_client_name(*settings.client_name) : process_name();
-  endpoint.connect_timeout = settings.connect_timeout;
-  endpoint.socket_timeout = settings.socket_timeout;
+      options.client_name ? as_client_name(*options.client_name) : process_name();
+  endpoint.connect_timeout = options.connect_timeout;
+  endpoint.socket_timeout = options.socket_timeout;
+  // 0 (from settings built by hand) means the default.
+  if (options.max_reply_bytes != 0) endpoint.max_reply_bytes = options.max_reply_bytes;
   return endpoint;
 }
 
@@ -150,7 +147,7 @@ Connection open_connection(const std::shared_ptr<const Endpoint>& endpoint, Dead
 
 bool Connector::check(Connection& connection, Deadline) {
   try {
-    connection.begin_operation();
+    ConnectionAccess::begin_operation(connection);
     return connection.command("PING").as_string() == "PONG";
   } catch (const std::exception&) {
     return false;
