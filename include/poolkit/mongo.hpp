@@ -116,16 +116,16 @@ struct Options {
   std::chrono::milliseconds socket_timeout{20'000};          // MONGODB_SOCKET_TIMEOUT_MS
   std::chrono::milliseconds connect_timeout{10'000};         // MONGODB_CONNECT_TIMEOUT_MS
   std::chrono::milliseconds heartbeat_frequency{10'000};     // MONGODB_HEARTBEAT_FREQUENCY_MS
-  std::optional<std::string> appname;                        // MONGODB_APPNAME
-  std::vector<std::string> compressors;                      // MONGODB_COMPRESSORS
+  std::optional<std::string> appname{};                      // MONGODB_APPNAME
+  std::vector<std::string> compressors{};                    // MONGODB_COMPRESSORS
 
   // Names the pool in stats, events and errors.
   std::string name = "mongo";
   // Receives the pool's CMAP events.
-  std::shared_ptr<PoolListener> listener;
+  std::shared_ptr<PoolListener> listener{};
   // Called once per configuration warning (a URL option overridden by a variable, ...), in
   // addition to warnings(). The text never holds a secret.
-  std::function<void(const std::string&)> on_warning;
+  std::function<void(const std::string&)> on_warning{};
   // Period of the pool's maintenance (idle closing, warm minimum); tests shorten it.
   std::chrono::milliseconds background_interval{1000};
 

@@ -260,7 +260,7 @@ struct Options {
   std::chrono::milliseconds health_check_interval{30'000};  // REDIS_HEALTH_CHECK_INTERVAL
   std::chrono::milliseconds wait_timeout{5000};             // REDIS_WAIT_TIMEOUT
   int retry_attempts = 3;                                   // REDIS_RETRY_ATTEMPTS
-  std::optional<std::string> client_name;                   // REDIS_CLIENT_NAME; nullopt: process
+  std::optional<std::string> client_name{};                 // REDIS_CLIENT_NAME; nullopt: process
   std::size_t max_reply_bytes = std::size_t{64} << 20;      // REDIS_MAX_REPLY_BYTES
 
   // An idle connection unused for this long is closed (0 = never).
@@ -271,7 +271,7 @@ struct Options {
   bool strict_fifo = false;
   // Period of the pool's maintenance task (idle closing, warm minimum).
   std::chrono::milliseconds background_interval{1000};
-  std::shared_ptr<PoolListener> listener;
+  std::shared_ptr<PoolListener> listener{};
 
   // `rest` (or the defaults) with every field RedisSettings holds taken from `settings` (the URL
   // aside).

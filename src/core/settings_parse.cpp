@@ -205,12 +205,14 @@ std::string check_redis_database(std::string_view database) {
   return {};
 }
 
+// ?db= is checked for every scheme: the client reads it before the path (as redis-py does), so
+// REDIS_URL=redis://host/0?db=x must not load and then fail when the client is built.
 std::string check_redis_url(const Url& url) {
-  if (url.scheme == "unix") {
-    const auto database = url.query_value("db");
-    return database ? check_redis_database(*database) : std::string{};
+  if (const auto database = url.query_value("db")) {
+    std::string problem = check_redis_database(*database);
+    if (!problem.empty()) return problem;
   }
-  if (url.path.empty() || url.path == "/") return {};
+  if (url.scheme == "unix" || url.path.empty() || url.path == "/") return {};
   return check_redis_database(std::string_view(url.path).substr(1));
 }
 
