@@ -479,10 +479,10 @@ class Client {
   std::invoke_result_t<Fn&, Connection&> with_connection(Fn&& fn) {
     using Result = std::invoke_result_t<Fn&, Connection&>;
     if constexpr (std::is_void_v<Result>) {
-      run("WITH_CONNECTION", Repeat::never, {}, [&](Connection& c) { fn(c); });
+      run_with_connection([&](Connection& c) { fn(c); });
     } else {
       std::optional<Result> result;
-      run("WITH_CONNECTION", Repeat::never, {}, [&](Connection& c) { result.emplace(fn(c)); });
+      run_with_connection([&](Connection& c) { result.emplace(fn(c)); });
       return std::move(*result);
     }
   }
@@ -501,10 +501,8 @@ class Client {
 
  private:
   friend class Pipeline;
-  // When a failure after the command was written may be retried.
-  enum class Repeat { never, always, by_command };
-  void run(std::string_view name, Repeat repeat, std::span<const Arg> command,
-           const std::function<void(Connection&)>& fn);
+  // with_connection()'s body: on one leased connection, retried only when fn wrote nothing.
+  void run_with_connection(const std::function<void(Connection&)>& fn);
   Reply command(const detail::CommandWords& words) { return command(words.args()); }
   long long count(const detail::CommandWords& words) { return command(words).as_integer(); }
 

@@ -130,6 +130,8 @@ std::vector<std::optional<std::string>> optional_strings_of(const Reply& reply) 
 }
 
 struct Client::Impl {
+  // When a failure after the command was written may be retried.
+  enum class Repeat { never, always, by_command };
   Impl(const Url& url, const Options& options)
       : endpoint(endpoint_for(url, options)),
         pool(detail::Connector{endpoint}, pool_options(options, *endpoint), options.listener),
@@ -143,6 +145,11 @@ struct Client::Impl {
     if (!wrote) return true;
     return repeat == Repeat::always || (repeat == Repeat::by_command && is_idempotent(command));
   }
+
+  // Runs fn on a leased connection, retrying as docs/redis.md "Retries" says; records the
+  // outcome under `name`.
+  void run(std::string_view name, Repeat repeat, std::span<const Arg> command,
+           const std::function<void(Connection&)>& fn);
 
   void note_failure(bool lost, bool stale) {
     if (stale) closed_while_idle.fetch_add(1, std::memory_order_relaxed);
@@ -169,24 +176,15 @@ struct Client::Impl {
   std::atomic<std::uint64_t> closed_while_idle{0};
 };
 
-Client::Client(std::string_view url, Options options)
-    : impl_(std::make_unique<Impl>(poolkit::detail::parse_layer_url(Layer::redis, url), options)) {}
-
-Client::Client(const RedisSettings& settings, Options options)
-    : impl_(std::make_unique<Impl>(url_of(settings), Options::from(settings, std::move(options)))) {
-}
-
-Client::~Client() = default;
-
-void Client::run(std::string_view name, Repeat repeat, std::span<const Arg> command,
-                 const std::function<void(Connection&)>& fn) {
+void Client::Impl::run(std::string_view name, Repeat repeat, std::span<const Arg> command,
+                       const std::function<void(Connection&)>& fn) {
   const auto started = Clock::now();
   for (int attempt = 0;; ++attempt) {
     bool wrote = false;
     bool stale = false;
     bool slow_reply = false;
     try {
-      auto lease = impl_->pool.checkout();
+      auto lease = pool.checkout();
       Connection& connection = *lease;
       detail::ConnectionAccess::begin_operation(connection);
       try {
@@ -199,33 +197,46 @@ void Client::run(std::string_view name, Repeat repeat, std::span<const Arg> comm
         const bool lost = done.lost;
         if (connection.broken() || !connection.in_step()) lease.mark_broken();
         lease.release();
-        impl_->note_failure(lost, stale);
+        note_failure(lost, stale);
         throw;
       }
       if (!connection.in_step()) lease.mark_broken();  // with_connection left replies unread
-      impl_->operations.record(name, "ok", Clock::now() - started);
+      operations.record(name, "ok", Clock::now() - started);
       return;
     } catch (const Error& error) {
-      if (error.code() == ErrorCode::connect && !wrote && !stale) impl_->clear_pool();
-      if (!impl_->should_retry(error, wrote, slow_reply, attempt, repeat, command)) {
-        impl_->operations.record(name, to_string(error.code()), Clock::now() - started);
+      if (error.code() == ErrorCode::connect && !wrote && !stale) clear_pool();
+      if (!should_retry(error, wrote, slow_reply, attempt, repeat, command)) {
+        operations.record(name, to_string(error.code()), Clock::now() - started);
         rethrow_with_attempts(error, attempt + 1, Clock::now() - started);
       }
     } catch (...) {
-      impl_->operations.record(name, "other", Clock::now() - started);
+      operations.record(name, "other", Clock::now() - started);
       throw;
     }
-    impl_->retries.fetch_add(1, std::memory_order_relaxed);
+    retries.fetch_add(1, std::memory_order_relaxed);
     // A connection the server closed while idle says nothing about the server's health: the
     // next connection is tried at once.
-    if (!stale) std::this_thread::sleep_for(impl_->backoff.delay(attempt + 1));
+    if (!stale) std::this_thread::sleep_for(backoff.delay(attempt + 1));
   }
+}
+
+Client::Client(std::string_view url, Options options)
+    : impl_(std::make_unique<Impl>(poolkit::detail::parse_layer_url(Layer::redis, url), options)) {}
+
+Client::Client(const RedisSettings& settings, Options options)
+    : impl_(std::make_unique<Impl>(url_of(settings), Options::from(settings, std::move(options)))) {
+}
+
+Client::~Client() = default;
+
+void Client::run_with_connection(const std::function<void(Connection&)>& fn) {
+  impl_->run("WITH_CONNECTION", Impl::Repeat::never, {}, fn);
 }
 
 Reply Client::command(std::span<const Arg> args) {
   Reply reply;
-  run(MetricName(args).view(), Repeat::by_command, args,
-      [&](Connection& connection) { reply = connection.command(args); });
+  impl_->run(MetricName(args).view(), Impl::Repeat::by_command, args,
+             [&](Connection& connection) { reply = connection.command(args); });
   return reply;
 }
 
@@ -321,7 +332,7 @@ long long Client::scard(std::string_view key) {
 
 std::chrono::microseconds Client::ping() {
   std::chrono::microseconds latency{0};
-  run("PING", Repeat::always, {}, [&](Connection& connection) {
+  impl_->run("PING", Impl::Repeat::always, {}, [&](Connection& connection) {
     const auto sent = Clock::now();
     connection.command("PING");
     latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent);
@@ -337,7 +348,7 @@ Info Client::info(std::string_view section) {
 std::optional<std::vector<Reply>> Client::transaction(const std::function<void(Transaction&)>& body,
                                                       std::span<const std::string> watch) {
   std::optional<std::vector<Reply>> result;
-  run("TRANSACTION", Repeat::never, {}, [&](Connection& connection) {
+  impl_->run("TRANSACTION", Impl::Repeat::never, {}, [&](Connection& connection) {
     if (!watch.empty()) {
       std::vector<Arg> args{"WATCH"};
       args.insert(args.end(), watch.begin(), watch.end());
@@ -386,16 +397,17 @@ std::vector<Reply> Pipeline::execute() {
     every_command_idempotent = every_command_idempotent && is_idempotent(to_args(words));
   }
   std::vector<Reply> replies;
-  client_->run("PIPELINE",
-               every_command_idempotent ? Client::Repeat::always : Client::Repeat::never, {},
-               [&](Connection& connection) {
-                 replies.clear();
-                 for (const auto& words : commands) connection.append(to_args(words));
-                 connection.flush();
-                 for (std::size_t i = 0; i < commands.size(); ++i) {
-                   replies.push_back(connection.read_reply());
-                 }
-               });
+  client_->impl_->run(
+      "PIPELINE",
+      every_command_idempotent ? Client::Impl::Repeat::always : Client::Impl::Repeat::never, {},
+      [&](Connection& connection) {
+        replies.clear();
+        for (const auto& words : commands) connection.append(to_args(words));
+        connection.flush();
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+          replies.push_back(connection.read_reply());
+        }
+      });
   return replies;
 }
 
