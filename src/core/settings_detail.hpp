@@ -45,15 +45,6 @@ inline constexpr std::string_view kWaitQueueMultipleAdvice =
     "waitQueueMultiple does not exist in modern MongoDB drivers: remove it "
     "(MONGODB_MAX_POOL_SIZE bounds the pool, MONGODB_WAIT_QUEUE_TIMEOUT_MS bounds the wait)";
 
-// What a rejected value earns: NAME="shown value": expected ...; reason. The loader adds where
-// the value came from; a client constructor given a URL throws it as it is.
-std::string rejection_message(const SettingSpec& spec, std::string_view display,
-                              std::string_view reason);
-
-// The URL a client constructor was given, checked exactly as `layer`'s URL variable is checked
-// when loaded from settings. Throws ConfigError with the loader's message when it is refused.
-Url parse_layer_url(Layer layer, std::string_view text);
-
 // The value as it may be shown: URLs of secret variables redacted.
 std::string display_text(const SettingSpec& spec, std::string_view raw);
 

@@ -208,7 +208,9 @@ class Loader {
   void reject(const SettingEntry& entry, std::string_view reason) {
     const SettingSpec& spec = *entry.spec;
     std::string message =
-        detail::rejection_message(spec, *entry.display, reason) + " " + where(entry.source);
+        fmt::format("{}={:?}: expected {}", spec.name, *entry.display, describe_expected(spec));
+    if (!reason.empty()) message += fmt::format("; {}", reason);
+    message += " " + where(entry.source);
     error(spec.name, std::move(message));
   }
 

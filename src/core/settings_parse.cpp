@@ -205,14 +205,12 @@ std::string check_redis_database(std::string_view database) {
   return {};
 }
 
-// ?db= is checked for every scheme: the client reads it before the path (as redis-py does), so
-// REDIS_URL=redis://host/0?db=x must not load and then fail when the client is built.
 std::string check_redis_url(const Url& url) {
-  if (const auto database = url.query_value("db")) {
-    std::string problem = check_redis_database(*database);
-    if (!problem.empty()) return problem;
+  if (url.scheme == "unix") {
+    const auto database = url.query_value("db");
+    return database ? check_redis_database(*database) : std::string{};
   }
-  if (url.scheme == "unix" || url.path.empty() || url.path == "/") return {};
+  if (url.path.empty() || url.path == "/") return {};
   return check_redis_database(std::string_view(url.path).substr(1));
 }
 
@@ -253,27 +251,6 @@ bool names_wait_queue_multiple(std::string_view name) {
     if (c != '_' && c != '-') squashed += ascii_lower(c);
   }
   return squashed.find("waitqueuemultiple") != std::string::npos;
-}
-
-std::string rejection_message(const SettingSpec& spec, std::string_view display,
-                              std::string_view reason) {
-  std::string message =
-      fmt::format("{}={:?}: expected {}", spec.name, display, describe_expected(spec));
-  if (!reason.empty()) message += fmt::format("; {}", reason);
-  return message;
-}
-
-Url parse_layer_url(Layer layer, std::string_view text) {
-  const auto specs = setting_specs();
-  const auto spec = std::find_if(specs.begin(), specs.end(), [&](const SettingSpec& candidate) {
-    return candidate.layer == layer && candidate.kind == ValueKind::url;
-  });
-  if (spec == specs.end()) throw std::logic_error("this layer has no URL setting");
-  ParsedSetting parsed = parse_url_setting(*spec, text);
-  if (!parsed.value) {
-    throw ConfigError(rejection_message(*spec, display_text(*spec, text), parsed.reason));
-  }
-  return std::get<Url>(*std::move(parsed.value));
 }
 
 ParsedSetting parse_setting(const SettingSpec& spec, std::string_view text) {

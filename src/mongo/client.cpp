@@ -13,7 +13,7 @@
 
 #include <chrono>
 
-#include "../core/settings_detail.hpp"
+#include "../core/settings_url.hpp"
 #include "mongo_detail.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/pool.hpp"

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-#include "../core/settings_detail.hpp"
+#include "../core/settings_url.hpp"
 #include "connection_state.hpp"
 #include "endpoint.hpp"
 #include "poolkit/backoff.hpp"
@@ -53,17 +53,27 @@ std::vector<std::string> strings_of(const Reply& reply) {
   return result;
 }
 
-std::shared_ptr<const detail::Endpoint> endpoint_for(const Url& url, const Options& options) {
-  return std::make_shared<const detail::Endpoint>(detail::make_endpoint(url, options));
+// The endpoint with the reply limit: REDIS_MAX_REPLY_BYTES (0, from settings built by hand,
+// means the default).
+std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settings) {
+  detail::Endpoint endpoint = detail::make_endpoint(settings);
+  if (settings.max_reply_bytes != 0) endpoint.max_reply_bytes = settings.max_reply_bytes;
+  return std::make_shared<const detail::Endpoint>(std::move(endpoint));
 }
 
-const Url& url_of(const RedisSettings& settings) {
-  if (!settings.url) {
-    throw ConfigError(
-        "REDIS_URL is not set, so the Redis layer is disabled: set it, e.g. "
-        "redis://127.0.0.1:6379/0");
-  }
-  return *settings.url;
+// The settings a URL and Options stand for, so both constructors build the same client.
+RedisSettings settings_of(Url url, const Options& options) {
+  RedisSettings settings;
+  settings.url = std::move(url);
+  settings.max_connections = options.max_connections;
+  settings.connect_timeout = options.connect_timeout;
+  settings.socket_timeout = options.socket_timeout;
+  settings.health_check_interval = options.health_check_interval;
+  settings.wait_timeout = options.wait_timeout;
+  settings.retry_attempts = options.retry_attempts;
+  settings.client_name = options.client_name;
+  settings.max_reply_bytes = options.max_reply_bytes;
+  return settings;
 }
 
 // The last attempt's error, saying what the whole call cost when it took more than one attempt,
@@ -132,8 +142,10 @@ std::vector<std::optional<std::string>> optional_strings_of(const Reply& reply) 
 struct Client::Impl {
   // When a failure after the command was written may be retried.
   enum class Repeat { never, always, by_command };
-  Impl(const Url& url, const Options& options)
-      : endpoint(endpoint_for(url, options)),
+  // `settings` decide the endpoint and the pool's bounds (Options::from has copied them into
+  // `options`, whose other fields decide the rest).
+  Impl(const RedisSettings& settings, const Options& options)
+      : endpoint(endpoint_for(settings)),
         pool(detail::Connector{endpoint}, pool_options(options, *endpoint), options.listener),
         retry_attempts(std::max(options.retry_attempts, 0)) {}
 
@@ -221,11 +233,11 @@ void Client::Impl::run(std::string_view name, Repeat repeat, std::span<const Arg
 }
 
 Client::Client(std::string_view url, Options options)
-    : impl_(std::make_unique<Impl>(poolkit::detail::parse_layer_url(Layer::redis, url), options)) {}
+    : impl_(std::make_unique<Impl>(
+          settings_of(poolkit::detail::parse_layer_url(Layer::redis, url), options), options)) {}
 
 Client::Client(const RedisSettings& settings, Options options)
-    : impl_(std::make_unique<Impl>(url_of(settings), Options::from(settings, std::move(options)))) {
-}
+    : impl_(std::make_unique<Impl>(settings, Options::from(settings, std::move(options)))) {}
 
 Client::~Client() = default;
 

@@ -108,7 +108,13 @@ void handshake(Connection& connection, const Endpoint& endpoint) {
 
 }  // namespace
 
-Endpoint make_endpoint(const Url& url, const Options& options) {
+Endpoint make_endpoint(const RedisSettings& settings) {
+  if (!settings.url) {
+    throw ConfigError(
+        "REDIS_URL is not set, so the Redis layer is disabled: set it, e.g. "
+        "redis://127.0.0.1:6379/0");
+  }
+  const Url& url = *settings.url;
   Endpoint endpoint;
   endpoint.address = url.redacted();
   if (url.scheme == "rediss") {
@@ -131,11 +137,9 @@ Endpoint make_endpoint(const Url& url, const Options& options) {
   if (!endpoint.password) endpoint.password = url.query_value("password");
   endpoint.database = database_of(url, endpoint.address);
   endpoint.client_name =
-      options.client_name ? as_client_name(*options.client_name) : process_name();
-  endpoint.connect_timeout = options.connect_timeout;
-  endpoint.socket_timeout = options.socket_timeout;
-  // 0 (from settings built by hand) means the default.
-  if (options.max_reply_bytes != 0) endpoint.max_reply_bytes = options.max_reply_bytes;
+      settings.client_name ? as_client_name(*settings.client_name) : process_name();
+  endpoint.connect_timeout = settings.connect_timeout;
+  endpoint.socket_timeout = settings.socket_timeout;
   return endpoint;
 }
 

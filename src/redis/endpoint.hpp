@@ -1,5 +1,5 @@
 #pragma once
-// Where and how to connect: the URL and Options resolved once into what hiredis needs.
+// Where and how to connect: RedisSettings resolved once into what hiredis needs.
 
 #include <chrono>
 #include <memory>
@@ -28,8 +28,8 @@ struct Endpoint {
   bool is_unix() const noexcept { return !socket_path.empty(); }
 };
 
-// Throws ConfigError (rediss://, another scheme, bad database number).
-Endpoint make_endpoint(const Url& url, const Options& options);
+// Throws ConfigError (missing URL, rediss://, bad database number).
+Endpoint make_endpoint(const RedisSettings& settings);
 
 // Connects, sets the socket timeout and keepalive, then AUTH, SELECT and CLIENT SETNAME.
 // Throws ConnectError, TimeoutError or ServerError (e.g. wrong password).

@@ -141,6 +141,17 @@ std::string loader_message(const std::string& variable, const std::string& value
   return "(no error for " + variable + ")";
 }
 
+// The two messages differ only in where the value came from: "(set in the environment)" for
+// the loader, "(given to the client's constructor)" for a constructor.
+bool same_but_where(std::string constructor, std::string loaded) {
+  const std::string given = " (given to the client's constructor)";
+  const std::string environment = " (set in the environment)";
+  if (!constructor.ends_with(given) || !loaded.ends_with(environment)) return false;
+  constructor.resize(constructor.size() - given.size());
+  loaded.resize(loaded.size() - environment.size());
+  return constructor == loaded;
+}
+
 template <class Construct>
 std::string constructor_message(Construct construct) {
   try {
@@ -154,12 +165,12 @@ std::string constructor_message(Construct construct) {
 TEST(ClientUrls, ARedisUrlIsRefusedWithTheMessageRedisUrlEarns) {
   for (const std::string& url :
        {std::string("http://cache:6379/0"), "redis://app:" + test_secret() + "@cache:6379/db7",
-        std::string("redis://cache:6379/0?db=x"), std::string(""), std::string("redis://")}) {
+        std::string(""), std::string("redis://")}) {
     const std::string message =
         constructor_message([&] { redis::Client client(url, {.min_connections = 0}); });
     const std::string loaded = loader_message("REDIS_URL", url);
-    EXPECT_TRUE(loaded.starts_with(message)) << testing::scrubbed(message) << "\nvs\n"
-                                             << testing::scrubbed(loaded);
+    EXPECT_TRUE(same_but_where(message, loaded)) << testing::scrubbed(message) << "\nvs\n"
+                                                 << testing::scrubbed(loaded);
     EXPECT_TRUE(contains(message, "REDIS_URL")) << testing::scrubbed(message);
     testing::expect_no_secret(message, "the constructor's error");
   }
@@ -172,8 +183,8 @@ TEST(ClientUrls, AMongoUrlIsRefusedWithTheMessageMongoUrlEarns) {
         std::string("mongodb://")}) {
     const std::string message = constructor_message([&] { mongo::Client client(url); });
     const std::string loaded = loader_message("MONGODB_URL", url);
-    EXPECT_TRUE(loaded.starts_with(message)) << testing::scrubbed(message) << "\nvs\n"
-                                             << testing::scrubbed(loaded);
+    EXPECT_TRUE(same_but_where(message, loaded)) << testing::scrubbed(message) << "\nvs\n"
+                                                 << testing::scrubbed(loaded);
     testing::expect_no_secret(message, "the constructor's error");
   }
 }

@@ -394,8 +394,6 @@ INSTANTIATE_TEST_SUITE_P(
                       "the database must be a number"},
         RejectedValue{"UnixSocketWithNonNumericDatabase", "REDIS_URL",
                       "unix:///run/redis.sock?db=one", "the database must be a number"},
-        RejectedValue{"RedisUrlWithNonNumericDbParameter", "REDIS_URL",
-                      "redis://127.0.0.1/0?db=cache", "the database must be a number"},
         RejectedValue{"EmptyUrl", "REDIS_URL", "", "it is empty"},
         RejectedValue{"SizeWithDecimalUnit", "REDIS_MAX_REPLY_BYTES", "64MB",
                       "with a KiB, MiB or GiB suffix"},
