@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <fstream>
 
-#include "connection_state.hpp"
 #include "poolkit/error.hpp"
 
 namespace poolkit::redis::detail {
