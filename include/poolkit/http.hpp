@@ -164,8 +164,8 @@ struct Options {
       Backoff{std::chrono::milliseconds(250), std::chrono::milliseconds(8000),
               std::chrono::milliseconds(500), 0.0},
       std::chrono::milliseconds(30000));
-  std::optional<CircuitBreakerOptions> circuit_breaker =
-      CircuitBreakerOptions{};  // nullopt: no breaker
+  // The CIRCUIT_BREAKER_* defaults; nullopt: no breaker.
+  std::optional<CircuitBreakerOptions> circuit_breaker = CircuitBreakerOptions{};
   // Largest response body accepted; 0: no limit. A longer one fails with ResponseTooLargeError
   // as soon as it passes the limit (or at once, from its Content-Length).
   std::size_t max_response_bytes = 64 * 1024 * 1024;

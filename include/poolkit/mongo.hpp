@@ -1,10 +1,10 @@
 #pragma once
 // The MongoDB layer: poolkit's pool over single-threaded libmongoc clients.
 //
-//   poolkit::mongo::Client mongo("mongodb://db/app", {.max_pool_size = 20});  // or
-//   (settings.mongo) mongo.with_collection("app", "snippets", [&](mongoc_collection_t* c,
-//   bson_error_t& error) {
-//     return mongoc_collection_insert_one(c, doc, nullptr, nullptr, &error);
+//   poolkit::mongo::Client mongo("mongodb://db/app", {.max_pool_size = 20});
+//   // or: poolkit::mongo::Client mongo(settings.mongo);
+//   mongo.with_collection("app", "snippets", [&](mongoc_collection_t* c, bson_error_t& e) {
+//     return mongoc_collection_insert_one(c, doc, nullptr, nullptr, &e);
 //   });                                          // a network error marks the connection broken
 //   {
 //     auto lease = mongo.checkout();             // waits FIFO, PoolTimeoutError past the wait
