@@ -104,13 +104,14 @@ void store_event(int id, const std::string& key, std::size_t bytes) {
   BSON_APPEND_UTF8(event.get(), "key", key.c_str());
   BSON_APPEND_INT64(event.get(), "bytes", static_cast<std::int64_t>(bytes));
 
-  poolkit::mongo::Lease lease = mongo.checkout();  // a mongoc_client_t* for this thread
-  const poolkit::mongo::Collection events(*lease, "snippets", "events");
-  bson_error_t error;
-  if (!mongoc_collection_insert_one(events, event, nullptr, nullptr, &error)) {
-    if (poolkit::mongo::Client::is_network_error(error)) lease.mark_broken();
-    mongo.raise(error, "insert into snippets.events");
-  }
+  // A pooled connection for this thread; a network failure closes it, and any failure is
+  // thrown as a poolkit error naming "insert on snippets.events".
+  mongo.with_collection(
+      "snippets", "events",
+      [&](mongoc_collection_t* events, bson_error_t& error) {
+        return mongoc_collection_insert_one(events, event, nullptr, nullptr, &error);
+      },
+      "insert");
 }
 
 // One snippet; the notification is sent and its future returned, not awaited.

@@ -23,6 +23,8 @@ struct Backoff {
   std::chrono::milliseconds exponential(int retry) const noexcept;
   // exponential(retry) plus the random jitter.
   std::chrono::milliseconds delay(int retry) const;
+
+  bool operator==(const Backoff&) const = default;
 };
 
 }  // namespace poolkit

@@ -23,6 +23,8 @@ struct CircuitBreakerOptions {
   int failure_threshold = 5;  // consecutive failures that open the circuit; <= 0: never opens
   std::chrono::milliseconds recovery{30000};  // open → half-open after this
   int half_open_success = 1;  // successful probes that close it (also: probes let through at once)
+
+  bool operator==(const CircuitBreakerOptions&) const = default;
 };
 
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;

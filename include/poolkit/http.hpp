@@ -2,8 +2,11 @@
 // HTTP clients on libcurl: one engine per client = one libcurl multi handle driven by its own
 // I/O thread. AsyncClient (the aiohttp role) hands back a std::future or calls a callback;
 // SyncClient (the requests role) blocks the calling thread, so any number of threads share one
-// bounded set of connections. Both are configured from their typed settings (settings.hpp) and
-// never read the environment.
+// bounded set of connections. Both are configured from their typed settings (settings.hpp) or
+// from Options, and never read the environment:
+//
+//   poolkit::http::AsyncClient http;                        // the AIOHTTP_* defaults
+//   poolkit::http::SyncClient scraper(settings.http_sync);  // or SyncClient() for REQUESTS_*
 //
 // Limits: at most `max_connections` requests in flight over all hosts and
 // `max_connections_per_host` per scheme://host:port (HTTP/1.1: one connection each); requests
@@ -143,7 +146,10 @@ struct Metrics {
   std::int64_t peak_in_flight = 0;
 };
 
-struct ClientOptions {
+// Everything a client can be told. The defaults are the async client's settings defaults
+// (AIOHTTP_*, HTTP_RESILIENCE_*, CIRCUIT_BREAKER_*, HTTP_MAX_RESPONSE_BYTES; see
+// docs/configuration.md); sync_defaults() gives the sync client's (REQUESTS_*).
+struct Options {
   std::size_t max_connections = 100;          // in flight over all hosts; 0 = no limit
   std::size_t max_connections_per_host = 25;  // per scheme://host:port; 0 = no limit
   std::size_t max_idle_connections = 0;       // libcurl's connection cache; 0 = max_connections
@@ -158,7 +164,8 @@ struct ClientOptions {
       Backoff{std::chrono::milliseconds(250), std::chrono::milliseconds(8000),
               std::chrono::milliseconds(500), 0.0},
       std::chrono::milliseconds(30000));
-  std::optional<CircuitBreakerOptions> circuit_breaker;  // nullopt: no breaker
+  // The CIRCUIT_BREAKER_* defaults; nullopt: no breaker.
+  std::optional<CircuitBreakerOptions> circuit_breaker = CircuitBreakerOptions{};
   // Largest response body accepted; 0: no limit. A longer one fails with ResponseTooLargeError
   // as soon as it passes the limit (or at once, from its Content-Length).
   std::size_t max_response_bytes = 64 * 1024 * 1024;
@@ -168,9 +175,12 @@ struct ClientOptions {
   std::string limit_setting = "the client's connection limits";
   std::string response_limit_setting = "the client's max_response_bytes";
 
-  static ClientOptions from(const AsyncHttpSettings& settings);
-  static ClientOptions from(const SyncHttpSettings& settings);
+  static Options from(const AsyncHttpSettings& settings);
+  static Options from(const SyncHttpSettings& settings);
+  // What SyncClient uses when given nothing: from() the sync settings' defaults.
+  static Options sync_defaults();
 };
+using ClientOptions = Options;  // the earlier name
 
 // The result handed to a callback: a response, or the error that ended the request.
 struct Result {
@@ -187,7 +197,7 @@ class Engine;
 class AsyncClient {
  public:
   explicit AsyncClient(const AsyncHttpSettings& settings);
-  explicit AsyncClient(ClientOptions options);
+  explicit AsyncClient(Options options = {});
   ~AsyncClient();
   AsyncClient(const AsyncClient&) = delete;
   AsyncClient& operator=(const AsyncClient&) = delete;
@@ -211,7 +221,7 @@ class AsyncClient {
 class SyncClient {
  public:
   explicit SyncClient(const SyncHttpSettings& settings);
-  explicit SyncClient(ClientOptions options);
+  explicit SyncClient(Options options = Options::sync_defaults());
   ~SyncClient();
   SyncClient(const SyncClient&) = delete;
   SyncClient& operator=(const SyncClient&) = delete;

@@ -1,7 +1,11 @@
 #pragma once
 // The MongoDB layer: poolkit's pool over single-threaded libmongoc clients.
 //
-//   poolkit::mongo::Client mongo(settings.mongo);
+//   poolkit::mongo::Client mongo("mongodb://db/app", {.max_pool_size = 20});
+//   // or: poolkit::mongo::Client mongo(settings.mongo);
+//   mongo.with_collection("app", "snippets", [&](mongoc_collection_t* c, bson_error_t& e) {
+//     return mongoc_collection_insert_one(c, doc, nullptr, nullptr, &e);
+//   });                                          // a network error marks the connection broken
 //   {
 //     auto lease = mongo.checkout();             // waits FIFO, PoolTimeoutError past the wait
 //     mongoc_collection_t* c = mongoc_client_get_collection(*lease, "app", "snippets");
@@ -25,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "poolkit/metrics.hpp"
@@ -100,17 +105,36 @@ class Collection {
   mongoc_collection_t* collection_;
 };
 
-struct ClientOptions {
+// Everything a client can be told besides its URL. The first group mirrors MongoSettings, with
+// the settings table's defaults (docs/configuration.md); the rest has no variable.
+struct Options {
+  std::size_t max_pool_size = 100;                           // MONGODB_MAX_POOL_SIZE
+  std::size_t min_pool_size = 5;                             // MONGODB_MIN_POOL_SIZE
+  std::chrono::milliseconds wait_queue_timeout{5000};        // MONGODB_WAIT_QUEUE_TIMEOUT_MS
+  std::chrono::milliseconds max_idle_time{30'000};           // MONGODB_MAX_IDLE_TIME_MS
+  std::chrono::milliseconds server_selection_timeout{3000};  // MONGODB_SERVER_SELECTION_TIMEOUT_MS
+  std::chrono::milliseconds socket_timeout{20'000};          // MONGODB_SOCKET_TIMEOUT_MS
+  std::chrono::milliseconds connect_timeout{10'000};         // MONGODB_CONNECT_TIMEOUT_MS
+  std::chrono::milliseconds heartbeat_frequency{10'000};     // MONGODB_HEARTBEAT_FREQUENCY_MS
+  std::optional<std::string> appname{};                      // MONGODB_APPNAME
+  std::vector<std::string> compressors{};                    // MONGODB_COMPRESSORS
+
   // Names the pool in stats, events and errors.
   std::string name = "mongo";
   // Receives the pool's CMAP events.
-  std::shared_ptr<PoolListener> listener;
+  std::shared_ptr<PoolListener> listener{};
   // Called once per configuration warning (a URL option overridden by a variable, ...), in
   // addition to warnings(). The text never holds a secret.
-  std::function<void(const std::string&)> on_warning;
+  std::function<void(const std::string&)> on_warning{};
   // Period of the pool's maintenance (idle closing, warm minimum); tests shorten it.
   std::chrono::milliseconds background_interval{1000};
+
+  // `rest` (or the defaults) with every field MongoSettings holds taken from `settings` (the
+  // URL aside).
+  static Options from(const MongoSettings& settings, Options rest);
+  static Options from(const MongoSettings& settings);
 };
+using ClientOptions = Options;  // the earlier name
 
 struct PingResult {
   std::chrono::nanoseconds latency{0};  // the ping's round trip, without the pool wait
@@ -148,9 +172,15 @@ void add_metrics(MetricsSnapshot& snapshot, const MongoStats& stats);
 
 class Client {
  public:
-  // Throws ConfigError when MONGODB_URL is unset or libmongoc rejects the resulting URI. The
-  // pool starts at once and opens MONGODB_MIN_POOL_SIZE connections in the background.
-  explicit Client(const MongoSettings& settings, ClientOptions options = {});
+  // mongodb://[user:password@]host[:port],.../db?options (or mongodb+srv://). Throws
+  // ConfigError, with the message MONGODB_URL would earn, when the URL is refused, or when
+  // libmongoc rejects the resulting URI. Options override the same options in the URL, with a
+  // warning (see warnings()). The pool starts at once and opens min_pool_size connections in
+  // the background.
+  explicit Client(std::string_view url, Options options = {});
+  // From the settings: MONGODB_URL (ConfigError when unset) and every MONGODB_* variable;
+  // `options` gives what they don't cover (name, listener, on_warning, ...).
+  explicit Client(const MongoSettings& settings, Options options = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -172,6 +202,28 @@ class Client {
   PingResult ping();
   Document server_status();
   ConnPoolStatsResult conn_pool_stats();
+
+  // Runs fn(mongoc_collection_t*, bson_error_t&) -> bool, libmongoc calls on collection
+  // db.collection of a leased connection (`lease`, or one leased for the call). fn returns
+  // false when a call failed and filled the error, as libmongoc's functions do: the error is
+  // then thrown as the poolkit error (see raise(); `operation` names what failed, e.g.
+  // "insert"), and after a network error the connection is first marked broken, so it is
+  // closed rather than reused.
+  template <class Fn>
+  void with_collection(Lease& lease, std::string_view db, std::string_view collection, Fn&& fn,
+                       std::string_view operation = "operation") {
+    const Collection handle(*lease, std::string(db), std::string(collection));
+    bson_error_t error{};
+    const auto started = std::chrono::steady_clock::now();
+    if (fn(handle.get(), error)) return;
+    fail(lease, error, operation, db, collection, std::chrono::steady_clock::now() - started);
+  }
+  template <class Fn>
+  void with_collection(std::string_view db, std::string_view collection, Fn&& fn,
+                       std::string_view operation = "operation") {
+    Lease lease = checkout();
+    with_collection(lease, db, collection, std::forward<Fn>(fn), operation);
+  }
 
   // For your own libmongoc calls on a lease: throws the poolkit error for a libmongoc failure of
   // `operation` (e.g. "find on app.snippets"): ServerError, ConnectError, TimeoutError (a lost
@@ -195,6 +247,11 @@ class Client {
   void close();
 
  private:
+  // with_collection()'s failure: marks the lease broken after a network error, then raises.
+  [[noreturn]] void fail(Lease& lease, const bson_error_t& error, std::string_view operation,
+                         std::string_view db, std::string_view collection,
+                         std::chrono::nanoseconds elapsed) const;
+
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -1,7 +1,8 @@
 #pragma once
-// The Redis layer: a pooled client on hiredis, configured from RedisSettings.
+// The Redis layer: a pooled client on hiredis, built from a URL (with Options) or from
+// RedisSettings.
 //
-//   poolkit::redis::Client redis(settings.redis);
+//   poolkit::redis::Client redis("redis://cache:6379/0");   // or redis(settings.redis)
 //   redis.set("greeting", "hello", {.ttl = std::chrono::seconds(30)});
 //   std::optional<std::string> value = redis.get("greeting");
 //   poolkit::redis::Reply reply = redis.command("OBJECT", "ENCODING", "greeting");
@@ -14,14 +15,17 @@
 #include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -117,10 +121,13 @@ struct Endpoint;
 struct ContextDeleter {
   void operator()(redisContext* context) const noexcept;
 };
-struct ReadState;  // bytes received, the reply scanner, the round trip's deadline
-struct ReadStateDeleter {
-  void operator()(ReadState* state) const noexcept;
+// Bytes received, the reply scanner, the round trip's deadline, and what the current operation
+// did (the client's retry bookkeeping); src/redis/connection_state.hpp.
+struct ConnectionState;
+struct ConnectionStateDeleter {
+  void operator()(ConnectionState* state) const noexcept;
 };
+struct ConnectionAccess;  // the client's view of ConnectionState
 }  // namespace detail
 
 // One open, authenticated connection. A caller sees it only inside with_connection(); any
@@ -157,19 +164,11 @@ class Connection {
   redisContext* native() const noexcept { return context_.get(); }
 
   bool broken() const noexcept { return broken_; }
-  // Bookkeeping for the client's retries: whether anything of the current operation reached
-  // the socket, and whether the failure was the server having closed the idle connection.
-  void begin_operation() noexcept;
-  bool wrote_anything() const noexcept { return wrote_; }
-  bool lost_connection() const noexcept { return lost_; }
-  bool closed_while_idle() const noexcept { return closed_while_idle_; }
-  // The reply had started arriving when the deadline passed: the server answers, too slowly,
-  // and a retry would take as long again.
-  bool timed_out_mid_reply() const noexcept { return timed_out_mid_reply_; }
   // Nothing appended and unsent, no reply unread: safe to hand to the next caller.
   bool in_step() const noexcept;
 
  private:
+  friend struct detail::ConnectionAccess;
   void ensure_alive();
   void start_round_trip() noexcept;
   // Waits until the socket is ready for `events` or the round trip's deadline passes.
@@ -185,14 +184,9 @@ class Connection {
   std::unique_ptr<redisContext, detail::ContextDeleter> context_;
   std::shared_ptr<const detail::Endpoint> endpoint_;
   bool broken_ = false;
-  bool wrote_ = false;
-  bool lost_ = false;
-  bool timed_out_mid_reply_ = false;
-  bool closed_while_idle_ = false;
-  bool checked_alive_ = false;
   std::string out_;  // encoded commands not yet sent; kept to reuse its capacity
   std::size_t pending_ = 0;
-  std::unique_ptr<detail::ReadState, detail::ReadStateDeleter> read_;
+  std::unique_ptr<detail::ConnectionState, detail::ConnectionStateDeleter> state_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -257,8 +251,18 @@ struct SetOptions {
   SetCondition condition = SetCondition::always;
 };
 
-// What RedisSettings does not cover; the defaults suit a service.
-struct ClientOptions {
+// Everything a client can be told besides its URL. The first group mirrors RedisSettings, with
+// the settings table's defaults (docs/configuration.md); the rest has no variable.
+struct Options {
+  std::size_t max_connections = 100;                        // REDIS_MAX_CONNECTIONS
+  std::chrono::milliseconds connect_timeout{2000};          // REDIS_CONNECT_TIMEOUT
+  std::chrono::milliseconds socket_timeout{2000};           // REDIS_SOCKET_TIMEOUT: one round trip
+  std::chrono::milliseconds health_check_interval{30'000};  // REDIS_HEALTH_CHECK_INTERVAL
+  std::chrono::milliseconds wait_timeout{5000};             // REDIS_WAIT_TIMEOUT
+  int retry_attempts = 3;                                   // REDIS_RETRY_ATTEMPTS
+  std::optional<std::string> client_name{};                 // REDIS_CLIENT_NAME; nullopt: process
+  std::size_t max_reply_bytes = std::size_t{64} << 20;      // REDIS_MAX_REPLY_BYTES
+
   // An idle connection unused for this long is closed (0 = never).
   std::chrono::milliseconds max_idle_time{60'000};
   // Connections kept open and warm.
@@ -267,8 +271,65 @@ struct ClientOptions {
   bool strict_fifo = false;
   // Period of the pool's maintenance task (idle closing, warm minimum).
   std::chrono::milliseconds background_interval{1000};
-  std::shared_ptr<PoolListener> listener;
+  std::shared_ptr<PoolListener> listener{};
+
+  // `rest` (or the defaults) with every field RedisSettings holds taken from `settings` (the URL
+  // aside).
+  static Options from(const RedisSettings& settings, Options rest);
+  static Options from(const RedisSettings& settings);
 };
+using ClientOptions = Options;  // the earlier name
+
+// Text a multi-key helper accepts: std::string, std::string_view, const char*, ...
+template <class Range>
+concept StringRange = std::ranges::input_range<Range> &&
+    std::convertible_to<std::ranges::range_reference_t<Range>, std::string_view>;
+
+// Pairs a multi-key helper accepts (std::map<std::string, std::string>, a vector of pairs, ...).
+template <class Range>
+concept StringPairRange = std::ranges::input_range<Range> &&
+    requires(std::ranges::range_reference_t<Range> pair) {
+  { std::get<0>(pair) } -> std::convertible_to<std::string_view>;
+  { std::get<1>(pair) } -> std::convertible_to<std::string_view>;
+};
+
+namespace detail {
+// A command's arguments: a fixed head, then the words of a range. Words the range yields as
+// temporaries (a transforming view) are kept here, since an Arg only views its text.
+class CommandWords {
+ public:
+  template <class Range>
+  CommandWords(std::initializer_list<Arg> head, Range&& words) : args_(head) {
+    for (auto&& word : words) add(std::forward<decltype(word)>(word));
+  }
+  template <class Range>
+  CommandWords(std::initializer_list<Arg> head, Range&& pairs, std::in_place_t) : args_(head) {
+    for (auto&& pair : pairs) {
+      add(std::get<0>(std::forward<decltype(pair)>(pair)));
+      add(std::get<1>(std::forward<decltype(pair)>(pair)));
+    }
+  }
+  std::span<const Arg> args() const noexcept { return args_; }
+
+ private:
+  template <class Word>
+  void add(Word&& word) {
+    using Plain = std::remove_cvref_t<Word>;
+    constexpr bool only_views = std::is_same_v<Plain, std::string_view> ||
+                                std::is_pointer_v<std::decay_t<Word>> || std::is_array_v<Plain>;
+    if constexpr (std::is_lvalue_reference_v<Word> || only_views) {
+      args_.emplace_back(std::string_view(word));
+    } else {
+      args_.emplace_back(std::string_view(owned_.emplace_back(std::forward<Word>(word))));
+    }
+  }
+  std::vector<Arg> args_;
+  std::deque<std::string> owned_;  // a deque: its elements stay where they are as it grows
+};
+}  // namespace detail
+
+// Each element of an array reply as a string, nil as nullopt (MGET's reply).
+std::vector<std::optional<std::string>> optional_strings_of(const Reply& reply);
 
 struct ClientStats {
   PoolStats pool;
@@ -280,9 +341,13 @@ struct ClientStats {
 
 class Client {
  public:
-  // Throws ConfigError when the URL is missing, rediss:// ("TLS is not supported yet"), or has
-  // a bad database number.
-  explicit Client(const RedisSettings& settings, ClientOptions options = {});
+  // redis://[user:password@]host:port/db, or unix:///path.sock?db=N. Throws ConfigError, with
+  // the message REDIS_URL would earn, when the URL is refused: another scheme, rediss:// ("TLS
+  // is not supported yet"), a bad database number.
+  explicit Client(std::string_view url, Options options = {});
+  // From the settings: REDIS_URL (ConfigError when unset) and every REDIS_* variable; `options`
+  // gives what they don't cover (listener, min_connections, ...).
+  explicit Client(const RedisSettings& settings, Options options = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -301,37 +366,96 @@ class Client {
   std::optional<std::string> get(std::string_view key);
   // false when the NX / XX condition was not met.
   bool set(std::string_view key, std::string_view value, SetOptions options = {});
-  long long del(std::initializer_list<std::string_view> keys);
-  long long exists(std::initializer_list<std::string_view> keys);
+  // The multi-key helpers take a braced list or any range of text (a std::vector<std::string>,
+  // a std::set, a view, ...); the pair helpers a braced list of pairs or a range of pairs (a
+  // std::map, ...).
+  long long del(std::initializer_list<std::string_view> keys) { return del<>(keys); }
+  template <StringRange Keys>
+  long long del(Keys&& keys) {
+    return count(detail::CommandWords({"DEL"}, std::forward<Keys>(keys)));
+  }
+  long long exists(std::initializer_list<std::string_view> keys) { return exists<>(keys); }
+  template <StringRange Keys>
+  long long exists(Keys&& keys) {
+    return count(detail::CommandWords({"EXISTS"}, std::forward<Keys>(keys)));
+  }
   long long incr(std::string_view key, long long by = 1);
   long long decr(std::string_view key, long long by = 1);
   bool expire(std::string_view key, std::chrono::seconds ttl);
   // Seconds left; -1 when the key has no expiry, -2 when it does not exist (as TTL).
   long long ttl(std::string_view key);
-  std::vector<std::optional<std::string>> mget(std::initializer_list<std::string_view> keys);
-  void mset(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs);
+  std::vector<std::optional<std::string>> mget(std::initializer_list<std::string_view> keys) {
+    return mget<>(keys);
+  }
+  template <StringRange Keys>
+  std::vector<std::optional<std::string>> mget(Keys&& keys) {
+    return optional_strings_of(command(detail::CommandWords({"MGET"}, std::forward<Keys>(keys))));
+  }
+  void mset(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
+    mset<>(pairs);
+  }
+  template <StringPairRange Pairs>
+  void mset(Pairs&& pairs) {
+    command(detail::CommandWords({"MSET"}, std::forward<Pairs>(pairs), std::in_place));
+  }
 
   // Hashes
   bool hset(std::string_view key, std::string_view field, std::string_view value);  // new field?
   long long hset(std::string_view key,
-                 std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
+                 std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+    return hset<>(key, fields);
+  }
+  template <StringPairRange Fields>
+  long long hset(std::string_view key, Fields&& fields) {
+    return count(detail::CommandWords({"HSET", key}, std::forward<Fields>(fields), std::in_place));
+  }
   std::optional<std::string> hget(std::string_view key, std::string_view field);
   std::map<std::string, std::string> hgetall(std::string_view key);
-  long long hdel(std::string_view key, std::initializer_list<std::string_view> fields);
+  long long hdel(std::string_view key, std::initializer_list<std::string_view> fields) {
+    return hdel<>(key, fields);
+  }
+  template <StringRange Words>
+  long long hdel(std::string_view key, Words&& fields) {
+    return count(detail::CommandWords({"HDEL", key}, std::forward<Words>(fields)));
+  }
   long long hincrby(std::string_view key, std::string_view field, long long by);
   bool hexists(std::string_view key, std::string_view field);
 
   // Lists
-  long long lpush(std::string_view key, std::initializer_list<std::string_view> values);
-  long long rpush(std::string_view key, std::initializer_list<std::string_view> values);
+  long long lpush(std::string_view key, std::initializer_list<std::string_view> values) {
+    return lpush<>(key, values);
+  }
+  template <StringRange Words>
+  long long lpush(std::string_view key, Words&& values) {
+    return count(detail::CommandWords({"LPUSH", key}, std::forward<Words>(values)));
+  }
+  long long rpush(std::string_view key, std::initializer_list<std::string_view> values) {
+    return rpush<>(key, values);
+  }
+  template <StringRange Words>
+  long long rpush(std::string_view key, Words&& values) {
+    return count(detail::CommandWords({"RPUSH", key}, std::forward<Words>(values)));
+  }
   std::optional<std::string> lpop(std::string_view key);
   std::optional<std::string> rpop(std::string_view key);
   std::vector<std::string> lrange(std::string_view key, long long start, long long stop);
   long long llen(std::string_view key);
 
   // Sets
-  long long sadd(std::string_view key, std::initializer_list<std::string_view> members);
-  long long srem(std::string_view key, std::initializer_list<std::string_view> members);
+  long long sadd(std::string_view key, std::initializer_list<std::string_view> members) {
+    return sadd<>(key, members);
+  }
+  template <StringRange Words>
+  long long sadd(std::string_view key, Words&& members) {
+    return count(detail::CommandWords({"SADD", key}, std::forward<Words>(members)));
+  }
+  long long srem(std::string_view key, std::initializer_list<std::string_view> members) {
+    return srem<>(key, members);
+  }
+  template <StringRange Words>
+  long long srem(std::string_view key, Words&& members) {
+    return count(detail::CommandWords({"SREM", key}, std::forward<Words>(members)));
+  }
   std::vector<std::string> smembers(std::string_view key);  // sorted
   bool sismember(std::string_view key, std::string_view member);
   long long scard(std::string_view key);
@@ -355,10 +479,10 @@ class Client {
   std::invoke_result_t<Fn&, Connection&> with_connection(Fn&& fn) {
     using Result = std::invoke_result_t<Fn&, Connection&>;
     if constexpr (std::is_void_v<Result>) {
-      run("WITH_CONNECTION", Repeat::never, {}, [&](Connection& c) { fn(c); });
+      run_with_connection([&](Connection& c) { fn(c); });
     } else {
       std::optional<Result> result;
-      run("WITH_CONNECTION", Repeat::never, {}, [&](Connection& c) { result.emplace(fn(c)); });
+      run_with_connection([&](Connection& c) { result.emplace(fn(c)); });
       return std::move(*result);
     }
   }
@@ -377,10 +501,10 @@ class Client {
 
  private:
   friend class Pipeline;
-  // When a failure after the command was written may be retried.
-  enum class Repeat { never, always, by_command };
-  void run(std::string_view name, Repeat repeat, std::span<const Arg> command,
-           const std::function<void(Connection&)>& fn);
+  // with_connection()'s body: on one leased connection, retried only when fn wrote nothing.
+  void run_with_connection(const std::function<void(Connection&)>& fn);
+  Reply command(const detail::CommandWords& words) { return command(words.args()); }
+  long long count(const detail::CommandWords& words) { return command(words).as_integer(); }
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -84,6 +84,8 @@ class RetryPolicy {
   // urllib3 returns the last response once retries are exhausted; resilience raises.
   bool raises_when_exhausted() const noexcept { return style_ == Style::resilience; }
 
+  bool operator==(const RetryPolicy&) const = default;
+
  private:
   RetryPolicy(Style style, int max_retries, Backoff backoff, std::chrono::milliseconds cap)
       : style_(style), max_retries_(max_retries), backoff_(backoff), retry_after_cap_(cap) {}

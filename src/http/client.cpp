@@ -28,8 +28,8 @@ Request Request::post(std::string url, std::string body) {
   return request;
 }
 
-ClientOptions ClientOptions::from(const AsyncHttpSettings& settings) {
-  ClientOptions options;
+Options Options::from(const AsyncHttpSettings& settings) {
+  Options options;
   options.max_connections = settings.pool_limit;
   options.max_connections_per_host = settings.limit_per_host;
   options.timeout = settings.timeout_total;
@@ -50,8 +50,12 @@ ClientOptions ClientOptions::from(const AsyncHttpSettings& settings) {
   return options;
 }
 
-ClientOptions ClientOptions::from(const SyncHttpSettings& settings) {
-  ClientOptions options;
+Options Options::sync_defaults() {
+  return from(Settings::defaults().http_sync);
+}
+
+Options Options::from(const SyncHttpSettings& settings) {
+  Options options;
   options.max_connections = 0;  // requests has no overall limit, only per host
   options.max_connections_per_host = settings.pool_maxsize;
   // libcurl caches connections, not hosts: keep room for pool_maxsize to each of
@@ -87,9 +91,8 @@ std::future<Response> deliver_to_future(detail::Engine& engine, Request request)
 }  // namespace
 
 AsyncClient::AsyncClient(const AsyncHttpSettings& settings)
-    : AsyncClient(ClientOptions::from(settings)) {}
-AsyncClient::AsyncClient(ClientOptions options)
-    : engine_(detail::Engine::start(std::move(options))) {}
+    : AsyncClient(Options::from(settings)) {}
+AsyncClient::AsyncClient(Options options) : engine_(detail::Engine::start(std::move(options))) {}
 AsyncClient::~AsyncClient() {
   engine_->close(milliseconds(0));
 }
@@ -109,10 +112,8 @@ void AsyncClient::close(milliseconds drain) {
   engine_->close(drain);
 }
 
-SyncClient::SyncClient(const SyncHttpSettings& settings)
-    : SyncClient(ClientOptions::from(settings)) {}
-SyncClient::SyncClient(ClientOptions options)
-    : engine_(detail::Engine::start(std::move(options))) {}
+SyncClient::SyncClient(const SyncHttpSettings& settings) : SyncClient(Options::from(settings)) {}
+SyncClient::SyncClient(Options options) : engine_(detail::Engine::start(std::move(options))) {}
 SyncClient::~SyncClient() {
   engine_->close(milliseconds(0));
 }

@@ -47,7 +47,7 @@ void ensure_curl_initialized() {
   static const CurlLibrary library;
 }
 
-Engine::Engine(ClientOptions options) : options_(std::move(options)) {
+Engine::Engine(Options options) : options_(std::move(options)) {
   ensure_curl_initialized();
   multi_ = curl_multi_init();
   if (multi_ == nullptr) throw std::runtime_error("libcurl could not create a multi handle");
@@ -65,7 +65,7 @@ Engine::Engine(ClientOptions options) : options_(std::move(options)) {
   if (!options_.http2) curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_NOTHING);
 }
 
-std::shared_ptr<Engine> Engine::start(ClientOptions options) {
+std::shared_ptr<Engine> Engine::start(Options options) {
   auto engine = std::make_shared<Engine>(std::move(options));
   engine->io_thread_ = std::thread([self = engine] { self->run(); });
   return engine;

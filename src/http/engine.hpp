@@ -40,8 +40,8 @@ class Engine {
   // An engine with its I/O thread running. The thread holds a reference of its own until its
   // loop ends, so a client dropped from one of its own callbacks (on the I/O thread) closes
   // the engine without destroying it under the running loop.
-  static std::shared_ptr<Engine> start(ClientOptions options);
-  explicit Engine(ClientOptions options);  // not started: use start()
+  static std::shared_ptr<Engine> start(Options options);
+  explicit Engine(Options options);  // not started: use start()
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -76,7 +76,7 @@ class Engine {
   void take_easy(Exchange& exchange);
   void recycle_easy(Exchange& exchange);
 
-  ClientOptions options_;
+  Options options_;
   CURLM* multi_ = nullptr;
   std::unique_ptr<CircuitBreakers> breakers_;
   OperationStats stats_;

@@ -124,7 +124,7 @@ void set_method_and_body(CURL* easy, Exchange& exchange) {
   }
 }
 
-void set_connection_options(CURL* easy, const ClientOptions& options) {
+void set_connection_options(CURL* easy, const Options& options) {
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
                    options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
@@ -163,7 +163,7 @@ std::string attempts_text(const Exchange& exchange) {
   return attempts == 1 ? "1 attempt" : std::to_string(attempts) + " attempts";
 }
 
-std::string timeout_setting_of(const Exchange& exchange, const ClientOptions& options) {
+std::string timeout_setting_of(const Exchange& exchange, const Options& options) {
   return exchange.request.timeout ? std::string("the request's timeout") : options.timeout_setting;
 }
 
@@ -174,19 +174,19 @@ std::string elapsed_ms_text(const Exchange& exchange) {
 
 // "HTTP GET <url>: no complete response after 5003 ms (REQUESTS_TIMEOUT: 5000 ms for the whole
 // request)": the real time taken, and the bound that stopped it.
-std::string timeout_text(const Exchange& exchange, const ClientOptions& options) {
+std::string timeout_text(const Exchange& exchange, const Options& options) {
   return exchange.what() + ": no complete response after " + elapsed_ms_text(exchange) + " (" +
          timeout_setting_of(exchange, options) + ": " + std::to_string(exchange.timeout.count()) +
          " ms for the whole request, retries included)";
 }
 
-std::string body_limit_setting_of(const Exchange& exchange, const ClientOptions& options) {
+std::string body_limit_setting_of(const Exchange& exchange, const Options& options) {
   return exchange.request.max_response_bytes ? std::string("the request's max_response_bytes")
                                              : options.response_limit_setting;
 }
 
 // The typed error when a limit stopped the transfer, or null.
-std::exception_ptr size_error(const Exchange& exchange, CURLcode code, const ClientOptions& options,
+std::exception_ptr size_error(const Exchange& exchange, CURLcode code, const Options& options,
                               const std::string& note) {
   using Part = ResponseTooLargeError::Part;
   const std::string what = exchange.what();
@@ -286,7 +286,7 @@ void normalise(Request& request) {
   }
 }
 
-void prepare_attempt(Exchange& exchange, const ClientOptions& options,
+void prepare_attempt(Exchange& exchange, const Options& options,
                      std::chrono::milliseconds time_left) {
   CURL* easy = exchange.easy;
   const Request& request = exchange.request;
@@ -398,7 +398,7 @@ std::optional<std::chrono::milliseconds> retry_after_of(const Response& response
 }
 
 std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
-                                  const ClientOptions& options, const std::string& note) {
+                                  const Options& options, const std::string& note) {
   if (auto too_large = size_error(exchange, code, options, note)) return too_large;
   const std::string what = exchange.what();
   const std::string detail = exchange.error_text[0] != '\0' ? std::string(exchange.error_text)
@@ -438,7 +438,7 @@ std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
 
 std::string retry_skipped_text(const Exchange& exchange, const RetryVerdict& verdict,
                                std::optional<std::chrono::milliseconds> retry_after,
-                               milliseconds time_left, const ClientOptions& options) {
+                               milliseconds time_left, const Options& options) {
   std::string wait;
   if (verdict.from_retry_after && retry_after) {
     const bool saturated = *retry_after >= kRetryAfterMax;

@@ -65,7 +65,7 @@ std::string_view authority_prefix(std::string_view url) noexcept;
 void normalise(Request& request);
 
 // Sets every option of one attempt on the exchange's easy handle.
-void prepare_attempt(Exchange& exchange, const ClientOptions& options,
+void prepare_attempt(Exchange& exchange, const Options& options,
                      std::chrono::milliseconds time_left);
 // Reads status, timings and connection facts after an attempt.
 void read_attempt_info(Exchange& exchange, CURLcode code);
@@ -77,12 +77,12 @@ bool died_on_stale_connection(const Exchange& exchange, CURLcode code);
 std::optional<std::chrono::milliseconds> retry_after_of(const Response& response);
 
 // The typed error for a failed attempt; `note` (may be empty) is added to its message.
-std::exception_ptr transfer_error(const Exchange& exchange, CURLcode code,
-                                  const ClientOptions& options, const std::string& note = {});
+std::exception_ptr transfer_error(const Exchange& exchange, CURLcode code, const Options& options,
+                                  const std::string& note = {});
 // Why the retry of `verdict` (past_deadline) was not made, for messages.
 std::string retry_skipped_text(const Exchange& exchange, const RetryVerdict& verdict,
                                std::optional<std::chrono::milliseconds> retry_after,
-                               std::chrono::milliseconds time_left, const ClientOptions& options);
+                               std::chrono::milliseconds time_left, const Options& options);
 // The outcome label of a finished request for OperationStats.
 std::string outcome_label(const Response& response, const std::exception_ptr& error);
 

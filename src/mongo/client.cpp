@@ -13,6 +13,7 @@
 
 #include <chrono>
 
+#include "../core/settings_url.hpp"
 #include "mongo_detail.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/pool.hpp"
@@ -157,7 +158,42 @@ std::string address_of(const Url& url) {
   return hosts.empty() ? url.redacted() : hosts;
 }
 
+// The settings a URL and Options stand for, so both constructors build the same client.
+MongoSettings settings_of(Url url, const Options& options) {
+  MongoSettings settings;
+  settings.url = std::move(url);
+  settings.max_pool_size = options.max_pool_size;
+  settings.min_pool_size = options.min_pool_size;
+  settings.wait_queue_timeout = options.wait_queue_timeout;
+  settings.max_idle_time = options.max_idle_time;
+  settings.server_selection_timeout = options.server_selection_timeout;
+  settings.socket_timeout = options.socket_timeout;
+  settings.connect_timeout = options.connect_timeout;
+  settings.heartbeat_frequency = options.heartbeat_frequency;
+  settings.appname = options.appname;
+  settings.compressors = options.compressors;
+  return settings;
+}
+
 }  // namespace
+
+Options Options::from(const MongoSettings& settings, Options rest) {
+  rest.max_pool_size = settings.max_pool_size;
+  rest.min_pool_size = settings.min_pool_size;
+  rest.wait_queue_timeout = settings.wait_queue_timeout;
+  rest.max_idle_time = settings.max_idle_time;
+  rest.server_selection_timeout = settings.server_selection_timeout;
+  rest.socket_timeout = settings.socket_timeout;
+  rest.connect_timeout = settings.connect_timeout;
+  rest.heartbeat_frequency = settings.heartbeat_frequency;
+  rest.appname = settings.appname;
+  rest.compressors = settings.compressors;
+  return rest;
+}
+
+Options Options::from(const MongoSettings& settings) {
+  return from(settings, Options{});
+}
 
 struct Client::State {
   State(const MongoSettings& settings, ClientOptions options)
@@ -179,7 +215,14 @@ struct Client::State {
   Pool<Connector> pool;
 };
 
-Client::Client(const MongoSettings& settings, ClientOptions options) {
+Client::Client(std::string_view url, Options options) {
+  detail::ensure_mongoc_initialized();
+  const MongoSettings settings =
+      settings_of(poolkit::detail::parse_layer_url(Layer::mongo, url), options);
+  state_ = std::make_unique<State>(settings, std::move(options));
+}
+
+Client::Client(const MongoSettings& settings, Options options) {
   detail::ensure_mongoc_initialized();
   state_ = std::make_unique<State>(settings, std::move(options));
 }
@@ -240,6 +283,13 @@ ConnPoolStatsResult Client::conn_pool_stats() {
             .unsupported_reason = fmt::format("unsupported by this server: {}", refused.what()),
             .reply = {}};
   }
+}
+
+void Client::fail(Lease& lease, const bson_error_t& error, std::string_view operation,
+                  std::string_view db, std::string_view collection,
+                  std::chrono::nanoseconds elapsed) const {
+  if (is_network_error(error)) lease.mark_broken();
+  raise(error, fmt::format("{} on {}.{}", operation, db, collection), elapsed);
 }
 
 void Client::raise(const bson_error_t& error, std::string_view operation,

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <thread>
 
+#include "../core/settings_url.hpp"
+#include "connection_state.hpp"
 #include "endpoint.hpp"
 #include "poolkit/backoff.hpp"
 #include "poolkit/error.hpp"
@@ -44,31 +46,6 @@ std::vector<Arg> to_args(std::span<const std::string> words) {
   return std::vector<Arg>(words.begin(), words.end());
 }
 
-std::vector<Arg> command_with(std::initializer_list<Arg> head,
-                              std::initializer_list<std::string_view> tail) {
-  std::vector<Arg> args(head);
-  args.insert(args.end(), tail.begin(), tail.end());
-  return args;
-}
-
-std::vector<Arg> command_with_pairs(
-    std::initializer_list<Arg> head,
-    std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
-  std::vector<Arg> args(head);
-  for (const auto& [first, second] : pairs) {
-    args.emplace_back(first);
-    args.emplace_back(second);
-  }
-  return args;
-}
-
-// A command whose reply is a count, e.g. DEL k1 k2 or SADD key m1 m2.
-long long count_of(Client& client, std::initializer_list<Arg> head,
-                   std::initializer_list<std::string_view> tail) {
-  const auto args = command_with(head, tail);
-  return client.command(std::span<const Arg>(args)).as_integer();
-}
-
 std::vector<std::string> strings_of(const Reply& reply) {
   std::vector<std::string> result;
   result.reserve(reply.as_array().size());
@@ -82,6 +59,21 @@ std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settin
   detail::Endpoint endpoint = detail::make_endpoint(settings);
   if (settings.max_reply_bytes != 0) endpoint.max_reply_bytes = settings.max_reply_bytes;
   return std::make_shared<const detail::Endpoint>(std::move(endpoint));
+}
+
+// The settings a URL and Options stand for, so both constructors build the same client.
+RedisSettings settings_of(Url url, const Options& options) {
+  RedisSettings settings;
+  settings.url = std::move(url);
+  settings.max_connections = options.max_connections;
+  settings.connect_timeout = options.connect_timeout;
+  settings.socket_timeout = options.socket_timeout;
+  settings.health_check_interval = options.health_check_interval;
+  settings.wait_timeout = options.wait_timeout;
+  settings.retry_attempts = options.retry_attempts;
+  settings.client_name = options.client_name;
+  settings.max_reply_bytes = options.max_reply_bytes;
+  return settings;
 }
 
 // The last attempt's error, saying what the whole call cost when it took more than one attempt,
@@ -105,18 +97,17 @@ std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settin
   }
 }
 
-PoolOptions pool_options(const RedisSettings& settings, const ClientOptions& options,
-                         const detail::Endpoint& endpoint) {
+PoolOptions pool_options(const Options& options, const detail::Endpoint& endpoint) {
   PoolOptions pool;
   pool.name = "redis";
   pool.address = endpoint.address;
   pool.backend = Backend::redis;
   pool.size_setting = "REDIS_MAX_CONNECTIONS";
-  pool.max_size = settings.max_connections;
+  pool.max_size = options.max_connections;
   pool.min_size = options.min_connections;
-  pool.wait_queue_timeout = settings.wait_timeout;
-  pool.connect_timeout = settings.connect_timeout;
-  pool.health_check_interval = settings.health_check_interval;
+  pool.wait_queue_timeout = options.wait_timeout;
+  pool.connect_timeout = options.connect_timeout;
+  pool.health_check_interval = options.health_check_interval;
   pool.max_idle_time = options.max_idle_time;
   pool.strict_fifo = options.strict_fifo;
   pool.background_interval = options.background_interval;
@@ -125,12 +116,38 @@ PoolOptions pool_options(const RedisSettings& settings, const ClientOptions& opt
 
 }  // namespace
 
+Options Options::from(const RedisSettings& settings, Options rest) {
+  rest.max_connections = settings.max_connections;
+  rest.connect_timeout = settings.connect_timeout;
+  rest.socket_timeout = settings.socket_timeout;
+  rest.health_check_interval = settings.health_check_interval;
+  rest.wait_timeout = settings.wait_timeout;
+  rest.retry_attempts = settings.retry_attempts;
+  rest.client_name = settings.client_name;
+  rest.max_reply_bytes = settings.max_reply_bytes;
+  return rest;
+}
+
+Options Options::from(const RedisSettings& settings) {
+  return from(settings, Options{});
+}
+
+std::vector<std::optional<std::string>> optional_strings_of(const Reply& reply) {
+  std::vector<std::optional<std::string>> values;
+  values.reserve(reply.as_array().size());
+  for (const Reply& element : reply.as_array()) values.push_back(element.as_optional_string());
+  return values;
+}
+
 struct Client::Impl {
-  Impl(const RedisSettings& settings, const ClientOptions& options)
+  // When a failure after the command was written may be retried.
+  enum class Repeat { never, always, by_command };
+  // `settings` decide the endpoint and the pool's bounds (Options::from has copied them into
+  // `options`, whose other fields decide the rest).
+  Impl(const RedisSettings& settings, const Options& options)
       : endpoint(endpoint_for(settings)),
-        pool(detail::Connector{endpoint}, pool_options(settings, options, *endpoint),
-             options.listener),
-        retry_attempts(std::max(settings.retry_attempts, 0)) {}
+        pool(detail::Connector{endpoint}, pool_options(options, *endpoint), options.listener),
+        retry_attempts(std::max(options.retry_attempts, 0)) {}
 
   bool should_retry(const Error& error, bool wrote, bool slow_reply, int attempt, Repeat repeat,
                     std::span<const Arg> command) const {
@@ -140,6 +157,11 @@ struct Client::Impl {
     if (!wrote) return true;
     return repeat == Repeat::always || (repeat == Repeat::by_command && is_idempotent(command));
   }
+
+  // Runs fn on a leased connection, retrying as docs/redis.md "Retries" says; records the
+  // outcome under `name`.
+  void run(std::string_view name, Repeat repeat, std::span<const Arg> command,
+           const std::function<void(Connection&)>& fn);
 
   void note_failure(bool lost, bool stale) {
     if (stale) closed_while_idle.fetch_add(1, std::memory_order_relaxed);
@@ -166,58 +188,67 @@ struct Client::Impl {
   std::atomic<std::uint64_t> closed_while_idle{0};
 };
 
-Client::Client(const RedisSettings& settings, ClientOptions options)
-    : impl_(std::make_unique<Impl>(settings, options)) {}
-
-Client::~Client() = default;
-
-void Client::run(std::string_view name, Repeat repeat, std::span<const Arg> command,
-                 const std::function<void(Connection&)>& fn) {
+void Client::Impl::run(std::string_view name, Repeat repeat, std::span<const Arg> command,
+                       const std::function<void(Connection&)>& fn) {
   const auto started = Clock::now();
   for (int attempt = 0;; ++attempt) {
     bool wrote = false;
     bool stale = false;
     bool slow_reply = false;
     try {
-      auto lease = impl_->pool.checkout();
+      auto lease = pool.checkout();
       Connection& connection = *lease;
-      connection.begin_operation();
+      detail::ConnectionAccess::begin_operation(connection);
       try {
         fn(connection);
       } catch (...) {
-        wrote = connection.wrote_anything();
-        stale = connection.closed_while_idle();
-        slow_reply = connection.timed_out_mid_reply();
-        const bool lost = connection.lost_connection();
+        const detail::Attempt& done = detail::ConnectionAccess::attempt(connection);
+        wrote = done.wrote;
+        stale = done.closed_while_idle;
+        slow_reply = done.timed_out_mid_reply;
+        const bool lost = done.lost;
         if (connection.broken() || !connection.in_step()) lease.mark_broken();
         lease.release();
-        impl_->note_failure(lost, stale);
+        note_failure(lost, stale);
         throw;
       }
       if (!connection.in_step()) lease.mark_broken();  // with_connection left replies unread
-      impl_->operations.record(name, "ok", Clock::now() - started);
+      operations.record(name, "ok", Clock::now() - started);
       return;
     } catch (const Error& error) {
-      if (error.code() == ErrorCode::connect && !wrote && !stale) impl_->clear_pool();
-      if (!impl_->should_retry(error, wrote, slow_reply, attempt, repeat, command)) {
-        impl_->operations.record(name, to_string(error.code()), Clock::now() - started);
+      if (error.code() == ErrorCode::connect && !wrote && !stale) clear_pool();
+      if (!should_retry(error, wrote, slow_reply, attempt, repeat, command)) {
+        operations.record(name, to_string(error.code()), Clock::now() - started);
         rethrow_with_attempts(error, attempt + 1, Clock::now() - started);
       }
     } catch (...) {
-      impl_->operations.record(name, "other", Clock::now() - started);
+      operations.record(name, "other", Clock::now() - started);
       throw;
     }
-    impl_->retries.fetch_add(1, std::memory_order_relaxed);
+    retries.fetch_add(1, std::memory_order_relaxed);
     // A connection the server closed while idle says nothing about the server's health: the
     // next connection is tried at once.
-    if (!stale) std::this_thread::sleep_for(impl_->backoff.delay(attempt + 1));
+    if (!stale) std::this_thread::sleep_for(backoff.delay(attempt + 1));
   }
+}
+
+Client::Client(std::string_view url, Options options)
+    : impl_(std::make_unique<Impl>(
+          settings_of(poolkit::detail::parse_layer_url(Layer::redis, url), options), options)) {}
+
+Client::Client(const RedisSettings& settings, Options options)
+    : impl_(std::make_unique<Impl>(settings, Options::from(settings, std::move(options)))) {}
+
+Client::~Client() = default;
+
+void Client::run_with_connection(const std::function<void(Connection&)>& fn) {
+  impl_->run("WITH_CONNECTION", Impl::Repeat::never, {}, fn);
 }
 
 Reply Client::command(std::span<const Arg> args) {
   Reply reply;
-  run(MetricName(args).view(), Repeat::by_command, args,
-      [&](Connection& connection) { reply = connection.command(args); });
+  impl_->run(MetricName(args).view(), Impl::Repeat::by_command, args,
+             [&](Connection& connection) { reply = connection.command(args); });
   return reply;
 }
 
@@ -242,14 +273,6 @@ bool Client::set(std::string_view key, std::string_view value, SetOptions option
   return !command(std::span<const Arg>(args)).is_nil();
 }
 
-long long Client::del(std::initializer_list<std::string_view> keys) {
-  return count_of(*this, {"DEL"}, keys);
-}
-
-long long Client::exists(std::initializer_list<std::string_view> keys) {
-  return count_of(*this, {"EXISTS"}, keys);
-}
-
 long long Client::incr(std::string_view key, long long by) {
   return (by == 1 ? command("INCR", key) : command("INCRBY", key, by)).as_integer();
 }
@@ -266,29 +289,8 @@ long long Client::ttl(std::string_view key) {
   return command("TTL", key).as_integer();
 }
 
-std::vector<std::optional<std::string>> Client::mget(std::initializer_list<std::string_view> keys) {
-  const auto args = command_with({"MGET"}, keys);
-  const Reply reply = command(std::span<const Arg>(args));
-  std::vector<std::optional<std::string>> values;
-  values.reserve(reply.as_array().size());
-  for (const Reply& element : reply.as_array()) values.push_back(element.as_optional_string());
-  return values;
-}
-
-void Client::mset(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
-  const auto args = command_with_pairs({"MSET"}, pairs);
-  command(std::span<const Arg>(args));
-}
-
 bool Client::hset(std::string_view key, std::string_view field, std::string_view value) {
   return command("HSET", key, field, value).as_integer() == 1;
-}
-
-long long Client::hset(
-    std::string_view key,
-    std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
-  const auto args = command_with_pairs({"HSET", key}, fields);
-  return command(std::span<const Arg>(args)).as_integer();
 }
 
 std::optional<std::string> Client::hget(std::string_view key, std::string_view field) {
@@ -302,24 +304,12 @@ std::map<std::string, std::string> Client::hgetall(std::string_view key) {
   return fields;
 }
 
-long long Client::hdel(std::string_view key, std::initializer_list<std::string_view> fields) {
-  return count_of(*this, {"HDEL", key}, fields);
-}
-
 long long Client::hincrby(std::string_view key, std::string_view field, long long by) {
   return command("HINCRBY", key, field, by).as_integer();
 }
 
 bool Client::hexists(std::string_view key, std::string_view field) {
   return command("HEXISTS", key, field).as_integer() == 1;
-}
-
-long long Client::lpush(std::string_view key, std::initializer_list<std::string_view> values) {
-  return count_of(*this, {"LPUSH", key}, values);
-}
-
-long long Client::rpush(std::string_view key, std::initializer_list<std::string_view> values) {
-  return count_of(*this, {"RPUSH", key}, values);
 }
 
 std::optional<std::string> Client::lpop(std::string_view key) {
@@ -338,14 +328,6 @@ long long Client::llen(std::string_view key) {
   return command("LLEN", key).as_integer();
 }
 
-long long Client::sadd(std::string_view key, std::initializer_list<std::string_view> members) {
-  return count_of(*this, {"SADD", key}, members);
-}
-
-long long Client::srem(std::string_view key, std::initializer_list<std::string_view> members) {
-  return count_of(*this, {"SREM", key}, members);
-}
-
 std::vector<std::string> Client::smembers(std::string_view key) {
   std::vector<std::string> members = strings_of(command("SMEMBERS", key));
   std::sort(members.begin(), members.end());
@@ -362,7 +344,7 @@ long long Client::scard(std::string_view key) {
 
 std::chrono::microseconds Client::ping() {
   std::chrono::microseconds latency{0};
-  run("PING", Repeat::always, {}, [&](Connection& connection) {
+  impl_->run("PING", Impl::Repeat::always, {}, [&](Connection& connection) {
     const auto sent = Clock::now();
     connection.command("PING");
     latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent);
@@ -378,7 +360,7 @@ Info Client::info(std::string_view section) {
 std::optional<std::vector<Reply>> Client::transaction(const std::function<void(Transaction&)>& body,
                                                       std::span<const std::string> watch) {
   std::optional<std::vector<Reply>> result;
-  run("TRANSACTION", Repeat::never, {}, [&](Connection& connection) {
+  impl_->run("TRANSACTION", Impl::Repeat::never, {}, [&](Connection& connection) {
     if (!watch.empty()) {
       std::vector<Arg> args{"WATCH"};
       args.insert(args.end(), watch.begin(), watch.end());
@@ -427,16 +409,17 @@ std::vector<Reply> Pipeline::execute() {
     every_command_idempotent = every_command_idempotent && is_idempotent(to_args(words));
   }
   std::vector<Reply> replies;
-  client_->run("PIPELINE",
-               every_command_idempotent ? Client::Repeat::always : Client::Repeat::never, {},
-               [&](Connection& connection) {
-                 replies.clear();
-                 for (const auto& words : commands) connection.append(to_args(words));
-                 connection.flush();
-                 for (std::size_t i = 0; i < commands.size(); ++i) {
-                   replies.push_back(connection.read_reply());
-                 }
-               });
+  client_->impl_->run(
+      "PIPELINE",
+      every_command_idempotent ? Client::Impl::Repeat::always : Client::Impl::Repeat::never, {},
+      [&](Connection& connection) {
+        replies.clear();
+        for (const auto& words : commands) connection.append(to_args(words));
+        connection.flush();
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+          replies.push_back(connection.read_reply());
+        }
+      });
   return replies;
 }
 

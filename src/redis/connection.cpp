@@ -15,6 +15,7 @@
 #include <cstring>
 #include <optional>
 
+#include "connection_state.hpp"
 #include "endpoint.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis.hpp"
@@ -24,9 +25,6 @@ namespace poolkit::redis {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Bytes asked of the kernel per recv(): what the connection holds beyond hiredis' own buffer.
-constexpr std::size_t kReceiveChunk = 16 * 1024;
 
 long long milliseconds_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -73,22 +71,7 @@ void ContextDeleter::operator()(redisContext* context) const noexcept {
   redisFree(context);
 }
 
-struct ReadState {
-  explicit ReadState(const ReplyLimits& limits) : scanner(limits) {}
-  bool has_unscanned() const noexcept { return scanned < received; }
-  std::string_view unscanned() const noexcept {
-    return std::string_view(buffer.get() + scanned, received - scanned);
-  }
-
-  ReplyScanner scanner;
-  // Bytes received; those from `scanned` to `received` are not scanned yet (the next replies).
-  std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(kReceiveChunk);
-  std::size_t scanned = 0;
-  std::size_t received = 0;
-  std::optional<Clock::time_point> started;  // the round trip in flight
-};
-
-void ReadStateDeleter::operator()(ReadState* state) const noexcept {
+void ConnectionStateDeleter::operator()(ConnectionState* state) const noexcept {
   delete state;  // NOLINT: the owner is the unique_ptr this deleter belongs to
 }
 }  // namespace detail
@@ -102,20 +85,12 @@ Connection::Connection(std::unique_ptr<redisContext, detail::ContextDeleter> con
                        std::shared_ptr<const detail::Endpoint> endpoint)
     : context_(std::move(context)),
       endpoint_(std::move(endpoint)),
-      read_(new detail::ReadState(
+      state_(new detail::ConnectionState(
           detail::ReplyLimits{.max_reply_bytes = endpoint_->max_reply_bytes})) {}
 
 bool Connection::in_step() const noexcept {
-  if (!read_) return pending_ == 0 && out_.empty();  // moved from
-  return pending_ == 0 && out_.empty() && !read_->has_unscanned() && !read_->scanner.in_reply();
-}
-
-void Connection::begin_operation() noexcept {
-  wrote_ = false;
-  lost_ = false;
-  timed_out_mid_reply_ = false;
-  closed_while_idle_ = false;
-  checked_alive_ = false;
+  if (!state_) return pending_ == 0 && out_.empty();  // moved from
+  return pending_ == 0 && out_.empty() && !state_->has_unscanned() && !state_->scanner.in_reply();
 }
 
 // A connection the server closed while it sat idle (its `timeout`, a restart) is readable: EOF or
@@ -123,15 +98,15 @@ void Connection::begin_operation() noexcept {
 // may retry anything, even INCR. Bytes waiting here are replies nobody read (a caller that gave
 // up mid-pipeline): the connection is out of step and is replaced, but the server is fine.
 void Connection::ensure_alive() {
-  checked_alive_ = true;
+  state_->attempt.checked_alive = true;
   pollfd descriptor{.fd = context_->fd, .events = POLLIN, .revents = 0};
-  if (::poll(&descriptor, 1, 0) == 0 && !read_->has_unscanned()) return;
+  if (::poll(&descriptor, 1, 0) == 0 && !state_->has_unscanned()) return;
   char byte = 0;
   const bool unread_replies =
-      read_->has_unscanned() || ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+      state_->has_unscanned() || ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
   broken_ = true;
-  closed_while_idle_ = true;
-  lost_ = !unread_replies;
+  state_->attempt.closed_while_idle = true;
+  state_->attempt.lost = !unread_replies;
   const std::string_view what = unread_replies
                                     ? "had replies nobody read; it was replaced"
                                     : "was closed by the server while idle (its `timeout`, or a "
@@ -153,11 +128,11 @@ void Connection::append(std::span<const Arg> args) {
 }
 
 void Connection::start_round_trip() noexcept {
-  if (!read_->started) read_->started = Clock::now();
+  if (!state_->started) state_->started = Clock::now();
 }
 
 void Connection::wait_ready(short events, std::string_view doing) {
-  const auto deadline = *read_->started + endpoint_->socket_timeout;
+  const auto deadline = *state_->started + endpoint_->socket_timeout;
   for (;;) {
     const auto left = deadline - Clock::now();
     if (left <= Clock::duration::zero()) fail_timeout(doing);
@@ -172,7 +147,7 @@ void Connection::wait_ready(short events, std::string_view doing) {
 
 void Connection::flush() {
   if (out_.empty()) return;
-  if (!checked_alive_) ensure_alive();
+  if (!state_->attempt.checked_alive) ensure_alive();
   start_round_trip();
   std::size_t sent = 0;
   while (sent < out_.size()) {
@@ -189,7 +164,7 @@ void Connection::flush() {
       fail_io("writing to", saved);
     }
     sent += static_cast<std::size_t>(n);
-    wrote_ = true;
+    state_->attempt.wrote = true;
   }
   out_.clear();
 }
@@ -197,10 +172,10 @@ void Connection::flush() {
 // A reply's first bytes are rarely there the moment its command is sent, so that read polls
 // first (poll + recv, not recv + poll + recv); the rest of a long reply usually is.
 void Connection::receive_more() {
-  detail::ReadState& state = *read_;
+  detail::ConnectionState& state = *state_;
   if (!state.scanner.in_reply()) wait_ready(POLLIN, "reading from");
   for (;;) {
-    const ssize_t n = ::recv(context_->fd, state.buffer.get(), kReceiveChunk, MSG_DONTWAIT);
+    const ssize_t n = ::recv(context_->fd, state.buffer.get(), detail::kReceiveChunk, MSG_DONTWAIT);
     if (n > 0) {
       state.scanned = 0;
       state.received = static_cast<std::size_t>(n);
@@ -222,7 +197,7 @@ Reply Connection::read_reply() {
   if (broken_) fail_protocol("the connection is broken by an earlier failure");
   flush();
   start_round_trip();
-  detail::ReadState& state = *read_;
+  detail::ConnectionState& state = *state_;
   for (;;) {
     if (state.has_unscanned()) {
       const std::string_view fresh = state.unscanned();
@@ -249,7 +224,7 @@ Reply Connection::take_parsed_reply() {
   }
   const std::unique_ptr<redisReply, ReplyDeleter> reply(static_cast<redisReply*>(raw));
   if (pending_ > 0) --pending_;
-  if (pending_ == 0) read_->started.reset();  // the round trip is over
+  if (pending_ == 0) state_->started.reset();  // the round trip is over
   return convert(*reply);
 }
 
@@ -267,7 +242,7 @@ Reply Connection::command(std::span<const Arg> args) {
 void Connection::fail_io(std::string_view doing, int saved_errno) {
   broken_ = true;
   if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK) fail_timeout(doing);
-  lost_ = true;
+  state_->attempt.lost = true;
   const std::string reason = saved_errno == 0 ? std::string("the server closed the connection")
                                               : strerrordesc_np(saved_errno);
   throw ConnectError(Backend::redis, fmt::format("lost the connection to Redis at {} while {} "
@@ -277,9 +252,9 @@ void Connection::fail_io(std::string_view doing, int saved_errno) {
 
 void Connection::fail_timeout(std::string_view doing) {
   broken_ = true;
-  const long long elapsed = read_->started ? milliseconds_since(*read_->started) : 0;
-  const std::uint64_t received = read_->scanner.in_reply() ? read_->scanner.reply_bytes() : 0;
-  timed_out_mid_reply_ = received > 0;
+  const long long elapsed = state_->started ? milliseconds_since(*state_->started) : 0;
+  const std::uint64_t received = state_->scanner.in_reply() ? state_->scanner.reply_bytes() : 0;
+  state_->attempt.timed_out_mid_reply = received > 0;
   close_socket();
   throw TimeoutError(
       Backend::redis,
@@ -301,7 +276,7 @@ void Connection::fail_protocol(std::string_view what) {
 // Names the limit and the setting that moves it (when one does).
 void Connection::fail_reply_limit() {
   broken_ = true;
-  const detail::ReplyScanner& scanner = read_->scanner;
+  const detail::ReplyScanner& scanner = state_->scanner;
   const detail::ReplyLimits& limits = scanner.limits();
   std::string what;
   switch (scanner.violated_limit()) {
@@ -326,7 +301,7 @@ void Connection::fail_reply_limit() {
       what = "is not a valid RESP2 reply";
       break;
   }
-  const long long elapsed = read_->started ? milliseconds_since(*read_->started) : 0;
+  const long long elapsed = state_->started ? milliseconds_since(*state_->started) : 0;
   close_socket();
   throw ProtocolError(Backend::redis,
                       fmt::format("reply from {} {}: {}; the connection was closed after {} ms",

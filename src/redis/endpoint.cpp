@@ -124,7 +124,7 @@ Connection open_connection(const std::shared_ptr<const Endpoint>& endpoint, Dead
 
 bool Connector::check(Connection& connection, Deadline) {
   try {
-    connection.begin_operation();
+    ConnectionAccess::begin_operation(connection);
     return connection.command("PING").as_string() == "PONG";
   } catch (const std::exception&) {
     return false;

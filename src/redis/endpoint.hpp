@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "connection_state.hpp"  // the connector resets a connection's bookkeeping
 #include "poolkit/pool.hpp"
 #include "poolkit/redis.hpp"
 #include "poolkit/settings.hpp"

@@ -208,7 +208,9 @@ Info parse_info(std::string_view text) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
     if (line.front() == '#') {
-      std::string name(line.substr(line.find_first_not_of("# ")));
+      // A bare "#" (from a hostile or broken server) is an unnamed section, not an exception.
+      const std::size_t name_start = std::min(line.find_first_not_of("# "), line.size());
+      std::string name(line.substr(name_start));
       std::transform(name.begin(), name.end(), name.begin(),
                      [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
       section = &info.sections[name];

@@ -91,26 +91,32 @@ void seed(mongo::Client& client) {
   for (int id = 0; id < kDocuments; ++id) insert_document(client, collection, id);
 }
 
-// One find by _id on a leased client; throws a poolkit error if the find failed. A missing
-// document (a server restarted on empty storage) is written again: a miss, not an outage.
-void find_by_id(mongo::Client& client, mongo::Lease& lease, int id) {
-  const mongo::Collection collection = bench_collection(lease);
+// Whether document `id` is there; false with `error` filled when the find failed.
+bool find_one(mongoc_collection_t* collection, int id, bool& found, bson_error_t& error) {
   bson_t* filter = BCON_NEW("_id", BCON_INT32(id));
   bson_t* opts = BCON_NEW("limit", BCON_INT64(1));
-  mongoc_cursor_t* cursor =
-      mongoc_collection_find_with_opts(collection.get(), filter, opts, nullptr);
+  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(collection, filter, opts, nullptr);
   const bson_t* doc = nullptr;
-  const bool found = mongoc_cursor_next(cursor, &doc);
-  bson_error_t error;
+  found = mongoc_cursor_next(cursor, &doc);
   const bool failed = mongoc_cursor_error(cursor, &error);
   mongoc_cursor_destroy(cursor);
   bson_destroy(opts);
   bson_destroy(filter);
-  if (failed) {
-    if (mongo::Client::is_network_error(error)) lease.mark_broken();
-    client.raise(error, fmt::format("find on {}.{}", kDatabase, kCollection));
-  }
-  if (!found) insert_document(client, collection, id);
+  return !failed;
+}
+
+// One find by _id on a leased client; throws a poolkit error if the find failed (a network
+// failure closes the connection). A missing document (a server restarted on empty storage) is
+// written again: a miss, not an outage.
+void find_by_id(mongo::Client& client, mongo::Lease& lease, int id) {
+  bool found = true;
+  client.with_collection(
+      lease, kDatabase, kCollection,
+      [&](mongoc_collection_t* collection, bson_error_t& error) {
+        return find_one(collection, id, found, error);
+      },
+      "find");
+  if (!found) insert_document(client, bench_collection(lease), id);
 }
 
 void run(BenchOptions options) {

@@ -16,9 +16,11 @@ namespace poolkit::test {
 using namespace std::chrono_literals;
 using Seconds = std::chrono::duration<double>;
 
-// Options with no retries and a 10 s timeout; tests switch on what they exercise.
-inline http::ClientOptions plain_options() {
-  http::ClientOptions options;
+// Options with no retries, no circuit breaker and a 10 s timeout; tests switch on what they
+// exercise.
+inline http::Options plain_options() {
+  http::Options options;
+  options.circuit_breaker.reset();
   options.timeout = 10s;
   options.retry = RetryPolicy::resilience(1, Backoff{}, 30s);
   return options;

@@ -257,29 +257,5 @@ TEST_F(RedisApi, StatsCountCommandsByNameAndOutcome) {
   EXPECT_GE(stats.pool.created, 1u);
 }
 
-TEST(RedisIdempotence, RetriesAfterWritingOnlyCommandsThatRepeatSafely) {
-  using V = std::vector<redis::Arg>;
-  EXPECT_TRUE(redis::is_idempotent(V{"GET", "k"}));
-  EXPECT_TRUE(redis::is_idempotent(V{"set", "k", "v", "EX", 10}));
-  EXPECT_TRUE(redis::is_idempotent(V{"DEL", "k"}));
-  EXPECT_TRUE(redis::is_idempotent(V{"HSET", "h", "f", "v"}));
-  EXPECT_TRUE(redis::is_idempotent(V{"EXPIRE", "k", 5}));
-  EXPECT_FALSE(redis::is_idempotent(V{"SET", "k", "v", "nx"}));
-  EXPECT_FALSE(redis::is_idempotent(V{"SET", "k", "v", "GET"}));
-  EXPECT_FALSE(redis::is_idempotent(V{"INCR", "k"}));
-  EXPECT_FALSE(redis::is_idempotent(V{"LPUSH", "l", "x"}));
-  EXPECT_FALSE(redis::is_idempotent(V{"ZADD", "z", "INCR", 1, "m"}));
-  EXPECT_FALSE(redis::is_idempotent(V{}));
-}
-
-TEST(RedisInfo, ParsesSectionsAndKeys) {
-  const auto info = redis::parse_info(
-      "# Server\r\nredis_version:7.0.15\r\n\r\n# Clients\r\n"
-      "connected_clients:3\r\nweird line\r\n");
-  EXPECT_EQ(info.get("server", "redis_version"), "7.0.15");
-  EXPECT_EQ(info.find("connected_clients"), "3");
-  EXPECT_EQ(info.find("weird line"), std::nullopt);
-}
-
 }  // namespace
 }  // namespace poolkit::test

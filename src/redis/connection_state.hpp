@@ -1,0 +1,58 @@
+#pragma once
+// What a Connection keeps between calls, out of the public header: the bytes received and the
+// reply scanner, and what the current operation did, which the client's retries are decided by.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "poolkit/redis.hpp"
+#include "reply_scanner.hpp"
+
+namespace poolkit::redis::detail {
+
+// Bytes asked of the kernel per recv(): what the connection holds beyond hiredis' own buffer.
+inline constexpr std::size_t kReceiveChunk = 16 * 1024;
+
+// What the current operation (one client call, retries apart) did to its connection.
+struct Attempt {
+  bool wrote = false;  // some byte of it reached the socket
+  bool lost = false;   // the connection was lost (not merely timed out)
+  // The server had closed the connection while it sat idle, found before anything was written.
+  bool closed_while_idle = false;
+  // The reply had started arriving when the deadline passed: the server answers, too slowly,
+  // and a retry would take as long again.
+  bool timed_out_mid_reply = false;
+  bool checked_alive = false;  // the idle check ran before the first write
+};
+
+struct ConnectionState {
+  explicit ConnectionState(const ReplyLimits& limits) : scanner(limits) {}
+  bool has_unscanned() const noexcept { return scanned < received; }
+  std::string_view unscanned() const noexcept {
+    return std::string_view(buffer.get() + scanned, received - scanned);
+  }
+
+  ReplyScanner scanner;
+  // Bytes received; those from `scanned` to `received` are not scanned yet (the next replies).
+  std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(kReceiveChunk);
+  std::size_t scanned = 0;
+  std::size_t received = 0;
+  std::optional<std::chrono::steady_clock::time_point> started;  // the round trip in flight
+  Attempt attempt;
+};
+
+// The client's (and the connector's) access to a connection's bookkeeping.
+struct ConnectionAccess {
+  // Forgets what the previous operation did; call before each attempt.
+  static void begin_operation(Connection& connection) noexcept {
+    connection.state_->attempt = Attempt{};
+  }
+  static const Attempt& attempt(const Connection& connection) noexcept {
+    return connection.state_->attempt;
+  }
+};
+
+}  // namespace poolkit::redis::detail
