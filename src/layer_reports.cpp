@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "poolkit/setting_names.hpp"
+
 namespace poolkit::detail {
 namespace {
 
@@ -142,8 +144,8 @@ void add_http_signals(LayerHealth& h, const http::Metrics& m, const Settings& se
                "{} requests timed out: if they waited for a connection, raise {} gradually; if the "
                "upstream is slow, lower {} so workers are not held",
                timeouts,
-               sync ? "REQUESTS_POOL_MAXSIZE" : "AIOHTTP_LIMIT_PER_HOST / AIOHTTP_POOL_LIMIT",
-               sync ? "REQUESTS_TIMEOUT" : "AIOHTTP_TIMEOUT_TOTAL"));
+               sync ? setting::kRequestsPoolMaxsize : "AIOHTTP_LIMIT_PER_HOST / AIOHTTP_POOL_LIMIT",
+               sync ? setting::kRequestsTimeout : setting::kAiohttpTimeoutTotal));
   const auto opened = m.connections_new, reused = m.connections_reused;
   if (opened + reused >= 20 && percent(opened, opened + reused) > 50.0)
     signal(

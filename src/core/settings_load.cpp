@@ -11,6 +11,7 @@
 #include "ascii.hpp"
 #include "poolkit/dotenv.hpp"
 #include "poolkit/error.hpp"
+#include "poolkit/setting_names.hpp"
 #include "settings_detail.hpp"
 
 namespace poolkit {
@@ -18,8 +19,8 @@ namespace {
 
 using detail::SettingValue;
 
-constexpr std::string_view kProfileVariable = "POOLKIT_PROFILE";
-constexpr std::string_view kMetricsAddressVariable = "POOLKIT_METRICS_ADDR";
+constexpr std::string_view kProfileVariable = setting::kPoolkitProfile;
+constexpr std::string_view kMetricsAddressVariable = setting::kPoolkitMetricsAddr;
 
 // Addresses that bind every interface: IPv4's and IPv6's unspecified address in any spelling.
 bool is_wildcard_host(std::string_view host) {
@@ -41,11 +42,11 @@ struct OrderingRule {
 };
 
 constexpr std::array kOrderingRules{
-    OrderingRule{"MONGODB_MIN_POOL_SIZE", "MONGODB_MAX_POOL_SIZE", true,
+    OrderingRule{setting::kMongodbMinPoolSize, setting::kMongodbMaxPoolSize, true,
                  "the minimum must not exceed the maximum"},
-    OrderingRule{"HTTP_RESILIENCE_BACKOFF_BASE", "HTTP_RESILIENCE_BACKOFF_MAX", true,
+    OrderingRule{setting::kHttpResilienceBackoffBase, setting::kHttpResilienceBackoffMax, true,
                  "the first backoff must not exceed the cap"},
-    OrderingRule{"AIOHTTP_LIMIT_PER_HOST", "AIOHTTP_POOL_LIMIT", false,
+    OrderingRule{setting::kAiohttpLimitPerHost, setting::kAiohttpPoolLimit, false,
                  "the per-host limit can never be reached"},
 };
 
@@ -60,37 +61,39 @@ struct KnownAlias {
 };
 
 constexpr std::array kKnownAliases{
-    KnownAlias{"MONGO_URL", "MONGODB_URL"},
-    KnownAlias{"MONGO_URI", "MONGODB_URL"},
-    KnownAlias{"MONGODB_URI", "MONGODB_URL"},
-    KnownAlias{"MONGO_CONNECTION_STRING", "MONGODB_URL"},
-    KnownAlias{"MONGODB_CONNECTION_STRING", "MONGODB_URL"},
-    KnownAlias{"MONGO_HOST", "MONGODB_URL", " (mongodb://host:27017/db)", true},
-    KnownAlias{"MONGODB_HOST", "MONGODB_URL", " (mongodb://host:27017/db)", true},
-    KnownAlias{"MONGO_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
-    KnownAlias{"MONGODB_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
-    KnownAlias{"MONGO_MAX_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
-    KnownAlias{"MONGODB_TIMEOUT", "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+    KnownAlias{"MONGO_URL", setting::kMongodbUrl},
+    KnownAlias{"MONGO_URI", setting::kMongodbUrl},
+    KnownAlias{"MONGODB_URI", setting::kMongodbUrl},
+    KnownAlias{"MONGO_CONNECTION_STRING", setting::kMongodbUrl},
+    KnownAlias{"MONGODB_CONNECTION_STRING", setting::kMongodbUrl},
+    KnownAlias{"MONGO_HOST", setting::kMongodbUrl, " (mongodb://host:27017/db)", true},
+    KnownAlias{"MONGODB_HOST", setting::kMongodbUrl, " (mongodb://host:27017/db)", true},
+    KnownAlias{"MONGO_POOL_SIZE", setting::kMongodbMaxPoolSize},
+    KnownAlias{"MONGODB_POOL_SIZE", setting::kMongodbMaxPoolSize},
+    KnownAlias{"MONGO_MAX_POOL_SIZE", setting::kMongodbMaxPoolSize},
+    KnownAlias{"MONGODB_TIMEOUT", setting::kMongodbServerSelectionTimeoutMs,
                " (or MONGODB_SOCKET_TIMEOUT_MS for one operation)"},
-    KnownAlias{"MONGO_TIMEOUT", "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+    KnownAlias{"MONGO_TIMEOUT", setting::kMongodbServerSelectionTimeoutMs,
                " (or MONGODB_SOCKET_TIMEOUT_MS for one operation)"},
-    KnownAlias{"REDIS_URI", "REDIS_URL"},
-    KnownAlias{"REDIS_CONNECTION_STRING", "REDIS_URL"},
-    KnownAlias{"REDIS_HOST", "REDIS_URL", " (redis://host:6379/0)", true},
-    KnownAlias{"REDIS_PORT", "REDIS_URL", " (redis://host:6379/0)", true},
-    KnownAlias{"REDIS_DB", "REDIS_URL", " (the database is its path: redis://host:6379/0)", true},
-    KnownAlias{"REDIS_TIMEOUT", "REDIS_SOCKET_TIMEOUT"},
-    KnownAlias{"REDIS_POOL_SIZE", "REDIS_MAX_CONNECTIONS"},
-    KnownAlias{"REDIS_MAX_POOL_SIZE", "REDIS_MAX_CONNECTIONS"},
-    KnownAlias{"REDIS_POOL_MAX_SIZE", "REDIS_MAX_CONNECTIONS"},
-    KnownAlias{"REQUEST_TIMEOUT", "REQUESTS_TIMEOUT"},
-    KnownAlias{"HTTP_TIMEOUT", "REQUESTS_TIMEOUT", " (or AIOHTTP_TIMEOUT_TOTAL for async HTTP)"},
-    KnownAlias{"REQUESTS_POOL_SIZE", "REQUESTS_POOL_MAXSIZE"},
-    KnownAlias{"REQUESTS_MAX_RETRIES", "REQUESTS_RETRIES"},
-    KnownAlias{"AIOHTTP_TIMEOUT", "AIOHTTP_TIMEOUT_TOTAL"},
-    KnownAlias{"AIOHTTP_LIMIT", "AIOHTTP_POOL_LIMIT"},
-    KnownAlias{"AIOHTTP_POOL_SIZE", "AIOHTTP_POOL_LIMIT"},
-    KnownAlias{"METRICS_ADDR", "POOLKIT_METRICS_ADDR"},
+    KnownAlias{"REDIS_URI", setting::kRedisUrl},
+    KnownAlias{"REDIS_CONNECTION_STRING", setting::kRedisUrl},
+    KnownAlias{"REDIS_HOST", setting::kRedisUrl, " (redis://host:6379/0)", true},
+    KnownAlias{"REDIS_PORT", setting::kRedisUrl, " (redis://host:6379/0)", true},
+    KnownAlias{"REDIS_DB", setting::kRedisUrl, " (the database is its path: redis://host:6379/0)",
+               true},
+    KnownAlias{"REDIS_TIMEOUT", setting::kRedisSocketTimeout},
+    KnownAlias{"REDIS_POOL_SIZE", setting::kRedisMaxConnections},
+    KnownAlias{"REDIS_MAX_POOL_SIZE", setting::kRedisMaxConnections},
+    KnownAlias{"REDIS_POOL_MAX_SIZE", setting::kRedisMaxConnections},
+    KnownAlias{"REQUEST_TIMEOUT", setting::kRequestsTimeout},
+    KnownAlias{"HTTP_TIMEOUT", setting::kRequestsTimeout,
+               " (or AIOHTTP_TIMEOUT_TOTAL for async HTTP)"},
+    KnownAlias{"REQUESTS_POOL_SIZE", setting::kRequestsPoolMaxsize},
+    KnownAlias{"REQUESTS_MAX_RETRIES", setting::kRequestsRetries},
+    KnownAlias{"AIOHTTP_TIMEOUT", setting::kAiohttpTimeoutTotal},
+    KnownAlias{"AIOHTTP_LIMIT", setting::kAiohttpPoolLimit},
+    KnownAlias{"AIOHTTP_POOL_SIZE", setting::kAiohttpPoolLimit},
+    KnownAlias{"METRICS_ADDR", setting::kPoolkitMetricsAddr},
 };
 
 const KnownAlias* known_alias(std::string_view name) {

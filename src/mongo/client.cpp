@@ -16,6 +16,7 @@
 #include "mongo_detail.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/pool.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::mongo {
 namespace detail {
@@ -134,7 +135,7 @@ PoolOptions pool_options(const MongoSettings& settings, const ClientOptions& opt
   pool.name = options.name;
   pool.address = address;
   pool.backend = Backend::mongo;
-  pool.size_setting = "MONGODB_MAX_POOL_SIZE";
+  pool.size_setting = setting::kMongodbMaxPoolSize;
   pool.max_size = settings.max_pool_size;
   pool.min_size = settings.min_pool_size;
   pool.wait_queue_timeout = settings.wait_queue_timeout;

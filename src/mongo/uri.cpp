@@ -15,6 +15,7 @@
 #include "../core/settings_detail.hpp"
 #include "mongo_detail.hpp"
 #include "poolkit/error.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::mongo::detail {
 namespace {
@@ -31,15 +32,18 @@ struct OwnedOption {
 
 std::array<OwnedOption, 8> owned_options(const MongoSettings& s) {
   return {{
-      {"maxPoolSize", "MONGODB_MAX_POOL_SIZE", static_cast<std::int64_t>(s.max_pool_size), false},
-      {"minPoolSize", "MONGODB_MIN_POOL_SIZE", static_cast<std::int64_t>(s.min_pool_size), false},
-      {"waitQueueTimeoutMS", "MONGODB_WAIT_QUEUE_TIMEOUT_MS", s.wait_queue_timeout.count(), false},
-      {"maxIdleTimeMS", "MONGODB_MAX_IDLE_TIME_MS", s.max_idle_time.count(), false},
-      {"serverSelectionTimeoutMS", "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+      {"maxPoolSize", setting::kMongodbMaxPoolSize, static_cast<std::int64_t>(s.max_pool_size),
+       false},
+      {"minPoolSize", setting::kMongodbMinPoolSize, static_cast<std::int64_t>(s.min_pool_size),
+       false},
+      {"waitQueueTimeoutMS", setting::kMongodbWaitQueueTimeoutMs, s.wait_queue_timeout.count(),
+       false},
+      {"maxIdleTimeMS", setting::kMongodbMaxIdleTimeMs, s.max_idle_time.count(), false},
+      {"serverSelectionTimeoutMS", setting::kMongodbServerSelectionTimeoutMs,
        s.server_selection_timeout.count(), true},
-      {"socketTimeoutMS", "MONGODB_SOCKET_TIMEOUT_MS", s.socket_timeout.count(), true},
-      {"connectTimeoutMS", "MONGODB_CONNECT_TIMEOUT_MS", s.connect_timeout.count(), true},
-      {"heartbeatFrequencyMS", "MONGODB_HEARTBEAT_FREQUENCY_MS", s.heartbeat_frequency.count(),
+      {"socketTimeoutMS", setting::kMongodbSocketTimeoutMs, s.socket_timeout.count(), true},
+      {"connectTimeoutMS", setting::kMongodbConnectTimeoutMs, s.connect_timeout.count(), true},
+      {"heartbeatFrequencyMS", setting::kMongodbHeartbeatFrequencyMs, s.heartbeat_frequency.count(),
        true},
   }};
 }
@@ -177,7 +181,7 @@ class UriBuilder {
 
   void set_appname() {
     if (!settings_.appname) return;
-    warn_if_url_differs(MONGOC_URI_APPNAME, *settings_.appname, "MONGODB_APPNAME");
+    warn_if_url_differs(MONGOC_URI_APPNAME, *settings_.appname, setting::kMongodbAppname);
     if (!mongoc_uri_set_appname(uri_.get(), settings_.appname->c_str())) {
       throw ConfigError(fmt::format(
           "libmongoc refuses MONGODB_APPNAME '{}': it must be valid UTF-8 of at most 128 bytes",
@@ -188,7 +192,7 @@ class UriBuilder {
   void set_compressors() {
     if (settings_.compressors.empty()) return;
     const std::string list = fmt::format("{}", fmt::join(settings_.compressors, ","));
-    warn_if_url_differs(MONGOC_URI_COMPRESSORS, list, "MONGODB_COMPRESSORS");
+    warn_if_url_differs(MONGOC_URI_COMPRESSORS, list, setting::kMongodbCompressors);
     mongoc_uri_set_compressors(uri_.get(), list.c_str());
     const bson_t* accepted = mongoc_uri_get_compressors(uri_.get());
     for (const std::string& name : settings_.compressors) {

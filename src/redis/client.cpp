@@ -10,6 +10,7 @@
 #include "poolkit/error.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/redis.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::redis {
 namespace {
@@ -111,7 +112,7 @@ PoolOptions pool_options(const RedisSettings& settings, const ClientOptions& opt
   pool.name = "redis";
   pool.address = endpoint.address;
   pool.backend = Backend::redis;
-  pool.size_setting = "REDIS_MAX_CONNECTIONS";
+  pool.size_setting = setting::kRedisMaxConnections;
   pool.max_size = settings.max_connections;
   pool.min_size = options.min_connections;
   pool.wait_queue_timeout = settings.wait_timeout;

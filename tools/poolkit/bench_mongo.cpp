@@ -15,6 +15,7 @@
 #include "bench_runner.hpp"
 #include "bench_workloads.hpp"
 #include "commands.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::cli {
 namespace {
@@ -136,7 +137,7 @@ void run(BenchOptions options) {
         if (!sweep) workload.in_use = nullptr;
         return workload;
       },
-      "MONGODB_MAX_POOL_SIZE");
+      setting::kMongodbMaxPoolSize);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis.hpp"
+#include "poolkit/setting_names.hpp"
 #include "poolkit/settings.hpp"
 #include "poolkit/url.hpp"
 
@@ -75,7 +76,7 @@ void run_bench_redis(BenchOptions options, bool strict_fifo) {
     run_bench_command(
         options,
         [&](const BenchOptions& run) { return redis_workload(run, settings, strict_fifo); },
-        "REDIS_MAX_CONNECTIONS");
+        setting::kRedisMaxConnections);
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& error) {

@@ -14,6 +14,7 @@
 #include <poolkit/settings.hpp>
 
 #include "commands.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::cli {
 namespace {
@@ -44,8 +45,8 @@ void print_text(const Health& health) {
 
 // The variable that enables a layer; empty for the HTTP layers, which need none.
 std::string_view enabling_variable(std::string_view layer) {
-  if (layer == "redis") return "REDIS_URL";
-  if (layer == "mongo") return "MONGODB_URL";
+  if (layer == "redis") return setting::kRedisUrl;
+  if (layer == "mongo") return setting::kMongodbUrl;
   return {};
 }
 

@@ -11,6 +11,7 @@
 #include <poolkit/settings.hpp>
 
 #include "commands.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::cli {
 namespace {
@@ -104,7 +105,7 @@ void print_table(const LoadResult& result) {
 }
 
 std::string profile_line(const LoadResult& result) {
-  const SettingEntry* entry = result.find("POOLKIT_PROFILE");
+  const SettingEntry* entry = result.find(setting::kPoolkitProfile);
   if (result.profile) {
     return fmt::format("profile: {} ({})", to_string(*result.profile), entry->source.to_string());
   }
