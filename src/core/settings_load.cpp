@@ -33,31 +33,16 @@ bool is_wildcard_host(std::string_view host) {
 }
 constexpr const char* kDefaultEnvFile = "./.env";
 
-// Two variables whose values must be ordered, e.g. a minimum and its maximum.
-struct OrderingRule {
-  std::string_view lower;
-  std::string_view upper;
-  bool is_error;  // false: only a warning
-  std::string_view consequence;
-};
-
-constexpr std::array kOrderingRules{
-    OrderingRule{setting::kMongodbMinPoolSize, setting::kMongodbMaxPoolSize, true,
-                 "the minimum must not exceed the maximum"},
-    OrderingRule{setting::kHttpResilienceBackoffBase, setting::kHttpResilienceBackoffMax, true,
-                 "the first backoff must not exceed the cap"},
-    OrderingRule{setting::kAiohttpLimitPerHost, setting::kAiohttpPoolLimit, false,
-                 "the per-host limit can never be reached"},
-};
-
 // Names other software (or habit) uses for a poolkit variable. Edit distance does not catch
 // them: MONGO_URL is three edits from MONGODB_URL, REQUEST_TIMEOUT has another first word.
 struct KnownAlias {
   std::string_view alias;  // upper case
   std::string_view meant;
-  std::string_view note = {};    // added to the suggestion
-  bool only_when_unset = false;  // common for other software: only worth a word when `meant`
-                                 // is not set either
+  std::string_view note = {};        // added to the suggestion
+  bool only_when_unset = false;      // common for other software: only worth a word when `meant`
+                                     // is not set either
+  std::string_view or_instead = {};  // another variable it may mean: "(or X for ...)"
+  std::string_view or_for = {};      // what that other variable is for
 };
 
 constexpr std::array kKnownAliases{
@@ -71,10 +56,14 @@ constexpr std::array kKnownAliases{
     KnownAlias{"MONGO_POOL_SIZE", setting::kMongodbMaxPoolSize},
     KnownAlias{"MONGODB_POOL_SIZE", setting::kMongodbMaxPoolSize},
     KnownAlias{"MONGO_MAX_POOL_SIZE", setting::kMongodbMaxPoolSize},
-    KnownAlias{"MONGODB_TIMEOUT", setting::kMongodbServerSelectionTimeoutMs,
-               " (or MONGODB_SOCKET_TIMEOUT_MS for one operation)"},
-    KnownAlias{"MONGO_TIMEOUT", setting::kMongodbServerSelectionTimeoutMs,
-               " (or MONGODB_SOCKET_TIMEOUT_MS for one operation)"},
+    KnownAlias{.alias = "MONGODB_TIMEOUT",
+               .meant = setting::kMongodbServerSelectionTimeoutMs,
+               .or_instead = setting::kMongodbSocketTimeoutMs,
+               .or_for = "one operation"},
+    KnownAlias{.alias = "MONGO_TIMEOUT",
+               .meant = setting::kMongodbServerSelectionTimeoutMs,
+               .or_instead = setting::kMongodbSocketTimeoutMs,
+               .or_for = "one operation"},
     KnownAlias{"REDIS_URI", setting::kRedisUrl},
     KnownAlias{"REDIS_CONNECTION_STRING", setting::kRedisUrl},
     KnownAlias{"REDIS_HOST", setting::kRedisUrl, " (redis://host:6379/0)", true},
@@ -86,8 +75,10 @@ constexpr std::array kKnownAliases{
     KnownAlias{"REDIS_MAX_POOL_SIZE", setting::kRedisMaxConnections},
     KnownAlias{"REDIS_POOL_MAX_SIZE", setting::kRedisMaxConnections},
     KnownAlias{"REQUEST_TIMEOUT", setting::kRequestsTimeout},
-    KnownAlias{"HTTP_TIMEOUT", setting::kRequestsTimeout,
-               " (or AIOHTTP_TIMEOUT_TOTAL for async HTTP)"},
+    KnownAlias{.alias = "HTTP_TIMEOUT",
+               .meant = setting::kRequestsTimeout,
+               .or_instead = setting::kAiohttpTimeoutTotal,
+               .or_for = "async HTTP"},
     KnownAlias{"REQUESTS_POOL_SIZE", setting::kRequestsPoolMaxsize},
     KnownAlias{"REQUESTS_MAX_RETRIES", setting::kRequestsRetries},
     KnownAlias{"AIOHTTP_TIMEOUT", setting::kAiohttpTimeoutTotal},
@@ -316,14 +307,13 @@ class Loader {
   }
 
   void check_orderings() {
-    for (const OrderingRule& rule : kOrderingRules) {
+    for (const detail::OrderingRule& rule : detail::ordering_rules()) {
       const auto lower = numeric(rule.lower);
       const auto upper = numeric(rule.upper);
       if (!lower || !upper || *lower <= *upper) continue;
       std::string message =
-          fmt::format("{}={} is larger than {}={}: {}", rule.lower,
-                      shorten_value(*result_.find(rule.lower)->display), rule.upper,
-                      shorten_value(*result_.find(rule.upper)->display), rule.consequence);
+          detail::describe_disorder(rule, shorten_value(*result_.find(rule.lower)->display),
+                                    shorten_value(*result_.find(rule.upper)->display));
       if (rule.is_error) {
         error(rule.lower, std::move(message));
       } else {
@@ -371,14 +361,19 @@ class Loader {
     const auto found = find_given(name);
     const std::string shown = shorten_value(name);
     if (detail::names_wait_queue_multiple(name)) {
-      error(shown, fmt::format("{} is set, but {} {}", shown, detail::kWaitQueueMultipleAdvice,
+      error(shown, fmt::format("{} is set, but {} {}", shown, detail::wait_queue_multiple_advice(),
                                where(found->source)));
       return;
     }
     if (const KnownAlias* alias = known_alias(name)) {
       if (alias->only_when_unset && find_given(alias->meant)) return;
-      warn(shown, fmt::format("{} is not a poolkit variable and is ignored; did you mean {}{}? {}",
-                              shown, alias->meant, alias->note, where(found->source)));
+      const std::string or_instead =
+          alias->or_instead.empty()
+              ? std::string()
+              : fmt::format(" (or {} for {})", alias->or_instead, alias->or_for);
+      warn(shown,
+           fmt::format("{} is not a poolkit variable and is ignored; did you mean {}{}{}? {}",
+                       shown, alias->meant, alias->note, or_instead, where(found->source)));
       return;
     }
     if (const SettingSpec* meant = likely_meant(name)) {

@@ -2,11 +2,15 @@
 // to add a variable, add its name to include/poolkit/setting_names.hpp, a row here and a line in
 // settings_typed.cpp that stores it.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 
+#include "poolkit/error.hpp"
 #include "poolkit/setting_names.hpp"
 #include "poolkit/settings.hpp"
+#include "settings_detail.hpp"
 
 namespace poolkit {
 namespace {
@@ -342,7 +346,38 @@ constexpr bool every_name_has_one_row() {
 }
 static_assert(every_name_has_one_row(), "setting_names.hpp and the table name the same settings");
 
+constexpr std::array kOrderingRules{
+    detail::OrderingRule{setting::kMongodbMinPoolSize, setting::kMongodbMaxPoolSize, true,
+                         "the minimum must not exceed the maximum"},
+    detail::OrderingRule{setting::kHttpResilienceBackoffBase, setting::kHttpResilienceBackoffMax,
+                         true, "the first backoff must not exceed the cap"},
+    detail::OrderingRule{setting::kAiohttpLimitPerHost, setting::kAiohttpPoolLimit, false,
+                         "the per-host limit can never be reached"},
+};
+
 }  // namespace
+
+std::span<const detail::OrderingRule> detail::ordering_rules() noexcept {
+  return kOrderingRules;
+}
+
+std::string detail::describe_disorder(const OrderingRule& rule, std::string_view lower_shown,
+                                      std::string_view upper_shown) {
+  return fmt::format("{}={} is larger than {}={}: {}", rule.lower, lower_shown, rule.upper,
+                     upper_shown, rule.consequence);
+}
+
+void detail::require_ordered(
+    const std::function<std::optional<double>(std::string_view name)>& value_of) {
+  for (const OrderingRule& rule : kOrderingRules) {
+    if (!rule.is_error) continue;
+    const auto lower = value_of(rule.lower);
+    const auto upper = value_of(rule.upper);
+    if (!lower || !upper || *lower <= *upper) continue;
+    throw ConfigError(
+        describe_disorder(rule, fmt::format("{}", *lower), fmt::format("{}", *upper)));
+  }
+}
 
 std::span<const SettingSpec> setting_specs() noexcept {
   return kSettingSpecs;

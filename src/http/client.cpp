@@ -47,7 +47,8 @@ ClientOptions ClientOptions::from(const AsyncHttpSettings& settings) {
   options.max_response_bytes = settings.max_response_bytes;
   options.response_limit_setting = setting::kHttpMaxResponseBytes;
   options.timeout_setting = setting::kAiohttpTimeoutTotal;
-  options.limit_setting = "AIOHTTP_LIMIT_PER_HOST / AIOHTTP_POOL_LIMIT";
+  options.limit_setting =
+      std::string(setting::kAiohttpLimitPerHost) + " / " + std::string(setting::kAiohttpPoolLimit);
   return options;
 }
 

@@ -13,6 +13,7 @@
 
 #include <chrono>
 
+#include "../core/settings_detail.hpp"
 #include "mongo_detail.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/pool.hpp"
@@ -125,12 +126,12 @@ class Connector {
 
 PoolOptions pool_options(const MongoSettings& settings, const ClientOptions& options,
                          const std::string& address) {
-  if (settings.min_pool_size > settings.max_pool_size) {
-    throw ConfigError(fmt::format(
-        "MONGODB_MIN_POOL_SIZE ({}) is larger than MONGODB_MAX_POOL_SIZE ({}): lower the minimum "
-        "or raise the maximum",
-        settings.min_pool_size, settings.max_pool_size));
-  }
+  // Settings validation judged the order already; settings built in code are judged here.
+  poolkit::detail::require_ordered([&settings](std::string_view name) -> std::optional<double> {
+    if (name == setting::kMongodbMinPoolSize) return static_cast<double>(settings.min_pool_size);
+    if (name == setting::kMongodbMaxPoolSize) return static_cast<double>(settings.max_pool_size);
+    return std::nullopt;
+  });
   PoolOptions pool;
   pool.name = options.name;
   pool.address = address;

@@ -1,10 +1,11 @@
 // MONGODB_URL + MONGODB_* variables → the mongoc_uri_t every pooled client is created from.
 //
 // A variable always wins over the same option written in MONGODB_URL: the variables are what a
-// deployment tunes, and they always have a value (SPEC's default when unset). A URL option that
-// disagrees is dropped with a warning naming the variable to set instead. Pool options
-// (maxPoolSize, minPoolSize, waitQueueTimeoutMS, maxIdleTimeMS) never reach libmongoc at all:
-// poolkit's pool enforces them, and libmongoc would give minPoolSize another, deprecated meaning.
+// deployment tunes, and they always have a value (the default of docs/configuration.md when unset).
+// A URL option that disagrees is dropped with a warning naming the variable to set instead. Pool
+// options (maxPoolSize, minPoolSize, waitQueueTimeoutMS, maxIdleTimeMS) never reach libmongoc at
+// all: poolkit's pool enforces them, and libmongoc would give minPoolSize another, deprecated
+// meaning.
 
 #include <fmt/format.h>
 
@@ -107,16 +108,17 @@ class UriBuilder {
   explicit UriBuilder(const MongoSettings& settings) : settings_(settings) {
     if (!settings.url) {
       throw ConfigError(
-          "MONGODB_URL is not set, so the MongoDB layer is disabled; set it to "
-          "mongodb://[user:password@]host:27017/db to use mongo::Client");
+          fmt::format("{} is not set, so the MongoDB layer is disabled; set it to "
+                      "mongodb://[user:password@]host:27017/db to use mongo::Client",
+                      setting::kMongodbUrl));
     }
   }
 
   BuiltUri build() {
     // Settings validation judged the URL already; settings built in code are judged here.
     if (const std::string problem = poolkit::detail::mongo_url_problem(url()); !problem.empty()) {
-      throw ConfigError(
-          fmt::format("MONGODB_URL ({}): {}", shorten_value(url().redacted()), problem));
+      throw ConfigError(fmt::format("{} ({}): {}", setting::kMongodbUrl,
+                                    shorten_value(url().redacted()), problem));
     }
     warn_about_overridden_options();
     parse();
@@ -136,9 +138,9 @@ class UriBuilder {
       const OwnedOption* owned = find_owned(options, param.key);
       if (owned == nullptr || param.value == std::to_string(owned->value)) continue;
       warnings_.push_back(fmt::format(
-          "MONGODB_URL sets {}={}, but {} ({}) decides it: the URL option is ignored; "
-          "set {} instead",
-          param.key, shorten_value(param.value), owned->variable, owned->value, owned->variable));
+          "{} sets {}={}, but {} ({}) decides it: the URL option is ignored; set {} instead",
+          setting::kMongodbUrl, param.key, shorten_value(param.value), owned->variable,
+          owned->value, owned->variable));
     }
   }
 
@@ -149,7 +151,8 @@ class UriBuilder {
     bson_error_t error;
     uri_.reset(mongoc_uri_new_with_error(text.c_str(), &error));
     if (!uri_) {
-      throw ConfigError(fmt::format("libmongoc refuses MONGODB_URL ({}): {}", url().redacted(),
+      throw ConfigError(fmt::format("libmongoc refuses {} ({}): {}", setting::kMongodbUrl,
+                                    url().redacted(),
                                     safe_libmongoc_message(error.message, url())));
     }
   }
@@ -167,9 +170,9 @@ class UriBuilder {
     }
   }
 
-  // SPEC: retryable reads and writes are on. With serverSelectionTryOnce off, a single-threaded
-  // client waits up to serverSelectionTimeoutMS for a server (as CMAP drivers do) instead of
-  // failing after one scan. The URL may still set any of them.
+  // Retryable reads and writes are on (docs/mongo.md, Settings). With serverSelectionTryOnce off, a
+  // single-threaded client waits up to serverSelectionTimeoutMS for a server (as CMAP drivers do)
+  // instead of failing after one scan. The URL may still set any of them.
   void set_defaults_unless_given() {
     for (const char* key : {MONGOC_URI_RETRYREADS, MONGOC_URI_RETRYWRITES}) {
       if (!url().query_value(key)) mongoc_uri_set_option_as_bool(uri_.get(), key, true);
@@ -183,9 +186,9 @@ class UriBuilder {
     if (!settings_.appname) return;
     warn_if_url_differs(MONGOC_URI_APPNAME, *settings_.appname, setting::kMongodbAppname);
     if (!mongoc_uri_set_appname(uri_.get(), settings_.appname->c_str())) {
-      throw ConfigError(fmt::format(
-          "libmongoc refuses MONGODB_APPNAME '{}': it must be valid UTF-8 of at most 128 bytes",
-          *settings_.appname));
+      throw ConfigError(
+          fmt::format("libmongoc refuses {} '{}': it must be valid UTF-8 of at most 128 bytes",
+                      setting::kMongodbAppname, *settings_.appname));
     }
   }
 
@@ -198,9 +201,9 @@ class UriBuilder {
     for (const std::string& name : settings_.compressors) {
       if (!bson_has_field(accepted, name.c_str())) {
         warnings_.push_back(fmt::format(
-            "MONGODB_COMPRESSORS names {}, but this libmongoc was built without it: it is not "
-            "offered to the server",
-            name));
+            "{} names {}, but this libmongoc was built without it: it is not offered to the "
+            "server",
+            setting::kMongodbCompressors, name));
       }
     }
   }
@@ -209,9 +212,9 @@ class UriBuilder {
                            std::string_view variable) {
     const auto given = url().query_value(key);
     if (!given || *given == value) return;
-    warnings_.push_back(
-        fmt::format("MONGODB_URL sets {}={}, but {} ({}) wins: the URL option is ignored", key,
-                    shorten_value(*given), variable, value));
+    warnings_.push_back(fmt::format("{} sets {}={}, but {} ({}) wins: the URL option is ignored",
+                                    setting::kMongodbUrl, key, shorten_value(*given), variable,
+                                    value));
   }
 
   const MongoSettings& settings_;
@@ -233,7 +236,7 @@ std::string mongo_url_problem(const Url& url) {
   for (const UrlQueryParam& param : url.query) {
     if (names_wait_queue_multiple(param.key)) {
       return fmt::format("it has the option {}: {}", shorten_value(param.key),
-                         kWaitQueueMultipleAdvice);
+                         wait_queue_multiple_advice());
     }
   }
   if (std::string problem = mongo::detail::socket_path_problem(url); !problem.empty()) {

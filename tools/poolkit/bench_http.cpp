@@ -120,7 +120,7 @@ void run_http_bench(HttpBenchArguments& arguments) {
   run_bench_command(
       arguments.bench,
       [&](const BenchOptions& run) { return http_workload(run, settings, arguments.sync); },
-      arguments.sync ? setting::kRequestsPoolMaxsize : setting::kAiohttpLimitPerHost);
+      std::string(arguments.sync ? setting::kRequestsPoolMaxsize : setting::kAiohttpLimitPerHost));
 }
 
 }  // namespace

@@ -30,8 +30,8 @@ struct CheckArguments {
 void print_text(const Health& health) {
   for (const LayerHealth& layer : health.layers) {
     if (!layer.configured) {
-      fmt::print("{:<10} skipped   {}\n", layer.layer,
-                 layer.layer == "redis" ? "REDIS_URL is not set" : "MONGODB_URL is not set");
+      fmt::print("{:<10} skipped   {} is not set\n", layer.layer,
+                 layer.layer == "redis" ? setting::kRedisUrl : setting::kMongodbUrl);
       continue;
     }
     fmt::print("{:<10} {:<9} {:>9.2f} ms{}\n", layer.layer, layer.ok ? "ok" : "FAILED",
