@@ -4,13 +4,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "poolkit/setting_names.hpp"
 #include "poolkit/settings.hpp"
 
 namespace poolkit::detail {
@@ -41,9 +44,11 @@ bool is_within(const ValueRange& range, double value) noexcept;
 // waitQueueMultiple was removed from the MongoDB drivers; accepting it would promise a bound that
 // no longer exists. True for any spelling: waitQueueMultiple, MONGODB_WAIT_QUEUE_MULTIPLE, ...
 bool names_wait_queue_multiple(std::string_view name);
-inline constexpr std::string_view kWaitQueueMultipleAdvice =
-    "waitQueueMultiple does not exist in modern MongoDB drivers: remove it "
-    "(MONGODB_MAX_POOL_SIZE bounds the pool, MONGODB_WAIT_QUEUE_TIMEOUT_MS bounds the wait)";
+inline std::string wait_queue_multiple_advice() {
+  return "waitQueueMultiple does not exist in modern MongoDB drivers: remove it (" +
+         std::string(setting::kMongodbMaxPoolSize) + " bounds the pool, " +
+         std::string(setting::kMongodbWaitQueueTimeoutMs) + " bounds the wait)";
+}
 
 // The longest unix socket path the system takes: sizeof(sockaddr_un::sun_path) - 1 (107 bytes
 // on Linux). A longer path would be cut short by the connect call, not refused.
@@ -67,6 +72,26 @@ std::string mongo_url_problem(const Url& url);
 // What libmongoc's URI parser refuses in the URL, or empty. Defined in src/mongo/uri.cpp;
 // core refers to it weakly (settings_parse.cpp), since core must not need libmongoc.
 std::string mongo_driver_url_problem(const Url& url);
+
+// Two variables whose values must be ordered, e.g. a minimum and its maximum. ordering_rules()
+// is the one list of them, and the one place min <= max is judged: settings validation checks
+// loaded values against it, and clients built from settings in code (which skip validation)
+// call require_ordered.
+struct OrderingRule {
+  std::string_view lower;
+  std::string_view upper;
+  bool is_error;  // false: only a warning
+  std::string_view consequence;
+};
+std::span<const OrderingRule> ordering_rules() noexcept;
+
+// "LOWER=a is larger than UPPER=b: consequence", with the values as they may be shown.
+std::string describe_disorder(const OrderingRule& rule, std::string_view lower_shown,
+                              std::string_view upper_shown);
+
+// Throws ConfigError (describe_disorder's words) for the first error rule whose two variables
+// `value_of` knows and whose values break it; `value_of` returns nullopt for the others.
+void require_ordered(const std::function<std::optional<double>(std::string_view name)>& value_of);
 
 // The value as it may be shown: URLs of secret variables redacted.
 std::string display_text(const SettingSpec& spec, std::string_view raw);

@@ -5,6 +5,7 @@
 
 #include <array>
 
+#include "poolkit/setting_names.hpp"
 #include "poolkit/settings.hpp"
 
 namespace poolkit {
@@ -14,6 +15,7 @@ constexpr std::array kLayers{Layer::general, Layer::mongo, Layer::redis, Layer::
                              Layer::http_sync};
 constexpr std::array kProfiles{Profile::dev, Profile::staging, Profile::production};
 
+// A format string: {profile} and the like are the setting names, {{ }} literal braces.
 constexpr std::string_view kIntroduction = R"(# Configuration reference
 
 <!-- Generated from the settings table (src/core/settings_table.cpp) by
@@ -26,11 +28,11 @@ that has a value wins:
 
 1. the process environment;
 2. a dotenv file: `--env-file FILE`, or `./.env` when it exists (read like python-dotenv:
-   `export`, quotes, escapes and `#` comments are understood; `${VAR}` is not expanded).
+   `export`, quotes, escapes and `#` comments are understood; `${{VAR}}` is not expanded).
    It may be a file or a pipe (`--env-file <(...)`) of at most 1 MiB, with lines of at most
    64 KiB; anything larger, a directory, a device or a pipe silent for 5 s is an error naming
    the file;
-3. the profile chosen by `POOLKIT_PROFILE` (or `poolkit config --profile NAME`);
+3. the profile chosen by `{profile}` (or `poolkit config --profile NAME`);
 4. the built-in default.
 
 Every value is parsed strictly. A value that does not parse or lies outside the valid
@@ -46,9 +48,9 @@ error: it does not exist in modern MongoDB drivers.
 URLs are judged as the clients will use them, so `config`, `check` and `bench` refuse the
 same ones: `rediss://` (TLS is not supported yet), a Redis database that is not a whole
 number (`/0` or `?db=0`), a Redis user without a password, a unix socket path longer than
-the system's limit (107 bytes), and any `MONGODB_URL` libmongoc's own parser refuses (e.g.
+the system's limit (107 bytes), and any `{mongodb_url}` libmongoc's own parser refuses (e.g.
 `maxPoolSize=abc`). A MongoDB unix socket is written percent-encoded as the host:
-`mongodb://%2Ftmp%2Fmongodb-27017.sock`. `POOLKIT_METRICS_ADDR` on all interfaces
+`mongodb://%2Ftmp%2Fmongodb-27017.sock`. `{metrics_addr}` on all interfaces
 (`0.0.0.0`, `[::]`) is a warning: the metrics are then reachable from other machines.
 
 Check a configuration with `poolkit config [--env-file FILE] [--profile NAME] [--json]`
@@ -136,12 +138,13 @@ std::string layer_section(Layer layer) {
 }
 
 std::string profiles_section() {
-  std::string section =
+  std::string section = fmt::format(
       "\n## Profiles\n\n"
-      "`POOLKIT_PROFILE` selects these values where a variable is not set explicitly\n"
+      "`{}` selects these values where a variable is not set explicitly\n"
       "(the tuning table of the original pooling guide):\n\n"
       "| variable | dev | staging | production |\n"
-      "|---|---|---|---|\n";
+      "|---|---|---|---|\n",
+      setting::kPoolkitProfile);
   for (const SettingSpec& spec : setting_specs()) {
     if (spec.profile_values.dev.empty() && spec.profile_values.staging.empty() &&
         spec.profile_values.production.empty()) {
@@ -160,7 +163,10 @@ std::string profiles_section() {
 }  // namespace
 
 std::string configuration_reference_markdown() {
-  std::string markdown(kIntroduction);
+  std::string markdown =
+      fmt::format(fmt::runtime(kIntroduction), fmt::arg("profile", setting::kPoolkitProfile),
+                  fmt::arg("mongodb_url", setting::kMongodbUrl),
+                  fmt::arg("metrics_addr", setting::kPoolkitMetricsAddr));
   for (const Layer layer : kLayers) markdown += layer_section(layer);
   markdown += profiles_section();
   return markdown;

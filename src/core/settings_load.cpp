@@ -11,6 +11,7 @@
 #include "ascii.hpp"
 #include "poolkit/dotenv.hpp"
 #include "poolkit/error.hpp"
+#include "poolkit/setting_names.hpp"
 #include "settings_detail.hpp"
 
 namespace poolkit {
@@ -18,8 +19,8 @@ namespace {
 
 using detail::SettingValue;
 
-constexpr std::string_view kProfileVariable = "POOLKIT_PROFILE";
-constexpr std::string_view kMetricsAddressVariable = "POOLKIT_METRICS_ADDR";
+constexpr std::string_view kProfileVariable = setting::kPoolkitProfile;
+constexpr std::string_view kMetricsAddressVariable = setting::kPoolkitMetricsAddr;
 
 // Addresses that bind every interface: IPv4's and IPv6's unspecified address in any spelling.
 bool is_wildcard_host(std::string_view host) {
@@ -32,65 +33,58 @@ bool is_wildcard_host(std::string_view host) {
 }
 constexpr const char* kDefaultEnvFile = "./.env";
 
-// Two variables whose values must be ordered, e.g. a minimum and its maximum.
-struct OrderingRule {
-  std::string_view lower;
-  std::string_view upper;
-  bool is_error;  // false: only a warning
-  std::string_view consequence;
-};
-
-constexpr std::array kOrderingRules{
-    OrderingRule{"MONGODB_MIN_POOL_SIZE", "MONGODB_MAX_POOL_SIZE", true,
-                 "the minimum must not exceed the maximum"},
-    OrderingRule{"HTTP_RESILIENCE_BACKOFF_BASE", "HTTP_RESILIENCE_BACKOFF_MAX", true,
-                 "the first backoff must not exceed the cap"},
-    OrderingRule{"AIOHTTP_LIMIT_PER_HOST", "AIOHTTP_POOL_LIMIT", false,
-                 "the per-host limit can never be reached"},
-};
-
 // Names other software (or habit) uses for a poolkit variable. Edit distance does not catch
 // them: MONGO_URL is three edits from MONGODB_URL, REQUEST_TIMEOUT has another first word.
 struct KnownAlias {
   std::string_view alias;  // upper case
   std::string_view meant;
-  std::string_view note = {};    // added to the suggestion
-  bool only_when_unset = false;  // common for other software: only worth a word when `meant`
-                                 // is not set either
+  std::string_view note = {};        // added to the suggestion
+  bool only_when_unset = false;      // common for other software: only worth a word when `meant`
+                                     // is not set either
+  std::string_view or_instead = {};  // another variable it may mean: "(or X for ...)"
+  std::string_view or_for = {};      // what that other variable is for
 };
 
 constexpr std::array kKnownAliases{
-    KnownAlias{"MONGO_URL", "MONGODB_URL"},
-    KnownAlias{"MONGO_URI", "MONGODB_URL"},
-    KnownAlias{"MONGODB_URI", "MONGODB_URL"},
-    KnownAlias{"MONGO_CONNECTION_STRING", "MONGODB_URL"},
-    KnownAlias{"MONGODB_CONNECTION_STRING", "MONGODB_URL"},
-    KnownAlias{"MONGO_HOST", "MONGODB_URL", " (mongodb://host:27017/db)", true},
-    KnownAlias{"MONGODB_HOST", "MONGODB_URL", " (mongodb://host:27017/db)", true},
-    KnownAlias{"MONGO_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
-    KnownAlias{"MONGODB_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
-    KnownAlias{"MONGO_MAX_POOL_SIZE", "MONGODB_MAX_POOL_SIZE"},
-    KnownAlias{"MONGODB_TIMEOUT", "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
-               " (or MONGODB_SOCKET_TIMEOUT_MS for one operation)"},
-    KnownAlias{"MONGO_TIMEOUT", "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
-               " (or MONGODB_SOCKET_TIMEOUT_MS for one operation)"},
-    KnownAlias{"REDIS_URI", "REDIS_URL"},
-    KnownAlias{"REDIS_CONNECTION_STRING", "REDIS_URL"},
-    KnownAlias{"REDIS_HOST", "REDIS_URL", " (redis://host:6379/0)", true},
-    KnownAlias{"REDIS_PORT", "REDIS_URL", " (redis://host:6379/0)", true},
-    KnownAlias{"REDIS_DB", "REDIS_URL", " (the database is its path: redis://host:6379/0)", true},
-    KnownAlias{"REDIS_TIMEOUT", "REDIS_SOCKET_TIMEOUT"},
-    KnownAlias{"REDIS_POOL_SIZE", "REDIS_MAX_CONNECTIONS"},
-    KnownAlias{"REDIS_MAX_POOL_SIZE", "REDIS_MAX_CONNECTIONS"},
-    KnownAlias{"REDIS_POOL_MAX_SIZE", "REDIS_MAX_CONNECTIONS"},
-    KnownAlias{"REQUEST_TIMEOUT", "REQUESTS_TIMEOUT"},
-    KnownAlias{"HTTP_TIMEOUT", "REQUESTS_TIMEOUT", " (or AIOHTTP_TIMEOUT_TOTAL for async HTTP)"},
-    KnownAlias{"REQUESTS_POOL_SIZE", "REQUESTS_POOL_MAXSIZE"},
-    KnownAlias{"REQUESTS_MAX_RETRIES", "REQUESTS_RETRIES"},
-    KnownAlias{"AIOHTTP_TIMEOUT", "AIOHTTP_TIMEOUT_TOTAL"},
-    KnownAlias{"AIOHTTP_LIMIT", "AIOHTTP_POOL_LIMIT"},
-    KnownAlias{"AIOHTTP_POOL_SIZE", "AIOHTTP_POOL_LIMIT"},
-    KnownAlias{"METRICS_ADDR", "POOLKIT_METRICS_ADDR"},
+    KnownAlias{"MONGO_URL", setting::kMongodbUrl},
+    KnownAlias{"MONGO_URI", setting::kMongodbUrl},
+    KnownAlias{"MONGODB_URI", setting::kMongodbUrl},
+    KnownAlias{"MONGO_CONNECTION_STRING", setting::kMongodbUrl},
+    KnownAlias{"MONGODB_CONNECTION_STRING", setting::kMongodbUrl},
+    KnownAlias{"MONGO_HOST", setting::kMongodbUrl, " (mongodb://host:27017/db)", true},
+    KnownAlias{"MONGODB_HOST", setting::kMongodbUrl, " (mongodb://host:27017/db)", true},
+    KnownAlias{"MONGO_POOL_SIZE", setting::kMongodbMaxPoolSize},
+    KnownAlias{"MONGODB_POOL_SIZE", setting::kMongodbMaxPoolSize},
+    KnownAlias{"MONGO_MAX_POOL_SIZE", setting::kMongodbMaxPoolSize},
+    KnownAlias{.alias = "MONGODB_TIMEOUT",
+               .meant = setting::kMongodbServerSelectionTimeoutMs,
+               .or_instead = setting::kMongodbSocketTimeoutMs,
+               .or_for = "one operation"},
+    KnownAlias{.alias = "MONGO_TIMEOUT",
+               .meant = setting::kMongodbServerSelectionTimeoutMs,
+               .or_instead = setting::kMongodbSocketTimeoutMs,
+               .or_for = "one operation"},
+    KnownAlias{"REDIS_URI", setting::kRedisUrl},
+    KnownAlias{"REDIS_CONNECTION_STRING", setting::kRedisUrl},
+    KnownAlias{"REDIS_HOST", setting::kRedisUrl, " (redis://host:6379/0)", true},
+    KnownAlias{"REDIS_PORT", setting::kRedisUrl, " (redis://host:6379/0)", true},
+    KnownAlias{"REDIS_DB", setting::kRedisUrl, " (the database is its path: redis://host:6379/0)",
+               true},
+    KnownAlias{"REDIS_TIMEOUT", setting::kRedisSocketTimeout},
+    KnownAlias{"REDIS_POOL_SIZE", setting::kRedisMaxConnections},
+    KnownAlias{"REDIS_MAX_POOL_SIZE", setting::kRedisMaxConnections},
+    KnownAlias{"REDIS_POOL_MAX_SIZE", setting::kRedisMaxConnections},
+    KnownAlias{"REQUEST_TIMEOUT", setting::kRequestsTimeout},
+    KnownAlias{.alias = "HTTP_TIMEOUT",
+               .meant = setting::kRequestsTimeout,
+               .or_instead = setting::kAiohttpTimeoutTotal,
+               .or_for = "async HTTP"},
+    KnownAlias{"REQUESTS_POOL_SIZE", setting::kRequestsPoolMaxsize},
+    KnownAlias{"REQUESTS_MAX_RETRIES", setting::kRequestsRetries},
+    KnownAlias{"AIOHTTP_TIMEOUT", setting::kAiohttpTimeoutTotal},
+    KnownAlias{"AIOHTTP_LIMIT", setting::kAiohttpPoolLimit},
+    KnownAlias{"AIOHTTP_POOL_SIZE", setting::kAiohttpPoolLimit},
+    KnownAlias{"METRICS_ADDR", setting::kPoolkitMetricsAddr},
 };
 
 const KnownAlias* known_alias(std::string_view name) {
@@ -313,14 +307,13 @@ class Loader {
   }
 
   void check_orderings() {
-    for (const OrderingRule& rule : kOrderingRules) {
+    for (const detail::OrderingRule& rule : detail::ordering_rules()) {
       const auto lower = numeric(rule.lower);
       const auto upper = numeric(rule.upper);
       if (!lower || !upper || *lower <= *upper) continue;
       std::string message =
-          fmt::format("{}={} is larger than {}={}: {}", rule.lower,
-                      shorten_value(*result_.find(rule.lower)->display), rule.upper,
-                      shorten_value(*result_.find(rule.upper)->display), rule.consequence);
+          detail::describe_disorder(rule, shorten_value(*result_.find(rule.lower)->display),
+                                    shorten_value(*result_.find(rule.upper)->display));
       if (rule.is_error) {
         error(rule.lower, std::move(message));
       } else {
@@ -368,14 +361,19 @@ class Loader {
     const auto found = find_given(name);
     const std::string shown = shorten_value(name);
     if (detail::names_wait_queue_multiple(name)) {
-      error(shown, fmt::format("{} is set, but {} {}", shown, detail::kWaitQueueMultipleAdvice,
+      error(shown, fmt::format("{} is set, but {} {}", shown, detail::wait_queue_multiple_advice(),
                                where(found->source)));
       return;
     }
     if (const KnownAlias* alias = known_alias(name)) {
       if (alias->only_when_unset && find_given(alias->meant)) return;
-      warn(shown, fmt::format("{} is not a poolkit variable and is ignored; did you mean {}{}? {}",
-                              shown, alias->meant, alias->note, where(found->source)));
+      const std::string or_instead =
+          alias->or_instead.empty()
+              ? std::string()
+              : fmt::format(" (or {} for {})", alias->or_instead, alias->or_for);
+      warn(shown,
+           fmt::format("{} is not a poolkit variable and is ignored; did you mean {}{}{}? {}",
+                       shown, alias->meant, alias->note, or_instead, where(found->source)));
       return;
     }
     if (const SettingSpec* meant = likely_meant(name)) {

@@ -324,7 +324,7 @@ std::string mongo_url_problem(const Url& url) {
   for (const UrlQueryParam& param : url.query) {
     if (names_wait_queue_multiple(param.key)) {
       return fmt::format("it has the option {}: {}", shorten_value(param.key),
-                         kWaitQueueMultipleAdvice);
+                         wait_queue_multiple_advice());
     }
   }
   if (std::string problem = socket_path_problem(url); !problem.empty()) return problem;

@@ -1,10 +1,16 @@
 // The one table of every poolkit setting. Parsing, validation, the CLI and the docs all read it;
-// to add a variable, add a row here and a line in settings_typed.cpp that stores it.
+// to add a variable, add its name to include/poolkit/setting_names.hpp, a row here and a line in
+// settings_typed.cpp that stores it.
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 
+#include "poolkit/error.hpp"
+#include "poolkit/setting_names.hpp"
 #include "poolkit/settings.hpp"
+#include "settings_detail.hpp"
 
 namespace poolkit {
 namespace {
@@ -36,12 +42,12 @@ using enum ValueKind;
 
 constexpr std::array kSettingSpecs{
     // --- General --------------------------------------------------------------------------
-    SettingSpec{.name = "POOLKIT_PROFILE",
+    SettingSpec{.name = setting::kPoolkitProfile,
                 .layer = Layer::general,
                 .kind = choice,
                 .choices = kProfileNames,
                 .help = "tuning profile whose values apply where a variable is not set"},
-    SettingSpec{.name = "POOLKIT_METRICS_ADDR",
+    SettingSpec{.name = setting::kPoolkitMetricsAddr,
                 .layer = Layer::general,
                 .kind = address,
                 .help =
@@ -49,14 +55,14 @@ constexpr std::array kSettingSpecs{
                     "not served. Use a loopback address unless scrapers run elsewhere"},
 
     // --- MongoDB --------------------------------------------------------------------------
-    SettingSpec{.name = "MONGODB_URL",
+    SettingSpec{.name = setting::kMongodbUrl,
                 .layer = Layer::mongo,
                 .kind = url,
                 .choices = kMongoSchemes,
                 .secret = true,
                 .help = "connection string, e.g. mongodb://user:pass@host:27017/db; "
                         "unset disables the MongoDB layer"},
-    SettingSpec{.name = "MONGODB_MAX_POOL_SIZE",
+    SettingSpec{.name = setting::kMongodbMaxPoolSize,
                 .layer = Layer::mongo,
                 .kind = count,
                 .default_value = "100",
@@ -64,7 +70,7 @@ constexpr std::array kSettingSpecs{
                 .recommended = ValueRange{50, 200},
                 .profile_values = {"20", "75", "100"},
                 .help = "most connections (in use + idle + connecting)"},
-    SettingSpec{.name = "MONGODB_MIN_POOL_SIZE",
+    SettingSpec{.name = setting::kMongodbMinPoolSize,
                 .layer = Layer::mongo,
                 .kind = count,
                 .default_value = "5",
@@ -72,66 +78,66 @@ constexpr std::array kSettingSpecs{
                 .recommended = ValueRange{5, 10},
                 .profile_values = {"2", "5", "5"},
                 .help = "connections kept open and warm, created in the background"},
-    SettingSpec{.name = "MONGODB_WAIT_QUEUE_TIMEOUT_MS",
+    SettingSpec{.name = setting::kMongodbWaitQueueTimeoutMs,
                 .layer = Layer::mongo,
                 .kind = milliseconds,
                 .default_value = "5000",
                 .valid = kPositiveMs,
                 .recommended = ValueRange{2000, 5000},
                 .help = "longest wait for a free connection, then a timeout error"},
-    SettingSpec{.name = "MONGODB_MAX_IDLE_TIME_MS",
+    SettingSpec{.name = setting::kMongodbMaxIdleTimeMs,
                 .layer = Layer::mongo,
                 .kind = milliseconds,
                 .default_value = "30000",
                 .valid = kPositiveMs,
                 .recommended = ValueRange{30000, 60000},
                 .help = "an idle connection older than this is closed"},
-    SettingSpec{.name = "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+    SettingSpec{.name = setting::kMongodbServerSelectionTimeoutMs,
                 .layer = Layer::mongo,
                 .kind = milliseconds,
                 .default_value = "3000",
                 .valid = kPositiveMs,
                 .help = "longest wait for a suitable server before an operation fails"},
-    SettingSpec{.name = "MONGODB_SOCKET_TIMEOUT_MS",
+    SettingSpec{.name = setting::kMongodbSocketTimeoutMs,
                 .layer = Layer::mongo,
                 .kind = milliseconds,
                 .default_value = "20000",
                 .valid = kPositiveMs,
                 .help = "longest wait for a read or write on a connection"},
-    SettingSpec{.name = "MONGODB_CONNECT_TIMEOUT_MS",
+    SettingSpec{.name = setting::kMongodbConnectTimeoutMs,
                 .layer = Layer::mongo,
                 .kind = milliseconds,
                 .default_value = "10000",
                 .valid = kPositiveMs,
                 .help = "longest wait to open a connection"},
     // Drivers refuse to monitor more often than every 500 ms (minHeartbeatFrequencyMS).
-    SettingSpec{.name = "MONGODB_HEARTBEAT_FREQUENCY_MS",
+    SettingSpec{.name = setting::kMongodbHeartbeatFrequencyMs,
                 .layer = Layer::mongo,
                 .kind = milliseconds,
                 .default_value = "10000",
                 .valid = {500, kOneDayMs},
                 .help = "how often each server is checked"},
     // The handshake's application name is limited to 128 bytes by the MongoDB handshake spec.
-    SettingSpec{.name = "MONGODB_APPNAME",
+    SettingSpec{.name = setting::kMongodbAppname,
                 .layer = Layer::mongo,
                 .kind = text,
                 .max_length = 128,
                 .help = "application name sent in the handshake, e.g. CodeBot"},
-    SettingSpec{.name = "MONGODB_COMPRESSORS",
+    SettingSpec{.name = setting::kMongodbCompressors,
                 .layer = Layer::mongo,
                 .kind = list,
                 .choices = kMongoCompressors,
                 .help = "wire compressors to offer, in order of preference"},
 
     // --- Redis ----------------------------------------------------------------------------
-    SettingSpec{.name = "REDIS_URL",
+    SettingSpec{.name = setting::kRedisUrl,
                 .layer = Layer::redis,
                 .kind = url,
                 .choices = kRedisSchemes,
                 .secret = true,
                 .help = "redis://[user:pass@]host:6379/0 or unix:///path.sock?db=0; "
                         "unset disables the Redis layer"},
-    SettingSpec{.name = "REDIS_MAX_CONNECTIONS",
+    SettingSpec{.name = setting::kRedisMaxConnections,
                 .layer = Layer::redis,
                 .kind = count,
                 .default_value = "100",
@@ -139,43 +145,43 @@ constexpr std::array kSettingSpecs{
                 .recommended = ValueRange{50, 200},
                 .profile_values = {"20", "75", "100"},
                 .help = "most connections; callers beyond it wait (bounded)"},
-    SettingSpec{.name = "REDIS_CONNECT_TIMEOUT",
+    SettingSpec{.name = setting::kRedisConnectTimeout,
                 .layer = Layer::redis,
                 .kind = seconds,
                 .default_value = "2.0",
                 .valid = kPositiveSeconds,
                 .recommended = ValueRange{1, 5},
                 .help = "longest wait to open a connection"},
-    SettingSpec{.name = "REDIS_SOCKET_TIMEOUT",
+    SettingSpec{.name = setting::kRedisSocketTimeout,
                 .layer = Layer::redis,
                 .kind = seconds,
                 .default_value = "2.0",
                 .valid = kPositiveSeconds,
                 .recommended = ValueRange{1, 5},
                 .help = "deadline for one command: its write and its whole reply"},
-    SettingSpec{.name = "REDIS_HEALTH_CHECK_INTERVAL",
+    SettingSpec{.name = setting::kRedisHealthCheckInterval,
                 .layer = Layer::redis,
                 .kind = seconds,
                 .default_value = "30",
                 .valid = {0, kOneDaySeconds, true},
                 .help = "a connection idle longer than this is PINGed before reuse"},
-    SettingSpec{.name = "REDIS_WAIT_TIMEOUT",
+    SettingSpec{.name = setting::kRedisWaitTimeout,
                 .layer = Layer::redis,
                 .kind = seconds,
                 .default_value = "5.0",
                 .valid = kPositiveSeconds,
                 .help = "longest wait for a free connection"},
-    SettingSpec{.name = "REDIS_RETRY_ATTEMPTS",
+    SettingSpec{.name = setting::kRedisRetryAttempts,
                 .layer = Layer::redis,
                 .kind = count,
                 .default_value = "3",
                 .valid = {0, kMaxAttempts},
                 .help = "retries on connection errors and timeouts (exponential backoff, jitter)"},
-    SettingSpec{.name = "REDIS_CLIENT_NAME",
+    SettingSpec{.name = setting::kRedisClientName,
                 .layer = Layer::redis,
                 .kind = token,
                 .help = "name set with CLIENT SETNAME on connect; unset: the process name"},
-    SettingSpec{.name = "REDIS_MAX_REPLY_BYTES",
+    SettingSpec{.name = setting::kRedisMaxReplyBytes,
                 .layer = Layer::redis,
                 .kind = bytes,
                 .default_value = "64MiB",
@@ -184,7 +190,7 @@ constexpr std::array kSettingSpecs{
                         "are checked against it before anything is allocated"},
 
     // --- Async HTTP (the aiohttp role) ----------------------------------------------------
-    SettingSpec{.name = "AIOHTTP_POOL_LIMIT",
+    SettingSpec{.name = setting::kAiohttpPoolLimit,
                 .layer = Layer::http_async,
                 .kind = count,
                 .default_value = "100",
@@ -192,7 +198,7 @@ constexpr std::array kSettingSpecs{
                 .recommended = ValueRange{50, 200},
                 .profile_values = {"20", "75", "100"},
                 .help = "most connections in use at once, all hosts"},
-    SettingSpec{.name = "AIOHTTP_LIMIT_PER_HOST",
+    SettingSpec{.name = setting::kAiohttpLimitPerHost,
                 .layer = Layer::http_async,
                 .kind = count,
                 .default_value = "25",
@@ -200,70 +206,71 @@ constexpr std::array kSettingSpecs{
                 .recommended = ValueRange{10, 50},
                 .profile_values = {"10", "25", "25"},
                 .help = "most connections per host:port; 0 = no per-host limit"},
-    SettingSpec{.name = "AIOHTTP_TIMEOUT_TOTAL",
+    SettingSpec{.name = setting::kAiohttpTimeoutTotal,
                 .layer = Layer::http_async,
                 .kind = seconds,
                 .default_value = "15",
                 .valid = kPositiveSeconds,
                 .recommended = ValueRange{10, 15},
                 .profile_values = {"10", "15", "15"},
-                .help = "whole request: the wait for a free connection, every attempt and the waits "
-                        "between retries"},
-    SettingSpec{.name = "AIOHTTP_DNS_TTL",
+                .help =
+                    "whole request: the wait for a free connection, every attempt and the waits "
+                    "between retries"},
+    SettingSpec{.name = setting::kAiohttpDnsTtl,
                 .layer = Layer::http_async,
                 .kind = seconds,
                 .default_value = "300",
                 .valid = {0, kOneDaySeconds},
                 .help = "DNS cache lifetime; 0 = no caching"},
-    SettingSpec{.name = "AIOHTTP_KEEPALIVE_TIMEOUT",
+    SettingSpec{.name = setting::kAiohttpKeepaliveTimeout,
                 .layer = Layer::http_async,
                 .kind = seconds,
                 .default_value = "15",
                 .valid = kPositiveSeconds,
                 .help = "idle keep-alive connections older than this are closed, not reused"},
-    SettingSpec{.name = "HTTP_RESILIENCE_MAX_ATTEMPTS",
+    SettingSpec{.name = setting::kHttpResilienceMaxAttempts,
                 .layer = Layer::http_async,
                 .kind = count,
                 .default_value = "3",
                 .valid = {1, kMaxAttempts},
                 .help = "attempts (first try included) for connect errors, 5xx and 429"},
-    SettingSpec{.name = "HTTP_RESILIENCE_BACKOFF_BASE",
+    SettingSpec{.name = setting::kHttpResilienceBackoffBase,
                 .layer = Layer::http_async,
                 .kind = seconds,
                 .default_value = "0.25",
                 .valid = kSecondsOrZero,
                 .help = "first backoff, doubling with each retry"},
-    SettingSpec{.name = "HTTP_RESILIENCE_BACKOFF_MAX",
+    SettingSpec{.name = setting::kHttpResilienceBackoffMax,
                 .layer = Layer::http_async,
                 .kind = seconds,
                 .default_value = "8.0",
                 .valid = kSecondsOrZero,
                 .help = "backoff cap"},
-    SettingSpec{.name = "HTTP_RESILIENCE_JITTER",
+    SettingSpec{.name = setting::kHttpResilienceJitter,
                 .layer = Layer::http_async,
                 .kind = seconds,
                 .default_value = "0.5",
                 .valid = kSecondsOrZero,
                 .help = "most random extra added to each wait"},
-    SettingSpec{.name = "CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+    SettingSpec{.name = setting::kCircuitBreakerFailureThreshold,
                 .layer = Layer::http_async,
                 .kind = count,
                 .default_value = "5",
                 .valid = kAnySize,
                 .help = "consecutive failures per host that open the circuit"},
-    SettingSpec{.name = "CIRCUIT_BREAKER_RECOVERY_SECONDS",
+    SettingSpec{.name = setting::kCircuitBreakerRecoverySeconds,
                 .layer = Layer::http_async,
                 .kind = seconds,
                 .default_value = "30",
                 .valid = {0, kOneDaySeconds, true},
                 .help = "an open circuit turns half-open after this"},
-    SettingSpec{.name = "CIRCUIT_BREAKER_HALF_OPEN_SUCCESS",
+    SettingSpec{.name = setting::kCircuitBreakerHalfOpenSuccess,
                 .layer = Layer::http_async,
                 .kind = count,
                 .default_value = "1",
                 .valid = {1, kMaxAttempts},
                 .help = "successes in half-open state that close the circuit"},
-    SettingSpec{.name = "HTTP_MAX_RESPONSE_BYTES",
+    SettingSpec{.name = setting::kHttpMaxResponseBytes,
                 .layer = Layer::http_async,
                 .kind = bytes,
                 .default_value = "64MiB",
@@ -272,34 +279,34 @@ constexpr std::array kSettingSpecs{
                         "set its own)"},
 
     // --- Sync HTTP (the requests role) ----------------------------------------------------
-    SettingSpec{.name = "REQUESTS_POOL_CONNECTIONS",
+    SettingSpec{.name = setting::kRequestsPoolConnections,
                 .layer = Layer::http_sync,
                 .kind = count,
                 .default_value = "20",
                 .valid = kAnySize,
                 .recommended = ValueRange{20, 50},
                 .help = "how many distinct hosts keep pooled connections"},
-    SettingSpec{.name = "REQUESTS_POOL_MAXSIZE",
+    SettingSpec{.name = setting::kRequestsPoolMaxsize,
                 .layer = Layer::http_sync,
                 .kind = count,
                 .default_value = "100",
                 .valid = kAnySize,
                 .recommended = ValueRange{50, 200},
                 .help = "most connections per host"},
-    SettingSpec{.name = "REQUESTS_TIMEOUT",
+    SettingSpec{.name = setting::kRequestsTimeout,
                 .layer = Layer::http_sync,
                 .kind = seconds,
                 .default_value = "8",
                 .valid = kPositiveSeconds,
                 .help = "default timeout of a whole request, its retries and their waits included"},
-    SettingSpec{.name = "REQUESTS_RETRIES",
+    SettingSpec{.name = setting::kRequestsRetries,
                 .layer = Layer::http_sync,
                 .kind = count,
                 .default_value = "2",
                 .valid = {0, kMaxAttempts},
                 .recommended = ValueRange{2, 3},
                 .help = "retries with urllib3 Retry semantics (500/502/503/504, connect errors)"},
-    SettingSpec{.name = "REQUESTS_RETRY_BACKOFF",
+    SettingSpec{.name = setting::kRequestsRetryBackoff,
                 .layer = Layer::http_sync,
                 .kind = seconds,
                 .default_value = "0.2",
@@ -325,7 +332,52 @@ constexpr bool layers_are_grouped() {
 }
 static_assert(layers_are_grouped(), "rows are grouped by layer, in Layer order");
 
+// setting_names.hpp spells each name once; every constant there names exactly one row here, so
+// a name can be neither added there without a row nor dropped here while code still uses it.
+constexpr bool every_name_has_one_row() {
+  if (setting::kAll.size() != kSettingSpecs.size()) return false;
+  for (const std::string_view name : setting::kAll) {
+    if (std::count_if(kSettingSpecs.begin(), kSettingSpecs.end(),
+                      [name](const SettingSpec& spec) { return spec.name == name; }) != 1) {
+      return false;
+    }
+  }
+  return true;
+}
+static_assert(every_name_has_one_row(), "setting_names.hpp and the table name the same settings");
+
+constexpr std::array kOrderingRules{
+    detail::OrderingRule{setting::kMongodbMinPoolSize, setting::kMongodbMaxPoolSize, true,
+                         "the minimum must not exceed the maximum"},
+    detail::OrderingRule{setting::kHttpResilienceBackoffBase, setting::kHttpResilienceBackoffMax,
+                         true, "the first backoff must not exceed the cap"},
+    detail::OrderingRule{setting::kAiohttpLimitPerHost, setting::kAiohttpPoolLimit, false,
+                         "the per-host limit can never be reached"},
+};
+
 }  // namespace
+
+std::span<const detail::OrderingRule> detail::ordering_rules() noexcept {
+  return kOrderingRules;
+}
+
+std::string detail::describe_disorder(const OrderingRule& rule, std::string_view lower_shown,
+                                      std::string_view upper_shown) {
+  return fmt::format("{}={} is larger than {}={}: {}", rule.lower, lower_shown, rule.upper,
+                     upper_shown, rule.consequence);
+}
+
+void detail::require_ordered(
+    const std::function<std::optional<double>(std::string_view name)>& value_of) {
+  for (const OrderingRule& rule : kOrderingRules) {
+    if (!rule.is_error) continue;
+    const auto lower = value_of(rule.lower);
+    const auto upper = value_of(rule.upper);
+    if (!lower || !upper || *lower <= *upper) continue;
+    throw ConfigError(
+        describe_disorder(rule, fmt::format("{}", *lower), fmt::format("{}", *upper)));
+  }
+}
 
 std::span<const SettingSpec> setting_specs() noexcept {
   return kSettingSpecs;

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "poolkit/setting_names.hpp"
 #include "settings_detail.hpp"
 
 namespace poolkit::detail {
@@ -47,60 +48,60 @@ class ValueReader {
 
 MongoSettings mongo_settings(const ValueReader& read) {
   MongoSettings mongo;
-  mongo.url = read.url("MONGODB_URL");
-  mongo.max_pool_size = read.size("MONGODB_MAX_POOL_SIZE");
-  mongo.min_pool_size = read.size("MONGODB_MIN_POOL_SIZE");
-  mongo.wait_queue_timeout = read.duration("MONGODB_WAIT_QUEUE_TIMEOUT_MS");
-  mongo.max_idle_time = read.duration("MONGODB_MAX_IDLE_TIME_MS");
-  mongo.server_selection_timeout = read.duration("MONGODB_SERVER_SELECTION_TIMEOUT_MS");
-  mongo.socket_timeout = read.duration("MONGODB_SOCKET_TIMEOUT_MS");
-  mongo.connect_timeout = read.duration("MONGODB_CONNECT_TIMEOUT_MS");
-  mongo.heartbeat_frequency = read.duration("MONGODB_HEARTBEAT_FREQUENCY_MS");
-  mongo.appname = read.text("MONGODB_APPNAME");
-  mongo.compressors = read.words("MONGODB_COMPRESSORS");
+  mongo.url = read.url(setting::kMongodbUrl);
+  mongo.max_pool_size = read.size(setting::kMongodbMaxPoolSize);
+  mongo.min_pool_size = read.size(setting::kMongodbMinPoolSize);
+  mongo.wait_queue_timeout = read.duration(setting::kMongodbWaitQueueTimeoutMs);
+  mongo.max_idle_time = read.duration(setting::kMongodbMaxIdleTimeMs);
+  mongo.server_selection_timeout = read.duration(setting::kMongodbServerSelectionTimeoutMs);
+  mongo.socket_timeout = read.duration(setting::kMongodbSocketTimeoutMs);
+  mongo.connect_timeout = read.duration(setting::kMongodbConnectTimeoutMs);
+  mongo.heartbeat_frequency = read.duration(setting::kMongodbHeartbeatFrequencyMs);
+  mongo.appname = read.text(setting::kMongodbAppname);
+  mongo.compressors = read.words(setting::kMongodbCompressors);
   return mongo;
 }
 
 RedisSettings redis_settings(const ValueReader& read) {
   RedisSettings redis;
-  redis.url = read.url("REDIS_URL");
-  redis.max_connections = read.size("REDIS_MAX_CONNECTIONS");
-  redis.connect_timeout = read.duration("REDIS_CONNECT_TIMEOUT");
-  redis.socket_timeout = read.duration("REDIS_SOCKET_TIMEOUT");
-  redis.health_check_interval = read.duration("REDIS_HEALTH_CHECK_INTERVAL");
-  redis.wait_timeout = read.duration("REDIS_WAIT_TIMEOUT");
-  redis.retry_attempts = read.number("REDIS_RETRY_ATTEMPTS");
-  redis.client_name = read.text("REDIS_CLIENT_NAME");
-  redis.max_reply_bytes = read.size("REDIS_MAX_REPLY_BYTES");
+  redis.url = read.url(setting::kRedisUrl);
+  redis.max_connections = read.size(setting::kRedisMaxConnections);
+  redis.connect_timeout = read.duration(setting::kRedisConnectTimeout);
+  redis.socket_timeout = read.duration(setting::kRedisSocketTimeout);
+  redis.health_check_interval = read.duration(setting::kRedisHealthCheckInterval);
+  redis.wait_timeout = read.duration(setting::kRedisWaitTimeout);
+  redis.retry_attempts = read.number(setting::kRedisRetryAttempts);
+  redis.client_name = read.text(setting::kRedisClientName);
+  redis.max_reply_bytes = read.size(setting::kRedisMaxReplyBytes);
   return redis;
 }
 
 AsyncHttpSettings async_http_settings(const ValueReader& read) {
   AsyncHttpSettings http;
-  http.pool_limit = read.size("AIOHTTP_POOL_LIMIT");
-  http.limit_per_host = read.size("AIOHTTP_LIMIT_PER_HOST");
-  http.timeout_total = read.duration("AIOHTTP_TIMEOUT_TOTAL");
-  http.dns_ttl = read.duration("AIOHTTP_DNS_TTL");
-  http.keepalive_timeout = read.duration("AIOHTTP_KEEPALIVE_TIMEOUT");
-  http.resilience.max_attempts = read.number("HTTP_RESILIENCE_MAX_ATTEMPTS");
-  http.resilience.backoff_base = read.duration("HTTP_RESILIENCE_BACKOFF_BASE");
-  http.resilience.backoff_max = read.duration("HTTP_RESILIENCE_BACKOFF_MAX");
-  http.resilience.jitter = read.duration("HTTP_RESILIENCE_JITTER");
-  http.circuit_breaker.failure_threshold = read.number("CIRCUIT_BREAKER_FAILURE_THRESHOLD");
-  http.circuit_breaker.recovery = read.duration("CIRCUIT_BREAKER_RECOVERY_SECONDS");
-  http.circuit_breaker.half_open_success = read.number("CIRCUIT_BREAKER_HALF_OPEN_SUCCESS");
-  http.max_response_bytes = read.size("HTTP_MAX_RESPONSE_BYTES");
+  http.pool_limit = read.size(setting::kAiohttpPoolLimit);
+  http.limit_per_host = read.size(setting::kAiohttpLimitPerHost);
+  http.timeout_total = read.duration(setting::kAiohttpTimeoutTotal);
+  http.dns_ttl = read.duration(setting::kAiohttpDnsTtl);
+  http.keepalive_timeout = read.duration(setting::kAiohttpKeepaliveTimeout);
+  http.resilience.max_attempts = read.number(setting::kHttpResilienceMaxAttempts);
+  http.resilience.backoff_base = read.duration(setting::kHttpResilienceBackoffBase);
+  http.resilience.backoff_max = read.duration(setting::kHttpResilienceBackoffMax);
+  http.resilience.jitter = read.duration(setting::kHttpResilienceJitter);
+  http.circuit_breaker.failure_threshold = read.number(setting::kCircuitBreakerFailureThreshold);
+  http.circuit_breaker.recovery = read.duration(setting::kCircuitBreakerRecoverySeconds);
+  http.circuit_breaker.half_open_success = read.number(setting::kCircuitBreakerHalfOpenSuccess);
+  http.max_response_bytes = read.size(setting::kHttpMaxResponseBytes);
   return http;
 }
 
 SyncHttpSettings sync_http_settings(const ValueReader& read) {
   SyncHttpSettings http;
-  http.pool_connections = read.size("REQUESTS_POOL_CONNECTIONS");
-  http.pool_maxsize = read.size("REQUESTS_POOL_MAXSIZE");
-  http.timeout = read.duration("REQUESTS_TIMEOUT");
-  http.retries = read.number("REQUESTS_RETRIES");
-  http.retry_backoff = read.duration("REQUESTS_RETRY_BACKOFF");
-  http.max_response_bytes = read.size("HTTP_MAX_RESPONSE_BYTES");
+  http.pool_connections = read.size(setting::kRequestsPoolConnections);
+  http.pool_maxsize = read.size(setting::kRequestsPoolMaxsize);
+  http.timeout = read.duration(setting::kRequestsTimeout);
+  http.retries = read.number(setting::kRequestsRetries);
+  http.retry_backoff = read.duration(setting::kRequestsRetryBackoff);
+  http.max_response_bytes = read.size(setting::kHttpMaxResponseBytes);
   return http;
 }
 
@@ -110,7 +111,7 @@ Settings build_settings(const ValueMap& values, std::optional<Profile> profile) 
   const ValueReader read(values);
   Settings settings;
   settings.profile = profile;
-  settings.metrics_addr = read.text("POOLKIT_METRICS_ADDR");
+  settings.metrics_addr = read.text(setting::kPoolkitMetricsAddr);
   settings.mongo = mongo_settings(read);
   settings.redis = redis_settings(read);
   settings.http_async = async_http_settings(read);

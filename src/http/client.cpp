@@ -1,6 +1,7 @@
 // The two facades over the engine, and their options from the typed settings.
 
 #include "engine.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::http {
 namespace {
@@ -44,9 +45,10 @@ Options Options::from(const AsyncHttpSettings& settings) {
   options.circuit_breaker =
       CircuitBreakerOptions{breaker.failure_threshold, breaker.recovery, breaker.half_open_success};
   options.max_response_bytes = settings.max_response_bytes;
-  options.response_limit_setting = "HTTP_MAX_RESPONSE_BYTES";
-  options.timeout_setting = "AIOHTTP_TIMEOUT_TOTAL";
-  options.limit_setting = "AIOHTTP_LIMIT_PER_HOST / AIOHTTP_POOL_LIMIT";
+  options.response_limit_setting = setting::kHttpMaxResponseBytes;
+  options.timeout_setting = setting::kAiohttpTimeoutTotal;
+  options.limit_setting =
+      std::string(setting::kAiohttpLimitPerHost) + " / " + std::string(setting::kAiohttpPoolLimit);
   return options;
 }
 
@@ -65,9 +67,9 @@ Options Options::from(const SyncHttpSettings& settings) {
   options.retry = RetryPolicy::urllib3(settings.retries, settings.retry_backoff, kRetryAfterCap);
   options.circuit_breaker.reset();
   options.max_response_bytes = settings.max_response_bytes;
-  options.response_limit_setting = "HTTP_MAX_RESPONSE_BYTES";
-  options.timeout_setting = "REQUESTS_TIMEOUT";
-  options.limit_setting = "REQUESTS_POOL_MAXSIZE";
+  options.response_limit_setting = setting::kHttpMaxResponseBytes;
+  options.timeout_setting = setting::kRequestsTimeout;
+  options.limit_setting = setting::kRequestsPoolMaxsize;
   return options;
 }
 

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "exchange.hpp"
+#include "poolkit/setting_names.hpp"
 #include "poolkit/url.hpp"
 
 namespace poolkit::http::detail {
@@ -386,8 +387,8 @@ void Engine::after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code) {
              exchange->policy.retryable_status(outcome)) {
     const std::string message = exchange->what() + ": status " + std::to_string(outcome.status) +
                                 " after " + std::to_string(exchange->response.attempts) +
-                                " attempts (HTTP_RESILIENCE_MAX_ATTEMPTS sets how many" + note +
-                                ")";
+                                " attempts (" + std::string(setting::kHttpResilienceMaxAttempts) +
+                                " sets how many" + note + ")";
     error = std::make_exception_ptr(StatusError(message, exchange->response));
   }
   complete(std::move(exchange), std::move(error));

@@ -13,10 +13,12 @@
 
 #include <chrono>
 
+#include "../core/settings_detail.hpp"
 #include "../core/settings_url.hpp"
 #include "mongo_detail.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/pool.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::mongo {
 namespace detail {
@@ -125,17 +127,17 @@ class Connector {
 
 PoolOptions pool_options(const MongoSettings& settings, const ClientOptions& options,
                          const std::string& address) {
-  if (settings.min_pool_size > settings.max_pool_size) {
-    throw ConfigError(fmt::format(
-        "MONGODB_MIN_POOL_SIZE ({}) is larger than MONGODB_MAX_POOL_SIZE ({}): lower the minimum "
-        "or raise the maximum",
-        settings.min_pool_size, settings.max_pool_size));
-  }
+  // Settings validation judged the order already; settings built in code are judged here.
+  poolkit::detail::require_ordered([&settings](std::string_view name) -> std::optional<double> {
+    if (name == setting::kMongodbMinPoolSize) return static_cast<double>(settings.min_pool_size);
+    if (name == setting::kMongodbMaxPoolSize) return static_cast<double>(settings.max_pool_size);
+    return std::nullopt;
+  });
   PoolOptions pool;
   pool.name = options.name;
   pool.address = address;
   pool.backend = Backend::mongo;
-  pool.size_setting = "MONGODB_MAX_POOL_SIZE";
+  pool.size_setting = setting::kMongodbMaxPoolSize;
   pool.max_size = settings.max_pool_size;
   pool.min_size = settings.min_pool_size;
   pool.wait_queue_timeout = settings.wait_queue_timeout;

@@ -7,6 +7,7 @@
 
 #include "mongo_detail.hpp"
 #include "poolkit/error.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::mongo::detail {
 namespace {
@@ -52,18 +53,18 @@ void throw_error(const bson_error_t& error, std::string_view what, std::string_v
   switch (classify(error)) {
     case Failure::connect:
       throw ConnectError(Backend::mongo,
-                         head +
-                             "; check that the server is up and reachable, or raise "
-                             "MONGODB_SERVER_SELECTION_TIMEOUT_MS / "
-                             "MONGODB_CONNECT_TIMEOUT_MS if it is slow to answer");
+                         head + fmt::format("; check that the server is up and reachable, or "
+                                            "raise {} / {} if it is slow to answer",
+                                            setting::kMongodbServerSelectionTimeoutMs,
+                                            setting::kMongodbConnectTimeoutMs));
     case Failure::network:
       // libmongoc's poll may wake a little before the deadline it computed: 10% slack.
       if (elapsed >= socket_timeout - socket_timeout / 10) {
-        throw TimeoutError(Backend::mongo,
-                           head + fmt::format("; no answer within MONGODB_SOCKET_TIMEOUT_MS ({} "
-                                              "ms): raise it if the operation is legitimately "
-                                              "slow",
-                                              socket_timeout.count()));
+        throw TimeoutError(
+            Backend::mongo,
+            head + fmt::format("; no answer within {} ({} ms): raise it if the "
+                               "operation is legitimately slow",
+                               setting::kMongodbSocketTimeoutMs, socket_timeout.count()));
       }
       throw ConnectError(Backend::mongo,
                          head +
@@ -74,7 +75,8 @@ void throw_error(const bson_error_t& error, std::string_view what, std::string_v
                         retryable_server_code(error.code));
     case Failure::authentication:
       throw ServerError(Backend::mongo,
-                        head + "; check the user name, password and authSource in MONGODB_URL");
+                        head + fmt::format("; check the user name, password and authSource in {}",
+                                           setting::kMongodbUrl));
     case Failure::protocol:
       break;
   }

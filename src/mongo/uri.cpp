@@ -1,10 +1,11 @@
 // MONGODB_URL + MONGODB_* variables → the mongoc_uri_t every pooled client is created from.
 //
 // A variable always wins over the same option written in MONGODB_URL: the variables are what a
-// deployment tunes, and they always have a value (SPEC's default when unset). A URL option that
-// disagrees is dropped with a warning naming the variable to set instead. Pool options
-// (maxPoolSize, minPoolSize, waitQueueTimeoutMS, maxIdleTimeMS) never reach libmongoc at all:
-// poolkit's pool enforces them, and libmongoc would give minPoolSize another, deprecated meaning.
+// deployment tunes, and they always have a value (the default of docs/configuration.md when unset).
+// A URL option that disagrees is dropped with a warning naming the variable to set instead. Pool
+// options (maxPoolSize, minPoolSize, waitQueueTimeoutMS, maxIdleTimeMS) never reach libmongoc at
+// all: poolkit's pool enforces them, and libmongoc would give minPoolSize another, deprecated
+// meaning.
 
 #include <fmt/format.h>
 
@@ -15,6 +16,7 @@
 #include "../core/settings_detail.hpp"
 #include "mongo_detail.hpp"
 #include "poolkit/error.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::mongo::detail {
 namespace {
@@ -31,15 +33,18 @@ struct OwnedOption {
 
 std::array<OwnedOption, 8> owned_options(const MongoSettings& s) {
   return {{
-      {"maxPoolSize", "MONGODB_MAX_POOL_SIZE", static_cast<std::int64_t>(s.max_pool_size), false},
-      {"minPoolSize", "MONGODB_MIN_POOL_SIZE", static_cast<std::int64_t>(s.min_pool_size), false},
-      {"waitQueueTimeoutMS", "MONGODB_WAIT_QUEUE_TIMEOUT_MS", s.wait_queue_timeout.count(), false},
-      {"maxIdleTimeMS", "MONGODB_MAX_IDLE_TIME_MS", s.max_idle_time.count(), false},
-      {"serverSelectionTimeoutMS", "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+      {"maxPoolSize", setting::kMongodbMaxPoolSize, static_cast<std::int64_t>(s.max_pool_size),
+       false},
+      {"minPoolSize", setting::kMongodbMinPoolSize, static_cast<std::int64_t>(s.min_pool_size),
+       false},
+      {"waitQueueTimeoutMS", setting::kMongodbWaitQueueTimeoutMs, s.wait_queue_timeout.count(),
+       false},
+      {"maxIdleTimeMS", setting::kMongodbMaxIdleTimeMs, s.max_idle_time.count(), false},
+      {"serverSelectionTimeoutMS", setting::kMongodbServerSelectionTimeoutMs,
        s.server_selection_timeout.count(), true},
-      {"socketTimeoutMS", "MONGODB_SOCKET_TIMEOUT_MS", s.socket_timeout.count(), true},
-      {"connectTimeoutMS", "MONGODB_CONNECT_TIMEOUT_MS", s.connect_timeout.count(), true},
-      {"heartbeatFrequencyMS", "MONGODB_HEARTBEAT_FREQUENCY_MS", s.heartbeat_frequency.count(),
+      {"socketTimeoutMS", setting::kMongodbSocketTimeoutMs, s.socket_timeout.count(), true},
+      {"connectTimeoutMS", setting::kMongodbConnectTimeoutMs, s.connect_timeout.count(), true},
+      {"heartbeatFrequencyMS", setting::kMongodbHeartbeatFrequencyMs, s.heartbeat_frequency.count(),
        true},
   }};
 }
@@ -89,16 +94,17 @@ class UriBuilder {
   explicit UriBuilder(const MongoSettings& settings) : settings_(settings) {
     if (!settings.url) {
       throw ConfigError(
-          "MONGODB_URL is not set, so the MongoDB layer is disabled; set it to "
-          "mongodb://[user:password@]host:27017/db to use mongo::Client");
+          fmt::format("{} is not set, so the MongoDB layer is disabled; set it to "
+                      "mongodb://[user:password@]host:27017/db to use mongo::Client",
+                      setting::kMongodbUrl));
     }
   }
 
   BuiltUri build() {
     // Settings validation judged the URL already; settings built in code are judged here.
     if (const std::string problem = poolkit::detail::mongo_url_problem(url()); !problem.empty()) {
-      throw ConfigError(
-          fmt::format("MONGODB_URL ({}): {}", shorten_value(url().redacted()), problem));
+      throw ConfigError(fmt::format("{} ({}): {}", setting::kMongodbUrl,
+                                    shorten_value(url().redacted()), problem));
     }
     warn_about_overridden_options();
     parse();
@@ -118,9 +124,9 @@ class UriBuilder {
       const OwnedOption* owned = find_owned(options, param.key);
       if (owned == nullptr || param.value == std::to_string(owned->value)) continue;
       warnings_.push_back(fmt::format(
-          "MONGODB_URL sets {}={}, but {} ({}) decides it: the URL option is ignored; "
-          "set {} instead",
-          param.key, shorten_value(param.value), owned->variable, owned->value, owned->variable));
+          "{} sets {}={}, but {} ({}) decides it: the URL option is ignored; set {} instead",
+          setting::kMongodbUrl, param.key, shorten_value(param.value), owned->variable,
+          owned->value, owned->variable));
     }
   }
 
@@ -131,7 +137,8 @@ class UriBuilder {
     bson_error_t error;
     uri_.reset(mongoc_uri_new_with_error(text.c_str(), &error));
     if (!uri_) {
-      throw ConfigError(fmt::format("libmongoc refuses MONGODB_URL ({}): {}", url().redacted(),
+      throw ConfigError(fmt::format("libmongoc refuses {} ({}): {}", setting::kMongodbUrl,
+                                    url().redacted(),
                                     safe_libmongoc_message(error.message, url())));
     }
   }
@@ -149,9 +156,9 @@ class UriBuilder {
     }
   }
 
-  // SPEC: retryable reads and writes are on. With serverSelectionTryOnce off, a single-threaded
-  // client waits up to serverSelectionTimeoutMS for a server (as CMAP drivers do) instead of
-  // failing after one scan. The URL may still set any of them.
+  // Retryable reads and writes are on (docs/mongo.md, Settings). With serverSelectionTryOnce off, a
+  // single-threaded client waits up to serverSelectionTimeoutMS for a server (as CMAP drivers do)
+  // instead of failing after one scan. The URL may still set any of them.
   void set_defaults_unless_given() {
     for (const char* key : {MONGOC_URI_RETRYREADS, MONGOC_URI_RETRYWRITES}) {
       if (!url().query_value(key)) mongoc_uri_set_option_as_bool(uri_.get(), key, true);
@@ -163,26 +170,26 @@ class UriBuilder {
 
   void set_appname() {
     if (!settings_.appname) return;
-    warn_if_url_differs(MONGOC_URI_APPNAME, *settings_.appname, "MONGODB_APPNAME");
+    warn_if_url_differs(MONGOC_URI_APPNAME, *settings_.appname, setting::kMongodbAppname);
     if (!mongoc_uri_set_appname(uri_.get(), settings_.appname->c_str())) {
-      throw ConfigError(fmt::format(
-          "libmongoc refuses MONGODB_APPNAME '{}': it must be valid UTF-8 of at most 128 bytes",
-          *settings_.appname));
+      throw ConfigError(
+          fmt::format("libmongoc refuses {} '{}': it must be valid UTF-8 of at most 128 bytes",
+                      setting::kMongodbAppname, *settings_.appname));
     }
   }
 
   void set_compressors() {
     if (settings_.compressors.empty()) return;
     const std::string list = fmt::format("{}", fmt::join(settings_.compressors, ","));
-    warn_if_url_differs(MONGOC_URI_COMPRESSORS, list, "MONGODB_COMPRESSORS");
+    warn_if_url_differs(MONGOC_URI_COMPRESSORS, list, setting::kMongodbCompressors);
     mongoc_uri_set_compressors(uri_.get(), list.c_str());
     const bson_t* accepted = mongoc_uri_get_compressors(uri_.get());
     for (const std::string& name : settings_.compressors) {
       if (!bson_has_field(accepted, name.c_str())) {
         warnings_.push_back(fmt::format(
-            "MONGODB_COMPRESSORS names {}, but this libmongoc was built without it: it is not "
-            "offered to the server",
-            name));
+            "{} names {}, but this libmongoc was built without it: it is not offered to the "
+            "server",
+            setting::kMongodbCompressors, name));
       }
     }
   }
@@ -191,9 +198,9 @@ class UriBuilder {
                            std::string_view variable) {
     const auto given = url().query_value(key);
     if (!given || *given == value) return;
-    warnings_.push_back(
-        fmt::format("MONGODB_URL sets {}={}, but {} ({}) wins: the URL option is ignored", key,
-                    shorten_value(*given), variable, value));
+    warnings_.push_back(fmt::format("{} sets {}={}, but {} ({}) wins: the URL option is ignored",
+                                    setting::kMongodbUrl, key, shorten_value(*given), variable,
+                                    value));
   }
 
   const MongoSettings& settings_;

@@ -12,6 +12,7 @@
 #include "poolkit/error.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/redis.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::redis {
 namespace {
@@ -102,7 +103,7 @@ PoolOptions pool_options(const Options& options, const detail::Endpoint& endpoin
   pool.name = "redis";
   pool.address = endpoint.address;
   pool.backend = Backend::redis;
-  pool.size_setting = "REDIS_MAX_CONNECTIONS";
+  pool.size_setting = setting::kRedisMaxConnections;
   pool.max_size = options.max_connections;
   pool.min_size = options.min_connections;
   pool.wait_queue_timeout = options.wait_timeout;

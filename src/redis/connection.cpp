@@ -19,6 +19,7 @@
 #include "endpoint.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis.hpp"
+#include "poolkit/setting_names.hpp"
 #include "reply_scanner.hpp"
 
 namespace poolkit::redis {
@@ -259,12 +260,13 @@ void Connection::fail_timeout(std::string_view doing) {
   throw TimeoutError(
       Backend::redis,
       fmt::format("timed out {} Redis at {} after {} ms: a command's write and its whole reply "
-                  "must finish within REDIS_SOCKET_TIMEOUT ({} ms){}; raise REDIS_SOCKET_TIMEOUT "
-                  "if the server is slow rather than gone",
-                  doing, endpoint_->address, elapsed, endpoint_->socket_timeout.count(),
-                  received == 0
-                      ? std::string()
-                      : fmt::format(", and {} bytes of the reply had arrived", received)));
+                  "must finish within {} ({} ms){}; raise {} if the server is slow rather than "
+                  "gone",
+                  doing, endpoint_->address, elapsed, setting::kRedisSocketTimeout,
+                  endpoint_->socket_timeout.count(),
+                  received == 0 ? std::string()
+                                : fmt::format(", and {} bytes of the reply had arrived", received),
+                  setting::kRedisSocketTimeout));
 }
 
 void Connection::fail_protocol(std::string_view what) {
@@ -283,7 +285,8 @@ void Connection::fail_reply_limit() {
     case detail::ReplyLimit::reply_bytes:
     case detail::ReplyLimit::bulk_length:
     case detail::ReplyLimit::array_length:
-      what = fmt::format("is larger than REDIS_MAX_REPLY_BYTES ({} bytes)", limits.max_reply_bytes);
+      what = fmt::format("is larger than {} ({} bytes)", setting::kRedisMaxReplyBytes,
+                         limits.max_reply_bytes);
       break;
     case detail::ReplyLimit::array_elements:
       what = fmt::format("has an array of more than {} elements, the most one array may hold",

@@ -9,6 +9,7 @@
 
 #include "../core/settings_detail.hpp"
 #include "poolkit/error.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::redis::detail {
 namespace {
@@ -54,8 +55,9 @@ std::unique_ptr<redisContext, ContextDeleter> connect_socket(const Endpoint& end
     const std::string reason = context->errstr;
     const bool timed_out = reason.find("timed out") != std::string::npos;
     const std::string message = fmt::format(
-        "could not connect to Redis at {}: {}; check that the server runs there and REDIS_URL{}",
-        endpoint.address, reason, timed_out ? " (or raise REDIS_CONNECT_TIMEOUT)" : "");
+        "could not connect to Redis at {}: {}; check that the server runs there and {}{}",
+        endpoint.address, reason, setting::kRedisUrl,
+        timed_out ? fmt::format(" (or raise {})", setting::kRedisConnectTimeout) : "");
     if (timed_out) throw TimeoutError(Backend::redis, message);
     throw ConnectError(Backend::redis, message);
   }
@@ -77,8 +79,8 @@ void handshake(Connection& connection, const Endpoint& endpoint) {
   } catch (const ServerError& error) {
     throw ServerError(Backend::redis,
                       fmt::format("Redis at {} refused the credentials: {}; check the user and "
-                                  "password in REDIS_URL",
-                                  endpoint.address, error.what()));
+                                  "password in {}",
+                                  endpoint.address, error.what(), setting::kRedisUrl));
   }
   if (endpoint.database != 0) connection.command("SELECT", endpoint.database);
   connection.command("CLIENT", "SETNAME", endpoint.client_name);
@@ -88,16 +90,17 @@ void handshake(Connection& connection, const Endpoint& endpoint) {
 
 Endpoint make_endpoint(const RedisSettings& settings) {
   if (!settings.url) {
-    throw ConfigError(
-        "REDIS_URL is not set, so the Redis layer is disabled: set it, e.g. "
-        "redis://127.0.0.1:6379/0");
+    throw ConfigError(fmt::format(
+        "{} is not set, so the Redis layer is disabled: set it, e.g. redis://127.0.0.1:6379/0",
+        setting::kRedisUrl));
   }
   const Url& url = *settings.url;
   Endpoint endpoint;
   endpoint.address = url.redacted();
   // Settings validation judged the URL already; settings built in code are judged here.
   if (const std::string problem = poolkit::detail::redis_url_problem(url); !problem.empty()) {
-    throw ConfigError(fmt::format("REDIS_URL ({}): {}", shorten_value(endpoint.address), problem));
+    throw ConfigError(
+        fmt::format("{} ({}): {}", setting::kRedisUrl, shorten_value(endpoint.address), problem));
   }
   if (url.scheme == "unix") {
     endpoint.socket_path = url.path;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "poolkit/setting_names.hpp"
+
 namespace poolkit::detail {
 namespace {
 
@@ -81,17 +83,18 @@ void add_http_limits(LayerHealth& h, const Settings& settings, bool sync) {
   if (sync) {
     const auto& s = settings.http_sync;
     detail(h, "limits",
-           fmt::format("REQUESTS_POOL_MAXSIZE={} per host, REQUESTS_POOL_CONNECTIONS={} hosts, "
-                       "REQUESTS_TIMEOUT={} ms, REQUESTS_RETRIES={}",
-                       s.pool_maxsize, s.pool_connections, s.timeout.count(), s.retries));
+           fmt::format(
+               "{}={} per host, {}={} hosts, {}={} ms, {}={}", setting::kRequestsPoolMaxsize,
+               s.pool_maxsize, setting::kRequestsPoolConnections, s.pool_connections,
+               setting::kRequestsTimeout, s.timeout.count(), setting::kRequestsRetries, s.retries));
   } else {
     const auto& s = settings.http_async;
     detail(h, "limits",
-           fmt::format(
-               "AIOHTTP_POOL_LIMIT={}, AIOHTTP_LIMIT_PER_HOST={}, AIOHTTP_TIMEOUT_TOTAL={} ms, "
-               "AIOHTTP_KEEPALIVE_TIMEOUT={} ms, AIOHTTP_DNS_TTL={} ms",
-               s.pool_limit, s.limit_per_host, s.timeout_total.count(), s.keepalive_timeout.count(),
-               s.dns_ttl.count()));
+           fmt::format("{}={}, {}={}, {}={} ms, {}={} ms, {}={} ms", setting::kAiohttpPoolLimit,
+                       s.pool_limit, setting::kAiohttpLimitPerHost, s.limit_per_host,
+                       setting::kAiohttpTimeoutTotal, s.timeout_total.count(),
+                       setting::kAiohttpKeepaliveTimeout, s.keepalive_timeout.count(),
+                       setting::kAiohttpDnsTtl, s.dns_ttl.count()));
   }
 }
 
@@ -103,9 +106,9 @@ void add_probe_details(LayerHealth& h, const http::Response& r) {
          fmt::format("dns {}, connect {}, tls {}, first byte {}", ms(r.timings.dns),
                      ms(r.timings.connect), ms(r.timings.tls), ms(r.timings.first_byte)));
   if (r.timings.dns > std::chrono::milliseconds(100))
-    signal(h, fmt::format("slow DNS ({}): raise AIOHTTP_DNS_TTL so lookups are cached longer, or "
-                          "fix the resolver",
-                          ms(r.timings.dns)));
+    signal(h, fmt::format("slow DNS ({}): raise {} so lookups are cached longer, or fix the "
+                          "resolver",
+                          ms(r.timings.dns), setting::kAiohttpDnsTtl));
   if (r.timings.tls > r.timings.connect + std::chrono::milliseconds(200))
     signal(
         h,
@@ -142,16 +145,19 @@ void add_http_signals(LayerHealth& h, const http::Metrics& m, const Settings& se
                "{} requests timed out: if they waited for a connection, raise {} gradually; if the "
                "upstream is slow, lower {} so workers are not held",
                timeouts,
-               sync ? "REQUESTS_POOL_MAXSIZE" : "AIOHTTP_LIMIT_PER_HOST / AIOHTTP_POOL_LIMIT",
-               sync ? "REQUESTS_TIMEOUT" : "AIOHTTP_TIMEOUT_TOTAL"));
+               sync ? std::string(setting::kRequestsPoolMaxsize)
+                    : fmt::format("{} / {}", setting::kAiohttpLimitPerHost,
+                                  setting::kAiohttpPoolLimit),
+               sync ? setting::kRequestsTimeout : setting::kAiohttpTimeoutTotal));
   const auto opened = m.connections_new, reused = m.connections_reused;
   if (opened + reused >= 20 && percent(opened, opened + reused) > 50.0)
     signal(
         h,
         fmt::format(
             "{:.0f}% of requests opened a new connection: make sure connections are reused (keep "
-            "AIOHTTP_KEEPALIVE_TIMEOUT={} ms below the upstream's keep-alive timeout)",
-            percent(opened, opened + reused), settings.http_async.keepalive_timeout.count()));
+            "{}={} ms below the upstream's keep-alive timeout)",
+            percent(opened, opened + reused), setting::kAiohttpKeepaliveTimeout,
+            settings.http_async.keepalive_timeout.count()));
   for (const auto& host : m.hosts)
     if (host.circuit != CircuitState::closed)
       signal(h, fmt::format("circuit {} for {}: calls fail fast until it recovers",

@@ -1,7 +1,7 @@
 #pragma once
-// How the registry reports each layer: health details with the saturation signals of SPEC §2
-// (each with its remedy), and the layer's stats as metrics. Backend knowledge of the registry
-// lives here, so pools.cpp stays about lifetime.
+// How the registry reports each layer: health details with the saturation signals of
+// docs/tuning.md §5 (each with its remedy), and the layer's stats as metrics. Backend knowledge of
+// the registry lives here, so pools.cpp stays about lifetime.
 
 #include <string>
 

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "poolkit/error.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit {
 namespace {
@@ -24,8 +25,8 @@ struct HostPort {
 HostPort split_address(const std::string& address) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos || colon + 1 == address.size())
-    throw ConfigError(
-        fmt::format("POOLKIT_METRICS_ADDR={:?}: expected host:port, e.g. 127.0.0.1:9464", address));
+    throw ConfigError(fmt::format("{}={:?}: expected host:port, e.g. 127.0.0.1:9464",
+                                  setting::kPoolkitMetricsAddr, address));
   std::string host = address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
@@ -39,8 +40,8 @@ int listen_on(const HostPort& where, const std::string& address) {
   addrinfo* found = nullptr;
   if (::getaddrinfo(where.host.c_str(), where.port.c_str(), &hints, &found) != 0 ||
       found == nullptr)
-    throw ConfigError(
-        fmt::format("POOLKIT_METRICS_ADDR={:?}: cannot resolve it; expected host:port", address));
+    throw ConfigError(fmt::format("{}={:?}: cannot resolve it; expected host:port",
+                                  setting::kPoolkitMetricsAddr, address));
   const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int yes = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
@@ -50,8 +51,8 @@ int listen_on(const HostPort& where, const std::string& address) {
   ::freeaddrinfo(found);
   if (!ok) {
     if (fd >= 0) ::close(fd);
-    throw ConfigError(fmt::format("POOLKIT_METRICS_ADDR={:?}: cannot listen there ({})", address,
-                                  std::strerror(error)));
+    throw ConfigError(fmt::format("{}={:?}: cannot listen there ({})", setting::kPoolkitMetricsAddr,
+                                  address, std::strerror(error)));
   }
   return fd;
 }

@@ -10,6 +10,7 @@
 #include "metrics_server.hpp"
 #include "mongo/mongo_detail.hpp"
 #include "poolkit/detail/lazy_client.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit {
 using namespace detail;
@@ -72,13 +73,13 @@ struct Pools::Impl {
         http_sync([this] { return std::make_unique<http::SyncClient>(settings.http_sync); }) {}
 
   std::unique_ptr<redis::Client> make_redis() {
-    if (!settings.redis.url) not_configured("redis", "REDIS_URL");
+    if (!settings.redis.url) not_configured("redis", setting::kRedisUrl);
     redis::ClientOptions o;
     o.listener = listener;
     return std::make_unique<redis::Client>(settings.redis, o);
   }
   std::unique_ptr<mongo::Client> make_mongo() {
-    if (!settings.mongo.url) not_configured("mongo", "MONGODB_URL");
+    if (!settings.mongo.url) not_configured("mongo", setting::kMongodbUrl);
     mongo::ClientOptions o;
     o.listener = listener;
     o.on_warning = [this](const std::string& warning) { log(warning); };
@@ -129,9 +130,9 @@ LayerHealth Pools::Impl::redis_health(const HealthOptions&) {
                             "keyspace_hits", "keyspace_misses", "rejected_connections"})
       if (const auto value = info.find(key)) h.details.emplace_back(key, std::string(*value));
     const auto stats = client.stats();
-    add_pool_details(h, stats.pool, "REDIS_MAX_CONNECTIONS");
+    add_pool_details(h, stats.pool, setting::kRedisMaxConnections);
     h.details.emplace_back("retries", std::to_string(stats.retries));
-    add_pool_signals(h, stats.pool, "REDIS_MAX_CONNECTIONS", "REDIS_WAIT_TIMEOUT");
+    add_pool_signals(h, stats.pool, setting::kRedisMaxConnections, setting::kRedisWaitTimeout);
   });
 }
 
@@ -145,9 +146,10 @@ LayerHealth Pools::Impl::mongo_health(const HealthOptions&) {
     h.details.emplace_back("connPoolStats",
                            pool_stats.supported ? "supported" : "unsupported by this server");
     const auto stats = client.stats();
-    add_pool_details(h, stats.pool, "MONGODB_MAX_POOL_SIZE");
+    add_pool_details(h, stats.pool, setting::kMongodbMaxPoolSize);
     h.details.emplace_back("heartbeats_failed", std::to_string(stats.monitoring.heartbeats_failed));
-    add_pool_signals(h, stats.pool, "MONGODB_MAX_POOL_SIZE", "MONGODB_WAIT_QUEUE_TIMEOUT_MS");
+    add_pool_signals(h, stats.pool, setting::kMongodbMaxPoolSize,
+                     setting::kMongodbWaitQueueTimeoutMs);
   });
 }
 

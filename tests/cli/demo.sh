@@ -91,9 +91,14 @@ expect_status 0 "demo --short"
 [ "$elapsed" -lt 60 ] || fail "demo --short took ${elapsed}s, expected well under a minute"
 for layer in redis mongo http http_sync; do
   # layer, re-created/s, pooled/s, ratio, p50, p99, opened, errors (none), recommended size
-  grep -q -E "^$layer +[1-9][0-9]* +[1-9][0-9]* +[0-9.]+× +[0-9.]+ +[0-9.]+ +[0-9]+ +0  (REDIS_MAX_CONNECTIONS|MONGODB_MAX_POOL_SIZE|AIOHTTP_LIMIT_PER_HOST|REQUESTS_POOL_MAXSIZE)=[0-9]+ " <<<"$out" ||
-    fail "demo: no error-free report row with a recommended size for $layer" "$out"
+  grep -q -E "^$layer +[1-9][0-9]* +[1-9][0-9]* +[0-9.]+× +[0-9.]+ +[0-9.]+ +[0-9]+ +0  (REDIS_MAX_CONNECTIONS|MONGODB_MAX_POOL_SIZE|AIOHTTP_LIMIT_PER_HOST|REQUESTS_POOL_MAXSIZE)=[1-4]$" <<<"$out" ||
+    fail "demo: no error-free report row with a recommended size (one of the sizes swept, 1 to 4) for $layer" "$out"
 done
+# The recommendation comes from the sweep, and the report says from what and why.
+sizing=$(grep -c -E "^  pool sizes measured +1 2 4$" <<<"$out")
+[ "$sizing" -eq 4 ] || fail "demo: $sizing layers list the pool sizes measured (1 2 4), expected 4" "$out"
+reasons=$(grep -c -E "^  recommended +[A-Z_]+=[1-4]: .*(reaches 95% of the best throughput|has the best throughput|lowest p99)" <<<"$out")
+[ "$reasons" -eq 4 ] || fail "demo: $reasons layers say why their size was recommended, expected 4" "$out"
 for label in "redis re-created" "redis pooled" "mongo pooled" "http pooled" "http_sync pooled"; do
   expect_output "[$label]" "demo: progress line"
 done
@@ -110,6 +115,8 @@ expect_no_secret "demo"
 if [ -f "$scratch/r.html" ]; then
   charts=$(grep -o 'aria-label="[a-z_]* pool-size sweep"' "$scratch/r.html" | wc -l)
   [ "$charts" -eq 4 ] || fail "demo: the HTML report has $charts sweep charts, expected 4"
+  marked=$(grep -o '>recommended [1-4][ <]' "$scratch/r.html" | wc -l)
+  [ "$marked" -eq 4 ] || fail "demo: $marked sweep charts mark the recommended size, expected 4"
 else
   fail "demo: no HTML report written" "$out"
 fi

@@ -24,11 +24,118 @@ TEST(Sweep, BadRangesNameWhatIsExpected) {
   }
 }
 
+// The rule for sizing from production metrics (docs/tuning.md); bench --sweep uses it too.
 TEST(RecommendedPoolSize, IsThePeakPlusAboutTwentyPercent) {
   EXPECT_EQ(poolkit::cli::recommended_pool_size(0), 1u);
   EXPECT_EQ(poolkit::cli::recommended_pool_size(1), 2u);
   EXPECT_EQ(poolkit::cli::recommended_pool_size(10), 12u);
   EXPECT_EQ(poolkit::cli::recommended_pool_size(32), 39u);
+}
+
+// ----- the knee: the size the demo recommends from its sweep ------------------------------------
+
+namespace {
+
+using poolkit::cli::choose_pool_size;
+using poolkit::cli::SweepPoint;
+
+struct Measured {
+  std::size_t size;
+  double ops_per_sec;
+  double p99_ms;
+};
+
+std::vector<SweepPoint> sweep_of(std::initializer_list<Measured> measured) {
+  std::vector<SweepPoint> sweep;
+  for (const Measured& m : measured) {
+    SweepPoint point{.pool_size = m.size};
+    point.report.elapsed_s = 2;
+    point.report.ops = static_cast<std::uint64_t>(m.ops_per_sec * 2);
+    point.report.latency_us_p99 = static_cast<std::uint64_t>(m.p99_ms * 1000);
+    sweep.push_back(point);
+  }
+  return sweep;
+}
+
+}  // namespace
+
+TEST(KneeSelection, AFlatCurveRecommendsTheSmallestSize) {
+  const auto choice =
+      choose_pool_size(sweep_of({{1, 1000, 1.0}, {2, 1010, 1.0}, {4, 990, 1.1}, {8, 1005, 1.0}}));
+  EXPECT_EQ(choice.size, 1u);
+  EXPECT_EQ(choice.best_size, 2u);
+  EXPECT_TRUE(choice.met_both_bounds);
+}
+
+TEST(KneeSelection, RisingThenFlatRecommendsWhereItFlattens) {
+  // 95% of the best (1000) is 950: 8 is the first size to reach it.
+  const auto choice = choose_pool_size(sweep_of({{1, 200, 8.0},
+                                                 {2, 400, 4.0},
+                                                 {4, 800, 2.0},
+                                                 {8, 960, 1.2},
+                                                 {16, 1000, 1.0},
+                                                 {32, 990, 1.0}}));
+  EXPECT_EQ(choice.size, 8u);
+  EXPECT_EQ(choice.best_size, 16u);
+  EXPECT_DOUBLE_EQ(choice.best_ops_per_sec, 1000);
+  EXPECT_DOUBLE_EQ(choice.lowest_p99_ms, 1.0);
+}
+
+TEST(KneeSelection, AP99BlowingUpAtLargeSizesIsNotRecommended) {
+  // The best throughput is at 16, but its p99 is 4× the lowest; 4 reaches 95% of it at the
+  // lowest p99. The order of the points does not matter.
+  const auto choice = choose_pool_size(sweep_of({{16, 1000, 8.0},
+                                                 {1, 300, 6.0},
+                                                 {32, 960, 20.0},
+                                                 {4, 960, 2.0},
+                                                 {2, 600, 3.0},
+                                                 {8, 980, 2.5}}));
+  EXPECT_EQ(choice.size, 4u);
+  EXPECT_EQ(choice.best_size, 16u);
+  EXPECT_TRUE(choice.met_both_bounds);
+}
+
+TEST(KneeSelection, AP99OutsideTheBoundWhenThroughputIsReachedIsTheLowestP99Compromise) {
+  // Only 8 and 16 reach 95% of the best, both with p99 above 1.5× the lowest (1 ms at size 1).
+  const auto choice =
+      choose_pool_size(sweep_of({{1, 200, 1.0}, {2, 500, 1.2}, {8, 980, 3.0}, {16, 1000, 5.0}}));
+  EXPECT_EQ(choice.size, 8u);
+  EXPECT_FALSE(choice.met_both_bounds);
+  EXPECT_NE(poolkit::cli::explain_choice(choice).find("no size reached 95%"), std::string::npos);
+}
+
+TEST(KneeSelection, ASinglePointIsRecommended) {
+  const auto choice = choose_pool_size(sweep_of({{6, 500, 3.0}}));
+  EXPECT_EQ(choice.size, 6u);
+  EXPECT_EQ(choice.best_size, 6u);
+  EXPECT_TRUE(choice.met_both_bounds);
+  EXPECT_NE(poolkit::cli::explain_choice(choice).find("best throughput"), std::string::npos);
+}
+
+TEST(KneeSelection, AnEmptySweepRecommendsNothing) {
+  EXPECT_EQ(choose_pool_size({}).size, 0u);
+}
+
+TEST(KneeSelection, ReportsSayWhichSizesWereMeasuredAndWhyAndTheChartMarksTheBest) {
+  poolkit::cli::LayerResult layer{.layer = "mongo", .concurrency = 16};
+  layer.size_setting = "MONGODB_MAX_POOL_SIZE";
+  layer.pooled.ops = 100;
+  layer.pooled.elapsed_s = 1;
+  layer.sweep =
+      sweep_of({{1, 300, 6.0}, {2, 600, 3.0}, {4, 960, 2.0}, {8, 980, 2.5}, {16, 1000, 8.0}});
+  layer.choice = choose_pool_size(layer.sweep);
+  layer.recommended_size = layer.choice.size;
+  const std::string text = poolkit::cli::render_text_report({layer});
+  EXPECT_NE(text.find("MONGODB_MAX_POOL_SIZE=4"), std::string::npos) << text;
+  EXPECT_NE(text.find("1 2 4 8 16"), std::string::npos) << text;
+  EXPECT_NE(text.find("1000 ops/s (pool size 16)"), std::string::npos) << text;
+  EXPECT_NE(text.find("2.00 ms"), std::string::npos) << text;
+  EXPECT_NE(text.find("smallest size that reaches 95% of the best throughput"), std::string::npos)
+      << text;
+  const std::string html = poolkit::cli::render_html_report({layer}, "now");
+  EXPECT_NE(html.find("recommended 4<"), std::string::npos);
+  EXPECT_NE(html.find("best 16<"), std::string::npos);
+  EXPECT_NE(html.find("class=\"best\""), std::string::npos);
 }
 
 TEST(HtmlReport, HasASweepChartWithTheRecommendedSizeAndAComparisonPerLayer) {

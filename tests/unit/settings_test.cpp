@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/settings_detail.hpp"
+#include "poolkit/setting_names.hpp"
 #include "settings_test_support.hpp"
 
 namespace poolkit {
@@ -863,3 +864,31 @@ TEST_F(SettingsLoad, SecretInAMalformedDotenvLineIsNeverShown) {
 
 }  // namespace
 }  // namespace poolkit
+
+// ----- min <= max for settings built in code ----------------------------------------------------
+
+TEST(RequireOrdered, ThrowsTheWordsOfSettingsValidationForSettingsBuiltInCode) {
+  const auto values = [](double min, double max) {
+    return [=](std::string_view name) -> std::optional<double> {
+      if (name == poolkit::setting::kMongodbMinPoolSize) return min;
+      if (name == poolkit::setting::kMongodbMaxPoolSize) return max;
+      return std::nullopt;
+    };
+  };
+  EXPECT_NO_THROW(poolkit::detail::require_ordered(values(5, 5)));
+  try {
+    poolkit::detail::require_ordered(values(9, 3));
+    ADD_FAILURE() << "min above max must be refused";
+  } catch (const poolkit::ConfigError& error) {
+    EXPECT_STREQ(error.what(),
+                 "MONGODB_MIN_POOL_SIZE=9 is larger than MONGODB_MAX_POOL_SIZE=3: the minimum "
+                 "must not exceed the maximum");
+  }
+}
+
+TEST(RequireOrdered, AWarningRuleIsNotAnError) {
+  // AIOHTTP_LIMIT_PER_HOST above AIOHTTP_POOL_LIMIT only earns a warning in validation.
+  EXPECT_NO_THROW(poolkit::detail::require_ordered([](std::string_view name) {
+    return std::optional<double>(name == poolkit::setting::kAiohttpLimitPerHost ? 50 : 10);
+  }));
+}

@@ -12,6 +12,7 @@
 #include "bench_runner.hpp"
 #include "bench_workloads.hpp"
 #include "commands.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::cli {
 namespace {
@@ -119,7 +120,7 @@ void run_http_bench(HttpBenchArguments& arguments) {
   run_bench_command(
       arguments.bench,
       [&](const BenchOptions& run) { return http_workload(run, settings, arguments.sync); },
-      arguments.sync ? "REQUESTS_POOL_MAXSIZE" : "AIOHTTP_LIMIT_PER_HOST");
+      std::string(arguments.sync ? setting::kRequestsPoolMaxsize : setting::kAiohttpLimitPerHost));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "bench_runner.hpp"
 #include "bench_workloads.hpp"
 #include "commands.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::cli {
 namespace {
@@ -46,7 +47,10 @@ MongoSettings bench_settings(const BenchOptions& options) {
   } catch (const ConfigError& error) {
     invalid(error.what());
   }
-  if (!settings.url) invalid("no server: pass --url mongodb://host:port/ or set MONGODB_URL");
+  if (!settings.url) {
+    invalid(
+        fmt::format("no server: pass --url mongodb://host:port/ or set {}", setting::kMongodbUrl));
+  }
   if (settings.url->scheme != "mongodb" && settings.url->scheme != "mongodb+srv") {
     invalid(fmt::format("--url {} is not a MongoDB URL: expected mongodb:// or mongodb+srv://",
                         settings.url->redacted()));
@@ -142,7 +146,7 @@ void run(BenchOptions options) {
         if (!sweep) workload.in_use = nullptr;
         return workload;
       },
-      "MONGODB_MAX_POOL_SIZE");
+      std::string(setting::kMongodbMaxPoolSize));
 }
 
 }  // namespace
@@ -190,7 +194,8 @@ void add_bench_mongo(CLI::App& bench) {
   options->backend = "mongo";
   CLI::App* command = bench.add_subcommand(
       "mongo", "N threads find a document by _id in a small seeded collection");
-  command->add_option("--url", options->url, "MongoDB URL (default: MONGODB_URL)");
+  command->add_option("--url", options->url,
+                      fmt::format("MongoDB URL (default: {})", setting::kMongodbUrl));
   add_bench_options(*command, *options);
   command->callback([options] { run(*options); });
 }

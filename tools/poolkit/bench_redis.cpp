@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis.hpp"
+#include "poolkit/setting_names.hpp"
 #include "poolkit/settings.hpp"
 #include "poolkit/url.hpp"
 
@@ -30,7 +31,8 @@ RedisSettings bench_settings(BenchOptions& options) {
     RedisSettings settings = Settings::from_environment().redis;
     if (!options.url.empty()) settings.url = parse_url(options.url);
     if (!settings.url) {
-      throw ConfigError("no Redis URL: pass --url redis://host:port/0 or set REDIS_URL");
+      throw ConfigError(fmt::format("no Redis URL: pass --url redis://host:port/0 or set {}",
+                                    setting::kRedisUrl));
     }
     options.url = settings.url->redacted();  // only ever printed from here on
     if (options.pool_size == 0) options.pool_size = settings.max_connections;
@@ -75,7 +77,7 @@ void run_bench_redis(BenchOptions options, bool strict_fifo) {
     run_bench_command(
         options,
         [&](const BenchOptions& run) { return redis_workload(run, settings, strict_fifo); },
-        "REDIS_MAX_CONNECTIONS");
+        std::string(setting::kRedisMaxConnections));
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& error) {
@@ -104,7 +106,8 @@ void add_bench_redis(CLI::App& bench) {
   options->backend = "redis";
   CLI::App* command =
       bench.add_subcommand("redis", "GET one key from N threads through the Redis pool");
-  command->add_option("--url", options->url, "Redis URL (default: REDIS_URL)");
+  command->add_option("--url", options->url,
+                      fmt::format("Redis URL (default: {})", setting::kRedisUrl));
   add_bench_options(*command, *options);
   command->add_flag("--strict-fifo", *strict_fifo,
                     "Strict FIFO check-out (the pool's CMAP mode) instead of the client's default");

@@ -14,6 +14,7 @@
 #include <poolkit/settings.hpp>
 
 #include "commands.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::cli {
 namespace {
@@ -29,8 +30,8 @@ struct CheckArguments {
 void print_text(const Health& health) {
   for (const LayerHealth& layer : health.layers) {
     if (!layer.configured) {
-      fmt::print("{:<10} skipped   {}\n", layer.layer,
-                 layer.layer == "redis" ? "REDIS_URL is not set" : "MONGODB_URL is not set");
+      fmt::print("{:<10} skipped   {} is not set\n", layer.layer,
+                 layer.layer == "redis" ? setting::kRedisUrl : setting::kMongodbUrl);
       continue;
     }
     fmt::print("{:<10} {:<9} {:>9.2f} ms{}\n", layer.layer, layer.ok ? "ok" : "FAILED",
@@ -44,8 +45,8 @@ void print_text(const Health& health) {
 
 // The variable that enables a layer; empty for the HTTP layers, which need none.
 std::string_view enabling_variable(std::string_view layer) {
-  if (layer == "redis") return "REDIS_URL";
-  if (layer == "mongo") return "MONGODB_URL";
+  if (layer == "redis") return setting::kRedisUrl;
+  if (layer == "mongo") return setting::kMongodbUrl;
   return {};
 }
 

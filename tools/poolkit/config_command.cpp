@@ -11,6 +11,7 @@
 #include <poolkit/settings.hpp>
 
 #include "commands.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::cli {
 namespace {
@@ -104,12 +105,13 @@ void print_table(const LoadResult& result) {
 }
 
 std::string profile_line(const LoadResult& result) {
-  const SettingEntry* entry = result.find("POOLKIT_PROFILE");
+  const SettingEntry* entry = result.find(setting::kPoolkitProfile);
   if (result.profile) {
     return fmt::format("profile: {} ({})", to_string(*result.profile), entry->source.to_string());
   }
   if (entry->display) return "profile: invalid (see errors)";
-  return "profile: none (POOLKIT_PROFILE is unset: built-in defaults apply)";
+  return fmt::format("profile: none ({} is unset: built-in defaults apply)",
+                     setting::kPoolkitProfile);
 }
 
 void print_problems(std::string_view title, const std::vector<SettingProblem>& problems) {
@@ -210,9 +212,10 @@ void add_config_command(CLI::App& app) {
       "config", "Show every setting with its effective value and source, then warnings and errors");
   arguments->env_file_option = command->add_option(
       "--env-file", arguments->env_file, "Dotenv file to read (default: ./.env when it exists)");
-  arguments->profile_option = command->add_option("--profile", arguments->profile,
-                                                  "Profile to apply: dev, staging or production "
-                                                  "(overrides POOLKIT_PROFILE)");
+  arguments->profile_option =
+      command->add_option("--profile", arguments->profile,
+                          fmt::format("Profile to apply: dev, staging or production (overrides {})",
+                                      setting::kPoolkitProfile));
   auto* json = command->add_flag("--json", arguments->json, "Print one JSON object instead");
   // Hidden (empty group): regenerates docs/configuration.md from the settings table.
   command->add_flag("--markdown", arguments->markdown, "Print the configuration reference")

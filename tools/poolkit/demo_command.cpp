@@ -33,6 +33,7 @@
 #include "demo_report.hpp"
 #include "local_servers/ferretdb.hpp"
 #include "local_servers/servers.hpp"
+#include "poolkit/setting_names.hpp"
 
 namespace poolkit::cli {
 namespace {
@@ -186,16 +187,14 @@ LayerResult run_layer(const LayerPlan& plan, const RunShape& shape) {
     result.recreated = measure(plan, shape, "re-created", pool, false, shape.duration_s);
     result.pooled = measure(plan, shape, "pooled", pool, true, shape.duration_s);
     result.peak_in_use = result.pooled.peak_in_use;
-    result.recommended_size = recommended_pool_size(result.peak_in_use);
-    // The sweep also measures the size it recommends, to show what that size gives.
-    std::vector<std::size_t> sizes = shape.sweep_sizes;
-    sizes.push_back(result.recommended_size);
-    std::sort(sizes.begin(), sizes.end());
-    sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
-    for (const std::size_t size : sizes) {
+    for (const std::size_t size : shape.sweep_sizes) {
       result.sweep.push_back({size, measure(plan, shape, fmt::format("pool {}", size), size, true,
                                             shape.sweep_duration_s)});
     }
+    // At a fixed concurrency the peak in use is the concurrency, so "peak + 20%" would say
+    // nothing the sweep does not: the recommendation is the sweep's knee.
+    result.choice = choose_pool_size(result.sweep);
+    result.recommended_size = result.choice.size;
   } catch (const std::exception& error) {
     result.failure = error.what();
     return result;
@@ -308,13 +307,14 @@ Started start_servers(LocalServers& servers, const std::vector<std::string>& lay
 LayerPlan plan_for(const std::string& layer, const Started& started) {
   const Settings& settings = started.settings;
   if (layer == "redis")
-    return {layer, settings.redis.url->redacted(), "REDIS_MAX_CONNECTIONS",
+    return {layer, settings.redis.url->redacted(), std::string(setting::kRedisMaxConnections),
             [redis = settings.redis](const BenchOptions& o) { return redis_workload(o, redis); }};
   if (layer == "mongo")
-    return {layer, settings.mongo.url->redacted(), "MONGODB_MAX_POOL_SIZE",
+    return {layer, settings.mongo.url->redacted(), std::string(setting::kMongodbMaxPoolSize),
             [mongo = settings.mongo](const BenchOptions& o) { return mongo_workload(o, mongo); }};
   const bool sync = layer == "http_sync";
-  return {layer, started.http_url, sync ? "REQUESTS_POOL_MAXSIZE" : "AIOHTTP_LIMIT_PER_HOST",
+  return {layer, started.http_url,
+          std::string(sync ? setting::kRequestsPoolMaxsize : setting::kAiohttpLimitPerHost),
           [settings, sync, url = started.http_url](const BenchOptions& o) {
             BenchOptions with_url = o;
             with_url.url = url;

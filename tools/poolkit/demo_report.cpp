@@ -1,6 +1,7 @@
 #include "demo_report.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -114,18 +115,29 @@ std::string sweep_chart(const LayerResult& layer) {
     svg += fmt::format(R"(<text x="{:.1f}" y="{}" font-size="11" text-anchor="middle">{}</text>)",
                        x, kTop + plot_h + 16, p.pool_size);
   }
+  // Anchored so a label stays inside the chart at either end of the axis.
+  auto anchor_at = [&](double x) {
+    return x > kLeft + plot_w * 0.8 ? "end" : x < kLeft + plot_w * 0.2 ? "start" : "middle";
+  };
+  const std::size_t best = layer.choice.best_size;
+  if (best > 0 && best != layer.recommended_size) {
+    const double x = x_of(best);
+    svg += fmt::format(
+        R"(<line class="best" x1="{:.1f}" x2="{:.1f}" y1="{}" y2="{}" stroke="#6b7280" stroke-dasharray="2,3" stroke-width="2"/>)",
+        x, x, kTop, kTop + plot_h);
+    svg += fmt::format(
+        R"(<text x="{:.1f}" y="{}" font-size="11" text-anchor="{}" fill="#6b7280">best {}</text>)",
+        x, kTop + 14, anchor_at(x), best);
+  }
   if (layer.recommended_size > 0) {
     const double x = x_of(layer.recommended_size);
     svg += fmt::format(
         R"(<line x1="{:.1f}" x2="{:.1f}" y1="{}" y2="{}" stroke="#15803d" stroke-dasharray="5,4" stroke-width="2"/>)",
         x, x, kTop, kTop + plot_h);
-    // Anchored so the label stays inside the chart at either end of the axis.
-    const char* anchor = x > kLeft + plot_w * 0.8   ? "end"
-                         : x < kLeft + plot_w * 0.2 ? "start"
-                                                    : "middle";
     svg += fmt::format(
-        R"(<text x="{:.1f}" y="{}" font-size="11" text-anchor="{}" fill="#15803d">recommended {}</text>)",
-        x, kTop - 8, anchor, layer.recommended_size);
+        R"(<text x="{:.1f}" y="{}" font-size="11" text-anchor="{}" fill="#15803d">recommended {}{}</text>)",
+        x, kTop - 8, anchor_at(x), layer.recommended_size,
+        best == layer.recommended_size ? " (best throughput)" : "");
     const bool measured = std::any_of(points.begin(), points.end(), [&](const SweepPoint& p) {
       return p.pool_size == layer.recommended_size;
     });
@@ -195,7 +207,69 @@ std::string report_row(const char* label, const BenchReport& r) {
       static_cast<double>(r.latency_us_p99) / 1000.0, r.connections_opened, r.error_count());
 }
 
+double p99_ms(const BenchReport& report) {
+  return static_cast<double>(report.latency_us_p99) / 1000.0;
+}
+
+std::string sizes_measured(const std::vector<SweepPoint>& sweep) {
+  std::vector<std::size_t> sizes;
+  for (const auto& p : sweep) sizes.push_back(p.pool_size);
+  std::sort(sizes.begin(), sizes.end());
+  return fmt::format("{}", fmt::join(sizes, " "));
+}
+
 }  // namespace
+
+SizeChoice choose_pool_size(const std::vector<SweepPoint>& sweep) {
+  SizeChoice choice;
+  if (sweep.empty()) return choice;
+  std::vector<const SweepPoint*> by_size;
+  for (const auto& p : sweep) by_size.push_back(&p);
+  std::sort(by_size.begin(), by_size.end(),
+            [](const SweepPoint* a, const SweepPoint* b) { return a->pool_size < b->pool_size; });
+  choice.lowest_p99_ms = p99_ms(by_size.front()->report);
+  for (const SweepPoint* p : by_size) {
+    if (p->report.ops_per_sec() > choice.best_ops_per_sec) {
+      choice.best_ops_per_sec = p->report.ops_per_sec();
+      choice.best_size = p->pool_size;
+    }
+    choice.lowest_p99_ms = std::min(choice.lowest_p99_ms, p99_ms(p->report));
+  }
+  if (choice.best_size == 0) choice.best_size = by_size.front()->pool_size;  // nothing succeeded
+  const double enough_ops = kKneeThroughputShare * choice.best_ops_per_sec;
+  const double p99_bound = kKneeP99Factor * choice.lowest_p99_ms;
+  const SweepPoint* fallback = nullptr;  // lowest p99 among those with enough throughput
+  for (const SweepPoint* p : by_size) {
+    if (p->report.ops_per_sec() < enough_ops) continue;
+    if (p99_ms(p->report) <= p99_bound) {
+      choice.size = p->pool_size;
+      return choice;
+    }
+    if (!fallback || p99_ms(p->report) < p99_ms(fallback->report)) fallback = p;
+  }
+  choice.met_both_bounds = false;
+  choice.size = fallback ? fallback->pool_size : choice.best_size;
+  return choice;
+}
+
+std::string explain_choice(const SizeChoice& choice) {
+  if (choice.size == 0) return "no sweep was run";
+  const int share = static_cast<int>(std::lround(kKneeThroughputShare * 100));
+  if (!choice.met_both_bounds)
+    return fmt::format(
+        "no size reached {}% of the best throughput with p99 within {}× the lowest p99, so {} is "
+        "the size with the lowest p99 among those within {}% of the best throughput",
+        share, kKneeP99Factor, choice.size, share);
+  if (choice.size == choice.best_size)
+    return fmt::format(
+        "{} has the best throughput, and no smaller size reached {}% of it with p99 within {}× "
+        "the lowest p99",
+        choice.size, share, kKneeP99Factor);
+  return fmt::format(
+      "{} is the smallest size that reaches {}% of the best throughput with p99 within {}× the "
+      "lowest p99; larger sizes add little but connections",
+      choice.size, share, kKneeP99Factor);
+}
 
 std::size_t recommended_pool_size(std::size_t peak_in_use) {
   const auto with_bursts =
@@ -227,6 +301,17 @@ std::vector<std::size_t> parse_sweep(const std::string& text) {
   return sizes;
 }
 
+// The sweep behind the recommendation: what was measured, the best figures, and why this size.
+std::vector<std::pair<std::string, std::string>> sizing_lines(const LayerResult& l) {
+  if (l.sweep.empty() || l.choice.size == 0) return {};
+  return {{"pool sizes measured", sizes_measured(l.sweep)},
+          {"best throughput", fmt::format("{:.0f} ops/s (pool size {})", l.choice.best_ops_per_sec,
+                                          l.choice.best_size)},
+          {"lowest p99", fmt::format("{:.2f} ms", l.choice.lowest_p99_ms)},
+          {"recommended",
+           fmt::format("{}={}: {}", l.size_setting, l.choice.size, explain_choice(l.choice))}};
+}
+
 std::string render_text_report(const std::vector<LayerResult>& layers) {
   std::string out = "\npoolkit demo: re-created connections vs the pool\n\n";
   out += fmt::format("{:<10} {:>12} {:>12} {:>8} {:>10} {:>10} {:>8} {:>8}  {}\n", "layer",
@@ -238,17 +323,18 @@ std::string render_text_report(const std::vector<LayerResult>& layers) {
       continue;
     }
     out += fmt::format(
-        "{:<10} {:>12.0f} {:>12.0f} {:>7.1f}× {:>10.2f} {:>10.2f} {:>8} {:>8}  {}={} (peak {} in "
-        "use + 20%)\n",
-        l.layer, l.recreated.ops_per_sec(), l.pooled.ops_per_sec(),
+        "{:<10} {:>12.0f} {:>12.0f} {:>7.1f}× {:>10.2f} {:>10.2f} {:>8} {:>8}  {}={}\n", l.layer,
+        l.recreated.ops_per_sec(), l.pooled.ops_per_sec(),
         ratio(l.pooled.ops_per_sec(), l.recreated.ops_per_sec()),
         static_cast<double>(l.pooled.latency_us_p50) / 1000.0,
         static_cast<double>(l.pooled.latency_us_p99) / 1000.0, l.pooled.connections_opened,
-        l.pooled.error_count(), l.size_setting, l.recommended_size, l.peak_in_use);
+        l.pooled.error_count(), l.size_setting, l.recommended_size);
   }
   for (const auto& l : layers) {
-    if (l.details.empty()) continue;
+    const auto sizing = sizing_lines(l);
+    if (l.details.empty() && sizing.empty()) continue;
     out += fmt::format("\n{}:\n", l.layer);
+    for (const auto& [key, value] : sizing) out += fmt::format("  {:<22} {}\n", key, value);
     for (const auto& [key, value] : l.details) out += fmt::format("  {:<22} {}\n", key, value);
   }
   return out;
@@ -272,10 +358,11 @@ td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9rem}
   html += fmt::format(
       "<p class=\"note\">Generated {}. Each layer ran the same workload twice: a new connection "
       "per operation, then "
-      "through the pool; then once per pool size (the sweep). Recommended size = the peak number "
-      "of connections in "
-      "use + about 20% for bursts.</p>\n",
-      escape_html(generated_at));
+      "through the pool; then once per pool size (the sweep). Recommended size = the knee of the "
+      "sweep: the smallest pool size that reaches {}% of the best throughput with a p99 of at "
+      "most {}× the lowest p99 measured. To size from production metrics instead, take the peak "
+      "in use + about 20% (docs/tuning.md).</p>\n",
+      escape_html(generated_at), std::lround(kKneeThroughputShare * 100), kKneeP99Factor);
   for (const auto& l : layers) {
     html += fmt::format("<section id=\"{0}\"><h2>{0}</h2><p class=\"note\">{1}</p>\n",
                         escape_html(l.layer), escape_html(l.url));
@@ -288,7 +375,8 @@ td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9rem}
         "<div class=\"row\"><div><h3>Pool-size sweep</h3>"
         "<div class=\"legend\"><span style=\"background:#1f6fb2\"></span>throughput (ops/s)"
         "<span style=\"background:#c2410c\"></span>p99 latency (ms)"
-        "<span style=\"background:#15803d\"></span>recommended size</div>";
+        "<span style=\"background:#15803d\"></span>recommended size"
+        "<span style=\"background:#6b7280\"></span>best throughput</div>";
     html += sweep_chart(l);
     html += "</div><div>";
     if (l.recreated.elapsed_s > 0) {  // a sweep alone has nothing to compare
@@ -301,9 +389,17 @@ td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9rem}
       html += report_row("pooled", l.pooled);
       html += "</table>";
     }
-    html +=
-        fmt::format("<p>Recommended <code>{}={}</code> (peak {} in use at concurrency {}).</p>",
-                    escape_html(l.size_setting), l.recommended_size, l.peak_in_use, l.concurrency);
+    if (l.choice.size > 0) {
+      html += fmt::format(
+          "<p>Recommended <code>{}={}</code>: {}. Pool sizes measured: {}; best throughput {:.0f} "
+          "ops/s at {}; lowest p99 {:.2f} ms.</p>",
+          escape_html(l.size_setting), l.choice.size, escape_html(explain_choice(l.choice)),
+          sizes_measured(l.sweep), l.choice.best_ops_per_sec, l.choice.best_size,
+          l.choice.lowest_p99_ms);
+    } else if (l.recommended_size > 0) {
+      html += fmt::format("<p>Recommended <code>{}={}</code> (peak {} in use + 20%).</p>",
+                          escape_html(l.size_setting), l.recommended_size, l.peak_in_use);
+    }
     if (!l.details.empty()) {
       html += "<table>";
       for (const auto& [key, value] : l.details)

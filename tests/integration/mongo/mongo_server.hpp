@@ -29,7 +29,7 @@ class MongoServer {
   bool external() const noexcept { return !ferretdb_; }
   const std::string& url() const noexcept { return url_; }
 
-  // Settings for this server with SPEC defaults, MONGODB_URL set.
+  // Settings for this server with the defaults of docs/configuration.md, MONGODB_URL set.
   MongoSettings settings() const;
 
   // Client connections the server holds open now, as the server sees them: the launcher's

@@ -25,7 +25,7 @@ class MongoTest : public ::testing::Test {
 
   static MongoServer& server() { return *server_; }
 
-  // SPEC defaults for this server, with an application name unique to the test (so a real
+  // The defaults of docs/configuration.md for this server, with an application name unique to the test (so a real
   // MongoDB can count this test's connections).
   static MongoSettings settings() {
     MongoSettings s = server_->settings();
