@@ -135,6 +135,7 @@ PoolOptions pool_options(const MongoSettings& settings, const ClientOptions& opt
   pool.address = address;
   pool.backend = Backend::mongo;
   pool.size_setting = "MONGODB_MAX_POOL_SIZE";
+  pool.min_size_setting = "MONGODB_MIN_POOL_SIZE";
   pool.max_size = settings.max_pool_size;
   pool.min_size = settings.min_pool_size;
   pool.wait_queue_timeout = settings.wait_queue_timeout;

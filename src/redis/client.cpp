@@ -112,6 +112,7 @@ PoolOptions pool_options(const RedisSettings& settings, const ClientOptions& opt
   pool.address = endpoint.address;
   pool.backend = Backend::redis;
   pool.size_setting = "REDIS_MAX_CONNECTIONS";
+  pool.min_size_setting = "redis::ClientOptions::min_connections";
   pool.max_size = settings.max_connections;
   pool.min_size = options.min_connections;
   pool.wait_queue_timeout = settings.wait_timeout;
