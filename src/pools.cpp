@@ -97,12 +97,14 @@ struct Pools::Impl {
     if (!settings.redis.url) not_configured("redis", "REDIS_URL");
     redis::ClientOptions o;
     o.listener = listener;
+    o.leak_threshold = options.leak_threshold;
     return std::make_unique<redis::Client>(settings.redis, o);
   }
   std::unique_ptr<mongo::Client> make_mongo() {
     if (!settings.mongo.url) not_configured("mongo", "MONGODB_URL");
     mongo::ClientOptions o;
     o.listener = listener;
+    o.leak_threshold = options.leak_threshold;
     o.on_warning = [this](const std::string& warning) { log(warning); };
     return std::make_unique<mongo::Client>(settings.mongo, o);
   }

@@ -144,6 +144,7 @@ PoolOptions pool_options(const MongoSettings& settings, const ClientOptions& opt
   pool.connect_timeout = settings.server_selection_timeout + settings.connect_timeout;
   pool.health_check_interval = std::chrono::milliseconds(0);  // see Connector::check
   pool.background_interval = options.background_interval;
+  pool.leak_threshold = options.leak_threshold;
   pool.strict_fifo = true;  // CMAP: nobody is overtaken
   return pool;
 }

@@ -121,6 +121,7 @@ PoolOptions pool_options(const RedisSettings& settings, const ClientOptions& opt
   pool.max_idle_time = options.max_idle_time;
   pool.strict_fifo = options.strict_fifo;
   pool.background_interval = options.background_interval;
+  pool.leak_threshold = options.leak_threshold;
   return pool;
 }
 
