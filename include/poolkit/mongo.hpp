@@ -126,8 +126,12 @@ struct Options {
   // Called once per configuration warning (a URL option overridden by a variable, ...), in
   // addition to warnings(). The text never holds a secret.
   std::function<void(const std::string&)> on_warning{};
-  // Period of the pool's maintenance (idle closing, warm minimum); tests shorten it.
+  // Period of the pool's maintenance (idle closing, warm minimum, leak reports); tests shorten
+  // it.
   std::chrono::milliseconds background_interval{1000};
+  // A lease held longer than this is reported once to the listener as lease_leaked and counted
+  // in stats().pool.leaks_detected; 0 = off.
+  std::chrono::milliseconds leak_threshold{0};
 
   // `rest` (or the defaults) with every field MongoSettings holds taken from `settings` (the
   // URL aside).

@@ -103,11 +103,9 @@ class Pool {
   }
 
   void ready() { core_->ready(); }
-  // Makes every current connection stale (closed when idle or returned) and fails the
-  // waiters; `pause` then rejects check-outs until ready(), as CMAP does.
-  void clear(bool pause = false, bool interrupt_in_use = false) {
-    core_->clear(interrupt_in_use, pause);
-  }
+  // Makes every current connection stale (closed when idle or returned); see ClearMode for
+  // what happens to the waiters and later check-outs.
+  void clear(ClearMode mode = ClearMode::keep_ready) { core_->clear(mode); }
   void close() { core_->close(); }
   PoolStats stats() const { return core_->stats(); }
   const PoolOptions& options() const noexcept { return core_->options(); }

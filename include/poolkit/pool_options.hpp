@@ -9,6 +9,19 @@
 
 namespace poolkit {
 
+// What Pool::clear() does besides making every current connection stale (closed when idle or
+// when returned, replaced on demand).
+enum class ClearMode {
+  // The pool stays ready: waiters keep waiting and are served by new connections.
+  keep_ready,
+  // CMAP's clear after a network error: waiters fail with PoolClearedError and check-outs are
+  // refused until ready().
+  pause,
+  // As `pause`, and the pool_cleared event says in-use connections are interrupted (CMAP's
+  // interruptInUseConnections, after a timeout that may have left them unusable).
+  pause_and_interrupt_in_use,
+};
+
 struct PoolOptions {
   // Names the pool in events, stats and errors ("redis", "mongo"...).
   std::string name = "pool";
@@ -17,6 +30,8 @@ struct PoolOptions {
   Backend backend = Backend::core;
   // The setting a user changes to resize this pool; named in the timeout error.
   std::string size_setting = "max_size";
+  // The setting that keeps connections warm; named when a timeout came from slow connects.
+  std::string min_size_setting = "min_size";
 
   // Most connections at once: in use + idle + being opened.
   std::size_t max_size = 100;

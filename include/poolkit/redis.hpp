@@ -269,8 +269,11 @@ struct Options {
   std::size_t min_connections = 0;
   // See docs/pool.md "Fairness"; false measured faster with many threads (docs/benchmarks.md).
   bool strict_fifo = false;
-  // Period of the pool's maintenance task (idle closing, warm minimum).
+  // Period of the pool's maintenance task (idle closing, warm minimum, leak reports).
   std::chrono::milliseconds background_interval{1000};
+  // A lease (with_connection(), a transaction) held longer than this is reported once to the
+  // listener as lease_leaked and counted in stats().pool.leaks_detected; 0 = off.
+  std::chrono::milliseconds leak_threshold{0};
   std::shared_ptr<PoolListener> listener{};
 
   // `rest` (or the defaults) with every field RedisSettings holds taken from `settings` (the URL

@@ -442,6 +442,7 @@ void PoolCore::note_connect_error(const char* what) noexcept {
   std::lock_guard lock(mutex_);
   try {
     last_connect_error_ = what;
+    last_connect_failure_ = Clock::now();
   } catch (...) {  // out of memory: keep the previous cause rather than fail the caller
   }
 }
@@ -576,13 +577,14 @@ void PoolCore::wake_maintenance() {
   maintenance_cv_.notify_one();
 }
 
-void PoolCore::clear(bool interrupt_in_use, bool pause) {
+void PoolCore::clear(ClearMode mode) {
+  const bool interrupt_in_use = mode == ClearMode::pause_and_interrupt_in_use;
   Wakeups wakeups;
   {
     std::lock_guard lock(mutex_);
     if (state_.load(std::memory_order_relaxed) != PoolState::ready) return;
     generation_.fetch_add(1, std::memory_order_seq_cst);
-    if (pause) {
+    if (mode != ClearMode::keep_ready) {
       state_.store(PoolState::paused, std::memory_order_seq_cst);
       fail_waiters_locked(Grant::cleared, wakeups);
     }
@@ -733,21 +735,48 @@ void PoolCore::throw_timeout(Clock::time_point started, Clock::time_point deadli
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   const auto limit_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - started).count();
-  std::string cause;
+  throw PoolTimeoutError(
+      options_.backend,
+      fmt::format("{} pool ({}): timed out after {} ms waiting for a connection (wait limit {} "
+                  "ms); pool size {} ({}), {} in use, {} idle, {} connecting, {} other callers "
+                  "waiting. {}",
+                  options_.name, options_.address, waited_ms, limit_ms, options_.max_size,
+                  options_.size_setting, now.in_use, now.idle, now.connecting, now.waiting,
+                  timeout_advice(started)));
+}
+
+// Which limit kept the caller waiting, and what to change. A connect that failed while it
+// waited means the server is the problem; room left in the pool means the caller queued behind
+// the connections being opened (at most max_connecting at once), so the server is slow to
+// accept them; otherwise every connection was in use or being opened: the pool is exhausted.
+std::string PoolCore::timeout_advice(Clock::time_point started) {
+  std::string failure;
+  bool room_left = false;
   {
     std::lock_guard lock(mutex_);
-    cause = last_connect_error_;
+    if (!last_connect_error_.empty() && last_connect_failure_ >= started) {
+      failure = last_connect_error_;  // connectors mask secrets in their messages
+    }
+    room_left = total_ < options_.max_size;
   }
-  std::string message = fmt::format(
-      "{} pool ({}): timed out after {} ms waiting for a connection (wait limit {} ms); "
-      "pool size {} ({}), {} in use, {} idle, {} connecting, {} other callers waiting. The pool is "
-      "exhausted: "
-      "raise {} if this load is expected, or hold connections for less time",
-      options_.name, options_.address, waited_ms, limit_ms, options_.max_size,
-      options_.size_setting, now.in_use, now.idle, now.connecting, now.waiting,
+  if (!failure.empty()) {
+    return fmt::format(
+        "New connections are failing: the server is unreachable or refusing them, and a larger "
+        "pool would only add failing connects; check that it is up and reachable from here. "
+        "Last connection error: {}",
+        failure);
+  }
+  if (room_left) {
+    return fmt::format(
+        "The pool had room to grow but waited behind the connections being opened (at most {} "
+        "at once): the server is slow to accept connections. Check its connect latency, or keep "
+        "connections warm with {}; raising {} would not help",
+        options_.max_connecting, options_.min_size_setting, options_.size_setting);
+  }
+  return fmt::format(
+      "The pool is exhausted (every connection is in use or being opened): raise {} if this "
+      "load is expected, or hold connections for less time",
       options_.size_setting);
-  if (!cause.empty()) message += fmt::format("; last connection error: {}", cause);
-  throw PoolTimeoutError(options_.backend, message);
 }
 
 PoolStats PoolCore::stats() const {

@@ -286,9 +286,13 @@ std::vector<std::string_view> raw_secrets(std::string_view text) {
 }
 
 void mask_all(std::string& message, std::string_view secret) {
+  constexpr std::string_view kMask = "****";
   if (secret.empty()) return;
-  for (auto at = message.find(secret); at != std::string::npos; at = message.find(secret, at)) {
-    message.replace(at, secret.size(), "****");
+  // The search goes on after the mask just written: a secret found in the mask itself ("*",
+  // "**", or "****" from a URL that was already redacted) must not be replaced forever.
+  for (auto at = message.find(secret); at != std::string::npos;
+       at = message.find(secret, at + kMask.size())) {
+    message.replace(at, secret.size(), kMask);
   }
 }
 

@@ -138,6 +138,7 @@ PoolOptions pool_options(const MongoSettings& settings, const ClientOptions& opt
   pool.address = address;
   pool.backend = Backend::mongo;
   pool.size_setting = setting::kMongodbMaxPoolSize;
+  pool.min_size_setting = setting::kMongodbMinPoolSize;
   pool.max_size = settings.max_pool_size;
   pool.min_size = settings.min_pool_size;
   pool.wait_queue_timeout = settings.wait_queue_timeout;
@@ -146,6 +147,7 @@ PoolOptions pool_options(const MongoSettings& settings, const ClientOptions& opt
   pool.connect_timeout = settings.server_selection_timeout + settings.connect_timeout;
   pool.health_check_interval = std::chrono::milliseconds(0);  // see Connector::check
   pool.background_interval = options.background_interval;
+  pool.leak_threshold = options.leak_threshold;
   pool.strict_fifo = true;  // CMAP: nobody is overtaken
   return pool;
 }

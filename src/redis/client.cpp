@@ -104,6 +104,7 @@ PoolOptions pool_options(const Options& options, const detail::Endpoint& endpoin
   pool.address = endpoint.address;
   pool.backend = Backend::redis;
   pool.size_setting = setting::kRedisMaxConnections;
+  pool.min_size_setting = "redis::Options::min_connections";
   pool.max_size = options.max_connections;
   pool.min_size = options.min_connections;
   pool.wait_queue_timeout = options.wait_timeout;
@@ -112,6 +113,7 @@ PoolOptions pool_options(const Options& options, const detail::Endpoint& endpoin
   pool.max_idle_time = options.max_idle_time;
   pool.strict_fifo = options.strict_fifo;
   pool.background_interval = options.background_interval;
+  pool.leak_threshold = options.leak_threshold;
   return pool;
 }
 

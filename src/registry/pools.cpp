@@ -76,12 +76,14 @@ struct Pools::Impl {
     if (!settings.redis.url) not_configured("redis", setting::kRedisUrl);
     redis::ClientOptions o;
     o.listener = listener;
+    o.leak_threshold = options.leak_threshold;
     return std::make_unique<redis::Client>(settings.redis, o);
   }
   std::unique_ptr<mongo::Client> make_mongo() {
     if (!settings.mongo.url) not_configured("mongo", setting::kMongodbUrl);
     mongo::ClientOptions o;
     o.listener = listener;
+    o.leak_threshold = options.leak_threshold;
     o.on_warning = [this](const std::string& warning) { log(warning); };
     return std::make_unique<mongo::Client>(settings.mongo, o);
   }

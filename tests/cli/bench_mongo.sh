@@ -45,7 +45,8 @@ if [ "$status" -ne 0 ]; then
 else
   echo "$out" | jq -e '.backend == "mongo" and .reuse == true and .pool_size == 4 and .concurrency == 4
       and .ops > 0 and .ops_per_sec > 0 and .latency_us.p50 > 0 and .latency_us.p99 >= .latency_us.p50
-      and ([.errors[]] | add) == 0 and .connections_opened >= 1 and .connections_opened <= 4' >/dev/null ||
+      and ([.errors[]] | add) == 0 and .connections_opened >= 1 and .connections_opened <= 4
+      and '"$bench_errors_shape" >/dev/null ||
     fail "pooled JSON is wrong" "$out"
 fi
 

@@ -33,6 +33,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 # The user's own REDIS_URL and MONGODB_URL (unreachable here) must not matter: the demo runs on
 # its own servers.
 start_demo() {
+  # Emptied here, not by the background job's redirection: that runs after the fork, and a
+  # wait_for_output in between would find the previous run's output (and interrupt the demo
+  # before it has started, which then dies of the SIGINT without a word).
+  : >"$scratch/out"
   env -i PATH="$PATH" TMPDIR="$demo_tmp" REDIS_URL=redis://127.0.0.1:1/0 \
     MONGODB_URL=mongodb://127.0.0.1:1/ "$bin" demo --short --html "$1" >"$scratch/out" 2>&1 &
   demo_pid=$!

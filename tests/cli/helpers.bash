@@ -92,6 +92,16 @@ expect_paced_ops() {  # rate duration description
   fi
 }
 
+# jq condition on a bench JSON report: every error kind the bench knows has its count, and
+# error_examples holds a message for exactly the kinds that occurred.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+bench_errors_shape='(.errors | has("timeout") and has("connect") and has("pool_timeout")
+    and has("server") and has("circuit_open") and has("protocol") and has("other"))
+  and (.error_examples | type == "object")
+  and ([.errors | to_entries[] | select(.value > 0) | .key] | sort)
+      == (.error_examples | keys | sort)
+  and ([.error_examples[] | type == "string" and length > 0] | all)'
+
 # finish NAME: exit status 1 when a check failed.
 finish() {
   if [ "$failures" -gt 0 ]; then

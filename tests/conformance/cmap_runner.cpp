@@ -310,7 +310,9 @@ class TestRun {
       }
       lease.release();
     } else if (name == "clear") {
-      pool_.clear(/*pause=*/true, op.value("interruptInUseConnections", false));
+      pool_.clear(op.value("interruptInUseConnections", false)
+                      ? poolkit::ClearMode::pause_and_interrupt_in_use
+                      : poolkit::ClearMode::pause);
     } else if (name == "close") {
       pool_.close();
     } else if (name == "ready") {

@@ -150,6 +150,10 @@ TEST_F(PoolFixture, ExhaustedPoolTimesOutWithADiagnosis) {
     EXPECT_NE(message.find("2 in use, 0 idle"), std::string::npos) << message;
     EXPECT_NE(message.find("waiting"), std::string::npos) << message;
     EXPECT_NE(message.find("timed out after"), std::string::npos) << message;
+    EXPECT_NE(message.find("The pool is exhausted"), std::string::npos) << message;
+    EXPECT_NE(message.find("raise FAKE_MAX"), std::string::npos) << message;
+    EXPECT_NE(message.find("hold connections for less time"), std::string::npos) << message;
+    EXPECT_EQ(message.find("connection error"), std::string::npos) << message;
     EXPECT_EQ(error.code(), ErrorCode::pool_timeout);
     EXPECT_TRUE(error.retryable());
   }
@@ -157,6 +161,78 @@ TEST_F(PoolFixture, ExhaustedPoolTimesOutWithADiagnosis) {
   EXPECT_EQ(stats.failures_by(CheckOutFailure::timeout), 1u);
   EXPECT_EQ(stats.waited, 1u);
   EXPECT_EQ(stats.waiting, 0u);
+}
+
+// The message of a check-out that timed out (empty if it did not).
+std::string timeout_message(FakePool& pool, std::chrono::milliseconds timeout) {
+  try {
+    (void)pool.checkout(timeout);
+  } catch (const PoolTimeoutError& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "expected PoolTimeoutError";
+  return {};
+}
+
+bool has(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST_F(PoolFixture, TimeoutBehindSlowConnectsBlamesTheConnectingLimitNotTheSize) {
+  auto options = small_pool(4);
+  options.max_connecting = 1;
+  options.min_size_setting = "FAKE_MIN";
+  auto pool = make(options);
+  server->open_delay_ms = 1500;  // far longer than the caller below waits
+  std::thread opener([&] { auto lease = pool.checkout(); });
+  ASSERT_TRUE(eventually([&] { return pool.stats().connecting == 1; }));
+  const std::string message = timeout_message(pool, 100ms);
+  EXPECT_TRUE(has(message, "0 in use, 0 idle, 1 connecting")) << message;
+  EXPECT_TRUE(has(message, "behind the connections being opened (at most 1 at once)")) << message;
+  EXPECT_TRUE(has(message, "slow to accept connections")) << message;
+  EXPECT_TRUE(has(message, "connect latency")) << message;
+  EXPECT_TRUE(has(message, "keep connections warm with FAKE_MIN")) << message;
+  EXPECT_TRUE(has(message, "raising FAKE_MAX would not help")) << message;
+  EXPECT_FALSE(has(message, "exhausted")) << message;
+  opener.join();
+}
+
+TEST_F(PoolFixture, TimeoutAfterFailedConnectsBlamesTheServerWithItsLastError) {
+  auto options = small_pool(4);
+  options.max_connecting = 1;
+  auto pool = make(options);
+  server->refuse = true;
+  server->open_delay_ms = 600;  // each connect fails after this long
+  // `first` opens and fails at ~600 ms; `second`, queued next, then opens until ~1200 ms. The
+  // caller, queued third, times out in between: after a failure, before its own turn to open.
+  const auto attempt = [&] {
+    try {
+      auto lease = pool.checkout();
+    } catch (const ConnectError&) {
+    }
+  };
+  std::thread first(attempt);
+  ASSERT_TRUE(eventually([&] { return pool.stats().connecting == 1; }));
+  std::thread second(attempt);
+  ASSERT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
+  const std::string message = timeout_message(pool, 900ms);
+  EXPECT_TRUE(has(message, "New connections are failing")) << message;
+  EXPECT_TRUE(has(message, "unreachable or refusing them")) << message;
+  EXPECT_TRUE(has(message, "Last connection error: fake server refused the connection")) << message;
+  EXPECT_FALSE(has(message, "exhausted")) << message;
+  first.join();
+  second.join();
+}
+
+TEST_F(PoolFixture, AnOldConnectFailureIsNotBlamedForALaterExhaustion) {
+  auto pool = make(small_pool(1));
+  server->refuse = true;
+  EXPECT_THROW((void)pool.checkout(), ConnectError);
+  server->refuse = false;
+  auto held = pool.checkout();
+  const std::string message = timeout_message(pool, 30ms);
+  EXPECT_TRUE(has(message, "The pool is exhausted")) << message;
+  EXPECT_FALSE(has(message, "connection error")) << message;
 }
 
 TEST_F(PoolFixture, TimeoutMessageCountsTheOtherWaiters) {
@@ -255,13 +331,40 @@ TEST_F(PoolFixture, ConnectionInUseDuringClearIsClosedWhenReturned) {
 TEST_F(PoolFixture, PausingClearFailsWaitersAndRejectsUntilReady) {
   auto pool = make(small_pool(1));
   auto held = pool.checkout();
-  const auto waiter_error = error_of_waiter_after(pool, [&] { pool.clear(/*pause=*/true); });
+  const auto waiter_error = error_of_waiter_after(pool, [&] { pool.clear(ClearMode::pause); });
   EXPECT_EQ(waiter_error, ErrorCode::pool_cleared);
   EXPECT_THROW((void)pool.checkout(), PoolClearedError);
   EXPECT_EQ(pool.stats().state, PoolState::paused);
   held.release();
   pool.ready();
   EXPECT_NO_THROW((void)pool.checkout());
+}
+
+TEST_F(PoolFixture, KeepReadyClearLeavesWaitersWaitingForAFreshConnection) {
+  auto pool = make(small_pool(1));
+  auto held = pool.checkout();
+  const int stale_serial = held->serial;
+  std::optional<int> waiter_serial;
+  std::thread waiter([&] { waiter_serial = pool.checkout()->serial; });
+  ASSERT_TRUE(eventually([&] { return pool.stats().waiting == 1; }));
+  pool.clear(ClearMode::keep_ready);
+  EXPECT_EQ(pool.stats().state, PoolState::ready);
+  held.release();  // stale: closed, and the waiter gets a new connection
+  waiter.join();
+  ASSERT_TRUE(waiter_serial.has_value());
+  EXPECT_NE(*waiter_serial, stale_serial);
+}
+
+TEST_F(PoolFixture, InterruptingClearPausesAndSaysSoInTheEvent) {
+  auto pool = make(small_pool(1));
+  pool.clear(ClearMode::pause);
+  pool.ready();
+  pool.clear(ClearMode::pause_and_interrupt_in_use);
+  EXPECT_EQ(pool.stats().state, PoolState::paused);
+  std::vector<bool> interrupts;
+  for (const auto& e : listener->events())
+    if (e.type == PoolEventType::pool_cleared) interrupts.push_back(e.interrupt_in_use);
+  EXPECT_EQ(interrupts, (std::vector<bool>{false, true}));
 }
 
 TEST_F(PoolFixture, CloseClosesIdleConnectionsAndRejectsCheckouts) {
@@ -534,22 +637,6 @@ TEST_F(PoolFixture, HealthCheckThatThrowsCountsAsFailed) {
   auto lease = pool.checkout();
   EXPECT_EQ(lease->serial, 2);
   EXPECT_EQ(pool.stats().health_check_failures, 1u);
-}
-
-TEST_F(PoolFixture, TimeoutNamesTheLastConnectionError) {
-  auto options = small_pool(1);
-  options.wait_queue_timeout = 30ms;
-  auto pool = make(options);
-  server->refuse = true;
-  EXPECT_THROW((void)pool.checkout(), ConnectError);
-  server->refuse = false;
-  auto held = pool.checkout();
-  try {
-    (void)pool.checkout();
-    FAIL();
-  } catch (const PoolTimeoutError& error) {
-    EXPECT_NE(std::string(error.what()).find("fake server refused"), std::string::npos);
-  }
 }
 
 TEST_F(PoolFixture, EventsFollowTheCmapSequence) {

@@ -308,5 +308,18 @@ TEST(UrlScrub, DriverMessagesLoseEveryFormOfTheUrlsSecrets) {
   EXPECT_TRUE(contains(message, "bad: ")) << scrubbed(message);
 }
 
+// A password found in the mask itself once replaced a mask with a mask forever: "*", or the
+// "****" of a URL that was redacted before it was parsed again.
+TEST(UrlScrub, APasswordMadeOfAsterisksEnds) {
+  for (const char* password : {"*", "**", "****", "*****"}) {
+    const Url url = parse_url(std::string("redis://app:") + password + "@h:6379/0");
+    const std::string message = url.scrub(std::string("auth with ") + password + " failed");
+    EXPECT_TRUE(contains(message, "auth with *")) << message;
+    EXPECT_TRUE(contains(message, " failed")) << message;
+  }
+  const Url redacted = parse_url(parse_url("redis://app:pw@h:6379/0").redacted());
+  EXPECT_EQ(redacted.scrub("at redis://app:****@h:6379/0"), "at redis://app:****@h:6379/0");
+}
+
 }  // namespace
 }  // namespace poolkit

@@ -59,25 +59,32 @@ http::ClientOptions client_options(bool sync, const BenchOptions& run, const Set
   return options;
 }
 
-void throw_unless_success(const http::Response& response) {
+// A status of 400 or more is the server's error: the bench counts it as one, not as an operation.
+void throw_unless_success(const http::Response& response, const std::string& url) {
   if (response.status >= 400) {
-    throw ServerError(Backend::http, "status " + std::to_string(response.status));
+    throw ServerError(Backend::http,
+                      fmt::format("GET {} answered HTTP {}: the bench counts a status of 400 or "
+                                  "more as a server error; give a URL that answers 2xx or 3xx",
+                                  redact_url_text(url), response.status));
   }
 }
 
 AsyncWorkload async_workload(const std::shared_ptr<http::AsyncClient>& client, std::string url) {
   AsyncWorkload workload;
-  workload.start = [client, url](std::function<void(std::exception_ptr)> done) {
-    client->send(http::Request::get(url), [done = std::move(done)](http::Result result) {
-      if (!result.error && result.response.status >= 400) {
-        try {
-          throw_unless_success(result.response);
-        } catch (...) {
-          result.error = std::current_exception();
-        }
-      }
-      done(std::move(result.error));
-    });
+  // Shared with each completion, which names it in an error (and may outlive the workload).
+  auto shared_url = std::make_shared<const std::string>(std::move(url));
+  workload.start = [client, shared_url](std::function<void(std::exception_ptr)> done) {
+    client->send(http::Request::get(*shared_url),
+                 [shared_url, done = std::move(done)](http::Result result) {
+                   if (!result.error && result.response.status >= 400) {
+                     try {
+                       throw_unless_success(result.response, *shared_url);
+                     } catch (...) {
+                       result.error = std::current_exception();
+                     }
+                   }
+                   done(std::move(result.error));
+                 });
   };
   workload.connections_opened = [client] { return client->metrics().connections_new; };
   return workload;
@@ -86,7 +93,7 @@ AsyncWorkload async_workload(const std::shared_ptr<http::AsyncClient>& client, s
 ThreadWorkload sync_workload(const std::shared_ptr<http::SyncClient>& client, std::string url) {
   ThreadWorkload workload;
   workload.make_worker = [client, url](int) -> std::function<void()> {
-    return [client, url] { throw_unless_success(client->get(url)); };
+    return [client, url] { throw_unless_success(client->get(url), url); };
   };
   workload.connections_opened = [client] { return client->metrics().connections_new; };
   return workload;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <poolkit/error.hpp>
 #include <poolkit/url.hpp>
 #include <thread>
@@ -22,27 +23,50 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kOutcomeNames[] = {"ok",           "timeout", "connect",
-                                         "pool_timeout", "server",  "other"};
+constexpr std::array<std::string_view, kOutcomeCount> kOutcomeNames = {
+    "ok", "timeout", "connect", "pool_timeout", "server", "circuit_open", "protocol", "other"};
+
+// The error kinds, in report order (every outcome but ok).
+constexpr auto error_kinds() {
+  std::array<Outcome, kOutcomeCount - 1> kinds{};
+  for (std::size_t i = 1; i < kOutcomeCount; ++i) kinds[i - 1] = static_cast<Outcome>(i);
+  return kinds;
+}
+
+std::string message_of(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
+  }
+}
 
 // Results of one worker, merged at the end so workers never share a counter.
 // Aligned so neighbouring workers' tallies never share a cache line.
 struct alignas(64) Tally {
   LatencyHistogram latencies;
-  std::uint64_t errors[6] = {};
+  std::uint64_t errors[kOutcomeCount] = {};
+  std::array<std::string, kOutcomeCount> examples{};
 
-  void add(Outcome outcome, Clock::time_point started) {
+  void add(Outcome outcome, Clock::time_point started, const std::exception_ptr& error) {
     if (outcome == Outcome::ok) {
       const auto micros =
           std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
       latencies.record(static_cast<std::uint64_t>(std::max<std::int64_t>(micros.count(), 0)));
-    } else {
-      ++errors[static_cast<int>(outcome)];
+      return;
     }
+    const auto i = static_cast<std::size_t>(outcome);
+    // Only the first of each kind is kept: a failing run can have 100k errors a second.
+    if (errors[i]++ == 0 && error) examples[i] = message_of(error);
   }
   void merge(const Tally& other) {
     latencies.merge(other.latencies);
-    for (int i = 0; i < 6; ++i) errors[i] += other.errors[i];
+    for (std::size_t i = 0; i < kOutcomeCount; ++i) {
+      errors[i] += other.errors[i];
+      if (examples[i].empty()) examples[i] = other.examples[i];
+    }
   }
 };
 
@@ -109,7 +133,8 @@ Clock::time_point due(Clock::time_point start, const BenchOptions& options, int 
 BenchReport finish(const Tally& total, Clock::time_point start, std::uint64_t connections) {
   BenchReport report;
   report.ops = total.latencies.count();
-  for (int i = 0; i < 6; ++i) report.errors[i] = total.errors[i];
+  for (std::size_t i = 0; i < kOutcomeCount; ++i) report.errors[i] = total.errors[i];
+  report.error_examples = total.examples;
   report.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
   report.latency_us_p50 = total.latencies.quantile(0.50);
   report.latency_us_p99 = total.latencies.quantile(0.99);
@@ -150,6 +175,10 @@ void add_bench_options(CLI::App& command, BenchOptions& options) {
                      "With --sweep: write the sweep chart to this HTML file");
 }
 
+std::string_view outcome_name(Outcome outcome) noexcept {
+  return kOutcomeNames[static_cast<std::size_t>(outcome)];
+}
+
 Outcome classify(const std::exception_ptr& error) noexcept {
   if (!error) return Outcome::ok;
   try {
@@ -164,6 +193,10 @@ Outcome classify(const std::exception_ptr& error) noexcept {
         return Outcome::pool_timeout;
       case ErrorCode::server:
         return Outcome::server;
+      case ErrorCode::circuit_open:
+        return Outcome::circuit_open;
+      case ErrorCode::protocol:
+        return Outcome::protocol;
       default:
         return Outcome::other;
     }
@@ -203,12 +236,14 @@ BenchReport run_bench(const BenchOptions& options, const ThreadWorkload& workloa
           started = when;  // latency counts from when it was due, not when we got to it
         }
         Outcome outcome = Outcome::ok;
+        std::exception_ptr error;
         try {
           operation();
         } catch (...) {
-          outcome = classify(std::current_exception());
+          error = std::current_exception();
+          outcome = classify(error);
         }
-        tallies[w].add(outcome, started);
+        tallies[w].add(outcome, started, error);
         progress.count(outcome, w);
       }
     });
@@ -251,7 +286,7 @@ void launch(const std::shared_ptr<AsyncRun>& run) {
     const bool more = Clock::now() < run->end;
     {
       const std::lock_guard lock(run->mutex);
-      run->tally.add(outcome, started);
+      run->tally.add(outcome, started, error);
       if (!more || depth > 0) {
         --run->in_flight;
         if (more) ++run->handed_back;
@@ -308,7 +343,7 @@ BenchReport run_bench(const BenchOptions& options, const AsyncWorkload& workload
         const Outcome outcome = classify(error);
         run->progress.count(outcome);
         const std::lock_guard lock(run->mutex);
-        run->tally.add(outcome, due_at);
+        run->tally.add(outcome, due_at, error);
         --run->in_flight;
         run->changed.notify_all();
       });
@@ -355,6 +390,66 @@ namespace {
   throw CLI::RuntimeError(kExitInvalid);
 }
 
+// A message longer than this is cut: one example must not drown the figures.
+constexpr std::size_t kExampleLength = 400;
+
+// The first message of each error kind that occurred, in report order, as it may be printed.
+// poolkit's own errors mask secrets already; the URL's secrets are masked again in every
+// message, whatever threw it.
+std::vector<std::pair<std::string_view, std::string>> printable_examples(
+    const BenchOptions& options, const std::array<std::string, kOutcomeCount>& examples) {
+  std::optional<Url> url;
+  try {
+    url = parse_url(options.url);
+  } catch (const ConfigError&) {
+    // Never happens once the layer ran; without a URL there is no secret of it to mask.
+  }
+  std::vector<std::pair<std::string_view, std::string>> out;
+  for (const Outcome kind : error_kinds()) {
+    std::string message = examples[static_cast<std::size_t>(kind)];
+    if (message.empty()) continue;
+    if (url) message = url->scrub(std::move(message));
+    if (message.size() > kExampleLength) message = message.substr(0, kExampleLength) + "...";
+    out.emplace_back(outcome_name(kind), std::move(message));
+  }
+  return out;
+}
+
+nlohmann::ordered_json examples_json(const BenchOptions& options,
+                                     const std::array<std::string, kOutcomeCount>& examples) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (auto& [kind, message] : printable_examples(options, examples)) out[kind] = message;
+  return out;
+}
+
+void print_examples(const BenchOptions& options,
+                    const std::array<std::string, kOutcomeCount>& examples) {
+  const auto printable = printable_examples(options, examples);
+  if (printable.empty()) return;
+  fmt::print("  first error of each kind\n");
+  for (const auto& [kind, message] : printable) fmt::print("    {:<13} {}\n", kind, message);
+}
+
+// The first example of each kind over a whole sweep.
+std::array<std::string, kOutcomeCount> sweep_examples(const std::vector<SweepPoint>& points) {
+  std::array<std::string, kOutcomeCount> examples{};
+  for (const auto& p : points)
+    for (std::size_t i = 0; i < kOutcomeCount; ++i)
+      if (examples[i].empty()) examples[i] = p.report.error_examples[i];
+  return examples;
+}
+
+// Exit status 1 when nothing succeeded: a bench of a layer that is down must not pass for a
+// measurement. The report, printed before, says why.
+void fail_unless_any_succeeded(std::uint64_t ops, std::uint64_t errors) {
+  if (ops > 0) return;
+  fmt::print(stderr,
+             "poolkit bench: no operation succeeded ({} error{}); see the first error of "
+             "each kind in the report\n",
+             errors, errors == 1 ? "" : "s");
+  throw CLI::RuntimeError(kExitFailure);
+}
+
 void print_sweep(const BenchOptions& options, const std::vector<SweepPoint>& points,
                  std::size_t recommended, const std::string& size_setting) {
   if (options.json) {
@@ -370,12 +465,14 @@ void print_sweep(const BenchOptions& options, const std::vector<SweepPoint>& poi
                                               {"url", redact_url_text(options.url)},
                                               {"concurrency", options.concurrency},
                                               {"sweep", sweep},
-                                              {"recommended_pool_size", recommended}}
+                                              {"recommended_pool_size", recommended},
+                                              {"error_examples",
+                                               examples_json(options, sweep_examples(points))}}
                            .dump());
     return;
   }
-  fmt::print("{} pool-size sweep  {}  concurrency {}\n", options.backend, redact_url_text(options.url),
-             options.concurrency);
+  fmt::print("{} pool-size sweep  {}  concurrency {}\n", options.backend,
+             redact_url_text(options.url), options.concurrency);
   fmt::print("  {:>9} {:>12} {:>10} {:>10} {:>12} {:>8}\n", "pool size", "ops/s", "p50 µs",
              "p99 µs", "peak in use", "errors");
   for (const auto& p : points)
@@ -384,6 +481,7 @@ void print_sweep(const BenchOptions& options, const std::vector<SweepPoint>& poi
                p.report.peak_in_use, p.report.error_count());
   fmt::print("  recommended: {}={} (peak in use at the largest size + 20%)\n", size_setting,
              recommended);
+  print_examples(options, sweep_examples(points));
 }
 
 }  // namespace
@@ -401,7 +499,9 @@ void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
     invalid("--sweep measures pool sizes: it cannot be combined with --no-reuse");
   try {
     if (sizes.empty()) {
-      print_bench_report(options, run_bench(options, factory(options)));
+      const BenchReport report = run_bench(options, factory(options));
+      print_bench_report(options, report);
+      fail_unless_any_succeeded(report.ops, report.error_count());
       return;
     }
     std::vector<SweepPoint> points;
@@ -423,6 +523,12 @@ void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
       std::ofstream(options.html) << render_html_report({layer}, "poolkit bench --sweep");
       fmt::print(stderr, "sweep chart written to {}\n", options.html);
     }
+    std::uint64_t ops = 0, errors = 0;
+    for (const auto& p : points) {
+      ops += p.report.ops;
+      errors += p.report.error_count();
+    }
+    fail_unless_any_succeeded(ops, errors);
   } catch (const ConfigError& error) {
     invalid(error.what());
   }
@@ -431,7 +537,8 @@ void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
 void print_bench_report(const BenchOptions& options, const BenchReport& report) {
   if (options.json) {
     nlohmann::ordered_json errors;
-    for (int i = 1; i < 6; ++i) errors[kOutcomeNames[i]] = report.errors[i];
+    for (const Outcome kind : error_kinds())
+      errors[outcome_name(kind)] = report.errors[static_cast<std::size_t>(kind)];
     const nlohmann::ordered_json out = {
         {"backend", options.backend},
         {"url", redact_url_text(options.url)},
@@ -448,6 +555,7 @@ void print_bench_report(const BenchOptions& options, const BenchReport& report) 
           {"max", report.latency_us_max}}},
         {"errors", errors},
         {"connections_opened", report.connections_opened},
+        {"error_examples", examples_json(options, report.error_examples)},
     };
     fmt::print("{}\n", out.dump());
     return;
@@ -460,10 +568,14 @@ void print_bench_report(const BenchOptions& options, const BenchReport& report) 
   fmt::print("  ops          {}  ({:.0f} ops/s)\n", report.ops, report.ops_per_sec());
   fmt::print("  latency µs   p50 {}  p99 {}  p99.9 {}  max {}\n", report.latency_us_p50,
              report.latency_us_p99, report.latency_us_p999, report.latency_us_max);
-  fmt::print("  errors       ");
-  for (int i = 1; i < 6; ++i)
-    fmt::print("{} {}{}", kOutcomeNames[i], report.errors[i], i < 5 ? "  " : "\n");
+  std::string errors;
+  for (const Outcome kind : error_kinds()) {
+    errors += fmt::format("{}{} {}", errors.empty() ? "" : "  ", outcome_name(kind),
+                          report.errors[static_cast<std::size_t>(kind)]);
+  }
+  fmt::print("  errors       {}\n", errors);
   fmt::print("  connections  {} opened\n", report.connections_opened);
+  print_examples(options, report.error_examples);
 }
 
 }  // namespace poolkit::cli

@@ -5,11 +5,13 @@
 // the fields every layer shares.
 
 #include <CLI/CLI.hpp>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 namespace poolkit::cli {
@@ -32,9 +34,12 @@ struct BenchOptions {
 // --rate, --json, --quiet, --sweep, --html.
 void add_bench_options(CLI::App& command, BenchOptions& options);
 
-enum class Outcome { ok, timeout, connect, pool_timeout, server, other };
-// Maps an exception to the error bucket of the report (poolkit::Error codes; anything else is
-// "other").
+enum class Outcome { ok, timeout, connect, pool_timeout, server, circuit_open, protocol, other };
+inline constexpr std::size_t kOutcomeCount = 8;
+// The outcome's name in the reports: "timeout", "circuit_open", ... ("ok" for ok).
+std::string_view outcome_name(Outcome outcome) noexcept;
+// Maps an exception to the error bucket of the report (poolkit::Error codes; anything else,
+// pool_closed and pool_cleared included, is "other").
 Outcome classify(const std::exception_ptr& error) noexcept;
 
 // Thread workers: make_worker(i) runs once on worker thread i and returns the operation that
@@ -65,8 +70,11 @@ struct Workload {
 using WorkloadFactory = std::function<Workload(const BenchOptions& options)>;
 
 struct BenchReport {
-  std::uint64_t ops = 0;         // successful operations
-  std::uint64_t errors[6] = {};  // indexed by Outcome; errors[ok] stays 0
+  std::uint64_t ops = 0;                     // successful operations
+  std::uint64_t errors[kOutcomeCount] = {};  // indexed by Outcome; errors[ok] stays 0
+  // The message of the first error of each kind, indexed by Outcome; empty when there was none.
+  // Printed only through print_bench_report, which masks the URL's secrets in it.
+  std::array<std::string, kOutcomeCount> error_examples{};
   double elapsed_s = 0.0;
   std::uint64_t latency_us_p50 = 0, latency_us_p99 = 0, latency_us_p999 = 0, latency_us_max = 0;
   std::uint64_t connections_opened = 0;
@@ -84,13 +92,16 @@ BenchReport run_bench(const BenchOptions& options, const AsyncWorkload& workload
 BenchReport run_bench(const BenchOptions& options, const Workload& workload);
 
 // What `poolkit bench <layer>` does once its options are parsed: one run, or with --sweep one run
-// per pool size (table or JSON array, and the HTML chart with --html). Bad values exit with 2.
+// per pool size (table or JSON array, and the HTML chart with --html). Bad values exit with 2;
+// a run (or a whole sweep) in which no operation succeeded exits with 1 after its report.
 void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
                        const std::string& size_setting);
 
 // Text report, or with options.json one JSON object: backend, url (redacted), concurrency,
 // pool_size, reuse, duration_s, ops, ops_per_sec, latency_us {p50, p99, p999, max},
-// errors {timeout, connect, pool_timeout, server, other}, connections_opened.
+// errors {timeout, connect, pool_timeout, server, circuit_open, protocol, other},
+// connections_opened, and error_examples {kind: first message} for the kinds that occurred.
+// The text report ends with the same examples, one line per kind.
 void print_bench_report(const BenchOptions& options, const BenchReport& report);
 
 }  // namespace poolkit::cli

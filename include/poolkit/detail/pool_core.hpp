@@ -87,7 +87,7 @@ class PoolCore {
   void checkin(Slot* slot) noexcept;
 
   void ready();
-  void clear(bool interrupt_in_use, bool pause);
+  void clear(ClearMode mode);
   void close();
   PoolStats stats() const;
   const PoolOptions& options() const noexcept { return options_; }
@@ -150,6 +150,7 @@ class PoolCore {
   void emit_checkout_failed(CheckOutFailure failure, Clock::time_point started) noexcept;
   void record_wait(Clock::time_point started) noexcept;
   [[noreturn]] void throw_timeout(Clock::time_point started, Clock::time_point deadline);
+  std::string timeout_advice(Clock::time_point started);
 
   std::unique_ptr<Driver> driver_;
   const PoolOptions options_;
@@ -171,6 +172,7 @@ class PoolCore {
   std::uint64_t next_connection_id_ = 1;
   std::minstd_rand rng_;
   std::string last_connect_error_;
+  Clock::time_point last_connect_failure_{};  // when last_connect_error_ happened
   bool owner_gone_ = false;
 
   // Maintenance task.

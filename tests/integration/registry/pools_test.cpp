@@ -6,9 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -204,4 +206,43 @@ TEST_F(PoolsTest, AMetricsAddressThatCannotBeUsedIsAConfigError) {
   poolkit::local::RedisServer occupied;
   settings.metrics_addr = "127.0.0.1:" + std::to_string(occupied.port());
   EXPECT_THROW(poolkit::Pools(settings, quiet), poolkit::ConfigError);
+}
+
+// PoolsOptions::leak_threshold reaches every pool the registry creates: a lease held past it
+// is reported once through the registry's log, however long it is held after that; a lease
+// returned in time never is.
+TEST_F(PoolsTest, ALeaseHeldPastTheLeakThresholdIsLoggedOnce) {
+  std::mutex log_mutex;
+  std::vector<std::string> lines;
+  const auto leak_lines = [&](const std::string& pool) {
+    const std::lock_guard lock(log_mutex);
+    return std::count_if(lines.begin(), lines.end(), [&](const std::string& line) {
+      return line.starts_with(pool + " pool (") && contains(line, "has been checked out for");
+    });
+  };
+  poolkit::Pools pools(settings, {.log =
+                                      [&](std::string_view line) {
+                                        const std::lock_guard lock(log_mutex);
+                                        lines.emplace_back(line);
+                                      },
+                                  .leak_threshold = 300ms});
+  pools.redis().set("leak", "1");  // returned at once: never reported
+  pools.mongo().run_command_json("admin", R"({"ping": 1})");
+  pools.redis().with_connection([&](poolkit::redis::Connection& connection) {
+    auto mongo_lease = pools.mongo().checkout();
+    connection.command("PING");
+    // The pools' maintenance runs every second: first report within a few ticks...
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while ((leak_lines("redis") == 0 || leak_lines("mongo") == 0) &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    // ... and no second one over the next ticks, while the leases are still held.
+    std::this_thread::sleep_for(2500ms);
+  });
+  EXPECT_EQ(leak_lines("redis"), 1);
+  EXPECT_EQ(leak_lines("mongo"), 1);
+  EXPECT_EQ(pools.redis().stats().pool.leaks_detected, 1u);
+  EXPECT_EQ(pools.mongo().stats().pool.leaks_detected, 1u);
+  const std::lock_guard lock(log_mutex);
+  for (const auto& line : lines) EXPECT_FALSE(contains(line, secret()));
 }
