@@ -451,7 +451,7 @@ void fail_unless_any_succeeded(std::uint64_t ops, std::uint64_t errors) {
 }
 
 void print_sweep(const BenchOptions& options, const std::vector<SweepPoint>& points,
-                 std::size_t recommended, const std::string& size_setting) {
+                 const SizeChoice& choice, const std::string& size_setting) {
   if (options.json) {
     nlohmann::ordered_json sweep = nlohmann::ordered_json::array();
     for (const auto& p : points)
@@ -465,7 +465,8 @@ void print_sweep(const BenchOptions& options, const std::vector<SweepPoint>& poi
                                               {"url", redact_url_text(options.url)},
                                               {"concurrency", options.concurrency},
                                               {"sweep", sweep},
-                                              {"recommended_pool_size", recommended},
+                                              {"recommended_pool_size", choice.size},
+                                              {"recommended_because", explain_choice(choice)},
                                               {"error_examples",
                                                examples_json(options, sweep_examples(points))}}
                            .dump());
@@ -479,8 +480,7 @@ void print_sweep(const BenchOptions& options, const std::vector<SweepPoint>& poi
     fmt::print("  {:>9} {:>12.0f} {:>10} {:>10} {:>12} {:>8}\n", p.pool_size,
                p.report.ops_per_sec(), p.report.latency_us_p50, p.report.latency_us_p99,
                p.report.peak_in_use, p.report.error_count());
-  fmt::print("  recommended: {}={} (peak in use at the largest size + 20%)\n", size_setting,
-             recommended);
+  fmt::print("  recommended: {}={} ({})\n", size_setting, choice.size, explain_choice(choice));
   print_examples(options, sweep_examples(points));
 }
 
@@ -509,8 +509,11 @@ void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
       options.pool_size = size;
       points.push_back({size, run_bench(options, factory(options))});
     }
-    const std::size_t recommended = recommended_pool_size(points.back().report.peak_in_use);
-    print_sweep(options, points, recommended, size_setting);
+    // The sweep's knee, as the demo recommends it: a sweep measures the curve, so it need not
+    // guess from the peak (peak + 20% is for sizing from a service's own metrics).
+    const SizeChoice choice = choose_pool_size(points);
+    const std::size_t recommended = choice.size;
+    print_sweep(options, points, choice, size_setting);
     if (!options.html.empty()) {
       LayerResult layer{.layer = options.backend,
                         .url = redact_url_text(options.url),
@@ -519,6 +522,7 @@ void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
       layer.pooled = points.back().report;
       layer.peak_in_use = points.back().report.peak_in_use;
       layer.recommended_size = recommended;
+      layer.choice = choice;
       layer.size_setting = size_setting;
       std::ofstream(options.html) << render_html_report({layer}, "poolkit bench --sweep");
       fmt::print(stderr, "sweep chart written to {}\n", options.html);
