@@ -1,4 +1,4 @@
-#include <poolkit/pools.hpp>
+#include <poolkit/poolkit.hpp>
 
 int main() {
   auto& pools = poolkit::pools();  // REDIS_URL, MONGODB_URL, ... from the environment

@@ -27,7 +27,7 @@
 #include <future>
 #include <iostream>
 #include <optional>
-#include <poolkit/pools.hpp>
+#include <poolkit/poolkit.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>

@@ -1,6 +1,7 @@
 #pragma once
 // The process-wide registry: one client per backend, built from the settings on first use.
 //
+//   #include <poolkit/poolkit.hpp>          // the registry and every client
 //   auto& p = poolkit::pools();            // settings from the environment (+ ./.env, profile)
 //   p.redis().set("greeting", "hello");
 //   auto reply = p.mongo().run_command_json("admin", R"({"ping": 1})");
@@ -21,15 +22,24 @@
 #include <vector>
 
 #include "poolkit/health.hpp"
-#include "poolkit/http.hpp"
 #include "poolkit/metrics.hpp"
-#include "poolkit/mongo.hpp"
-#include "poolkit/redis.hpp"
 #include "poolkit/settings.hpp"
 
-namespace poolkit {
+// The clients are declared, not included: a file that only holds the registry does not compile
+// libmongoc's or any client's headers. Include the client headers you call (or
+// <poolkit/poolkit.hpp>, which has them all).
+namespace poolkit::redis {
+class Client;
+}
+namespace poolkit::mongo {
+class Client;
+}
+namespace poolkit::http {
+class AsyncClient;
+class SyncClient;
+}  // namespace poolkit::http
 
-enum class Layer;
+namespace poolkit {
 
 struct PoolsOptions {
   // Where the registry reports what a service operator should see (a lease held too long, a

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <memory>
 #include <poolkit/error.hpp>
-#include <poolkit/pools.hpp>
+#include <poolkit/poolkit.hpp>
 #include <poolkit/settings.hpp>
 
 #include "commands.hpp"

@@ -19,7 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <poolkit/error.hpp>
-#include <poolkit/pools.hpp>
+#include <poolkit/poolkit.hpp>
 #include <poolkit/settings.hpp>
 #include <poolkit/url.hpp>
 #include <random>

@@ -2,7 +2,7 @@
 // re-creation, health of every layer (healthy and stopped backends), metrics as Prometheus text
 // and JSON, and the /metrics + /healthz endpoint.
 
-#include "poolkit/pools.hpp"
+#include "poolkit/poolkit.hpp"
 
 #include <gtest/gtest.h>
 

@@ -12,7 +12,7 @@
 
 #include <cstdlib>
 #include <mutex>
-#include <poolkit/pools.hpp>
+#include <poolkit/poolkit.hpp>
 #include <set>
 #include <string>
 #include <thread>
