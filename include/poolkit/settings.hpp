@@ -8,6 +8,7 @@
 // value: dev deliberately runs small pools). The CLI table, the JSON output and
 // docs/configuration.md are all views of the same table.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -26,7 +27,17 @@ namespace poolkit {
 // ---------------------------------------------------------------------------------------------
 // The table
 
+// The one list of layers: the settings table groups its rows by it, and the registry, the CLI
+// (--only), health reports and metric labels name the four backends by layer_name().
 enum class Layer { general, mongo, redis, http_async, http_sync };
+
+// The backend layers, in the order reports list them.
+inline constexpr std::array<Layer, 4> kBackendLayers{Layer::redis, Layer::mongo, Layer::http_async,
+                                                     Layer::http_sync};
+// A layer's short name: "redis", "mongo", "http" (the async client), "http_sync", "general".
+std::string_view layer_name(Layer layer) noexcept;
+// The layer with that short name, or nullopt.
+std::optional<Layer> layer_from_name(std::string_view name) noexcept;
 
 enum class ValueKind {
   count,         // a whole number of things

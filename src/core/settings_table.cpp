@@ -405,6 +405,30 @@ std::string_view to_string(Layer layer) noexcept {
   return "unknown";
 }
 
+std::string_view layer_name(Layer layer) noexcept {
+  switch (layer) {
+    case Layer::general:
+      return "general";
+    case Layer::mongo:
+      return "mongo";
+    case Layer::redis:
+      return "redis";
+    case Layer::http_async:
+      return "http";
+    case Layer::http_sync:
+      return "http_sync";
+  }
+  return "unknown";
+}
+
+std::optional<Layer> layer_from_name(std::string_view name) noexcept {
+  for (const Layer layer :
+       {Layer::general, Layer::mongo, Layer::redis, Layer::http_async, Layer::http_sync}) {
+    if (layer_name(layer) == name) return layer;
+  }
+  return std::nullopt;
+}
+
 std::string_view to_string(ValueKind kind) noexcept {
   switch (kind) {
     case ValueKind::count:

@@ -171,9 +171,10 @@ std::string mongo_server_version(mongo::Client& client) {
 }
 
 void add_redis_metrics(MetricsSnapshot& snapshot, const redis::ClientStats& stats) {
-  snapshot.add_pool("redis", stats.pool);
-  snapshot.add_operations("redis", "command", stats.commands);
-  const MetricLabels labels{{"layer", "redis"}, {"pool", stats.pool.name}};
+  snapshot.add_pool(layer_name(Layer::redis), stats.pool);
+  snapshot.add_operations(layer_name(Layer::redis), "command", stats.commands);
+  const MetricLabels labels{{"layer", std::string(layer_name(Layer::redis))},
+                            {"pool", stats.pool.name}};
   snapshot.add_counter("redis_retries", "Commands repeated after a failure", labels,
                        static_cast<double>(stats.retries));
   snapshot.add_counter("redis_pool_clears", "Network errors that dropped every idle connection",

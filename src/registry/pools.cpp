@@ -73,14 +73,14 @@ struct Pools::Impl {
         http_sync([this] { return std::make_unique<http::SyncClient>(settings.http_sync); }) {}
 
   std::unique_ptr<redis::Client> make_redis() {
-    if (!settings.redis.url) not_configured("redis", setting::kRedisUrl);
+    if (!settings.redis.url) not_configured(layer_name(Layer::redis), setting::kRedisUrl);
     redis::ClientOptions o;
     o.listener = listener;
     o.leak_threshold = options.leak_threshold;
     return std::make_unique<redis::Client>(settings.redis, o);
   }
   std::unique_ptr<mongo::Client> make_mongo() {
-    if (!settings.mongo.url) not_configured("mongo", setting::kMongodbUrl);
+    if (!settings.mongo.url) not_configured(layer_name(Layer::mongo), setting::kMongodbUrl);
     mongo::ClientOptions o;
     o.listener = listener;
     o.leak_threshold = options.leak_threshold;
@@ -105,8 +105,8 @@ struct Pools::Impl {
 
 // Runs one layer's probe, turning any failure into a failed LayerHealth with the error's text.
 template <class Probe>
-LayerHealth probe_layer(std::string layer, bool configured, Probe probe) {
-  LayerHealth health{.layer = std::move(layer), .configured = configured};
+LayerHealth probe_layer(std::string_view layer, bool configured, Probe probe) {
+  LayerHealth health{.layer = std::string(layer), .configured = configured};
   if (!configured) {
     health.error = "not configured";
     return health;
@@ -123,62 +123,69 @@ LayerHealth probe_layer(std::string layer, bool configured, Probe probe) {
 }
 
 LayerHealth Pools::Impl::redis_health(const HealthOptions&) {
-  return probe_layer("redis", settings.redis.url.has_value(), [this](LayerHealth& h) {
-    auto& client = redis.get();
-    h.details.emplace_back("address", client.address());
-    h.latency = client.ping();
-    const auto info = client.info();
-    for (const char* key : {"redis_version", "connected_clients", "maxclients", "used_memory_human",
-                            "keyspace_hits", "keyspace_misses", "rejected_connections"})
-      if (const auto value = info.find(key)) h.details.emplace_back(key, std::string(*value));
-    const auto stats = client.stats();
-    add_pool_details(h, stats.pool, setting::kRedisMaxConnections);
-    h.details.emplace_back("retries", std::to_string(stats.retries));
-    add_pool_signals(h, stats.pool, setting::kRedisMaxConnections, setting::kRedisWaitTimeout);
-  });
+  return probe_layer(
+      layer_name(Layer::redis), settings.redis.url.has_value(), [this](LayerHealth& h) {
+        auto& client = redis.get();
+        h.details.emplace_back("address", client.address());
+        h.latency = client.ping();
+        const auto info = client.info();
+        for (const char* key :
+             {"redis_version", "connected_clients", "maxclients", "used_memory_human",
+              "keyspace_hits", "keyspace_misses", "rejected_connections"})
+          if (const auto value = info.find(key)) h.details.emplace_back(key, std::string(*value));
+        const auto stats = client.stats();
+        add_pool_details(h, stats.pool, setting::kRedisMaxConnections);
+        h.details.emplace_back("retries", std::to_string(stats.retries));
+        add_pool_signals(h, stats.pool, setting::kRedisMaxConnections, setting::kRedisWaitTimeout);
+      });
 }
 
 LayerHealth Pools::Impl::mongo_health(const HealthOptions&) {
-  return probe_layer("mongo", settings.mongo.url.has_value(), [this](LayerHealth& h) {
-    auto& client = mongo.get();
-    h.details.emplace_back("address", client.address());
-    h.latency = std::chrono::duration_cast<std::chrono::microseconds>(client.ping().latency);
-    h.details.emplace_back("server_version", mongo_server_version(client));
-    const auto pool_stats = client.conn_pool_stats();
-    h.details.emplace_back("connPoolStats",
-                           pool_stats.supported ? "supported" : "unsupported by this server");
-    const auto stats = client.stats();
-    add_pool_details(h, stats.pool, setting::kMongodbMaxPoolSize);
-    h.details.emplace_back("heartbeats_failed", std::to_string(stats.monitoring.heartbeats_failed));
-    add_pool_signals(h, stats.pool, setting::kMongodbMaxPoolSize,
-                     setting::kMongodbWaitQueueTimeoutMs);
-  });
+  return probe_layer(
+      layer_name(Layer::mongo), settings.mongo.url.has_value(), [this](LayerHealth& h) {
+        auto& client = mongo.get();
+        h.details.emplace_back("address", client.address());
+        h.latency = std::chrono::duration_cast<std::chrono::microseconds>(client.ping().latency);
+        h.details.emplace_back("server_version", mongo_server_version(client));
+        const auto pool_stats = client.conn_pool_stats();
+        h.details.emplace_back("connPoolStats",
+                               pool_stats.supported ? "supported" : "unsupported by this server");
+        const auto stats = client.stats();
+        add_pool_details(h, stats.pool, setting::kMongodbMaxPoolSize);
+        h.details.emplace_back("heartbeats_failed",
+                               std::to_string(stats.monitoring.heartbeats_failed));
+        add_pool_signals(h, stats.pool, setting::kMongodbMaxPoolSize,
+                         setting::kMongodbWaitQueueTimeoutMs);
+      });
 }
 
 LayerHealth Pools::Impl::http_health(const HealthOptions& o, bool sync) {
-  return probe_layer(sync ? "http_sync" : "http", true, [&, this](LayerHealth& h) {
-    add_http_limits(h, settings, sync);
-    if (!o.http_probe_url.empty()) {
-      http::Request request{.url = o.http_probe_url};
-      request.timeout = o.timeout;
-      const auto response = sync ? http_sync.get().send(request) : http.get().send(request).get();
-      h.latency = std::chrono::duration_cast<std::chrono::microseconds>(response.timings.total);
-      add_probe_details(h, response);
-    } else {
-      h.details.emplace_back("probe", "none (no URL to probe; pass one to check it)");
-    }
-    // Without a probe, a client nobody has used is not created just to be reported on.
-    const auto metrics_of = [](const auto* client) -> std::optional<http::Metrics> {
-      if (client == nullptr) return std::nullopt;
-      return client->metrics();
-    };
-    const auto metrics = sync ? metrics_of(http_sync.peek()) : metrics_of(http.peek());
-    if (!metrics) {
-      h.details.emplace_back("client", "not in use yet");
-      return;
-    }
-    add_http_signals(h, *metrics, settings, sync);
-  });
+  return probe_layer(
+      sync ? layer_name(Layer::http_sync) : layer_name(Layer::http_async), true,
+      [&, this](LayerHealth& h) {
+        add_http_limits(h, settings, sync);
+        if (!o.http_probe_url.empty()) {
+          http::Request request{.url = o.http_probe_url};
+          request.timeout = o.timeout;
+          const auto response =
+              sync ? http_sync.get().send(request) : http.get().send(request).get();
+          h.latency = std::chrono::duration_cast<std::chrono::microseconds>(response.timings.total);
+          add_probe_details(h, response);
+        } else {
+          h.details.emplace_back("probe", "none (no URL to probe; pass one to check it)");
+        }
+        // Without a probe, a client nobody has used is not created just to be reported on.
+        const auto metrics_of = [](const auto* client) -> std::optional<http::Metrics> {
+          if (client == nullptr) return std::nullopt;
+          return client->metrics();
+        };
+        const auto metrics = sync ? metrics_of(http_sync.peek()) : metrics_of(http.peek());
+        if (!metrics) {
+          h.details.emplace_back("client", "not in use yet");
+          return;
+        }
+        add_http_signals(h, *metrics, settings, sync);
+      });
 }
 
 Pools::Pools(Settings settings, PoolsOptions options)
@@ -220,9 +227,9 @@ http::SyncClient& Pools::http_sync() {
 }
 
 bool Pools::configured(std::string_view layer) const {
-  if (layer == "redis") return impl_->settings.redis.url.has_value();
-  if (layer == "mongo") return impl_->settings.mongo.url.has_value();
-  return layer == "http" || layer == "http_sync";
+  if (layer == layer_name(Layer::redis)) return impl_->settings.redis.url.has_value();
+  if (layer == layer_name(Layer::mongo)) return impl_->settings.mongo.url.has_value();
+  return layer == layer_name(Layer::http_async) || layer == layer_name(Layer::http_sync);
 }
 
 Health Pools::health(const HealthOptions& options) {
@@ -231,10 +238,12 @@ Health Pools::health(const HealthOptions& options) {
            std::find(options.only.begin(), options.only.end(), layer) != options.only.end();
   };
   Health health;
-  if (wanted("redis")) health.layers.push_back(impl_->redis_health(options));
-  if (wanted("mongo")) health.layers.push_back(impl_->mongo_health(options));
-  if (wanted("http")) health.layers.push_back(impl_->http_health(options, false));
-  if (wanted("http_sync")) health.layers.push_back(impl_->http_health(options, true));
+  if (wanted(layer_name(Layer::redis))) health.layers.push_back(impl_->redis_health(options));
+  if (wanted(layer_name(Layer::mongo))) health.layers.push_back(impl_->mongo_health(options));
+  if (wanted(layer_name(Layer::http_async)))
+    health.layers.push_back(impl_->http_health(options, false));
+  if (wanted(layer_name(Layer::http_sync)))
+    health.layers.push_back(impl_->http_health(options, true));
   return health;
 }
 
@@ -243,9 +252,9 @@ MetricsSnapshot Pools::metrics() const {
   if (const auto* client = impl_->redis.peek()) add_redis_metrics(snapshot, client->stats());
   if (const auto* client = impl_->mongo.peek()) mongo::add_metrics(snapshot, client->stats());
   if (const auto* client = impl_->http.peek())
-    add_http_metrics(snapshot, "http", client->metrics());
+    add_http_metrics(snapshot, layer_name(Layer::http_async), client->metrics());
   if (const auto* client = impl_->http_sync.peek())
-    add_http_metrics(snapshot, "http_sync", client->metrics());
+    add_http_metrics(snapshot, layer_name(Layer::http_sync), client->metrics());
   return snapshot;
 }
 

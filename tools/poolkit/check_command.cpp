@@ -30,8 +30,9 @@ struct CheckArguments {
 void print_text(const Health& health) {
   for (const LayerHealth& layer : health.layers) {
     if (!layer.configured) {
-      fmt::print("{:<10} skipped   {} is not set\n", layer.layer,
-                 layer.layer == "redis" ? setting::kRedisUrl : setting::kMongodbUrl);
+      fmt::print(
+          "{:<10} skipped   {} is not set\n", layer.layer,
+          layer.layer == layer_name(Layer::redis) ? setting::kRedisUrl : setting::kMongodbUrl);
       continue;
     }
     fmt::print("{:<10} {:<9} {:>9.2f} ms{}\n", layer.layer, layer.ok ? "ok" : "FAILED",
@@ -45,8 +46,8 @@ void print_text(const Health& health) {
 
 // The variable that enables a layer; empty for the HTTP layers, which need none.
 std::string_view enabling_variable(std::string_view layer) {
-  if (layer == "redis") return setting::kRedisUrl;
-  if (layer == "mongo") return setting::kMongodbUrl;
+  if (layer == layer_name(Layer::redis)) return setting::kRedisUrl;
+  if (layer == layer_name(Layer::mongo)) return setting::kMongodbUrl;
   return {};
 }
 
@@ -74,7 +75,7 @@ bool clients_can_be_created(Pools& pools, const std::vector<std::string>& only) 
     const bool selected = only.empty() || std::find(only.begin(), only.end(), layer) != only.end();
     if (!selected || !pools.configured(layer)) continue;
     try {
-      if (layer == "redis") {
+      if (layer == layer_name(Layer::redis)) {
         pools.redis();
       } else {
         pools.mongo();

@@ -18,10 +18,11 @@ inline constexpr int kExitFailure = 1;  // something unexpected went wrong
 inline constexpr int kExitInvalid = 2;  // invalid configuration or command line
 
 // The layers, in report order, as `--only` names them (check, demo).
-inline constexpr std::array<std::string_view, 4> kLayers = {"redis", "mongo", "http", "http_sync"};
 
 // The layers named by `--only` values (each a comma list), in the order given; empty when none
 // is given. An unknown name is a command-line error: it is named on stderr, exit status 2.
+// "redis, mongo, http, http_sync": the backend layers' names, for messages.
+std::string backend_layer_names();
 std::vector<std::string> selected_layers(std::string_view command,
                                          const std::vector<std::string>& given);
 

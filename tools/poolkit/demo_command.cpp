@@ -266,39 +266,40 @@ Started start_servers(LocalServers& servers, const std::vector<std::string>& lay
   Started started;
   started.settings.redis.url.reset();
   started.settings.mongo.url.reset();
-  const auto fail = [&started](std::initializer_list<const char*> names, const std::string& why) {
-    for (const char* name : names) started.failures.emplace_back(name, why);
+  const auto fail = [&started](std::initializer_list<std::string_view> names,
+                               const std::string& why) {
+    for (const std::string_view name : names) started.failures.emplace_back(name, why);
   };
-  if (wants(layers, "redis")) {
+  if (wants(layers, layer_name(Layer::redis))) {
     try {
       servers.start(servers.redis, local::RedisServer::Options{.password = random_password()});
       started.settings.redis.url = parse_url(servers.redis->url());
       fmt::print(stderr, "started redis-server on 127.0.0.1:{}\n", servers.redis->port());
     } catch (const std::exception& error) {
-      fail({"redis"}, error.what());
+      fail({layer_name(Layer::redis)}, error.what());
     }
   }
-  if (wants(layers, "mongo")) {
+  if (wants(layers, layer_name(Layer::mongo))) {
     if (const auto reason = local::FerretDbServer::unavailable_reason()) {
-      fail({"mongo"}, *reason);
+      fail({layer_name(Layer::mongo)}, *reason);
     } else {
       try {
         servers.start(servers.ferretdb);
         started.settings.mongo.url = parse_url(servers.ferretdb->url());
         fmt::print(stderr, "started FerretDB on 127.0.0.1:{}\n", servers.ferretdb->port());
       } catch (const std::exception& error) {
-        fail({"mongo"}, error.what());
+        fail({layer_name(Layer::mongo)}, error.what());
       }
     }
   }
-  if (wants(layers, "http") || wants(layers, "http_sync")) {
+  if (wants(layers, layer_name(Layer::http_async)) || wants(layers, layer_name(Layer::http_sync))) {
     try {
       servers.start(servers.nginx);
       std::ofstream(servers.nginx->root() / (kHttpFile + 1)) << std::string(512, 'x') << "\n";
       started.http_url = servers.nginx->url(kHttpFile);
       fmt::print(stderr, "started nginx on 127.0.0.1:{}\n", servers.nginx->port());
     } catch (const std::exception& error) {
-      fail({"http", "http_sync"}, error.what());
+      fail({layer_name(Layer::http_async), layer_name(Layer::http_sync)}, error.what());
     }
   }
   return started;
@@ -306,13 +307,13 @@ Started start_servers(LocalServers& servers, const std::vector<std::string>& lay
 
 LayerPlan plan_for(const std::string& layer, const Started& started) {
   const Settings& settings = started.settings;
-  if (layer == "redis")
+  if (layer == layer_name(Layer::redis))
     return {layer, settings.redis.url->redacted(), std::string(setting::kRedisMaxConnections),
             [redis = settings.redis](const BenchOptions& o) { return redis_workload(o, redis); }};
-  if (layer == "mongo")
+  if (layer == layer_name(Layer::mongo))
     return {layer, settings.mongo.url->redacted(), std::string(setting::kMongodbMaxPoolSize),
             [mongo = settings.mongo](const BenchOptions& o) { return mongo_workload(o, mongo); }};
-  const bool sync = layer == "http_sync";
+  const bool sync = layer == layer_name(Layer::http_sync);
   return {layer, started.http_url,
           std::string(sync ? setting::kRequestsPoolMaxsize : setting::kAiohttpLimitPerHost),
           [settings, sync, url = started.http_url](const BenchOptions& o) {
@@ -333,7 +334,7 @@ std::vector<LayerResult> run_layers(const std::vector<std::string>& layers, cons
       continue;
     }
     const LayerPlan plan = plan_for(layer, started);
-    if (layer == "mongo") {
+    if (layer == layer_name(Layer::mongo)) {
       try {
         seed_mongo(started.settings.mongo);
       } catch (const std::exception& error) {
@@ -348,7 +349,9 @@ std::vector<LayerResult> run_layers(const std::vector<std::string>& layers, cons
 
 void run_demo(const DemoOptions& options) {
   std::vector<std::string> layers = selected_layers("demo", options.only);
-  if (layers.empty()) layers.assign(kLayers.begin(), kLayers.end());
+  if (layers.empty()) {
+    for (const Layer layer : kBackendLayers) layers.emplace_back(layer_name(layer));
+  }
   // Checked before minutes of measuring, not after.
   if (options.html.empty() || !std::ofstream(options.html))
     invalid(fmt::format("--html {:?}: cannot write the report there; give a writable file",

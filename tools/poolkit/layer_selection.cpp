@@ -3,10 +3,20 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <poolkit/settings.hpp>
 
 #include "commands.hpp"
 
 namespace poolkit::cli {
+
+std::string backend_layer_names() {
+  std::string names;
+  for (const Layer layer : kBackendLayers) {
+    if (!names.empty()) names += ", ";
+    names += layer_name(layer);
+  }
+  return names;
+}
 
 std::vector<std::string> selected_layers(std::string_view command,
                                          const std::vector<std::string>& given) {
@@ -17,11 +27,11 @@ std::vector<std::string> selected_layers(std::string_view command,
       const auto end = std::min(item.find(',', start), item.size());
       const std::string layer = item.substr(start, end - start);
       if (!layer.empty()) {
-        if (std::find(kLayers.begin(), kLayers.end(), layer) == kLayers.end()) {
+        const auto known = layer_from_name(layer);
+        if (!known || *known == Layer::general) {
           fmt::print(stderr,
-                     "poolkit {}: --only {:?}: unknown layer; expected a comma list of redis, "
-                     "mongo, http, http_sync\n",
-                     command, layer);
+                     "poolkit {}: --only {:?}: unknown layer; expected a comma list of {}\n",
+                     command, layer, backend_layer_names());
           throw CLI::RuntimeError(kExitInvalid);
         }
         layers.push_back(layer);
