@@ -15,6 +15,7 @@
 
 #include "../core/settings_detail.hpp"
 #include "../core/settings_url.hpp"
+#include "../core/shared_fields.hpp"
 #include "mongo_detail.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/pool.hpp"
@@ -162,36 +163,32 @@ std::string address_of(const Url& url) {
   return hosts.empty() ? url.redacted() : hosts;
 }
 
+// The fields MongoSettings and Options share (settings member, options member); the URL is the
+// settings' alone.
+const auto kSharedFields = std::make_tuple(
+    std::pair{&MongoSettings::max_pool_size, &Options::max_pool_size},
+    std::pair{&MongoSettings::min_pool_size, &Options::min_pool_size},
+    std::pair{&MongoSettings::wait_queue_timeout, &Options::wait_queue_timeout},
+    std::pair{&MongoSettings::max_idle_time, &Options::max_idle_time},
+    std::pair{&MongoSettings::server_selection_timeout, &Options::server_selection_timeout},
+    std::pair{&MongoSettings::socket_timeout, &Options::socket_timeout},
+    std::pair{&MongoSettings::connect_timeout, &Options::connect_timeout},
+    std::pair{&MongoSettings::heartbeat_frequency, &Options::heartbeat_frequency},
+    std::pair{&MongoSettings::appname, &Options::appname},
+    std::pair{&MongoSettings::compressors, &Options::compressors});
+
 // The settings a URL and Options stand for, so both constructors build the same client.
 MongoSettings settings_of(Url url, const Options& options) {
   MongoSettings settings;
   settings.url = std::move(url);
-  settings.max_pool_size = options.max_pool_size;
-  settings.min_pool_size = options.min_pool_size;
-  settings.wait_queue_timeout = options.wait_queue_timeout;
-  settings.max_idle_time = options.max_idle_time;
-  settings.server_selection_timeout = options.server_selection_timeout;
-  settings.socket_timeout = options.socket_timeout;
-  settings.connect_timeout = options.connect_timeout;
-  settings.heartbeat_frequency = options.heartbeat_frequency;
-  settings.appname = options.appname;
-  settings.compressors = options.compressors;
+  poolkit::detail::copy_to_settings(settings, options, kSharedFields);
   return settings;
 }
 
 }  // namespace
 
 Options Options::from(const MongoSettings& settings, Options rest) {
-  rest.max_pool_size = settings.max_pool_size;
-  rest.min_pool_size = settings.min_pool_size;
-  rest.wait_queue_timeout = settings.wait_queue_timeout;
-  rest.max_idle_time = settings.max_idle_time;
-  rest.server_selection_timeout = settings.server_selection_timeout;
-  rest.socket_timeout = settings.socket_timeout;
-  rest.connect_timeout = settings.connect_timeout;
-  rest.heartbeat_frequency = settings.heartbeat_frequency;
-  rest.appname = settings.appname;
-  rest.compressors = settings.compressors;
+  poolkit::detail::copy_to_options(rest, settings, kSharedFields);
   return rest;
 }
 

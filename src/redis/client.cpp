@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "../core/settings_url.hpp"
+#include "../core/shared_fields.hpp"
 #include "connection_state.hpp"
 #include "endpoint.hpp"
 #include "poolkit/backoff.hpp"
@@ -62,18 +63,23 @@ std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settin
   return std::make_shared<const detail::Endpoint>(std::move(endpoint));
 }
 
+// The fields RedisSettings and Options share (settings member, options member); the URL is the
+// settings' alone.
+const auto kSharedFields = std::make_tuple(
+    std::pair{&RedisSettings::max_connections, &Options::max_connections},
+    std::pair{&RedisSettings::connect_timeout, &Options::connect_timeout},
+    std::pair{&RedisSettings::socket_timeout, &Options::socket_timeout},
+    std::pair{&RedisSettings::health_check_interval, &Options::health_check_interval},
+    std::pair{&RedisSettings::wait_timeout, &Options::wait_timeout},
+    std::pair{&RedisSettings::retry_attempts, &Options::retry_attempts},
+    std::pair{&RedisSettings::client_name, &Options::client_name},
+    std::pair{&RedisSettings::max_reply_bytes, &Options::max_reply_bytes});
+
 // The settings a URL and Options stand for, so both constructors build the same client.
 RedisSettings settings_of(Url url, const Options& options) {
   RedisSettings settings;
   settings.url = std::move(url);
-  settings.max_connections = options.max_connections;
-  settings.connect_timeout = options.connect_timeout;
-  settings.socket_timeout = options.socket_timeout;
-  settings.health_check_interval = options.health_check_interval;
-  settings.wait_timeout = options.wait_timeout;
-  settings.retry_attempts = options.retry_attempts;
-  settings.client_name = options.client_name;
-  settings.max_reply_bytes = options.max_reply_bytes;
+  poolkit::detail::copy_to_settings(settings, options, kSharedFields);
   return settings;
 }
 
@@ -120,14 +126,7 @@ PoolOptions pool_options(const Options& options, const detail::Endpoint& endpoin
 }  // namespace
 
 Options Options::from(const RedisSettings& settings, Options rest) {
-  rest.max_connections = settings.max_connections;
-  rest.connect_timeout = settings.connect_timeout;
-  rest.socket_timeout = settings.socket_timeout;
-  rest.health_check_interval = settings.health_check_interval;
-  rest.wait_timeout = settings.wait_timeout;
-  rest.retry_attempts = settings.retry_attempts;
-  rest.client_name = settings.client_name;
-  rest.max_reply_bytes = settings.max_reply_bytes;
+  poolkit::detail::copy_to_options(rest, settings, kSharedFields);
   return rest;
 }
 
