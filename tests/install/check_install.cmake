@@ -26,7 +26,7 @@ run(${CMAKE_COMMAND} --install ${POOLKIT_BINARY_DIR} --prefix ${prefix})
 file(GLOB_RECURSE installed_headers ${prefix}/include/poolkit/*.hpp)
 foreach(header ${installed_headers})
   file(READ ${header} text)
-  if(text MATCHES "class PoolCore[ \n]*[{:]|struct[^;{]*Slot[ \n]*{|SlotTable|WaitQueue|PoolCounters")
+  if(text MATCHES "class PoolCore[ \n]*[{:]|struct[^;{]*Slot[ \n]*{|class (SlotTable|WaitQueue|PoolCounters|Maintenance)[ \n]*{")
     message(FATAL_ERROR "${header} shows the pool engine's internals (${CMAKE_MATCH_0}); they "
                         "belong in src/core/pool/, the installed headers only declare PoolCore")
   endif()
