@@ -18,7 +18,7 @@
 #include <memory>
 #include <utility>
 
-#include "poolkit/detail/pool_core.hpp"
+#include "poolkit/detail/pool_engine.hpp"
 #include "poolkit/pool_events.hpp"
 #include "poolkit/pool_options.hpp"
 #include "poolkit/pool_stats.hpp"
@@ -44,12 +44,15 @@ class Lease {
  public:
   Lease() = default;
   Lease(Lease&& other) noexcept
-      : core_(std::exchange(other.core_, nullptr)), slot_(std::exchange(other.slot_, nullptr)) {}
+      : core_(std::exchange(other.core_, nullptr)),
+        slot_(std::exchange(other.slot_, nullptr)),
+        connection_(std::exchange(other.connection_, nullptr)) {}
   Lease& operator=(Lease&& other) noexcept {
     if (this != &other) {
       release();
       core_ = std::exchange(other.core_, nullptr);
       slot_ = std::exchange(other.slot_, nullptr);
+      connection_ = std::exchange(other.connection_, nullptr);
     }
     return *this;
   }
@@ -59,15 +62,16 @@ class Lease {
 
   Connection& operator*() const noexcept { return get(); }
   Connection* operator->() const noexcept { return &get(); }
-  Connection& get() const noexcept { return static_cast<Box&>(*slot_->box).value; }
+  Connection& get() const noexcept { return static_cast<Box&>(*connection_).value; }
   explicit operator bool() const noexcept { return slot_ != nullptr; }
 
-  std::uint64_t connection_id() const noexcept { return slot_->id; }
-  void mark_broken() noexcept { slot_->broken = true; }
+  std::uint64_t connection_id() const noexcept { return detail::connection_id(*slot_); }
+  void mark_broken() noexcept { detail::mark_broken(*slot_); }
   // Returns the connection now instead of at scope exit.
   void release() noexcept {
-    if (slot_ != nullptr) core_->checkin(std::exchange(slot_, nullptr));
+    if (slot_ != nullptr) detail::checkin(*core_, std::exchange(slot_, nullptr));
     core_ = nullptr;
+    connection_ = nullptr;
   }
 
  private:
@@ -77,10 +81,12 @@ class Lease {
     explicit Box(Connection&& c) : value(std::move(c)) {}
     Connection value;
   };
-  Lease(detail::PoolCore* core, detail::Slot* slot) : core_(core), slot_(slot) {}
+  Lease(detail::PoolCore* core, detail::CheckedOut checked_out)
+      : core_(core), slot_(checked_out.slot), connection_(checked_out.connection) {}
 
   detail::PoolCore* core_ = nullptr;
   detail::Slot* slot_ = nullptr;
+  detail::ConnectionBox* connection_ = nullptr;
 };
 
 template <Connector C>
@@ -90,25 +96,25 @@ class Pool {
   using LeaseType = Lease<Connection>;
 
   Pool(C connector, PoolOptions options, std::shared_ptr<PoolListener> listener = nullptr)
-      : core_(detail::PoolCore::create(std::make_unique<Adapter>(std::move(connector)),
-                                       std::move(options), std::move(listener))) {}
+      : core_(detail::create_pool(std::make_unique<Adapter>(std::move(connector)),
+                                  std::move(options), std::move(listener))) {}
   Pool(Pool&&) noexcept = default;
   Pool& operator=(Pool&&) noexcept = default;
 
   // Waits up to the pool's wait_queue_timeout; throws PoolTimeoutError, PoolClosedError,
   // PoolClearedError, or the connector's error when opening a connection failed.
-  LeaseType checkout() { return checkout(core_->options().wait_queue_timeout); }
+  LeaseType checkout() { return LeaseType(core_.get(), detail::checkout(*core_)); }
   LeaseType checkout(std::chrono::milliseconds timeout) {
-    return LeaseType(core_.get(), core_->checkout(timeout));
+    return LeaseType(core_.get(), detail::checkout(*core_, timeout));
   }
 
-  void ready() { core_->ready(); }
+  void ready() { detail::ready(*core_); }
   // Makes every current connection stale (closed when idle or returned); see ClearMode for
   // what happens to the waiters and later check-outs.
-  void clear(ClearMode mode = ClearMode::keep_ready) { core_->clear(mode); }
-  void close() { core_->close(); }
-  PoolStats stats() const { return core_->stats(); }
-  const PoolOptions& options() const noexcept { return core_->options(); }
+  void clear(ClearMode mode = ClearMode::keep_ready) { detail::clear(*core_, mode); }
+  void close() { detail::close(*core_); }
+  PoolStats stats() const { return detail::stats(*core_); }
+  const PoolOptions& options() const noexcept { return detail::options(*core_); }
 
  private:
   using Box = typename LeaseType::Box;

@@ -20,6 +20,17 @@ function(build_consumer name source_dir)
 endfunction()
 
 run(${CMAKE_COMMAND} --install ${POOLKIT_BINARY_DIR} --prefix ${prefix})
+
+# The pool's engine is private (src/core/pool/): the installed headers may name PoolCore and
+# Slot, never define them or show the engine's parts.
+file(GLOB_RECURSE installed_headers ${prefix}/include/poolkit/*.hpp)
+foreach(header ${installed_headers})
+  file(READ ${header} text)
+  if(text MATCHES "class PoolCore[ \n]*[{:]|struct[^;{]*Slot[ \n]*{|class (SlotTable|WaitQueue|PoolCounters|Maintenance)[ \n]*{")
+    message(FATAL_ERROR "${header} shows the pool engine's internals (${CMAKE_MATCH_0}); they "
+                        "belong in src/core/pool/, the installed headers only declare PoolCore")
+  endif()
+endforeach()
 build_consumer(consumer ${CONSUMER_SOURCE_DIR}/consumer)
 build_consumer(redis_consumer ${CONSUMER_SOURCE_DIR}/redis_consumer)
 

@@ -1,4 +1,5 @@
 // Uses the installed package the way a service would: a pool over its own connector.
+#include <cstdint>
 #include <cstdio>
 #include <poolkit/pool.hpp>
 
@@ -23,8 +24,19 @@ int main() {
     auto lease = pool.checkout();
     lease->value += 1;
   }
+  std::uint64_t broken_id = 0;
+  {
+    auto lease = pool.checkout();
+    broken_id = lease.connection_id();
+    lease.mark_broken();  // closed on return instead of reused
+  }
+  if (broken_id == 0 || pool.checkout().connection_id() == broken_id) {
+    std::fprintf(stderr, "a connection marked broken was handed out again (id %llu)\n",
+                 static_cast<unsigned long long>(broken_id));
+    return 1;
+  }
   const auto stats = pool.stats();
-  if (stats.checkouts != 3 || stats.created != 1) {
+  if (stats.checkouts != 5 || stats.created != 2) {
     std::fprintf(stderr, "unexpected stats: %llu checkouts, %llu created\n",
                  static_cast<unsigned long long>(stats.checkouts),
                  static_cast<unsigned long long>(stats.created));
