@@ -171,6 +171,13 @@ LayerHealth Pools::Impl::http_health(const HealthOptions& o, bool sync) {
               sync ? http_sync.get().send(request) : http.get().send(request).get();
           h.latency = std::chrono::duration_cast<std::chrono::microseconds>(response.timings.total);
           add_probe_details(h, response);
+          // A 4xx or 5xx answer means the upstream or the URL is wrong: not a healthy layer.
+          if (response.status >= 400) {
+            throw ServerError(Backend::http,
+                              fmt::format("the probe GET {} answered HTTP {}: expected a 2xx or "
+                                          "3xx status",
+                                          redact_url_text(o.http_probe_url), response.status));
+          }
         } else {
           h.details.emplace_back("probe", "none (no URL to probe; pass one to check it)");
         }

@@ -2,8 +2,6 @@
 // re-creation, health of every layer (healthy and stopped backends), metrics as Prometheus text
 // and JSON, and the /metrics + /healthz endpoint.
 
-#include "poolkit/poolkit.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,6 +15,7 @@
 
 #include "local_servers/ferretdb.hpp"
 #include "local_servers/servers.hpp"
+#include "poolkit/poolkit.hpp"
 
 using namespace std::chrono_literals;
 
@@ -145,6 +144,18 @@ TEST_F(PoolsTest, HealthOfEveryLayerWithServerDetails) {
   EXPECT_EQ(json["layers"][1]["details"]["connPoolStats"], "unsupported by this server");
   EXPECT_TRUE(contains(json["layers"][2]["details"]["probe"], "HTTP 200"));
   EXPECT_FALSE(contains(health.to_json(), secret()));
+}
+
+TEST_F(PoolsTest, AnHttpProbeAnswering4xxFailsBothHttpLayersAndSaysTheStatus) {
+  poolkit::Pools pools(settings, quiet);
+  const auto health =
+      pools.health({.only = {"http", "http_sync"}, .http_probe_url = nginx.url("/missing.txt")});
+  ASSERT_EQ(health.layers.size(), 2u);
+  for (const auto& layer : health.layers) {
+    EXPECT_FALSE(layer.ok) << layer.layer;
+    EXPECT_TRUE(contains(layer.error, "answered HTTP 404")) << layer.layer << ": " << layer.error;
+  }
+  EXPECT_FALSE(health.ok());
 }
 
 TEST_F(PoolsTest, AStoppedBackendFailsItsLayerWithATypedReason) {
