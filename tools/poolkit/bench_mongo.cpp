@@ -124,7 +124,6 @@ void find_by_id(mongo::Client& client, mongo::Lease& lease, int id) {
 }
 
 void run(BenchOptions options) {
-  quiet_mongoc_end_sessions_warnings();
   const MongoSettings settings = bench_settings(options);
   options.pool_size = sized(settings, options).max_pool_size;  // shown in the report
   try {

@@ -357,7 +357,6 @@ void run_demo(const DemoOptions& options) {
     invalid(fmt::format("--html {:?}: cannot write the report there; give a writable file",
                         options.html));
   const RunShape shape = shape_of(options);
-  quiet_mongoc_end_sessions_warnings();
 
   LocalServers servers;
   const InterruptWatcher watcher(servers);  // before any other thread starts

@@ -5,11 +5,16 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 
+#include "bench_workloads.hpp"
 #include "commands.hpp"
 
 namespace {
 
 int run(int argc, char** argv) {
+  // Every command may talk to a server without endSessions (FerretDB): a healthy run prints
+  // nothing on stderr. A process-wide handler is the application's to set, so the CLI sets it
+  // here; the library leaves libmongoc's logging to the service.
+  poolkit::cli::quiet_mongoc_end_sessions_warnings();
   CLI::App app{"poolkit: environment-configured, bounded and observable connection pools"};
   app.require_subcommand(1);
   poolkit::cli::add_config_command(app);

@@ -74,6 +74,16 @@ TEST_F(CheckCommand, AllHealthyBackendsExitZeroWithVersionsAndPoolState) {
   EXPECT_TRUE(contains(run.output, "all configured backends are healthy"));
   EXPECT_TRUE(contains(run.output, ":****@"));  // the Redis address, masked
   EXPECT_FALSE(contains(run.output, secret));
+  // libmongoc warns when a client closes against FerretDB (no endSessions): a healthy check
+  // prints nothing of it.
+  EXPECT_FALSE(contains(run.output, "endSessions")) << run.output.substr(0, 2000);
+  EXPECT_FALSE(contains(run.output, "WARNING")) << run.output.substr(0, 2000);
+}
+
+TEST_F(CheckCommand, AnHttpProbeAnswering404ExitsOneAndShowsTheStatus) {
+  const CommandRun run = check(environment, "--only http_sync --http-url " + nginx.url("/none"));
+  EXPECT_EQ(run.status, 1) << run.output.substr(0, 2000);
+  EXPECT_TRUE(contains(run.output, "answered HTTP 404")) << run.output.substr(0, 2000);
 }
 
 TEST_F(CheckCommand, AStoppedBackendExitsOneAndNamesTheFailedLayer) {
