@@ -1,5 +1,6 @@
 #pragma once
-// When to retry a failed HTTP attempt and how long to wait first. Two styles (docs/http.md, Retries):
+// When to retry a failed HTTP attempt and how long to wait first. Two styles (docs/http.md,
+// Retries):
 //
 // - urllib3 (the sync client, REQUESTS_RETRIES / REQUESTS_RETRY_BACKOFF): status 500, 502, 503,
 //   504 for GET, POST, PUT, PATCH, DELETE, and connect errors for any method, up to `retries`

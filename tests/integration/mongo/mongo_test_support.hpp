@@ -25,8 +25,8 @@ class MongoTest : public ::testing::Test {
 
   static MongoServer& server() { return *server_; }
 
-  // The defaults of docs/configuration.md for this server, with an application name unique to the test (so a real
-  // MongoDB can count this test's connections).
+  // The defaults of docs/configuration.md for this server, with an application name unique to the
+  // test (so a real MongoDB can count this test's connections).
   static MongoSettings settings() {
     MongoSettings s = server_->settings();
     s.appname = appname();
