@@ -7,17 +7,11 @@ set -uo pipefail
 
 bin=$(realpath "$1")
 secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
-scratch=$(mktemp -d)
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then kill -9 "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
 failures=0
 
 # shellcheck source=helpers.bash
 source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
+use_scratch_and_redis_server
 
 start_redis_server "requirepass $secret"
 url="redis://:${secret}@127.0.0.1:${port}/0"

@@ -53,6 +53,19 @@ expect_no_secret() {  # description
   if grep -q -F -- "$secret" <<<"$out"; then fail "$1: output contains the test password" "$out"; fi
 }
 
+# A scratch folder ($scratch) and room for one redis-server ($server_pid), both gone when the
+# script exits, however it exits.
+use_scratch_and_redis_server() {
+  scratch=$(mktemp -d)
+  server_pid=
+  trap 'stop_redis_server; rm -rf "$scratch"' EXIT
+}
+
+stop_redis_server() {
+  if [ -n "$server_pid" ]; then kill -9 "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+  server_pid=
+}
+
 # Starts redis-server on a free loopback port with the given extra configuration line (a few
 # random tries: a port taken meanwhile just fails that try). Needs $scratch; sets $port and
 # $server_pid (the caller kills it on exit).

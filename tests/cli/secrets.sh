@@ -10,17 +10,11 @@ set -uo pipefail
 
 bin=$(realpath "$1")
 secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
-scratch=$(mktemp -d)
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then kill -9 "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
 failures=0
 
 # shellcheck source=helpers.bash
 source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
+use_scratch_and_redis_server
 
 # Every byte of the password percent-encoded, the way a careful user writes a password with
 # reserved characters; the masker must hide this form as well.
