@@ -36,6 +36,25 @@ void RedisServer::start() {
   launch(/*may_move=*/false);
 }
 
+void RedisServer::append_role_arguments(std::vector<std::string>& argv) const {
+  switch (options_.role) {
+    case Options::Role::standalone:
+      return;
+    case Options::Role::cluster_node:
+      argv.insert(argv.end(), {"--cluster-enabled", "yes", "--cluster-config-file",
+                               (dir_.path() / "nodes.conf").string()});
+      return;
+    case Options::Role::sentinel: {
+      // A Sentinel rewrites its own configuration file, which must come first on the line.
+      const auto config = dir_.path() / "sentinel.conf";
+      if (!std::filesystem::exists(config)) std::ofstream(config) << "";
+      argv.insert(argv.begin() + 1, config.string());
+      argv.emplace_back("--sentinel");
+      return;
+    }
+  }
+}
+
 void RedisServer::append_tls_arguments(std::vector<std::string>& argv, const ServerTls& tls) const {
   const std::vector<std::string> more = {
       "--tls-port",         std::to_string(port_),
@@ -72,6 +91,7 @@ std::vector<std::string> RedisServer::command_line() const {
     argv.insert(argv.begin() + 1, config.string());
   }
   if (options_.tls) append_tls_arguments(argv, *options_.tls);
+  append_role_arguments(argv);
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   return argv;
 }

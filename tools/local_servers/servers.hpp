@@ -28,6 +28,8 @@ class RedisServer {
     std::vector<std::string> extra_args{};  // e.g. {"--timeout", "1"}
     int port = 0;                           // 0: a free port
     std::optional<ServerTls> tls{};         // set: TLS only (rediss://) on the port
+    // A cluster node (cluster-enabled, its nodes file in the scratch folder) or a Sentinel.
+    enum class Role { standalone, cluster_node, sentinel } role = Role::standalone;
   };
   explicit RedisServer(Options options);
   RedisServer() : RedisServer(Options{}) {}
@@ -53,6 +55,7 @@ class RedisServer {
   // redis-server's arguments for port_ (writes the password's config file first).
   std::vector<std::string> command_line() const;
   void append_tls_arguments(std::vector<std::string>& argv, const ServerTls& tls) const;
+  void append_role_arguments(std::vector<std::string>& argv) const;
 
   Options options_;
   int port_ = 0;
