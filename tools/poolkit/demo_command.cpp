@@ -1,12 +1,10 @@
 // `poolkit demo`: starts redis-server, FerretDB and nginx on free loopback ports, runs each
 // layer's bench workload re-creating a connection per operation and then through the pool, sweeps
-// the pool size, and prints a report (and writes it as HTML with charts). Every server it started
-// is stopped on the way out: normal exit, error, or SIGINT/SIGTERM (a signal thread kills their
-// process groups, since the main thread may be deep inside a run).
+// the pool size, then compares the same two over TLS (where a re-created connection also pays a
+// handshake), and prints a report (and writes it as HTML with charts). demo_servers.hpp starts
+// and always stops the servers.
 
 #include <fmt/format.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +29,7 @@
 #include "bench_workloads.hpp"
 #include "commands.hpp"
 #include "demo_report.hpp"
+#include "demo_servers.hpp"
 #include "local_servers/ferretdb.hpp"
 #include "local_servers/servers.hpp"
 #include "poolkit/setting_names.hpp"
@@ -38,121 +37,19 @@
 namespace poolkit::cli {
 namespace {
 
-constexpr const char* kHttpFile = "/poolkit-demo.txt";
-
 struct DemoOptions {
   double duration_s = 3.0;
   int concurrency = 16;
   std::vector<std::string> only{};  // --only values, each a comma list
   std::string html = "poolkit-demo-report.html";
   bool short_run = false;
+  bool tls = true;  // also the re-created vs pooled rows over TLS
 };
 
 [[noreturn]] void invalid(const std::string& message) {
   fmt::print(stderr, "poolkit demo: {}\n", message);
   throw CLI::RuntimeError(kExitInvalid);
 }
-
-bool wants(const std::vector<std::string>& layers, std::string_view layer) {
-  return std::find(layers.begin(), layers.end(), layer) != layers.end();
-}
-
-// A password for the demo's redis-server: random per run, so nothing can depend on it, and the
-// report shows it masked like any other.
-std::string random_password() {
-  std::random_device device;
-  std::uniform_int_distribution<int> digit(0, 35);
-  std::string password = "demo-";
-  for (int i = 0; i < 20; ++i) password += "abcdefghijklmnopqrstuvwxyz0123456789"[digit(device)];
-  return password;
-}
-
-// The servers the demo started, shared with the signal thread. Servers are started and stopped
-// under the lock, so a signal never misses one that is half started.
-class LocalServers {
- public:
-  std::unique_ptr<local::RedisServer> redis;
-  std::unique_ptr<local::NginxServer> nginx;
-  std::unique_ptr<local::FerretDbServer> ferretdb;
-
-  template <class Server, class... Args>
-  void start(std::unique_ptr<Server>& slot, Args&&... args) {
-    const std::lock_guard lock(mutex_);
-    slot = std::make_unique<Server>(std::forward<Args>(args)...);
-  }
-
-  void stop_all() {
-    const std::lock_guard lock(mutex_);
-    redis.reset();
-    nginx.reset();
-    ferretdb.reset();
-  }
-
-  // From the signal thread: SIGKILL every server's process group and remove its folder. The
-  // objects stay as they are (the process is about to _exit). Returns how many were running.
-  int kill_all() {
-    const std::lock_guard lock(mutex_);
-    int killed = 0;
-    const auto kill = [&killed](const auto& server) {
-      if (!server || server->process_group() <= 0) return;
-      ::kill(-server->process_group(), SIGKILL);
-      std::error_code ignored;
-      std::filesystem::remove_all(server->scratch_dir(), ignored);
-      ++killed;
-    };
-    kill(redis);
-    kill(nginx);
-    kill(ferretdb);
-    return killed;
-  }
-
- private:
-  std::mutex mutex_;
-};
-
-// Waits for SIGINT/SIGTERM (blocked in every thread before any starts) and ends the process after
-// stopping the servers. Destruction ends the wait.
-class InterruptWatcher {
- public:
-  explicit InterruptWatcher(LocalServers& servers) {
-    sigemptyset(&signals_);
-    sigaddset(&signals_, SIGINT);
-    sigaddset(&signals_, SIGTERM);
-    // A shell starts background jobs with SIGINT ignored, and an ignored signal is discarded
-    // rather than left pending for sigwait: the demo must stop its servers on it all the same.
-    struct sigaction default_action {};
-    default_action.sa_handler = SIG_DFL;
-    sigaction(SIGINT, &default_action, nullptr);
-    sigaction(SIGTERM, &default_action, nullptr);
-    pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
-    thread_ = std::thread([this, &servers] { wait(servers); });
-  }
-  InterruptWatcher(const InterruptWatcher&) = delete;
-  InterruptWatcher& operator=(const InterruptWatcher&) = delete;
-  ~InterruptWatcher() {
-    finished_ = true;
-    pthread_kill(thread_.native_handle(), SIGTERM);
-    thread_.join();
-    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-
- private:
-  void wait(LocalServers& servers) {
-    int signo = 0;
-    while (sigwait(&signals_, &signo) != 0) {
-    }
-    if (finished_) return;
-    const int stopped = servers.kill_all();
-    fmt::print(stderr, "\ninterrupted: stopped {} local servers\n", stopped);
-    std::fflush(stderr);
-    ::_exit(130);
-  }
-
-  sigset_t signals_{};
-  sigset_t previous_{};
-  std::atomic<bool> finished_{false};
-  std::thread thread_;
-};
 
 struct LayerPlan {
   std::string layer;
@@ -177,6 +74,27 @@ BenchReport measure(const LayerPlan& plan, const RunShape& shape, const std::str
   options.pool_size = pool_size;
   options.reuse = reuse;
   return run_bench(options, plan.factory(options));
+}
+
+// Re-created vs pooled only: over TLS the lesson is what a handshake per operation costs; the
+// pool size is the plaintext sweep's business.
+LayerResult run_comparison(const LayerPlan& plan, const RunShape& shape) {
+  LayerResult result{.layer = plan.layer, .url = plan.url, .concurrency = shape.concurrency};
+  result.size_setting = plan.size_setting;
+  const auto pool = static_cast<std::size_t>(shape.concurrency);
+  try {
+    result.recreated = measure(plan, shape, "re-created", pool, false, shape.duration_s);
+    result.pooled = measure(plan, shape, "pooled", pool, true, shape.duration_s);
+  } catch (const std::exception& error) {
+    result.failure = error.what();
+    return result;
+  }
+  result.peak_in_use = result.pooled.peak_in_use;
+  result.recommended_size = pool;
+  result.details.emplace_back("connections opened", fmt::format("{} re-created, {} pooled",
+                                                                result.recreated.connections_opened,
+                                                                result.pooled.connections_opened));
+  return result;
 }
 
 LayerResult run_layer(const LayerPlan& plan, const RunShape& shape) {
@@ -255,66 +173,18 @@ RunShape shape_of(const DemoOptions& options) {
   return shape;
 }
 
-// Starts what the selected layers need; a server that cannot start fails its layers only.
-struct Started {
-  Settings settings = Settings::defaults();
-  std::string http_url{};
-  std::vector<std::pair<std::string, std::string>> failures{};  // layer, why
-};
-
-Started start_servers(LocalServers& servers, const std::vector<std::string>& layers) {
-  Started started;
-  started.settings.redis.url.reset();
-  started.settings.mongo.url.reset();
-  const auto fail = [&started](std::initializer_list<std::string_view> names,
-                               const std::string& why) {
-    for (const std::string_view name : names) started.failures.emplace_back(name, why);
-  };
-  if (wants(layers, layer_name(Layer::redis))) {
-    try {
-      servers.start(servers.redis, local::RedisServer::Options{.password = random_password()});
-      started.settings.redis.url = parse_url(servers.redis->url());
-      fmt::print(stderr, "started redis-server on 127.0.0.1:{}\n", servers.redis->port());
-    } catch (const std::exception& error) {
-      fail({layer_name(Layer::redis)}, error.what());
-    }
-  }
-  if (wants(layers, layer_name(Layer::mongo))) {
-    if (const auto reason = local::FerretDbServer::unavailable_reason()) {
-      fail({layer_name(Layer::mongo)}, *reason);
-    } else {
-      try {
-        servers.start(servers.ferretdb);
-        started.settings.mongo.url = parse_url(servers.ferretdb->url());
-        fmt::print(stderr, "started FerretDB on 127.0.0.1:{}\n", servers.ferretdb->port());
-      } catch (const std::exception& error) {
-        fail({layer_name(Layer::mongo)}, error.what());
-      }
-    }
-  }
-  if (wants(layers, layer_name(Layer::http_async)) || wants(layers, layer_name(Layer::http_sync))) {
-    try {
-      servers.start(servers.nginx);
-      std::ofstream(servers.nginx->root() / (kHttpFile + 1)) << std::string(512, 'x') << "\n";
-      started.http_url = servers.nginx->url(kHttpFile);
-      fmt::print(stderr, "started nginx on 127.0.0.1:{}\n", servers.nginx->port());
-    } catch (const std::exception& error) {
-      fail({layer_name(Layer::http_async), layer_name(Layer::http_sync)}, error.what());
-    }
-  }
-  return started;
-}
-
-LayerPlan plan_for(const std::string& layer, const Started& started) {
+// `layer` may carry a "+tls" suffix: the plan is the layer's, named as given.
+LayerPlan plan_for(const std::string& named, const Started& started) {
   const Settings& settings = started.settings;
+  const std::string layer = named.substr(0, named.find('+'));
   if (layer == layer_name(Layer::redis))
-    return {layer, settings.redis.url->redacted(), std::string(setting::kRedisMaxConnections),
+    return {named, settings.redis.url->redacted(), std::string(setting::kRedisMaxConnections),
             [redis = settings.redis](const BenchOptions& o) { return redis_workload(o, redis); }};
   if (layer == layer_name(Layer::mongo))
-    return {layer, settings.mongo.url->redacted(), std::string(setting::kMongodbMaxPoolSize),
+    return {named, settings.mongo.url->redacted(), std::string(setting::kMongodbMaxPoolSize),
             [mongo = settings.mongo](const BenchOptions& o) { return mongo_workload(o, mongo); }};
   const bool sync = layer == layer_name(Layer::http_sync);
-  return {layer, started.http_url,
+  return {named, started.http_url,
           std::string(sync ? setting::kRequestsPoolMaxsize : setting::kAiohttpLimitPerHost),
           [settings, sync, url = started.http_url](const BenchOptions& o) {
             BenchOptions with_url = o;
@@ -347,6 +217,38 @@ std::vector<LayerResult> run_layers(const std::vector<std::string>& layers, cons
   return results;
 }
 
+// The same comparison over TLS, for the layers that ran in plaintext.
+std::vector<LayerResult> run_tls_layers(LocalServers& servers,
+                                        const std::vector<std::string>& layers,
+                                        const RunShape& shape) {
+  const Started started = start_tls_servers(servers, layers);
+  std::vector<LayerResult> results;
+  for (const std::string& layer :
+       {std::string("redis"), std::string("mongo"), std::string("http")}) {
+    if (std::find(layers.begin(), layers.end(), layer) == layers.end()) continue;
+    const std::string named = layer + "+tls";
+    const auto failed = std::find_if(started.failures.begin(), started.failures.end(),
+                                     [&](const auto& f) { return f.first == named; });
+    if (failed != started.failures.end()) {
+      results.push_back(LayerResult{.layer = named, .failure = failed->second});
+      continue;
+    }
+    const bool ready = (layer == "redis" && started.settings.redis.url) ||
+                       (layer == "mongo" && started.settings.mongo.url) ||
+                       (layer == "http" && !started.http_url.empty());
+    if (!ready) continue;
+    const LayerPlan plan = plan_for(named, started);
+    try {
+      if (layer == "mongo") seed_mongo(started.settings.mongo);
+    } catch (const std::exception& error) {
+      results.push_back(LayerResult{.layer = named, .url = plan.url, .failure = error.what()});
+      continue;
+    }
+    results.push_back(run_comparison(plan, shape));
+  }
+  return results;
+}
+
 void run_demo(const DemoOptions& options) {
   std::vector<std::string> layers = selected_layers("demo", options.only);
   if (layers.empty()) {
@@ -364,6 +266,11 @@ void run_demo(const DemoOptions& options) {
     const Started started = start_servers(servers, layers);
     std::vector<LayerResult> results = run_layers(layers, started, shape);
     add_health(results, started.settings, started.http_url, shape.concurrency);
+    if (options.tls) {
+      std::vector<LayerResult> over_tls = run_tls_layers(servers, layers, shape);
+      results.insert(results.end(), std::make_move_iterator(over_tls.begin()),
+                     std::make_move_iterator(over_tls.end()));
+    }
     servers.stop_all();
 
     fmt::print("{}", render_text_report(results));
@@ -403,6 +310,8 @@ void add_demo_command(CLI::App& app) {
                    "Where to write the HTML report (default poolkit-demo-report.html)");
   demo->add_flag("--short", options->short_run,
                  "A quick run for the tests: 0.4 s per run, concurrency 4, sweep 1:4");
+  demo->add_flag("--tls,!--no-tls", options->tls,
+                 "Also compare re-created and pooled connections over TLS (default: on)");
   demo->callback([options] { run_demo(*options); });
 }
 

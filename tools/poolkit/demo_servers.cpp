@@ -1,0 +1,192 @@
+#include "demo_servers.hpp"
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <initializer_list>
+#include <poolkit/url.hpp>
+#include <random>
+#include <string_view>
+
+namespace poolkit::cli {
+namespace {
+
+bool wants(const std::vector<std::string>& layers, std::string_view layer) {
+  return std::find(layers.begin(), layers.end(), layer) != layers.end();
+}
+
+// A password for the demo's redis-servers: random per run, so nothing can depend on it, and the
+// report shows it masked like any other.
+std::string random_password() {
+  std::random_device device;
+  std::uniform_int_distribution<int> digit(0, 35);
+  std::string password = "demo-";
+  for (int i = 0; i < 20; ++i) password += "abcdefghijklmnopqrstuvwxyz0123456789"[digit(device)];
+  return password;
+}
+
+void fail(Started& started, std::initializer_list<std::string_view> names, const std::string& why) {
+  for (const std::string_view name : names) started.failures.emplace_back(name, why);
+}
+
+bool wants_http(const std::vector<std::string>& layers) {
+  return wants(layers, layer_name(Layer::http_async)) ||
+         wants(layers, layer_name(Layer::http_sync));
+}
+
+void serve_demo_file(const local::NginxServer& nginx) {
+  std::ofstream(nginx.root() / (kHttpFile + 1)) << std::string(512, 'x') << "\n";
+}
+
+}  // namespace
+
+void LocalServers::stop_all() {
+  const std::lock_guard lock(mutex_);
+  redis.reset();
+  nginx.reset();
+  ferretdb.reset();
+  tls_redis.reset();
+  tls_nginx.reset();
+  tls_ferretdb.reset();
+  ca.reset();
+}
+
+int LocalServers::kill_all() {
+  const std::lock_guard lock(mutex_);
+  int killed = 0;
+  const auto kill = [&killed](const auto& server) {
+    if (!server || server->process_group() <= 0) return;
+    ::kill(-server->process_group(), SIGKILL);
+    std::error_code ignored;
+    std::filesystem::remove_all(server->scratch_dir(), ignored);
+    ++killed;
+  };
+  kill(redis);
+  kill(nginx);
+  kill(ferretdb);
+  kill(tls_redis);
+  kill(tls_nginx);
+  kill(tls_ferretdb);
+  if (ca) {
+    std::error_code ignored;
+    std::filesystem::remove_all(ca->dir(), ignored);
+  }
+  return killed;
+}
+
+InterruptWatcher::InterruptWatcher(LocalServers& servers) {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGTERM);
+  // A shell starts background jobs with SIGINT ignored, and an ignored signal is discarded
+  // rather than left pending for sigwait: the demo must stop its servers on it all the same.
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  sigaction(SIGINT, &default_action, nullptr);
+  sigaction(SIGTERM, &default_action, nullptr);
+  pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
+  thread_ = std::thread([this, &servers] { wait(servers); });
+}
+
+InterruptWatcher::~InterruptWatcher() {
+  finished_ = true;
+  pthread_kill(thread_.native_handle(), SIGTERM);
+  thread_.join();
+  pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+}
+
+void InterruptWatcher::wait(LocalServers& servers) {
+  int signo = 0;
+  while (sigwait(&signals_, &signo) != 0) {
+  }
+  if (finished_) return;
+  const int stopped = servers.kill_all();
+  fmt::print(stderr, "\ninterrupted: stopped {} local servers\n", stopped);
+  std::fflush(stderr);
+  ::_exit(130);
+}
+
+Started start_servers(LocalServers& servers, const std::vector<std::string>& layers) {
+  Started started;
+  started.settings.redis.url.reset();
+  started.settings.mongo.url.reset();
+  if (wants(layers, layer_name(Layer::redis))) {
+    try {
+      servers.start(servers.redis, local::RedisServer::Options{.password = random_password()});
+      started.settings.redis.url = parse_url(servers.redis->url());
+      fmt::print(stderr, "started redis-server on 127.0.0.1:{}\n", servers.redis->port());
+    } catch (const std::exception& error) {
+      fail(started, {layer_name(Layer::redis)}, error.what());
+    }
+  }
+  if (wants(layers, layer_name(Layer::mongo))) {
+    if (const auto reason = local::FerretDbServer::unavailable_reason()) {
+      fail(started, {layer_name(Layer::mongo)}, *reason);
+    } else {
+      try {
+        servers.start(servers.ferretdb);
+        started.settings.mongo.url = parse_url(servers.ferretdb->url());
+        fmt::print(stderr, "started FerretDB on 127.0.0.1:{}\n", servers.ferretdb->port());
+      } catch (const std::exception& error) {
+        fail(started, {layer_name(Layer::mongo)}, error.what());
+      }
+    }
+  }
+  if (wants_http(layers)) {
+    try {
+      servers.start(servers.nginx);
+      serve_demo_file(*servers.nginx);
+      started.http_url = servers.nginx->url(kHttpFile);
+      fmt::print(stderr, "started nginx on 127.0.0.1:{}\n", servers.nginx->port());
+    } catch (const std::exception& error) {
+      fail(started, {layer_name(Layer::http_async), layer_name(Layer::http_sync)}, error.what());
+    }
+  }
+  return started;
+}
+
+Started start_tls_servers(LocalServers& servers, const std::vector<std::string>& layers) {
+  Started started;
+  started.settings.redis.url.reset();
+  started.settings.mongo.url.reset();
+  try {
+    servers.start(servers.ca);
+  } catch (const std::exception& error) {
+    fail(started, {"redis+tls", "mongo+tls", "http+tls"}, error.what());
+    return started;
+  }
+  const local::ServerTls tls{servers.ca->server()};
+  TlsOptions trust_demo_ca;
+  trust_demo_ca.ca_file = servers.ca->ca_file().string();
+  trust_demo_ca.ca_source = "the demo's CA";
+  if (wants(layers, layer_name(Layer::redis))) {
+    try {
+      servers.start(servers.tls_redis,
+                    local::RedisServer::Options{.password = random_password(), .tls = tls});
+      started.settings.redis.url = parse_url(servers.tls_redis->url());
+      started.settings.redis.tls = trust_demo_ca;
+      fmt::print(stderr, "started redis-server over TLS on 127.0.0.1:{}\n",
+                 servers.tls_redis->port());
+    } catch (const std::exception& error) {
+      fail(started, {"redis+tls"}, error.what());
+    }
+  }
+  if (wants(layers, layer_name(Layer::http_async))) {
+    try {
+      servers.start(servers.tls_nginx, local::NginxServer::Options{.tls = tls});
+      serve_demo_file(*servers.tls_nginx);
+      started.http_url = servers.tls_nginx->url(kHttpFile);
+      started.settings.http_async.tls = trust_demo_ca;
+      started.settings.http_sync.tls = trust_demo_ca;
+      fmt::print(stderr, "started nginx over TLS on 127.0.0.1:{}\n", servers.tls_nginx->port());
+    } catch (const std::exception& error) {
+      fail(started, {"http+tls"}, error.what());
+    }
+  }
+  return started;
+}
+
+}  // namespace poolkit::cli
