@@ -1,0 +1,162 @@
+#include "local_servers/redis_cluster.hpp"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace poolkit::local {
+namespace {
+
+bool can_bind_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  const int yes = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return bound;
+}
+
+std::vector<std::string> auth_environment(const std::string& password) {
+  if (password.empty()) return {};
+  return {"REDISCLI_AUTH=" + password};
+}
+
+}  // namespace
+
+ToolRun run_tool(const std::vector<std::string>& argv, const std::vector<std::string>& environment,
+                 std::chrono::milliseconds timeout) {
+  TempDir dir("poolkit-tool");
+  const auto log = dir.path() / "output";
+  ChildProcess child(argv, log, environment);
+  ToolRun run;
+  if (const auto status = child.wait(timeout)) {
+    run.status = *status;
+  } else {
+    child.kill_now();
+  }
+  run.output = read_text(log);
+  return run;
+}
+
+int free_cluster_port() {
+  // Below 55536 so that the bus port fits; ports from free_loopback_port's range otherwise.
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> pick(10000, 30000);
+  for (int i = 0; i < 500; ++i) {
+    const int port = pick(random);
+    if (can_bind_loopback(port) && can_bind_loopback(port + 10000)) return port;
+  }
+  throw std::runtime_error(
+      "no free port pair (port, port + 10000) for a cluster node on 127.0.0.1");
+}
+
+RedisCluster::RedisCluster(Options options) : options_(std::move(options)) {
+  const int count = options_.masters * (1 + options_.replicas_per_master);
+  std::vector<std::string> args = options_.extra_args;
+  args.insert(args.end(), {"--cluster-node-timeout", std::to_string(options_.node_timeout_ms)});
+  if (!options_.password.empty()) args.insert(args.end(), {"--masterauth", options_.password});
+  for (int i = 0; i < count; ++i) {
+    nodes_.push_back(std::make_unique<RedisServer>(
+        RedisServer::Options{.password = options_.password,
+                             .extra_args = args,
+                             .port = free_cluster_port(),
+                             .role = RedisServer::Options::Role::cluster_node}));
+  }
+  std::vector<std::string> create = {"create"};
+  for (const auto& node : nodes_) create.push_back(fmt::format("127.0.0.1:{}", node->port()));
+  create.insert(create.end(), {"--cluster-replicas", std::to_string(options_.replicas_per_master),
+                               "--cluster-yes"});
+  const ToolRun made = cluster_tool(create);
+  if (made.status != 0)
+    throw std::runtime_error("redis-cli --cluster create failed:\n" + made.output);
+  if (!wait_until_ok(std::chrono::seconds(30)))
+    throw std::runtime_error("the cluster did not reach cluster_state:ok within 30 s");
+}
+
+std::string RedisCluster::seed_url() const {
+  const std::string auth = options_.password.empty() ? "" : ":" + options_.password + "@";
+  std::string hosts;
+  for (const auto& node : nodes_) {
+    hosts += fmt::format("{}127.0.0.1:{}", hosts.empty() ? "" : ",", node->port());
+  }
+  return fmt::format("redis://{}{}/0", auth, hosts);
+}
+
+ToolRun RedisCluster::cli(std::size_t index, const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {"redis-cli", "-h", "127.0.0.1", "-p",
+                                   std::to_string(nodes_.at(index)->port())};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_tool(argv, auth_environment(options_.password), std::chrono::seconds(10));
+}
+
+ToolRun RedisCluster::cluster_tool(const std::vector<std::string>& args,
+                                   std::chrono::milliseconds timeout) const {
+  std::vector<std::string> argv = {"redis-cli", "--cluster"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_tool(argv, auth_environment(options_.password), timeout);
+}
+
+bool RedisCluster::wait_until_ok(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all_ok = true;
+    for (std::size_t i = 0; i < nodes_.size() && all_ok; ++i) {
+      if (!nodes_[i]->running()) continue;
+      all_ok = cli(i, {"CLUSTER", "INFO"}).output.find("cluster_state:ok") != std::string::npos;
+    }
+    if (all_ok && cluster_tool({"check", fmt::format("127.0.0.1:{}", nodes_[0]->port())},
+                               std::chrono::seconds(10))
+                          .output.find("[OK] All 16384 slots covered") != std::string::npos)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+std::optional<std::size_t> RedisCluster::index_of_port(int port) const {
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i]->port() == port) return i;
+  return std::nullopt;
+}
+
+std::optional<std::size_t> RedisCluster::master_of_slot(int slot) const {
+  // CLUSTER NODES: "<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slots>..."
+  // with slots as "0-5460" or "5461" (and "[...]" for slots being migrated, skipped here).
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i]->running()) continue;
+    std::istringstream lines(cli(i, {"CLUSTER", "NODES"}).output);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::string id, address, flags, skipped;
+      words >> id >> address >> flags;
+      if (flags.find("master") == std::string::npos || flags.find("fail") != std::string::npos)
+        continue;
+      for (int k = 0; k < 5; ++k) words >> skipped;
+      for (std::string range; words >> range;) {
+        if (range.starts_with('[')) continue;
+        const auto dash = range.find('-');
+        const int first = std::stoi(range.substr(0, dash));
+        const int last = dash == std::string::npos ? first : std::stoi(range.substr(dash + 1));
+        if (first <= slot && slot <= last) {
+          const auto colon = address.find(':');
+          return index_of_port(std::stoi(address.substr(colon + 1)));
+        }
+      }
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace poolkit::local
