@@ -159,4 +159,80 @@ std::optional<std::size_t> RedisCluster::master_of_slot(int slot) const {
   return std::nullopt;
 }
 
+
+RedisSentinelSet::RedisSentinelSet(Options options) : options_(std::move(options)) {
+  std::vector<std::string> auth;
+  if (!options_.password.empty()) auth = {"--masterauth", options_.password};
+  data_.push_back(std::make_unique<RedisServer>(
+      RedisServer::Options{.password = options_.password, .extra_args = auth}));
+  std::vector<std::string> replica_args = auth;
+  replica_args.insert(replica_args.end(),
+                      {"--replicaof", "127.0.0.1", std::to_string(data_[0]->port())});
+  data_.push_back(std::make_unique<RedisServer>(
+      RedisServer::Options{.password = options_.password, .extra_args = replica_args}));
+  const std::string& name = options_.master_name;
+  std::vector<std::string> config = {
+      fmt::format("sentinel monitor {} 127.0.0.1 {} 2", name, data_[0]->port()),
+      fmt::format("sentinel down-after-milliseconds {} {}", name, options_.down_after_ms),
+      fmt::format("sentinel failover-timeout {} 5000", name),
+      fmt::format("sentinel parallel-syncs {} 1", name)};
+  if (!options_.password.empty())
+    config.push_back(fmt::format("sentinel auth-pass {} {}", name, options_.password));
+  for (int i = 0; i < 3; ++i) {
+    sentinels_.push_back(std::make_unique<RedisServer>(RedisServer::Options{
+        .role = RedisServer::Options::Role::sentinel, .sentinel_config = config}));
+  }
+  if (!wait_until_ready(std::chrono::seconds(30)))
+    throw std::runtime_error("the sentinels did not see the replica and each other within 30 s");
+}
+
+std::string RedisSentinelSet::sentinels_url() const {
+  std::string hosts;
+  for (const auto& sentinel : sentinels_)
+    hosts += fmt::format("{}127.0.0.1:{}", hosts.empty() ? "" : ",", sentinel->port());
+  return "redis://" + hosts;
+}
+
+ToolRun RedisSentinelSet::sentinel_cli(std::size_t index,
+                                       const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {"redis-cli", "-h", "127.0.0.1", "-p",
+                                   std::to_string(sentinels_.at(index)->port())};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_tool(argv, {}, std::chrono::seconds(10));
+}
+
+std::optional<int> RedisSentinelSet::master_port_seen_by(std::size_t index) const {
+  std::istringstream lines(
+      sentinel_cli(index, {"SENTINEL", "get-master-addr-by-name", options_.master_name}).output);
+  std::string host, port;
+  if (!std::getline(lines, host) || !std::getline(lines, port)) return std::nullopt;
+  try {
+    return std::stoi(port);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+bool RedisSentinelSet::wait_until_ready(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool ready = true;
+    for (std::size_t i = 0; i < sentinels_.size() && ready; ++i) {
+      const std::string master =
+          sentinel_cli(i, {"SENTINEL", "master", options_.master_name}).output;
+      // The reply lists field names and values on alternate lines.
+      const auto field = [&master](const std::string& name) {
+        const auto at = master.find(name + "\n");
+        if (at == std::string::npos) return std::string();
+        const auto start = at + name.size() + 1;
+        return master.substr(start, master.find('\n', start) - start);
+      };
+      ready = field("num-slaves") == "1" && field("num-other-sentinels") == "2";
+    }
+    if (ready) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
 }  // namespace poolkit::local

@@ -62,4 +62,38 @@ class RedisCluster {
   std::vector<std::unique_ptr<RedisServer>> nodes_;
 };
 
+// A master, one replica of it, and three sentinels watching it under one name (quorum 2,
+// down-after-milliseconds 1000): a failover completes a few seconds after the master dies.
+class RedisSentinelSet {
+ public:
+  struct Options {
+    std::string master_name = "mymaster";
+    std::string password{};  // the data nodes' (requirepass, masterauth, sentinel auth-pass)
+    int down_after_ms = 1000;
+  };
+  explicit RedisSentinelSet(Options options);
+  RedisSentinelSet() : RedisSentinelSet(Options{}) {}
+
+  RedisServer& master() { return *data_.at(0); }
+  RedisServer& replica() { return *data_.at(1); }
+  RedisServer& sentinel(std::size_t index) { return *sentinels_.at(index); }
+  std::size_t sentinel_count() const noexcept { return sentinels_.size(); }
+  const std::string& master_name() const noexcept { return options_.master_name; }
+  // redis://127.0.0.1:s1,127.0.0.1:s2,127.0.0.1:s3 — the sentinels, as seeds (no password:
+  // the sentinels need none).
+  std::string sentinels_url() const;
+  // The port the sentinel at `index` names as the master now, from get-master-addr-by-name.
+  std::optional<int> master_port_seen_by(std::size_t index) const;
+  // True once the replica is linked to the master and every sentinel knows the replica and
+  // the other sentinels: only then do the sentinels agree to fail over.
+  bool wait_until_ready(std::chrono::milliseconds timeout);
+
+ private:
+  ToolRun sentinel_cli(std::size_t index, const std::vector<std::string>& args) const;
+
+  Options options_;
+  std::vector<std::unique_ptr<RedisServer>> data_;  // [0] the first master, [1] its replica
+  std::vector<std::unique_ptr<RedisServer>> sentinels_;
+};
+
 }  // namespace poolkit::local

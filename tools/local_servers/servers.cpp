@@ -47,7 +47,10 @@ void RedisServer::append_role_arguments(std::vector<std::string>& argv) const {
     case Options::Role::sentinel: {
       // A Sentinel rewrites its own configuration file, which must come first on the line.
       const auto config = dir_.path() / "sentinel.conf";
-      if (!std::filesystem::exists(config)) std::ofstream(config) << "";
+      if (!std::filesystem::exists(config)) {
+        std::ofstream file(config);
+        for (const std::string& line : options_.sentinel_config) file << line << "\n";
+      }
       argv.insert(argv.begin() + 1, config.string());
       argv.emplace_back("--sentinel");
       return;

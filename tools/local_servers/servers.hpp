@@ -30,6 +30,7 @@ class RedisServer {
     std::optional<ServerTls> tls{};         // set: TLS only (rediss://) on the port
     // A cluster node (cluster-enabled, its nodes file in the scratch folder) or a Sentinel.
     enum class Role { standalone, cluster_node, sentinel } role = Role::standalone;
+    std::vector<std::string> sentinel_config{};  // Role::sentinel: lines of its config file
   };
   explicit RedisServer(Options options);
   RedisServer() : RedisServer(Options{}) {}

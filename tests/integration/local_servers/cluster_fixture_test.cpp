@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "local_servers/redis_cluster.hpp"
 
@@ -27,4 +29,20 @@ TEST(LocalRedisCluster, SixNodesCoverEverySlotWithOneReplicaPerMaster) {
   EXPECT_NE(cluster.cli(*bar_owner, {"SET", "foo", "1"}).output.find("MOVED 12182"),
             std::string::npos);
   EXPECT_EQ(cluster.seed_url().find(secret), 9u) << "the seed URL carries the password";
+}
+
+// The sentinels fail the master over to its replica when it dies, as the Sentinel tests need.
+TEST(LocalRedisSentinel, SentinelsFailOverToTheReplicaWhenTheMasterDies) {
+  const char* secret = std::getenv("POOLKIT_TEST_SECRET");
+  ASSERT_NE(secret, nullptr);
+  poolkit::local::RedisSentinelSet set({.password = secret});
+  ASSERT_EQ(set.master_port_seen_by(0), set.master().port());
+  set.master().kill();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::optional<int> seen;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (seen = set.master_port_seen_by(1)) != set.replica().port()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(seen, set.replica().port()) << "no failover within 30 s";
 }
