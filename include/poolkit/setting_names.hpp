@@ -44,6 +44,10 @@ inline constexpr std::string_view kRedisSslCertfile = "REDIS_SSL_CERTFILE";
 inline constexpr std::string_view kRedisSslKeyfile = "REDIS_SSL_KEYFILE";
 inline constexpr std::string_view kRedisSslCertReqs = "REDIS_SSL_CERT_REQS";
 inline constexpr std::string_view kRedisSslCheckHostname = "REDIS_SSL_CHECK_HOSTNAME";
+inline constexpr std::string_view kRedisMode = "REDIS_MODE";
+inline constexpr std::string_view kRedisReadFrom = "REDIS_READ_FROM";
+inline constexpr std::string_view kRedisSentinelMaster = "REDIS_SENTINEL_MASTER";
+inline constexpr std::string_view kRedisSentinelPassword = "REDIS_SENTINEL_PASSWORD";
 
 // Async HTTP (the aiohttp role: the async client, poolkit::http::AsyncClient)
 inline constexpr std::string_view kAiohttpPoolLimit = "AIOHTTP_POOL_LIMIT";
@@ -103,6 +107,10 @@ inline constexpr std::array kAll{
     kRedisSslKeyfile,
     kRedisSslCertReqs,
     kRedisSslCheckHostname,
+    kRedisMode,
+    kRedisReadFrom,
+    kRedisSentinelMaster,
+    kRedisSentinelPassword,
     kAiohttpPoolLimit,
     kAiohttpLimitPerHost,
     kAiohttpTimeoutTotal,

@@ -140,6 +140,11 @@ struct MongoSettings {
   std::vector<std::string> compressors;  // in order of preference
 };
 
+// REDIS_MODE (SPEC §4).
+enum class RedisMode { standalone, cluster, sentinel };
+// REDIS_READ_FROM: where read-only commands go in cluster and sentinel mode.
+enum class RedisReadFrom { master, replica, replica_preferred };
+
 struct RedisSettings {
   // TLS, for rediss:// URLs: REDIS_SSL_* (the URL's ssl_* query options win over these).
   TlsOptions tls{};
@@ -152,6 +157,10 @@ struct RedisSettings {
   int retry_attempts{};
   std::optional<std::string> client_name;  // nullopt: the process name
   std::size_t max_reply_bytes{};           // largest reply; also bounds bulk strings and arrays
+  RedisMode mode = RedisMode::standalone;
+  RedisReadFrom read_from = RedisReadFrom::master;
+  std::optional<std::string> sentinel_master;    // required in sentinel mode
+  std::optional<std::string> sentinel_password;  // secret; nullopt: the sentinels need none
 };
 
 struct HttpResilienceSettings {

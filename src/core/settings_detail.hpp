@@ -59,6 +59,10 @@ std::size_t max_socket_path_bytes() noexcept;
 // judgment for settings validation and redis::make_endpoint (settings built in code), so
 // config, check, bench and demo refuse the same URLs with the same words. Never quotes a secret.
 std::string redis_url_problem(const Url& url);
+// Whether REDIS_URL's hosts suit REDIS_MODE: several hosts only in cluster mode (seed nodes) and
+// sentinel mode (the sentinels); no unix:// socket there. Empty when they do. A cross-setting
+// judgement, made by the settings loader and by clients built from settings in code.
+std::string redis_hosts_problem(const Url& url, RedisMode mode);
 // The database a Redis URL accepted by redis_url_problem selects: ?db= wins over the path, as
 // redis-py does; 0 when neither names one.
 int redis_database(const Url& url);

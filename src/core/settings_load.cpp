@@ -188,6 +188,7 @@ class Loader {
     check_tls_files();
     warn_about_verification_off();
     check_metrics_exposure();
+    check_redis_topology();
     check_given_names();
     count_unlisted(result_.errors, unlisted_errors_, "error");
     count_unlisted(result_.warnings, unlisted_warnings_, "warning");
@@ -425,6 +426,30 @@ class Loader {
     const auto value = values_.find(name);
     if (value == values_.end()) return nullptr;
     return std::get_if<std::string>(&value->second);
+  }
+
+  // SPEC §4: REDIS_URL's hosts must suit REDIS_MODE, and sentinel mode needs the master's name.
+  void check_redis_topology() {
+    const std::string* mode_word = text_value(setting::kRedisMode);
+    const RedisMode mode = mode_word == nullptr || *mode_word == "standalone"
+                               ? RedisMode::standalone
+                           : *mode_word == "cluster" ? RedisMode::cluster
+                                                     : RedisMode::sentinel;
+    if (const auto url = values_.find(setting::kRedisUrl); url != values_.end()) {
+      if (const Url* parsed = std::get_if<Url>(&url->second)) {
+        if (std::string problem = detail::redis_hosts_problem(*parsed, mode); !problem.empty()) {
+          error(setting::kRedisUrl,
+                fmt::format("{} ({}): {}", setting::kRedisUrl,
+                            shorten_value(*result_.find(setting::kRedisUrl)->display), problem));
+        }
+      }
+    }
+    if (mode == RedisMode::sentinel && text_value(setting::kRedisSentinelMaster) == nullptr) {
+      error(setting::kRedisSentinelMaster,
+            fmt::format("{}=sentinel needs {}, the name the sentinels monitor the master under "
+                        "(e.g. mymaster)",
+                        setting::kRedisMode, setting::kRedisSentinelMaster));
+    }
   }
 
   // A wildcard address serves /metrics and /healthz to every network the host is on.

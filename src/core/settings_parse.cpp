@@ -359,8 +359,7 @@ std::string redis_url_problem(const Url& url) {
     return "rediss:// needs TLS, and TLS is not supported yet; use redis:// over a trusted "
            "network or a unix:// socket";
   }
-  if ((url.scheme != "redis" && url.scheme != "unix") ||
-      (url.scheme == "redis" && url.hosts.size() != 1)) {
+  if (url.scheme != "redis" && url.scheme != "unix") {
     return "it must be redis://host:port/db or unix:///path.sock?db=N";
   }
   if (url.scheme == "unix" && url.path.size() > max_socket_path_bytes()) {
@@ -378,6 +377,23 @@ std::string redis_url_problem(const Url& url) {
   if (!url.username.empty() && !url.password && !url.query_value("password")) {
     return "it names a user but no password: Redis needs both (redis://user:password@host/0); "
            "for a password alone write redis://:password@host/0";
+  }
+  return {};
+}
+
+std::string redis_hosts_problem(const Url& url, RedisMode mode) {
+  if (mode == RedisMode::standalone && url.hosts.size() > 1) {
+    return fmt::format(
+        "it lists {} hosts, but {} is standalone, which talks to one server: list several hosts "
+        "only with {}=cluster (seed nodes) or {}=sentinel (the sentinels), or keep one host",
+        url.hosts.size(), setting::kRedisMode, setting::kRedisMode, setting::kRedisMode);
+  }
+  if (mode != RedisMode::standalone && url.scheme == "unix") {
+    return fmt::format(
+        "a unix:// socket reaches one server, but {} is {}: give the {} as "
+        "redis://host:port,host:port",
+        setting::kRedisMode, mode == RedisMode::cluster ? "cluster" : "sentinel",
+        mode == RedisMode::cluster ? "seed nodes" : "sentinels");
   }
   return {};
 }

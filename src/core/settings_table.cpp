@@ -38,6 +38,10 @@ constexpr std::array<std::string_view, 2> kMongoSchemes{"mongodb", "mongodb+srv"
 // rediss:// is refused with its reason (no TLS yet) until TLS lands.
 constexpr std::array<std::string_view, 2> kRedisSchemes{"redis", "unix"};
 // redis-py's ssl_cert_reqs words; "optional" is read as "required", as Python does for clients.
+// SPEC §4: one server, a Redis Cluster (REDIS_URL lists seed nodes), or a master found through
+// Sentinel (REDIS_URL lists the sentinels).
+constexpr std::array<std::string_view, 3> kRedisModes{"standalone", "cluster", "sentinel"};
+constexpr std::array<std::string_view, 3> kRedisReadFrom{"master", "replica", "replica_preferred"};
 constexpr std::array<std::string_view, 3> kCertRequirements{"required", "optional", "none"};
 // The conventions Python and curl users already rely on, in the order requests reads them.
 constexpr std::array<std::string_view, 4> kCaBundleFallbacks{"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
@@ -140,8 +144,10 @@ constexpr std::array kSettingSpecs{
                 .kind = url,
                 .choices = kRedisSchemes,
                 .secret = true,
-                .help = "redis://[user:pass@]host:6379/0 or unix:///path.sock?db=0; "
-                        "unset disables the Redis layer"},
+                .help =
+                    "redis://[user:pass@]host:6379/0 or unix:///path.sock?db=0; "
+                    "several hosts (redis://h1:p1,h2:p2/0) only in cluster mode (seed nodes) or "
+                    "sentinel mode (the sentinels); unset disables the Redis layer"},
     SettingSpec{.name = setting::kRedisMaxConnections,
                 .layer = Layer::redis,
                 .kind = count,
@@ -149,7 +155,8 @@ constexpr std::array kSettingSpecs{
                 .valid = kAnySize,
                 .recommended = ValueRange{50, 200},
                 .profile_values = {"20", "75", "100"},
-                .help = "most connections; callers beyond it wait (bounded)"},
+                .help = "most connections; callers beyond it wait (bounded). In cluster mode "
+                        "the bound of each node's pool (as redis-py's RedisCluster)"},
     SettingSpec{.name = setting::kRedisConnectTimeout,
                 .layer = Layer::redis,
                 .kind = seconds,
@@ -219,6 +226,33 @@ constexpr std::array kSettingSpecs{
                 .kind = boolean,
                 .default_value = "true",
                 .help = "rediss://: check the certificate's name against the URL's host"},
+    SettingSpec{.name = setting::kRedisMode,
+                .layer = Layer::redis,
+                .kind = choice,
+                .default_value = "standalone",
+                .choices = kRedisModes,
+                .help =
+                    "standalone (one server), cluster (the URL lists seed nodes; the connection "
+                    "bound applies to each node) or sentinel (the URL lists the sentinels)"},
+    SettingSpec{.name = setting::kRedisReadFrom,
+                .layer = Layer::redis,
+                .kind = choice,
+                .default_value = "master",
+                .choices = kRedisReadFrom,
+                .help = "where read-only commands go in cluster and sentinel mode: master, "
+                        "replica, or replica_preferred (a replica when one is reachable); writes "
+                        "always go to masters"},
+    SettingSpec{.name = setting::kRedisSentinelMaster,
+                .layer = Layer::redis,
+                .kind = token,
+                .help = "sentinel mode: the name the sentinels monitor the master under, e.g. "
+                        "mymaster (required there)"},
+    SettingSpec{.name = setting::kRedisSentinelPassword,
+                .layer = Layer::redis,
+                .kind = text,
+                .secret = true,
+                .help = "sentinel mode: the sentinels' password, when it differs from the data "
+                        "nodes' (unset: the sentinels need none)"},
 
     // --- Async HTTP (the aiohttp role) ----------------------------------------------------
     SettingSpec{.name = setting::kAiohttpPoolLimit,

@@ -63,6 +63,19 @@ MongoSettings mongo_settings(const ValueReader& read) {
   return mongo;
 }
 
+// The table's choices are the only words that reach here.
+RedisMode redis_mode_of(std::string_view word) {
+  if (word == "cluster") return RedisMode::cluster;
+  if (word == "sentinel") return RedisMode::sentinel;
+  return RedisMode::standalone;
+}
+
+RedisReadFrom read_from_of(std::string_view word) {
+  if (word == "replica") return RedisReadFrom::replica;
+  if (word == "replica_preferred") return RedisReadFrom::replica_preferred;
+  return RedisReadFrom::master;
+}
+
 RedisSettings redis_settings(const ValueReader& read) {
   RedisSettings redis;
   redis.url = read.url(setting::kRedisUrl);
@@ -80,6 +93,10 @@ RedisSettings redis_settings(const ValueReader& read) {
   redis.tls.key_file = read.text(setting::kRedisSslKeyfile);
   redis.tls.verify_peer = read.text(setting::kRedisSslCertReqs) != "none";
   redis.tls.verify_hostname = read.flag(setting::kRedisSslCheckHostname);
+  redis.mode = redis_mode_of(read.text(setting::kRedisMode).value_or("standalone"));
+  redis.read_from = read_from_of(read.text(setting::kRedisReadFrom).value_or("master"));
+  redis.sentinel_master = read.text(setting::kRedisSentinelMaster);
+  redis.sentinel_password = read.text(setting::kRedisSentinelPassword);
   return redis;
 }
 

@@ -181,8 +181,12 @@ void check_scheme_rules(const Url& url, std::string_view host_part) {
     }
     return;
   }
-  if (url.scheme != "mongodb" && url.hosts.size() != 1) {
-    reject("only mongodb:// URLs may list several hosts");
+  // A Redis URL may list a cluster's seed nodes or the sentinels; whether the chosen REDIS_MODE
+  // takes several is the settings' judgement (redis_hosts_problem), not the parser's.
+  const bool may_list_hosts =
+      url.scheme == "mongodb" || url.scheme == "redis" || url.scheme == "rediss";
+  if (!may_list_hosts && url.hosts.size() != 1) {
+    reject("only mongodb://, redis:// and rediss:// URLs may list several hosts");
   }
 }
 

@@ -249,10 +249,11 @@ TEST(SettingsTable, EveryDefaultAndProfileValueIsValid) {
   }
 }
 
-TEST(SettingsTable, EveryRowHasHelpAndOnlyUrlsAreSecret) {
+TEST(SettingsTable, EveryRowHasHelpAndOnlyUrlsAndPasswordsAreSecret) {
   for (const SettingSpec& spec : setting_specs()) {
     EXPECT_FALSE(spec.help.empty()) << spec.name;
-    EXPECT_EQ(spec.secret, spec.kind == ValueKind::url) << spec.name;
+    EXPECT_EQ(spec.secret, spec.kind == ValueKind::url || spec.name.ends_with("_PASSWORD"))
+        << spec.name;
   }
 }
 
@@ -277,6 +278,10 @@ TEST(SettingsTable, CoversEveryVariableOfTheSpecification) {
                            "REDIS_RETRY_ATTEMPTS",
                            "REDIS_CLIENT_NAME",
                            "REDIS_MAX_REPLY_BYTES",
+                           "REDIS_MODE",
+                           "REDIS_SENTINEL_MASTER",
+                           "REDIS_SENTINEL_PASSWORD",
+                           "REDIS_READ_FROM",
                            "HTTP_MAX_RESPONSE_BYTES",
                            "AIOHTTP_POOL_LIMIT",
                            "AIOHTTP_LIMIT_PER_HOST",

@@ -146,7 +146,7 @@ INSTANTIATE_TEST_SUITE_P(
         RejectedUrl{"BadPercentEncoding", "redis://u:" + kSecret + "%zz@h/0",
                     "invalid percent-encoding"},
         RejectedUrl{"Fragment", "redis://u:ab#" + kSecret + "@h/0", "contains '#'"},
-        RejectedUrl{"SeveralRedisHosts", "redis://h1,h2/0", "only mongodb:// URLs"},
+        RejectedUrl{"SeveralHttpHosts", "http://h1,h2/", "only mongodb://, redis:// and rediss://"},
         RejectedUrl{"SrvWithPort", "mongodb+srv://cluster.example.net:27017/db",
                     "exactly one host name and no port"},
         RejectedUrl{"SrvWithSeveralHosts", "mongodb+srv://a.example.net,b.example.net/db",
