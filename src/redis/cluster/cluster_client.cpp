@@ -1,0 +1,471 @@
+// ClusterClient: the slot map, and one command routed to its slot's owner with the cluster's
+// redirects and retries (include/poolkit/redis_cluster.hpp says what is followed and retried).
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "../../core/settings_detail.hpp"
+#include "cluster_impl.hpp"
+#include "poolkit/error.hpp"
+#include "poolkit/setting_names.hpp"
+
+namespace poolkit::redis {
+namespace {
+
+using detail::ClusterNode;
+using detail::NodeAddress;
+
+constexpr std::string_view kAsking = "ASKING";
+
+// Commands counted by name in upper case; anything else as OTHER, so callers cannot grow the
+// metrics without bound.
+std::string metric_name(std::span<const Arg> args) {
+  const std::string_view name = args.empty() ? std::string_view() : args.front().view();
+  if (name.empty() || name.size() > 24) return "OTHER";
+  std::string upper;
+  for (const char c : name) {
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.';
+    if (!letter) return "OTHER";
+    upper += c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
+  }
+  return upper;
+}
+
+// A failure of the node rather than of the command: the map may be stale (a failover, a node
+// gone), so it is refreshed and the command may go elsewhere.
+bool is_node_failure(const Error& error) {
+  return error.code() == ErrorCode::connect || error.code() == ErrorCode::timeout ||
+         error.code() == ErrorCode::pool_cleared;
+}
+
+RedisSettings settings_of_url(std::string_view text, const Options& node) {
+  RedisSettings settings;
+  settings.url = parse_url(text);
+  settings.mode = RedisMode::cluster;
+  settings.max_connections = node.max_connections;
+  settings.connect_timeout = node.connect_timeout;
+  settings.socket_timeout = node.socket_timeout;
+  settings.health_check_interval = node.health_check_interval;
+  settings.wait_timeout = node.wait_timeout;
+  settings.retry_attempts = node.retry_attempts;
+  settings.client_name = node.client_name;
+  settings.max_reply_bytes = node.max_reply_bytes;
+  return settings;
+}
+
+std::vector<NodeAddress> seeds_of(const RedisSettings& settings) {
+  if (!settings.url) {
+    throw ConfigError(
+        fmt::format("{} is not set: list the cluster's seed nodes, e.g. "
+                    "redis://127.0.0.1:7000,127.0.0.1:7001",
+                    setting::kRedisUrl));
+  }
+  const Url& url = *settings.url;
+  std::string problem = poolkit::detail::redis_url_problem(url);
+  if (problem.empty()) problem = poolkit::detail::redis_hosts_problem(url, RedisMode::cluster);
+  if (problem.empty() && settings.mode == RedisMode::sentinel) {
+    problem = fmt::format("{} is sentinel: a ClusterClient needs a cluster's seed nodes",
+                          setting::kRedisMode);
+  }
+  if (!problem.empty()) {
+    throw ConfigError(fmt::format("{} ({}): {}", setting::kRedisUrl, url.redacted(), problem));
+  }
+  std::vector<NodeAddress> seeds;
+  for (const UrlHost& host : url.hosts) seeds.push_back({host.name, host.port.value_or(6379)});
+  return seeds;
+}
+
+}  // namespace
+
+ClusterClient::Impl::Impl(RedisSettings seeds_settings, ClusterOptions cluster_options)
+    : node_settings(std::move(seeds_settings)),
+      node_options(Options::from(node_settings, cluster_options.node)),
+      options(std::move(cluster_options)),
+      retry_budget(options.retry_budget.count() > 0 ? options.retry_budget
+                                                    : node_options.socket_timeout),
+      seeds(seeds_of(node_settings)),
+      seeds_text(node_settings.url->redacted()),
+      map(std::make_shared<const detail::SlotMap>()) {
+  // Each node's client talks to that one node.
+  node_settings.mode = RedisMode::standalone;
+}
+
+std::shared_ptr<const detail::SlotMap> ClusterClient::Impl::current_map() const {
+  const std::lock_guard lock(map_mutex);
+  return map;
+}
+
+std::shared_ptr<ClusterNode> ClusterClient::Impl::node_at(const NodeAddress& address) {
+  const std::lock_guard lock(map_mutex);
+  auto& node = registry[address];
+  if (!node) {
+    RedisSettings settings = node_settings;
+    settings.url = detail::url_for_node(*node_settings.url, address);
+    node = std::make_shared<ClusterNode>(address, std::move(settings), node_options);
+  }
+  return node;
+}
+
+void ClusterClient::Impl::refresh(bool force) {
+  const std::lock_guard refreshing(refresh_mutex);
+  const auto started = Clock::now();
+  if (!force && started - last_refresh < options.min_refresh_interval) return;
+  // Masters first (they know the map best), then replicas, then the seeds.
+  std::vector<NodeAddress> candidates;
+  const auto add = [&](const NodeAddress& address) {
+    if (std::find(candidates.begin(), candidates.end(), address) == candidates.end()) {
+      candidates.push_back(address);
+    }
+  };
+  const auto old_map = current_map();
+  for (const auto& shard : old_map->shards()) add(shard.master->address());
+  for (const auto& shard : old_map->shards()) {
+    for (const auto& replica : shard.replicas) add(replica->address());
+  }
+  for (const NodeAddress& seed : seeds) add(seed);
+
+  std::string last_error = "no node to ask";
+  for (const NodeAddress& candidate : candidates) {
+    if (closed) throw PoolClosedError(Backend::redis, "the Redis Cluster client is closed");
+    std::vector<detail::ShardInfo> shards;
+    try {
+      Client& client = node_at(candidate)->client();
+      try {
+        shards = detail::parse_cluster_shards(client.command("CLUSTER", "SHARDS"), candidate.host);
+      } catch (const ServerError&) {  // before Redis 7: no CLUSTER SHARDS
+        shards = detail::parse_cluster_slots(client.command("CLUSTER", "SLOTS"), candidate.host);
+      }
+    } catch (const Error& error) {
+      last_error = fmt::format("{}: {}", candidate.text(), error.what());
+      continue;
+    }
+    if (shards.empty()) continue;  // a node that has not joined yet knows no slots
+    auto fresh = std::make_shared<detail::SlotMap>();
+    std::set<NodeAddress> listed;
+    for (const detail::ShardInfo& info : shards) {
+      detail::Shard shard{node_at(info.master), {}};
+      listed.insert(info.master);
+      for (const NodeAddress& replica : info.replicas) {
+        shard.replicas.push_back(node_at(replica));
+        listed.insert(replica);
+      }
+      fresh->add(std::move(shard), info.slots);
+    }
+    const std::lock_guard lock(map_mutex);
+    map = std::move(fresh);
+    // Nodes gone from the map leave the registry; their pools close once no call holds them.
+    std::erase_if(registry, [&](const auto& entry) { return !listed.contains(entry.first); });
+    last_refresh = Clock::now();
+    refreshes.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  last_refresh = Clock::now();  // a cluster that does not answer is not asked again at once
+  throw ConnectError(Backend::redis,
+                     fmt::format("no node of the Redis Cluster at {} gave its slot map (CLUSTER "
+                                 "SHARDS / CLUSTER SLOTS); last: {}; check {}",
+                                 seeds_text, last_error, setting::kRedisUrl));
+}
+
+void ClusterClient::Impl::note_moved(std::uint16_t slot, const NodeAddress& target) {
+  moved.fetch_add(1, std::memory_order_relaxed);
+  auto node = node_at(target);
+  {
+    const std::lock_guard lock(map_mutex);
+    if (map->master_of(slot) != node) {
+      map = std::make_shared<const detail::SlotMap>(map->with_slot_moved(slot, std::move(node)));
+    }
+  }
+  // One MOVED usually means more slots moved (a reshard): read the whole map, rate-limited.
+  try {
+    refresh(false);
+  } catch (const Error&) {
+    // The slot's new owner is known; the next refresh may do better.
+  }
+}
+
+Reply ClusterClient::Impl::send(ClusterNode& node, std::span<const Arg> args, bool asking,
+                                bool& entered) {
+  Reply reply;
+  node.client().with_connection([&](Connection& connection) {
+    entered = true;
+    // ASKING holds for the next command on this connection only: both go in one write.
+    if (asking) connection.append(std::vector<Arg>{kAsking});
+    connection.append(args);
+    connection.flush();
+    if (asking) connection.read_reply();  // OK
+    reply = connection.read_reply();
+  });
+  return reply;
+}
+
+std::vector<Reply> ClusterClient::Impl::send_batch(
+    ClusterNode& node, const std::vector<std::vector<std::string>>& commands, bool& entered) {
+  std::vector<Reply> replies;
+  node.client().with_connection([&](Connection& connection) {
+    entered = true;
+    for (const auto& words : commands) {
+      const std::vector<Arg> args(words.begin(), words.end());
+      connection.append(args);
+    }
+    connection.flush();
+    replies.clear();
+    for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(connection.read_reply());
+  });
+  return replies;
+}
+
+Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<std::uint16_t> slot,
+                                      Start start) {
+  if (closed) throw PoolClosedError(Backend::redis, "the Redis Cluster client is closed");
+  const auto deadline = Clock::now() + retry_budget;
+  int redirects = start.redirects_used;
+  std::vector<std::string> visited;
+  std::shared_ptr<ClusterNode> target = std::move(start.node);
+  bool asking = start.asking;
+  for (int attempt = 1;; ++attempt) {
+    if (!target) {
+      auto current = current_map();
+      if (current->shards().empty()) refresh(true), current = current_map();
+      target = slot ? current->master_of(*slot) : current->any_master();
+    }
+    // Waits before the next try when the budget allows it; false when it is spent.
+    const auto wait_more = [&] {
+      const auto pause = delay(attempt);
+      if (Clock::now() + pause >= deadline) return false;
+      std::this_thread::sleep_for(pause);
+      return true;
+    };
+    if (!target) {  // no shard serves the slot now (a failover in progress)
+      try_again.fetch_add(1, std::memory_order_relaxed);
+      if (!wait_more()) {
+        throw ServerError(Backend::redis,
+                          fmt::format("CLUSTERDOWN no node of the Redis Cluster at {} serves "
+                                      "slot {} (the map was read {} times)",
+                                      seeds_text, slot.value_or(0), refreshes.load()),
+                          true);
+      }
+      try {
+        refresh(false);
+      } catch (const Error&) {
+      }
+      continue;
+    }
+    if (visited.empty() || visited.back() != target->address().text()) {
+      visited.push_back(target->address().text());
+    }
+    bool entered = false;
+    Reply reply;
+    try {
+      reply = send(*target, args, asking, entered);
+    } catch (const Error& error) {
+      if (!is_node_failure(error)) throw;
+      node_failures.fetch_add(1, std::memory_order_relaxed);
+      try {
+        refresh(false);
+      } catch (const Error&) {
+      }
+      // As redis::Client: a command that may have been written is repeated only if idempotent.
+      if ((entered && !is_idempotent(args)) || !wait_more()) throw;
+      target.reset();
+      asking = false;
+      continue;
+    }
+    asking = false;
+    if (!reply.is_error()) return reply;
+    const std::string& text = reply.error_text();
+    if (const auto redirect = detail::parse_redirect(text, target->address().host)) {
+      if (++redirects > options.max_redirects) {
+        throw ServerError(
+            Backend::redis,
+            fmt::format("gave up on slot {} of the Redis Cluster after {} redirects (MOVED/ASK) "
+                        "through {}: the slot keeps moving; retry later, or raise "
+                        "ClusterOptions::max_redirects",
+                        redirect->slot, options.max_redirects, fmt::join(visited, " -> ")));
+      }
+      if (redirect->kind == detail::Redirect::Kind::moved) {
+        note_moved(redirect->slot, redirect->target);
+      } else {
+        asked.fetch_add(1, std::memory_order_relaxed);
+        asking = true;
+      }
+      target = node_at(redirect->target);
+      continue;
+    }
+    const bool not_master_any_more = text.starts_with("READONLY");  // a failed-over master
+    if (detail::is_retry_later(text) || not_master_any_more) {
+      try_again.fetch_add(1, std::memory_order_relaxed);
+      if (!wait_more()) return reply;
+      if (not_master_any_more || text.starts_with("CLUSTERDOWN")) {
+        try {
+          refresh(false);
+        } catch (const Error&) {
+        }
+      }
+      target.reset();
+      continue;
+    }
+    return reply;
+  }
+}
+
+void ClusterClient::Impl::throw_reply_error(const Reply& reply, std::span<const Arg> args,
+                                            const std::string& node) const {
+  throw ServerError(Backend::redis,
+                    fmt::format("{} (Redis Cluster {}, command {})", reply.error_text(), node,
+                                args.empty() ? "" : args.front().view()));
+}
+
+void ClusterClient::Impl::throw_cross_slot(std::span<const Arg> args, std::string_view why) const {
+  throw ServerError(
+      Backend::redis,
+      fmt::format("CROSSSLOT the keys of {} hash to several slots of the Redis Cluster at {}, "
+                  "and {}; nothing was sent. Give the keys one {{hash tag}} (e.g. {{user42}}.a, "
+                  "{{user42}}.b) so they share a slot",
+                  args.empty() ? "" : args.front().view(), seeds_text, why));
+}
+
+Reply ClusterClient::Impl::execute(std::span<const Arg> args) {
+  const auto started = Clock::now();
+  const std::string name = metric_name(args);
+  try {
+    const detail::CommandRouting routing = detail::route_of(args);
+    bool spans = false;
+    const auto slot = detail::common_slot(args, routing, spans);
+    Reply reply;
+    if (spans) {
+      if (routing.split == detail::SplitKind::none) {
+        throw_cross_slot(args,
+                         "this command is not split across slots (only MGET, MSET, DEL, "
+                         "UNLINK, EXISTS and TOUCH are)");
+      }
+      reply = execute_split(args, routing);
+    } else {
+      reply = run_routed(args, slot, {});
+      if (reply.is_error()) {
+        const auto owner = slot ? current_map()->master_of(*slot) : nullptr;
+        throw_reply_error(reply, args, owner ? owner->address().text() : seeds_text);
+      }
+    }
+    operations.record(name, "ok", Clock::now() - started);
+    return reply;
+  } catch (const Error& error) {
+    operations.record(name, to_string(error.code()), Clock::now() - started);
+    throw;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+ClusterClient::ClusterClient(std::string_view url, ClusterOptions options)
+    : ClusterClient(settings_of_url(url, options.node), options) {}
+
+ClusterClient::ClusterClient(const RedisSettings& settings, ClusterOptions options)
+    : impl_(std::make_unique<Impl>(settings, std::move(options))) {}
+
+ClusterClient::~ClusterClient() = default;
+
+Reply ClusterClient::command(std::span<const Arg> args) {
+  return impl_->execute(args);
+}
+
+Reply ClusterClient::command(std::span<const std::string> args) {
+  const std::vector<Arg> argv(args.begin(), args.end());
+  return impl_->execute(argv);
+}
+
+std::optional<std::string> ClusterClient::get(std::string_view key) {
+  return command("GET", key).as_optional_string();
+}
+
+bool ClusterClient::set(std::string_view key, std::string_view value, SetOptions options) {
+  std::vector<Arg> args{"SET", key, value};
+  if (options.ttl.count() > 0) {
+    const bool whole_seconds = options.ttl.count() % 1000 == 0;
+    args.emplace_back(whole_seconds ? "EX" : "PX");
+    args.emplace_back(whole_seconds ? options.ttl.count() / 1000 : options.ttl.count());
+  }
+  if (options.condition == SetCondition::if_not_exists) args.emplace_back("NX");
+  if (options.condition == SetCondition::if_exists) args.emplace_back("XX");
+  return !command(std::span<const Arg>(args)).is_nil();
+}
+
+long long ClusterClient::incr(std::string_view key, long long by) {
+  return (by == 1 ? command("INCR", key) : command("INCRBY", key, by)).as_integer();
+}
+
+long long ClusterClient::decr(std::string_view key, long long by) {
+  return (by == 1 ? command("DECR", key) : command("DECRBY", key, by)).as_integer();
+}
+
+bool ClusterClient::expire(std::string_view key, std::chrono::seconds ttl) {
+  return command("EXPIRE", key, ttl.count()).as_integer() == 1;
+}
+
+long long ClusterClient::ttl(std::string_view key) {
+  return command("TTL", key).as_integer();
+}
+
+bool ClusterClient::hset(std::string_view key, std::string_view field, std::string_view value) {
+  return command("HSET", key, field, value).as_integer() == 1;
+}
+
+std::optional<std::string> ClusterClient::hget(std::string_view key, std::string_view field) {
+  return command("HGET", key, field).as_optional_string();
+}
+
+long long ClusterClient::hincrby(std::string_view key, std::string_view field, long long by) {
+  return command("HINCRBY", key, field, by).as_integer();
+}
+
+void ClusterClient::refresh_topology() {
+  impl_->refresh(true);
+}
+
+std::string ClusterClient::master_address(std::uint16_t slot) const {
+  const auto node = impl_->current_map()->master_of(slot);
+  return node ? node->address().text() : std::string();
+}
+
+ClusterStats ClusterClient::stats() const {
+  ClusterStats stats;
+  const auto map = impl_->current_map();
+  const auto describe = [&](const ClusterNode& node, std::string role, std::size_t slots) {
+    ClusterNodeStats entry{node.address().text(), std::move(role), slots, false, {}};
+    if (const Client* client = node.opened()) {
+      entry.has_pool = true;
+      entry.client = client->stats();
+    }
+    stats.nodes.push_back(std::move(entry));
+  };
+  for (std::size_t i = 0; i < map->shards().size(); ++i) {
+    describe(*map->shards()[i].master, "master", map->slots_of(i));
+  }
+  for (const auto& shard : map->shards()) {
+    for (const auto& replica : shard.replicas) describe(*replica, "replica", 0);
+  }
+  stats.commands = impl_->operations.snapshot();
+  stats.topology_refreshes = impl_->refreshes.load();
+  stats.moved = impl_->moved.load();
+  stats.ask = impl_->asked.load();
+  stats.try_again = impl_->try_again.load();
+  stats.node_failures = impl_->node_failures.load();
+  stats.split_commands = impl_->split_commands.load();
+  return stats;
+}
+
+void ClusterClient::close() {
+  impl_->closed = true;
+  std::vector<std::shared_ptr<ClusterNode>> nodes;
+  {
+    const std::lock_guard lock(impl_->map_mutex);
+    for (const auto& [address, node] : impl_->registry) nodes.push_back(node);
+  }
+  for (const auto& node : nodes) {
+    if (node->opened() != nullptr) node->client().close();
+  }
+}
+
+}  // namespace poolkit::redis

@@ -1,0 +1,91 @@
+#pragma once
+// ClusterClient's state and its routing core, shared by cluster_client.cpp (single commands,
+// topology) and cluster_batches.cpp (pipelines, split multi-key commands, transactions).
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "command_keys.hpp"
+#include "poolkit/backoff.hpp"
+#include "poolkit/operation_stats.hpp"
+#include "poolkit/redis_cluster.hpp"
+#include "slot_map.hpp"
+
+namespace poolkit::redis {
+
+struct ClusterClient::Impl {
+  using Clock = std::chrono::steady_clock;
+
+  // Where a routed command starts: the slot's master, or a given node (after ASK, with ASKING).
+  struct Start {
+    std::shared_ptr<detail::ClusterNode> node;
+    bool asking = false;
+    int redirects_used = 0;
+  };
+
+  Impl(RedisSettings seeds, ClusterOptions options);
+
+  std::shared_ptr<const detail::SlotMap> current_map() const;
+  // The node at `address`, from the map or the registry, created when new (a MOVED/ASK target
+  // the map does not know yet).
+  std::shared_ptr<detail::ClusterNode> node_at(const detail::NodeAddress& address);
+  // Reads the slot map from the first node that answers (the map's nodes, then the seeds).
+  // Unless forced, does nothing when the last refresh is younger than min_refresh_interval;
+  // concurrent callers wait for the one refresh in progress.
+  void refresh(bool force);
+  void note_moved(std::uint16_t slot, const detail::NodeAddress& target);
+
+  // One command on its slot's owner (or any master when slot is nullopt), following MOVED and
+  // ASK, waiting out TRYAGAIN/CLUSTERDOWN and failed nodes within the retry budget. Returns the
+  // reply, an error reply included; throws the node's transport errors when they may not or
+  // can no longer be retried, and ServerError after too many redirects.
+  Reply run_routed(std::span<const Arg> args, std::optional<std::uint16_t> slot, Start start);
+  // The command on one connection of `node` (ASKING first when asked). `entered` tells whether
+  // it may have been written.
+  Reply send(detail::ClusterNode& node, std::span<const Arg> args, bool asking, bool& entered);
+  // Several commands on one connection of `node`, one reply each.
+  std::vector<Reply> send_batch(detail::ClusterNode& node,
+                                const std::vector<std::vector<std::string>>& commands,
+                                bool& entered);
+
+  // Any command: routed, split by slot when its keys span slots and it may be split, refused
+  // before sending otherwise. Throws ServerError on an error reply.
+  Reply execute(std::span<const Arg> args);
+  Reply execute_split(std::span<const Arg> args, const detail::CommandRouting& routing);
+  // Pipelined commands, grouped per node, replies in order (error replies in place).
+  std::vector<Reply> execute_batch(const std::vector<std::vector<std::string>>& commands);
+
+  [[noreturn]] void throw_reply_error(const Reply& reply, std::span<const Arg> args,
+                                      const std::string& node) const;
+  [[noreturn]] void throw_cross_slot(std::span<const Arg> args, std::string_view why) const;
+  std::chrono::milliseconds delay(int attempt) const { return backoff.delay(attempt); }
+
+  RedisSettings node_settings;  // the seeds' settings; each node's URL is derived from them
+  Options node_options;
+  ClusterOptions options;
+  std::chrono::milliseconds retry_budget;
+  std::vector<detail::NodeAddress> seeds;
+  std::string seeds_text;  // for messages
+
+  mutable std::mutex map_mutex;  // guards map and registry
+  std::shared_ptr<const detail::SlotMap> map;
+  std::map<detail::NodeAddress, std::shared_ptr<detail::ClusterNode>> registry;
+
+  std::mutex refresh_mutex;  // one refresh at a time
+  Clock::time_point last_refresh{};
+  std::atomic<bool> closed{false};
+
+  OperationStats operations;
+  Backoff backoff{.base = std::chrono::milliseconds(10),
+                  .cap = std::chrono::milliseconds(200),
+                  .jitter = std::chrono::milliseconds(0),
+                  .jitter_ratio = 0.5};
+  std::atomic<std::uint64_t> refreshes{0}, moved{0}, asked{0}, try_again{0}, node_failures{0},
+      split_commands{0};
+};
+
+}  // namespace poolkit::redis
