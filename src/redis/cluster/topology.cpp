@@ -72,6 +72,7 @@ std::vector<ShardInfo> parse_cluster_shards(const Reply& reply, std::string_view
     const auto& fields = shard_reply.as_array();
     ShardInfo shard;
     bool has_master = false;
+    bool master_failed = false;
     for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
       const std::string& name = fields[i].as_string();
       const auto& value = fields[i + 1].as_array();
@@ -84,10 +85,13 @@ std::vector<ShardInfo> parse_cluster_shards(const Reply& reply, std::string_view
       } else if (name == "nodes") {
         for (const Reply& node_reply : value) {
           const ShardNode node = parse_shard_node(node_reply, asked_host);
-          if (node.master) {
+          // A failed master may still be listed next to the replica promoted in its place.
+          const bool replaces = !has_master || (master_failed && !node.failed);
+          if (node.master && replaces) {
             shard.master = node.address;
             has_master = true;
-          } else if (!node.failed) {
+            master_failed = node.failed;
+          } else if (!node.master && !node.failed) {
             shard.replicas.push_back(node.address);
           }
         }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "local_servers/redis_cluster.hpp"
@@ -84,6 +85,29 @@ inline std::vector<std::size_t> masters_of(local::RedisCluster& cluster) {
     if (role == "master") masters.push_back(i);
   }
   return masters;
+}
+
+// Waits until every replica has finished its first sync (master_link_status:up): a replica
+// that never synced refuses to take over when its master dies. True when they all have.
+inline bool wait_for_replicas(local::RedisCluster& cluster, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all_up = true;
+    for (std::size_t i = 0; i < cluster.size() && all_up; ++i) {
+      const auto info =
+          redis::parse_info(admin(cluster, i)->command("INFO", "replication").as_string());
+      all_up = info.get("replication", "role") != "slave" ||
+               info.get("replication", "master_link_status") == "up";
+    }
+    if (all_up) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+// Replicas sync at once instead of after the default 5 s wait for more replicas to join.
+inline std::vector<std::string> quick_sync_args() {
+  return {"--repl-diskless-sync-delay", "0"};
 }
 
 // How many connections named `name` node `index` has.

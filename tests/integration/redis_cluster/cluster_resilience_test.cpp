@@ -1,0 +1,182 @@
+// ClusterClient while the cluster changes under load: slots resharded by redis-cli (MOVED and
+// ASK both happen) and a master killed (its replica is promoted). Each test makes its own
+// cluster, since both change it for good.
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "../../../src/redis/cluster/key_slot.hpp"
+#include "cluster_test_support.hpp"
+#include "poolkit/error.hpp"
+
+namespace poolkit {
+namespace {
+
+using namespace cluster_testing;
+using Clock = std::chrono::steady_clock;
+using redis::ClusterClient;
+
+std::string counter(int i) {
+  return fmt::format("counter:{}", i);
+}
+
+TEST(ClusterResilience, ReshardingUnderLoadLosesNoIncrementAndShowsNoError) {
+  local::RedisCluster cluster({.password = test_secret()});
+  ClusterClient redis(cluster.seed_url(), quick_options(8));
+  constexpr int kCounters = 1000;
+  constexpr int kThreads = 16;
+  std::vector<std::atomic<long long>> successes(kCounters);
+  std::atomic<int> errors{0};
+  std::mutex first_error_mutex;
+  std::string first_error;
+  std::atomic<bool> stop{false};
+  std::vector<std::jthread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (long long i = t; !stop && i < 10'000'000; i += kThreads) {
+        const int which = static_cast<int>(i % kCounters);
+        try {
+          redis.incr(counter(which));
+          ++successes[which];
+        } catch (const Error& error) {
+          if (++errors == 1) {
+            const std::lock_guard lock(first_error_mutex);
+            first_error = error.what();
+          }
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto masters = masters_of(cluster);
+  ASSERT_EQ(masters.size(), 3u);
+  const auto reshard = cluster.cluster_tool(
+      {"reshard", fmt::format("127.0.0.1:{}", cluster.node(masters[0]).port()), "--cluster-from",
+       node_id(cluster, masters[0]), "--cluster-to", node_id(cluster, masters[1]),
+       "--cluster-slots", "500", "--cluster-yes"},
+      std::chrono::seconds(120));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop = true;
+  threads.clear();
+  ASSERT_EQ(reshard.status, 0) << reshard.output.substr(0, 2000);
+  ASSERT_TRUE(cluster.wait_until_ok(std::chrono::seconds(10)));
+
+  EXPECT_EQ(errors.load(), 0) << "first: " << first_error;
+  long long total = 0;
+  for (int i = 0; i < kCounters; ++i) {
+    const auto value = redis.get(counter(i));
+    const long long expected = successes[i].load();
+    total += expected;
+    ASSERT_EQ(value.value_or("0"), std::to_string(expected)) << counter(i);
+  }
+  const auto stats = redis.stats();
+  std::cout << fmt::format(
+      "[ measured ] {} INCRs during a 500-slot reshard; {} MOVED, {} ASK, "
+      "{} TRYAGAIN, {} map refreshes\n",
+      total, stats.moved, stats.ask, stats.try_again, stats.topology_refreshes);
+  EXPECT_GT(total, 10'000) << "the load should have run during the reshard";
+  EXPECT_GT(stats.moved + stats.ask, 0u) << "the reshard should have redirected some calls";
+}
+
+TEST(ClusterResilience, AMasterKilledUnderLoadFailsOverWithTypedErrorsOnly) {
+  local::RedisCluster cluster({.password = test_secret(), .extra_args = quick_sync_args()});
+  ASSERT_TRUE(wait_for_replicas(cluster, std::chrono::seconds(20)));
+  auto options = quick_options(8);
+  options.node.retry_attempts = 1;
+  ClusterClient redis(cluster.seed_url(), options);
+  // Keys of the doomed master's slots, and of the others.
+  const std::string doomed_key = "foo";  // slot 12182
+  const auto victim = cluster.master_of_slot(redis::detail::key_slot(doomed_key));
+  ASSERT_TRUE(victim.has_value());
+  ASSERT_TRUE(redis.set(doomed_key, "0"));
+
+  std::atomic<int> untyped{0}, typed{0}, ok{0};
+  std::atomic<long long> slowest_ms{0};
+  std::atomic<bool> stop{false};
+  std::atomic<Clock::rep> first_ok_after_kill{0};
+  Clock::time_point killed_at{};
+  std::atomic<bool> killed{false};
+  std::vector<std::jthread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; !stop && i < 1'000'000; ++i) {
+        const std::string key = t % 2 == 0 ? doomed_key : fmt::format("other:{}:{}", t, i % 100);
+        const auto started = Clock::now();
+        try {
+          redis.incr(key == doomed_key ? "{foo}.n" : key);
+          ++ok;
+          // Only a call begun after the kill proves the promoted replica took the write.
+          if (killed && started > killed_at && key == doomed_key && first_ok_after_kill == 0) {
+            first_ok_after_kill = (Clock::now() - killed_at).count();
+          }
+        } catch (const Error&) {
+          ++typed;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        } catch (...) {
+          ++untyped;
+        }
+        const auto took =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+        long long seen = slowest_ms.load();
+        while (took.count() > seen && !slowest_ms.compare_exchange_weak(seen, took.count())) {
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  cluster.node(*victim).kill();
+  killed_at = Clock::now();
+  killed = true;
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (first_ok_after_kill == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const int ok_at_recovery = ok.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  stop = true;
+  threads.clear();
+
+  ASSERT_NE(first_ok_after_kill.load(), 0)
+      << "writes never reached the promoted replica; the cluster says:\n"
+      << cluster.cli((*victim + 1) % cluster.size(), {"CLUSTER", "NODES"}).output << [&] {
+           std::string logs;
+           for (std::size_t i = 0; i < cluster.size(); ++i) {
+             std::ifstream in(cluster.node(i).scratch_dir() / "redis.log");
+             std::stringstream text;
+             text << in.rdbuf();
+             const std::string all = text.str();
+             logs += fmt::format("--- node {} (port {}):\n{}\n", i, cluster.node(i).port(),
+                                 all.substr(all.size() > 3000 ? all.size() - 3000 : 0));
+           }
+           return logs;
+         }();
+  const auto recovery = std::chrono::duration_cast<std::chrono::milliseconds>(
+      Clock::duration(first_ok_after_kill.load()));
+  std::cout << fmt::format(
+      "[ measured ] writes to the killed master's slots resumed {} ms after "
+      "the kill; {} typed errors meanwhile; slowest call {} ms; {} map "
+      "refreshes, {} node failures\n",
+      recovery.count(), typed.load(), slowest_ms.load(), redis.stats().topology_refreshes,
+      redis.stats().node_failures);
+  EXPECT_EQ(untyped.load(), 0);
+  EXPECT_LT(recovery, std::chrono::seconds(10));
+  EXPECT_GT(ok.load(), ok_at_recovery) << "calls go on succeeding after the failover";
+  // A call costs at most its retry budget (socket timeout) plus one connect and one round trip.
+  EXPECT_LT(slowest_ms.load(), 6000);
+  EXPECT_EQ(redis.incr("{foo}.n") > 0, true);
+  const auto promoted = cluster.master_of_slot(redis::detail::key_slot(doomed_key));
+  ASSERT_TRUE(promoted.has_value());
+  EXPECT_NE(*promoted, *victim);
+  EXPECT_EQ(redis.master_address(redis::detail::key_slot(doomed_key)),
+            fmt::format("127.0.0.1:{}", cluster.node(*promoted).port()));
+}
+
+}  // namespace
+}  // namespace poolkit
