@@ -53,6 +53,11 @@ struct ClusterOptions {
   // How long one call keeps retrying TRYAGAIN, CLUSTERDOWN and failed nodes (with backoff);
   // 0: the node options' socket_timeout (REDIS_SOCKET_TIMEOUT).
   std::chrono::milliseconds retry_budget{0};
+  // REDIS_READ_FROM: where single read-only commands go (replicas get READONLY in the same
+  // write as the command). `replica`: only replicas (an error when a shard has none);
+  // `replica_preferred`: a replica, or the master when there is none or the replica failed.
+  // Writes, pipelines, split commands and transactions always go to masters.
+  RedisReadFrom read_from = RedisReadFrom::master;
   // Topology refreshes are at least this far apart; callers needing one meanwhile wait for the
   // refresh in progress or use the current map.
   std::chrono::milliseconds min_refresh_interval{100};
@@ -75,6 +80,7 @@ struct ClusterStats {
   std::uint64_t try_again = 0;              // TRYAGAIN and CLUSTERDOWN waited out
   std::uint64_t node_failures = 0;          // calls that met a failed node
   std::uint64_t split_commands = 0;         // multi-key commands split by slot
+  std::uint64_t replica_reads = 0;          // reads sent to a replica (REDIS_READ_FROM)
 };
 
 class ClusterClient;
@@ -134,7 +140,7 @@ class ClusterClient {
  public:
   // redis://[user:password@]h1:p1,h2:p2/0: the seed nodes (any of them; one is enough).
   explicit ClusterClient(std::string_view url, ClusterOptions options = {});
-  // REDIS_URL and every REDIS_* variable.
+  // REDIS_URL and every REDIS_* variable (REDIS_READ_FROM included).
   explicit ClusterClient(const RedisSettings& settings, ClusterOptions options = {});
   ~ClusterClient();
   ClusterClient(const ClusterClient&) = delete;

@@ -91,7 +91,7 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
         start.redirects_used = 1;
       } else if (redirect && !redirect->target.host.empty()) {
         asked.fetch_add(1, std::memory_order_relaxed);
-        start = Start{node_at(redirect->target), true, 1};
+        start = Start{node_at(redirect->target), Prefix::asking, 1};
       }
     }
     replies[i] = run_routed(args, slots[i], std::move(start));

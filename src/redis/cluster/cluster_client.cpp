@@ -19,6 +19,7 @@ using detail::ClusterNode;
 using detail::NodeAddress;
 
 constexpr std::string_view kAsking = "ASKING";
+constexpr std::string_view kReadOnly = "READONLY";
 
 // Commands counted by name in upper case; anything else as OTHER, so callers cannot grow the
 // metrics without bound.
@@ -41,7 +42,7 @@ bool is_node_failure(const Error& error) {
          error.code() == ErrorCode::pool_cleared;
 }
 
-RedisSettings settings_of_url(std::string_view text, const Options& node) {
+RedisSettings settings_of_url(std::string_view text, const Options& node, RedisReadFrom read_from) {
   RedisSettings settings;
   settings.url = parse_url(text);
   settings.mode = RedisMode::cluster;
@@ -53,6 +54,7 @@ RedisSettings settings_of_url(std::string_view text, const Options& node) {
   settings.retry_attempts = node.retry_attempts;
   settings.client_name = node.client_name;
   settings.max_reply_bytes = node.max_reply_bytes;
+  settings.read_from = read_from;
   return settings;
 }
 
@@ -186,19 +188,50 @@ void ClusterClient::Impl::note_moved(std::uint16_t slot, const NodeAddress& targ
   }
 }
 
-Reply ClusterClient::Impl::send(ClusterNode& node, std::span<const Arg> args, bool asking,
+Reply ClusterClient::Impl::send(ClusterNode& node, std::span<const Arg> args, Prefix prefix,
                                 bool& entered) {
   Reply reply;
   node.client().with_connection([&](Connection& connection) {
     entered = true;
-    // ASKING holds for the next command on this connection only: both go in one write.
-    if (asking) connection.append(std::vector<Arg>{kAsking});
+    // ASKING holds for the next command on this connection only, so both go in one write.
+    // READONLY lasts for the connection, but a pooled connection does not say whether it was
+    // sent; sending it with every read costs no extra round trip.
+    if (prefix != Prefix::none) {
+      connection.append(std::vector<Arg>{prefix == Prefix::asking ? kAsking : kReadOnly});
+    }
     connection.append(args);
     connection.flush();
-    if (asking) connection.read_reply();  // OK
+    if (prefix != Prefix::none) connection.read_reply();  // OK
     reply = connection.read_reply();
   });
   return reply;
+}
+
+std::shared_ptr<ClusterNode> ClusterClient::Impl::choose(const detail::SlotMap& snapshot,
+                                                         std::optional<std::uint16_t> slot,
+                                                         bool read, bool replica_failed,
+                                                         Prefix& prefix) {
+  prefix = Prefix::none;
+  if (!slot) return snapshot.any_master();
+  const detail::Shard* shard = snapshot.shard_of(*slot);
+  if (shard == nullptr) return nullptr;
+  const bool strict = options.read_from == RedisReadFrom::replica;
+  const bool to_replica =
+      read && options.read_from != RedisReadFrom::master && (strict || !replica_failed);
+  if (!to_replica) return shard->master;
+  if (shard->replicas.empty()) {
+    if (!strict) return shard->master;
+    throw ServerError(Backend::redis,
+                      fmt::format("no replica of slot {}'s master ({}) is known, and {}=replica "
+                                  "reads only from replicas; use replica_preferred to fall back "
+                                  "to the master",
+                                  *slot, shard->master->address().text(), setting::kRedisReadFrom),
+                      true);
+  }
+  prefix = Prefix::readonly;
+  replica_reads.fetch_add(1, std::memory_order_relaxed);
+  const auto pick = next_replica.fetch_add(1, std::memory_order_relaxed) % shard->replicas.size();
+  return shard->replicas[pick];
 }
 
 std::vector<Reply> ClusterClient::Impl::send_batch(
@@ -224,12 +257,13 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
   int redirects = start.redirects_used;
   std::vector<std::string> visited;
   std::shared_ptr<ClusterNode> target = std::move(start.node);
-  bool asking = start.asking;
+  Prefix prefix = start.prefix;
+  bool replica_failed = false;
   for (int attempt = 1;; ++attempt) {
     if (!target) {
       auto current = current_map();
       if (current->shards().empty()) refresh(true), current = current_map();
-      target = slot ? current->master_of(*slot) : current->any_master();
+      target = choose(*current, slot, start.read, replica_failed, prefix);
     }
     // Waits before the next try when the budget allows it; false when it is spent.
     const auto wait_more = [&] {
@@ -259,10 +293,11 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
     bool entered = false;
     Reply reply;
     try {
-      reply = send(*target, args, asking, entered);
+      reply = send(*target, args, prefix, entered);
     } catch (const Error& error) {
       if (!is_node_failure(error)) throw;
       node_failures.fetch_add(1, std::memory_order_relaxed);
+      replica_failed = replica_failed || prefix == Prefix::readonly;
       try {
         refresh(false);
       } catch (const Error&) {
@@ -270,10 +305,9 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
       // As redis::Client: a command that may have been written is repeated only if idempotent.
       if ((entered && !is_idempotent(args)) || !wait_more()) throw;
       target.reset();
-      asking = false;
       continue;
     }
-    asking = false;
+    prefix = Prefix::none;
     if (!reply.is_error()) return reply;
     const std::string& text = reply.error_text();
     if (const auto redirect = detail::parse_redirect(text, target->address().host)) {
@@ -289,7 +323,7 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
         note_moved(redirect->slot, redirect->target);
       } else {
         asked.fetch_add(1, std::memory_order_relaxed);
-        asking = true;
+        prefix = Prefix::asking;
       }
       target = node_at(redirect->target);
       continue;
@@ -343,7 +377,7 @@ Reply ClusterClient::Impl::execute(std::span<const Arg> args) {
       }
       reply = execute_split(args, routing);
     } else {
-      reply = run_routed(args, slot, {});
+      reply = run_routed(args, slot, Start{nullptr, Prefix::none, 0, routing.read_only});
       if (reply.is_error()) {
         const auto owner = slot ? current_map()->master_of(*slot) : nullptr;
         throw_reply_error(reply, args, owner ? owner->address().text() : seeds_text);
@@ -360,10 +394,13 @@ Reply ClusterClient::Impl::execute(std::span<const Arg> args) {
 // ---------------------------------------------------------------------------------------------
 
 ClusterClient::ClusterClient(std::string_view url, ClusterOptions options)
-    : ClusterClient(settings_of_url(url, options.node), options) {}
+    : ClusterClient(settings_of_url(url, options.node, options.read_from), options) {}
 
 ClusterClient::ClusterClient(const RedisSettings& settings, ClusterOptions options)
-    : impl_(std::make_unique<Impl>(settings, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(settings, [&] {
+        options.read_from = settings.read_from;
+        return std::move(options);
+      }())) {}
 
 ClusterClient::~ClusterClient() = default;
 
@@ -453,6 +490,7 @@ ClusterStats ClusterClient::stats() const {
   stats.try_again = impl_->try_again.load();
   stats.node_failures = impl_->node_failures.load();
   stats.split_commands = impl_->split_commands.load();
+  stats.replica_reads = impl_->replica_reads.load();
   return stats;
 }
 

@@ -20,11 +20,17 @@ namespace poolkit::redis {
 struct ClusterClient::Impl {
   using Clock = std::chrono::steady_clock;
 
-  // Where a routed command starts: the slot's master, or a given node (after ASK, with ASKING).
+  // What goes before the command in the same write: ASKING after an ASK redirect, READONLY on
+  // a replica (it then serves reads of its master's slots instead of redirecting them).
+  enum class Prefix { none, asking, readonly };
+
+  // Where a routed command starts: the slot's master (or a replica for a read, as read_from
+  // says), or a given node (after ASK, with ASKING).
   struct Start {
     std::shared_ptr<detail::ClusterNode> node;
-    bool asking = false;
+    Prefix prefix = Prefix::none;
     int redirects_used = 0;
+    bool read = false;  // read-only: may go to a replica
   };
 
   Impl(RedisSettings seeds, ClusterOptions options);
@@ -46,7 +52,12 @@ struct ClusterClient::Impl {
   Reply run_routed(std::span<const Arg> args, std::optional<std::uint16_t> slot, Start start);
   // The command on one connection of `node` (ASKING first when asked). `entered` tells whether
   // it may have been written.
-  Reply send(detail::ClusterNode& node, std::span<const Arg> args, bool asking, bool& entered);
+  Reply send(detail::ClusterNode& node, std::span<const Arg> args, Prefix prefix, bool& entered);
+  // The node for `slot` in `map`: its master, or for a read one of its replicas (round robin)
+  // as read_from says; `prefix` becomes readonly for a replica. nullptr when none serves it.
+  std::shared_ptr<detail::ClusterNode> choose(const detail::SlotMap& map,
+                                              std::optional<std::uint16_t> slot, bool read,
+                                              bool replica_failed, Prefix& prefix);
   // Several commands on one connection of `node`, one reply each.
   std::vector<Reply> send_batch(detail::ClusterNode& node,
                                 const std::vector<std::vector<std::string>>& commands,
@@ -84,8 +95,9 @@ struct ClusterClient::Impl {
                   .cap = std::chrono::milliseconds(200),
                   .jitter = std::chrono::milliseconds(0),
                   .jitter_ratio = 0.5};
+  std::atomic<std::uint64_t> next_replica{0};  // round robin over a shard's replicas
   std::atomic<std::uint64_t> refreshes{0}, moved{0}, asked{0}, try_again{0}, node_failures{0},
-      split_commands{0};
+      split_commands{0}, replica_reads{0};
 };
 
 }  // namespace poolkit::redis

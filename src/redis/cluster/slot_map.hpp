@@ -56,6 +56,11 @@ class SlotMap {
     const std::int16_t shard = shard_of_slot_[slot];
     return shard == kUnserved ? nullptr : shards_[static_cast<std::size_t>(shard)].master;
   }
+  // The shard serving `slot`; nullptr when none does.
+  const Shard* shard_of(std::uint16_t slot) const {
+    const std::int16_t shard = shard_of_slot_[slot];
+    return shard == kUnserved ? nullptr : &shards_[static_cast<std::size_t>(shard)];
+  }
   // Some master, for commands without keys; nullptr when the map is empty.
   std::shared_ptr<ClusterNode> any_master() const {
     return shards_.empty() ? nullptr : shards_.front().master;

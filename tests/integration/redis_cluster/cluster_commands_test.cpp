@@ -24,7 +24,7 @@ class ClusterCommands : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     cluster_ = std::make_unique<local::RedisCluster>(
-        local::RedisCluster::Options{.password = test_secret()});
+        local::RedisCluster::Options{.password = test_secret(), .extra_args = quick_sync_args()});
   }
   static void TearDownTestSuite() { cluster_.reset(); }
 
@@ -250,6 +250,39 @@ TEST_F(ClusterCommands, AskIsFollowedWhileASlotIsMigrating) {
   EXPECT_EQ(both[0], "m");
   EXPECT_EQ(both[1], "s");
   EXPECT_EQ(both[2], "n");
+}
+
+TEST_F(ClusterCommands, ReadsGoToReplicasWhenAskedAndWritesToMasters) {
+  ASSERT_TRUE(wait_for_replicas(cluster(), std::chrono::seconds(20)));
+  auto options = quick_options();
+  options.read_from = RedisReadFrom::replica;
+  ClusterClient redis(cluster().seed_url(), options);
+  const auto names = keys("replicated", 100);
+  for (const auto& key : names) ASSERT_TRUE(redis.set(key, key)) << "writes go to masters";
+  for (const auto& key : names) {
+    // A replica lags its master a little: wait (bounded) for the write to arrive.
+    std::optional<std::string> value;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while ((value = redis.get(key)) != key && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(value, key);
+  }
+  const auto stats = redis.stats();
+  EXPECT_GE(stats.replica_reads, 100u);
+  std::size_t replicas_used = 0;
+  for (const auto& node : stats.nodes) {
+    if (node.role == "replica" && node.has_pool) ++replicas_used;
+  }
+  EXPECT_EQ(replicas_used, 3u);
+  // The replicas themselves counted the GETs.
+  const auto masters = masters_of(cluster());
+  for (std::size_t i = 0; i < cluster().size(); ++i) {
+    if (std::find(masters.begin(), masters.end(), i) != masters.end()) continue;
+    const auto info =
+        redis::parse_info(admin(cluster(), i)->command("INFO", "commandstats").as_string());
+    EXPECT_TRUE(info.get("commandstats", "cmdstat_get").has_value()) << "replica " << i;
+  }
 }
 
 TEST_F(ClusterCommands, ASeedListWithADeadNodeStillFindsTheCluster) {
