@@ -30,7 +30,8 @@
 // <poolkit/poolkit.hpp>, which has them all).
 namespace poolkit::redis {
 class Client;
-}
+class ClusterClient;
+}  // namespace poolkit::redis
 namespace poolkit::mongo {
 class Client;
 }
@@ -56,7 +57,10 @@ class Pools {
   Pools(const Pools&) = delete;
   Pools& operator=(const Pools&) = delete;
 
+  // REDIS_MODE=standalone (redis() throws ConfigError in the other modes, naming the right one).
   redis::Client& redis();
+  // REDIS_MODE=cluster: the cluster client (REDIS_MAX_CONNECTIONS per node).
+  redis::ClusterClient& redis_cluster();
   mongo::Client& mongo();
   http::AsyncClient& http();
   http::SyncClient& http_sync();

@@ -83,6 +83,25 @@ struct ClusterStats {
   std::uint64_t replica_reads = 0;          // reads sent to a replica (REDIS_READ_FROM)
 };
 
+// What ClusterClient::health() saw of one node.
+struct ClusterNodeHealth {
+  std::string address;
+  std::string role;  // "master" or "replica", as the map says
+  std::size_t slots = 0;
+  bool ok = false;  // answered PING
+  std::chrono::microseconds latency{0};
+  std::string error{};  // why not, when !ok (never a secret)
+  PoolStats pool{};     // its pool, opened for the check when it was not yet
+};
+
+struct ClusterHealth {
+  std::string cluster_state;     // CLUSTER INFO's cluster_state ("ok", "fail"), from a master
+  std::size_t slots_served = 0;  // slots the map gives a master
+  std::vector<ClusterNodeHealth> nodes;  // masters first
+  // The cluster says ok, every slot has a master, and every master answers.
+  bool ok() const noexcept;
+};
+
 class ClusterClient;
 
 // Handed to ClusterClient::transaction()'s body: as redis::Transaction, but every key it reads
@@ -211,6 +230,8 @@ class ClusterClient {
   // The master serving `slot` in the current map, as host:port.
   std::string master_address(std::uint16_t slot) const;
   ClusterStats stats() const;
+  // Reads the map again, PINGs every node and asks a master for cluster_state.
+  ClusterHealth health();
   // Closes every node's pool; later calls throw PoolClosedError.
   void close();
 

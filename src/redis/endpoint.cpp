@@ -102,17 +102,18 @@ Endpoint make_endpoint(const RedisSettings& settings) {
     throw ConfigError(
         fmt::format("{} ({}): {}", setting::kRedisUrl, shorten_value(endpoint.address), problem));
   }
-  // One client talks to one server: several hosts, or a topology mode, need a topology client.
-  if (std::string problem = poolkit::detail::redis_hosts_problem(url, RedisMode::standalone);
-      !problem.empty()) {
-    throw ConfigError(
-        fmt::format("{} ({}): {}", setting::kRedisUrl, shorten_value(endpoint.address), problem));
-  }
+  // One client talks to one server: a topology mode, or several hosts, need a topology client.
   if (settings.mode != RedisMode::standalone) {
     throw ConfigError(fmt::format(
         "{} is {}, but redis::Client talks to one server: use {} for this deployment",
         setting::kRedisMode, settings.mode == RedisMode::cluster ? "cluster" : "sentinel",
-        settings.mode == RedisMode::cluster ? "redis::ClusterClient" : "a Sentinel-aware client"));
+        settings.mode == RedisMode::cluster ? "redis::ClusterClient (pools().redis_cluster())"
+                                            : "a Sentinel-aware client"));
+  }
+  if (std::string problem = poolkit::detail::redis_hosts_problem(url, RedisMode::standalone);
+      !problem.empty()) {
+    throw ConfigError(
+        fmt::format("{} ({}): {}", setting::kRedisUrl, shorten_value(endpoint.address), problem));
   }
   if (url.scheme == "unix") {
     endpoint.socket_path = url.path;

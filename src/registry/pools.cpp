@@ -10,6 +10,7 @@
 #include "metrics_server.hpp"
 #include "mongo/mongo_detail.hpp"
 #include "poolkit/detail/lazy_client.hpp"
+#include "poolkit/redis_cluster.hpp"
 #include "poolkit/setting_names.hpp"
 
 namespace poolkit {
@@ -68,6 +69,7 @@ struct Pools::Impl {
         options(std::move(o)),
         listener(std::make_shared<LoggingListener>(options.log ? options.log : default_log)),
         redis([this] { return make_redis(); }),
+        redis_cluster([this] { return make_redis_cluster(); }),
         mongo([this] { return make_mongo(); }),
         http([this] { return std::make_unique<http::AsyncClient>(settings.http_async); }),
         http_sync([this] { return std::make_unique<http::SyncClient>(settings.http_sync); }) {}
@@ -78,6 +80,19 @@ struct Pools::Impl {
     o.listener = listener;
     o.leak_threshold = options.leak_threshold;
     return std::make_unique<redis::Client>(settings.redis, o);
+  }
+  std::unique_ptr<redis::ClusterClient> make_redis_cluster() {
+    if (!settings.redis.url) not_configured(layer_name(Layer::redis), setting::kRedisUrl);
+    if (settings.redis.mode != RedisMode::cluster) {
+      throw ConfigError(
+          fmt::format("{} is not cluster: use poolkit::pools().redis() for one "
+                      "server, or set {}=cluster",
+                      setting::kRedisMode, setting::kRedisMode));
+    }
+    redis::ClusterOptions o;
+    o.node.listener = listener;
+    o.node.leak_threshold = options.leak_threshold;
+    return std::make_unique<redis::ClusterClient>(settings.redis, o);
   }
   std::unique_ptr<mongo::Client> make_mongo() {
     if (!settings.mongo.url) not_configured(layer_name(Layer::mongo), setting::kMongodbUrl);
@@ -90,6 +105,7 @@ struct Pools::Impl {
   void log(std::string_view line) const { (options.log ? options.log : default_log)(line); }
 
   LayerHealth redis_health(const HealthOptions& o);
+  LayerHealth redis_cluster_health();
   LayerHealth mongo_health(const HealthOptions& o);
   LayerHealth http_health(const HealthOptions& o, bool sync);
 
@@ -97,6 +113,7 @@ struct Pools::Impl {
   PoolsOptions options;
   std::shared_ptr<LoggingListener> listener;
   detail::LazyClient<redis::Client> redis;
+  detail::LazyClient<redis::ClusterClient> redis_cluster;
   detail::LazyClient<mongo::Client> mongo;
   detail::LazyClient<http::AsyncClient> http;
   detail::LazyClient<http::SyncClient> http_sync;
@@ -143,7 +160,45 @@ void require_standalone_redis(LayerHealth& h, const redis::Info& info) {
 
 }  // namespace
 
+// The cluster's shape: cluster_state, then one line per node (role, slots, reachability, pool).
+LayerHealth Pools::Impl::redis_cluster_health() {
+  return probe_layer(
+      layer_name(Layer::redis), settings.redis.url.has_value(), [this](LayerHealth& h) {
+        auto& client = redis_cluster.get();
+        const redis::ClusterHealth cluster = client.health();
+        h.details.emplace_back("redis_mode", "cluster");
+        h.details.emplace_back("cluster_state", cluster.cluster_state);
+        h.details.emplace_back("slots_served", std::to_string(cluster.slots_served));
+        std::chrono::microseconds slowest{0};
+        for (const redis::ClusterNodeHealth& node : cluster.nodes) {
+          slowest = std::max(slowest, node.latency);
+          h.details.emplace_back(
+              "node " + node.address,
+              node.ok ? fmt::format("{}, {} slots, ping {} us, pool {} in use / {} idle / max {}",
+                                    node.role, node.slots, node.latency.count(), node.pool.in_use,
+                                    node.pool.idle, node.pool.max_size)
+                      : fmt::format("{}, {} slots, unreachable: {}", node.role, node.slots,
+                                    node.error));
+        }
+        const auto stats = client.stats();
+        h.details.emplace_back("topology_refreshes", std::to_string(stats.topology_refreshes));
+        h.details.emplace_back("redirects",
+                               fmt::format("{} MOVED, {} ASK", stats.moved, stats.ask));
+        h.latency = slowest;
+        if (!cluster.ok()) {
+          throw std::runtime_error(fmt::format(
+              "the Redis Cluster is not healthy: cluster_state:{}, {} of 16384 slots served{}",
+              cluster.cluster_state, cluster.slots_served,
+              std::any_of(cluster.nodes.begin(), cluster.nodes.end(),
+                          [](const auto& node) { return node.role == "master" && !node.ok; })
+                  ? ", a master does not answer"
+                  : ""));
+        }
+      });
+}
+
 LayerHealth Pools::Impl::redis_health(const HealthOptions&) {
+  if (settings.redis.mode == RedisMode::cluster) return redis_cluster_health();
   return probe_layer(
       layer_name(Layer::redis), settings.redis.url.has_value(), [this](LayerHealth& h) {
         auto& client = redis.get();
@@ -245,6 +300,9 @@ Pools::~Pools() {
 redis::Client& Pools::redis() {
   return impl_->redis.get();
 }
+redis::ClusterClient& Pools::redis_cluster() {
+  return impl_->redis_cluster.get();
+}
 mongo::Client& Pools::mongo() {
   return impl_->mongo.get();
 }
@@ -291,6 +349,7 @@ void Pools::close() {
   impl_->http.close();
   impl_->http_sync.close();
   impl_->redis.close();
+  impl_->redis_cluster.close();
   impl_->mongo.close();
 }
 

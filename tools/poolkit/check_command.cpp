@@ -76,7 +76,11 @@ bool clients_can_be_created(Pools& pools, const std::vector<std::string>& only) 
     if (!selected || !pools.configured(layer)) continue;
     try {
       if (layer == layer_name(Layer::redis)) {
-        pools.redis();
+        if (pools.settings().redis.mode == RedisMode::cluster) {
+          pools.redis_cluster();
+        } else {
+          pools.redis();
+        }
       } else {
         pools.mongo();
       }

@@ -7,12 +7,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <set>
 #include <thread>
 
 #include "../../../src/redis/cluster/key_slot.hpp"
 #include "cluster_test_support.hpp"
 #include "poolkit/error.hpp"
+#include "poolkit/health.hpp"
+#include "poolkit/pools.hpp"
+#include "poolkit/settings.hpp"
 
 namespace poolkit {
 namespace {
@@ -283,6 +287,43 @@ TEST_F(ClusterCommands, ReadsGoToReplicasWhenAskedAndWritesToMasters) {
         redis::parse_info(admin(cluster(), i)->command("INFO", "commandstats").as_string());
     EXPECT_TRUE(info.get("commandstats", "cmdstat_get").has_value()) << "replica " << i;
   }
+}
+
+TEST_F(ClusterCommands, RegistryHealthShowsTheClusterShapeAndState) {
+  LoadOptions load;
+  load.discover_env_file = false;
+  load.environment = Environment{{"REDIS_MODE", "cluster"}, {"REDIS_URL", cluster().seed_url()}};
+  const LoadResult loaded = load_settings(load);
+  ASSERT_TRUE(loaded.ok());
+  Pools pools(*loaded.settings);
+  const Health health = pools.health({.only = {"redis"}});
+  ASSERT_EQ(health.layers.size(), 1u);
+  const LayerHealth& redis = health.layers[0];
+  EXPECT_TRUE(redis.ok) << redis.error;
+  std::size_t nodes = 0;
+  std::string state;
+  for (const auto& [name, value] : redis.details) {
+    if (name.starts_with("node ")) ++nodes;
+    if (name == "cluster_state") state = value;
+  }
+  EXPECT_EQ(nodes, 6u);
+  EXPECT_EQ(state, "ok");
+  EXPECT_EQ(health.to_json().find(test_secret()), std::string::npos);
+  ASSERT_TRUE(pools.redis_cluster().set("registry", "1"));
+  EXPECT_THROW(pools.redis(), ConfigError) << "one-server client in cluster mode";
+}
+
+TEST_F(ClusterCommands, CheckCommandPrintsTheClusterShape) {
+  const std::string cli = std::string(POOLKIT_BINARY_DIR) + "/tools/poolkit/poolkit";
+  if (!std::filesystem::exists(cli)) GTEST_SKIP() << "the CLI is not built";
+  const auto run = local::run_tool(
+      {cli, "check", "--only", "redis"},
+      {"REDIS_MODE=cluster", "REDIS_URL=" + cluster().seed_url(), "MONGOC_DISABLE_SHM=1"},
+      std::chrono::seconds(30));
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("cluster_state"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("master"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find(test_secret()), std::string::npos) << "the password leaked";
 }
 
 TEST_F(ClusterCommands, ASeedListWithADeadNodeStillFindsTheCluster) {
