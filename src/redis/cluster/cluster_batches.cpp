@@ -53,6 +53,7 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
   }
   std::vector<Reply> replies(commands.size());
   std::vector<bool> answered(commands.size(), false);
+  std::vector<std::string> answered_by(commands.size());  // host, for a redirect without one
   for (const auto& [node, indexes] : by_node) {
     std::vector<std::vector<std::string>> group;
     bool idempotent = true;
@@ -66,6 +67,7 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
       for (std::size_t k = 0; k < indexes.size(); ++k) {
         replies[indexes[k]] = std::move(got[k]);
         answered[indexes[k]] = true;
+        answered_by[indexes[k]] = node->address().host;
       }
     } catch (const Error& error) {
       const bool node_failure = error.code() == ErrorCode::connect ||
@@ -85,11 +87,11 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
     const std::vector<Arg> args = args_of(commands[i]);
     Start start;
     if (answered[i]) {
-      const auto redirect = detail::parse_redirect(replies[i].error_text(), "");
+      const auto redirect = detail::parse_redirect(replies[i].error_text(), answered_by[i]);
       if (redirect && redirect->kind == detail::Redirect::Kind::moved) {
         note_moved(redirect->slot, redirect->target);
         start.redirects_used = 1;
-      } else if (redirect && !redirect->target.host.empty()) {
+      } else if (redirect) {
         asked.fetch_add(1, std::memory_order_relaxed);
         start = Start{node_at(redirect->target), Prefix::asking, 1};
       }

@@ -413,50 +413,6 @@ Reply ClusterClient::command(std::span<const std::string> args) {
   return impl_->execute(argv);
 }
 
-std::optional<std::string> ClusterClient::get(std::string_view key) {
-  return command("GET", key).as_optional_string();
-}
-
-bool ClusterClient::set(std::string_view key, std::string_view value, SetOptions options) {
-  std::vector<Arg> args{"SET", key, value};
-  if (options.ttl.count() > 0) {
-    const bool whole_seconds = options.ttl.count() % 1000 == 0;
-    args.emplace_back(whole_seconds ? "EX" : "PX");
-    args.emplace_back(whole_seconds ? options.ttl.count() / 1000 : options.ttl.count());
-  }
-  if (options.condition == SetCondition::if_not_exists) args.emplace_back("NX");
-  if (options.condition == SetCondition::if_exists) args.emplace_back("XX");
-  return !command(std::span<const Arg>(args)).is_nil();
-}
-
-long long ClusterClient::incr(std::string_view key, long long by) {
-  return (by == 1 ? command("INCR", key) : command("INCRBY", key, by)).as_integer();
-}
-
-long long ClusterClient::decr(std::string_view key, long long by) {
-  return (by == 1 ? command("DECR", key) : command("DECRBY", key, by)).as_integer();
-}
-
-bool ClusterClient::expire(std::string_view key, std::chrono::seconds ttl) {
-  return command("EXPIRE", key, ttl.count()).as_integer() == 1;
-}
-
-long long ClusterClient::ttl(std::string_view key) {
-  return command("TTL", key).as_integer();
-}
-
-bool ClusterClient::hset(std::string_view key, std::string_view field, std::string_view value) {
-  return command("HSET", key, field, value).as_integer() == 1;
-}
-
-std::optional<std::string> ClusterClient::hget(std::string_view key, std::string_view field) {
-  return command("HGET", key, field).as_optional_string();
-}
-
-long long ClusterClient::hincrby(std::string_view key, std::string_view field, long long by) {
-  return command("HINCRBY", key, field, by).as_integer();
-}
-
 void ClusterClient::refresh_topology() {
   impl_->refresh(true);
 }

@@ -5,14 +5,17 @@
 namespace poolkit::redis::detail {
 
 Client& ClusterNode::client() {
+  if (Client* client = ready_.load(std::memory_order_acquire)) return *client;
   const std::lock_guard lock(mutex_);
-  if (!client_) client_ = std::make_unique<Client>(settings_, options_);
+  if (!client_) {
+    client_ = std::make_unique<Client>(settings_, options_);
+    ready_.store(client_.get(), std::memory_order_release);
+  }
   return *client_;
 }
 
 const Client* ClusterNode::opened() const {
-  const std::lock_guard lock(mutex_);
-  return client_.get();
+  return ready_.load(std::memory_order_acquire);
 }
 
 std::size_t SlotMap::slots_of(std::size_t shard) const {

@@ -4,6 +4,7 @@
 // refresh or a MOVED replaces as a whole (copy on write).
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -36,8 +37,9 @@ class ClusterNode {
   NodeAddress address_;
   RedisSettings settings_;  // the seeds' settings with this node's address
   Options options_;
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;  // taken only until the client exists
   std::unique_ptr<Client> client_;
+  std::atomic<Client*> ready_{nullptr};  // client_ once made: every later call reads only this
 };
 
 struct Shard {
