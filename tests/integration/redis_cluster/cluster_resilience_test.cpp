@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -98,6 +99,7 @@ TEST(ClusterResilience, AMasterKilledUnderLoadFailsOverWithTypedErrorsOnly) {
   ASSERT_TRUE(redis.set(doomed_key, "0"));
 
   std::atomic<int> untyped{0}, typed{0}, ok{0};
+  std::array<std::atomic<int>, 16> by_code{};  // typed errors by ErrorCode
   std::atomic<long long> slowest_ms{0};
   std::atomic<bool> stop{false};
   std::atomic<Clock::rep> first_ok_after_kill{0};
@@ -116,8 +118,9 @@ TEST(ClusterResilience, AMasterKilledUnderLoadFailsOverWithTypedErrorsOnly) {
           if (killed && started > killed_at && key == doomed_key && first_ok_after_kill == 0) {
             first_ok_after_kill = (Clock::now() - killed_at).count();
           }
-        } catch (const Error&) {
+        } catch (const Error& error) {
           ++typed;
+          ++by_code[static_cast<std::size_t>(error.code()) % by_code.size()];
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
         } catch (...) {
           ++untyped;
@@ -161,10 +164,19 @@ TEST(ClusterResilience, AMasterKilledUnderLoadFailsOverWithTypedErrorsOnly) {
       Clock::duration(first_ok_after_kill.load()));
   std::cout << fmt::format(
       "[ measured ] writes to the killed master's slots resumed {} ms after "
-      "the kill; {} typed errors meanwhile; slowest call {} ms; {} map "
+      "the kill; {} typed errors meanwhile ({}); slowest call {} ms; {} map "
       "refreshes, {} node failures\n",
-      recovery.count(), typed.load(), slowest_ms.load(), redis.stats().topology_refreshes,
-      redis.stats().node_failures);
+      recovery.count(), typed.load(),
+      [&] {
+        std::string text;
+        for (std::size_t c = 0; c < by_code.size(); ++c) {
+          if (by_code[c] == 0) continue;
+          text += fmt::format("{}{} {}", text.empty() ? "" : ", ", by_code[c].load(),
+                              to_string(static_cast<ErrorCode>(c)));
+        }
+        return text;
+      }(),
+      slowest_ms.load(), redis.stats().topology_refreshes, redis.stats().node_failures);
   EXPECT_EQ(untyped.load(), 0);
   EXPECT_LT(recovery, std::chrono::seconds(10));
   EXPECT_GT(ok.load(), ok_at_recovery) << "calls go on succeeding after the failover";
