@@ -181,6 +181,36 @@ void add_redis_metrics(MetricsSnapshot& snapshot, const redis::ClientStats& stat
                        labels, static_cast<double>(stats.pool_clears));
 }
 
+void add_redis_cluster_metrics(MetricsSnapshot& snapshot, const redis::ClusterStats& stats) {
+  const std::string layer(layer_name(Layer::redis));
+  for (const redis::ClusterNodeStats& node : stats.nodes) {
+    if (!node.has_pool) continue;
+    PoolStats pool = node.client.pool;
+    pool.name = "redis " + node.address;  // one series per node, not one "redis" for all
+    snapshot.add_pool(layer, pool);
+  }
+  snapshot.add_operations(layer, "command", stats.commands);
+  const MetricLabels labels{{"layer", layer}};
+  const auto with = [&](const char* kind) {
+    MetricLabels l = labels;
+    l["kind"] = kind;
+    return l;
+  };
+  snapshot.add_counter("redis_cluster_topology_refreshes", "Slot maps read from a node", labels,
+                       static_cast<double>(stats.topology_refreshes));
+  snapshot.add_counter("redis_cluster_redirects", "MOVED and ASK redirects followed", with("moved"),
+                       static_cast<double>(stats.moved));
+  snapshot.add_counter("redis_cluster_redirects", "", with("ask"), static_cast<double>(stats.ask));
+  snapshot.add_counter("redis_cluster_try_again", "TRYAGAIN and CLUSTERDOWN replies waited out",
+                       labels, static_cast<double>(stats.try_again));
+  snapshot.add_counter("redis_cluster_node_failures", "Calls that met a failed node", labels,
+                       static_cast<double>(stats.node_failures));
+  snapshot.add_counter("redis_cluster_split_commands", "Multi-key commands split by slot", labels,
+                       static_cast<double>(stats.split_commands));
+  snapshot.add_counter("redis_cluster_replica_reads", "Reads sent to a replica", labels,
+                       static_cast<double>(stats.replica_reads));
+}
+
 void add_http_metrics(MetricsSnapshot& snapshot, std::string_view layer, const http::Metrics& m) {
   snapshot.add_operations(layer, "request", m.requests);
   for (const auto& host : m.hosts) {

@@ -10,6 +10,7 @@
 #include "poolkit/metrics.hpp"
 #include "poolkit/mongo.hpp"
 #include "poolkit/redis.hpp"
+#include "poolkit/redis_cluster.hpp"
 
 namespace poolkit::detail {
 
@@ -25,6 +26,9 @@ void add_http_signals(LayerHealth& health, const http::Metrics& metrics, const S
 std::string mongo_server_version(mongo::Client& client);
 
 void add_redis_metrics(MetricsSnapshot& snapshot, const redis::ClientStats& stats);
+// Each node's pool (pool="redis host:port"), the cluster's commands, and its refreshes,
+// redirects and retries.
+void add_redis_cluster_metrics(MetricsSnapshot& snapshot, const redis::ClusterStats& stats);
 void add_http_metrics(MetricsSnapshot& snapshot, std::string_view layer,
                       const http::Metrics& metrics);
 

@@ -337,6 +337,9 @@ Health Pools::health(const HealthOptions& options) {
 MetricsSnapshot Pools::metrics() const {
   MetricsSnapshot snapshot;
   if (const auto* client = impl_->redis.peek()) add_redis_metrics(snapshot, client->stats());
+  if (const auto* client = impl_->redis_cluster.peek()) {
+    add_redis_cluster_metrics(snapshot, client->stats());
+  }
   if (const auto* client = impl_->mongo.peek()) mongo::add_metrics(snapshot, client->stats());
   if (const auto* client = impl_->http.peek())
     add_http_metrics(snapshot, layer_name(Layer::http_async), client->metrics());

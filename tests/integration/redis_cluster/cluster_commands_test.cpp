@@ -311,6 +311,10 @@ TEST_F(ClusterCommands, RegistryHealthShowsTheClusterShapeAndState) {
   EXPECT_EQ(health.to_json().find(test_secret()), std::string::npos);
   ASSERT_TRUE(pools.redis_cluster().set("registry", "1"));
   EXPECT_THROW(pools.redis(), ConfigError) << "one-server client in cluster mode";
+  const std::string metrics = pools.metrics().to_prometheus();
+  EXPECT_NE(metrics.find("redis_cluster_topology_refreshes"), std::string::npos);
+  EXPECT_NE(metrics.find("redis_cluster_redirects"), std::string::npos);
+  EXPECT_NE(metrics.find("pool=\"redis 127.0.0.1:"), std::string::npos) << "a series per node";
 }
 
 TEST_F(ClusterCommands, CheckCommandPrintsTheClusterShape) {

@@ -188,6 +188,10 @@ TEST(ClusterResilience, AMasterKilledUnderLoadFailsOverWithTypedErrorsOnly) {
   EXPECT_NE(*promoted, *victim);
   EXPECT_EQ(redis.master_address(redis::detail::key_slot(doomed_key)),
             fmt::format("127.0.0.1:{}", cluster.node(*promoted).port()));
+  // The dead node serves no slot any more: it left the map, and its pool with it.
+  redis.refresh_topology();
+  const std::string dead = fmt::format("127.0.0.1:{}", cluster.node(*victim).port());
+  for (const auto& node : redis.stats().nodes) EXPECT_NE(node.address, dead);
 }
 
 }  // namespace
