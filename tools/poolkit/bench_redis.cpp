@@ -71,12 +71,22 @@ ThreadWorkload no_reuse_workload(const std::shared_ptr<redis::Client>& client) {
   };
 }
 
-void run_bench_redis(BenchOptions options, bool strict_fifo) {
-  const RedisSettings settings = bench_settings(options);
+void run_bench_redis(BenchOptions options, bool strict_fifo, const std::string& mode) {
+  RedisSettings settings = bench_settings(options);
+  if (mode == "cluster") settings.mode = RedisMode::cluster;
+  if (mode == "standalone") settings.mode = RedisMode::standalone;
+  const bool cluster = settings.mode == RedisMode::cluster;
+  if (cluster && !options.reuse) {
+    fmt::print(stderr, "poolkit bench redis: --no-reuse is not supported in cluster mode\n");
+    throw CLI::RuntimeError(kExitInvalid);
+  }
   try {
     run_bench_command(
         options,
-        [&](const BenchOptions& run) { return redis_workload(run, settings, strict_fifo); },
+        [&](const BenchOptions& run) {
+          return cluster ? redis_cluster_workload(run, settings)
+                         : redis_workload(run, settings, strict_fifo);
+        },
         std::string(setting::kRedisMaxConnections));
   } catch (const ConfigError&) {
     throw;
@@ -103,6 +113,7 @@ Workload redis_workload(const BenchOptions& options, RedisSettings settings, boo
 void add_bench_redis(CLI::App& bench) {
   auto options = std::make_shared<BenchOptions>();
   auto strict_fifo = std::make_shared<bool>(false);
+  auto mode = std::make_shared<std::string>();
   options->backend = "redis";
   CLI::App* command =
       bench.add_subcommand("redis", "GET one key from N threads through the Redis pool");
@@ -111,7 +122,14 @@ void add_bench_redis(CLI::App& bench) {
   add_bench_options(*command, *options);
   command->add_flag("--strict-fifo", *strict_fifo,
                     "Strict FIFO check-out (the pool's CMAP mode) instead of the client's default");
-  command->callback([options, strict_fifo] { run_bench_redis(*options, *strict_fifo); });
+  command
+      ->add_option("--mode", *mode,
+                   fmt::format("standalone or cluster (default: {}); in cluster mode the keys "
+                               "cover every slot and --pool-size bounds each node's pool",
+                               setting::kRedisMode))
+      ->check(CLI::IsMember({"standalone", "cluster"}));
+  command->callback(
+      [options, strict_fifo, mode] { run_bench_redis(*options, *strict_fifo, *mode); });
 }
 
 }  // namespace poolkit::cli

@@ -13,6 +13,10 @@ namespace poolkit::cli {
 Workload redis_workload(const BenchOptions& options, RedisSettings settings,
                         bool strict_fifo = false);
 
+// REDIS_MODE=cluster: GET of 1,024 keys spread over every slot through redis::ClusterClient;
+// options.pool_size bounds each node's pool, in_use is the sum over the nodes.
+Workload redis_cluster_workload(const BenchOptions& options, RedisSettings settings);
+
 // Writes the small collection mongo_workload reads (left alone when it is already right).
 void seed_mongo(const MongoSettings& settings);
 // Find by _id in the seeded collection.

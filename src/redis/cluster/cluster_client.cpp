@@ -42,6 +42,15 @@ bool is_node_failure(const Error& error) {
          error.code() == ErrorCode::pool_cleared;
 }
 
+// The nodes a call went through, for its error message: "a:1 -> b:2".
+std::string path_of(const std::vector<std::shared_ptr<ClusterNode>>& visited) {
+  std::string path;
+  for (const auto& node : visited) {
+    path += (path.empty() ? "" : " -> ") + node->address().text();
+  }
+  return path;
+}
+
 RedisSettings settings_of_url(std::string_view text, const Options& node, RedisReadFrom read_from) {
   RedisSettings settings;
   settings.url = parse_url(text);
@@ -255,7 +264,9 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
   if (closed) throw PoolClosedError(Backend::redis, "the Redis Cluster client is closed");
   const auto deadline = Clock::now() + retry_budget;
   int redirects = start.redirects_used;
-  std::vector<std::string> visited;
+  // For the give-up message, formatted only then; held so that a node leaving the map meanwhile
+  // can still be named.
+  std::vector<std::shared_ptr<ClusterNode>> visited;
   std::shared_ptr<ClusterNode> target = std::move(start.node);
   Prefix prefix = start.prefix;
   bool replica_failed = false;
@@ -287,9 +298,7 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
       }
       continue;
     }
-    if (visited.empty() || visited.back() != target->address().text()) {
-      visited.push_back(target->address().text());
-    }
+    if (visited.empty() || visited.back() != target) visited.push_back(target);
     bool entered = false;
     Reply reply;
     try {
@@ -317,7 +326,7 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
             fmt::format("gave up on slot {} of the Redis Cluster after {} redirects (MOVED/ASK) "
                         "through {}: the slot keeps moving; retry later, or raise "
                         "ClusterOptions::max_redirects",
-                        redirect->slot, options.max_redirects, fmt::join(visited, " -> ")));
+                        redirect->slot, options.max_redirects, path_of(visited)));
       }
       if (redirect->kind == detail::Redirect::Kind::moved) {
         note_moved(redirect->slot, redirect->target);
