@@ -39,7 +39,7 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
     slots.push_back(detail::common_slot(args, routing, spans));
     if (spans) throw_cross_slot(args, "a pipeline does not split its commands");
   }
-  if (current_map()->shards().empty()) refresh(true);
+  ensure_map();
   const auto snapshot = current_map();
   std::map<std::shared_ptr<ClusterNode>, std::vector<std::size_t>> by_node;
   std::vector<std::size_t> unplaced;
@@ -214,7 +214,7 @@ std::optional<std::vector<Reply>> ClusterClient::transaction(
   }
   const auto started = Impl::Clock::now();
   for (int redirects = 0;; ++redirects) {
-    if (impl.current_map()->shards().empty()) impl.refresh(true);
+    impl.ensure_map();
     auto node = impl.current_map()->master_of(slot);
     if (!node) throw ServerError(Backend::redis, fmt::format("no node serves slot {}", slot), true);
     std::optional<std::vector<Reply>> result;

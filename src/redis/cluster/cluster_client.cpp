@@ -174,10 +174,27 @@ void ClusterClient::Impl::refresh(bool force) {
     return;
   }
   last_refresh = Clock::now();  // a cluster that does not answer is not asked again at once
-  throw ConnectError(Backend::redis,
-                     fmt::format("no node of the Redis Cluster at {} gave its slot map (CLUSTER "
-                                 "SHARDS / CLUSTER SLOTS); last: {}; check {}",
-                                 seeds_text, last_error, setting::kRedisUrl));
+  last_refresh_error = fmt::format(
+      "no node of the Redis Cluster at {} gave its slot map (CLUSTER SHARDS / CLUSTER SLOTS); "
+      "last: {}; check {}",
+      seeds_text, last_error, setting::kRedisUrl);
+  throw ConnectError(Backend::redis, last_refresh_error);
+}
+
+std::shared_ptr<const detail::SlotMap> ClusterClient::Impl::ensure_map() {
+  auto current = current_map();
+  if (!current->shards().empty()) return current;
+  // Rate-limited: many first callers share one refresh; those it leaves without a map get the
+  // error that refresh met.
+  refresh(false);
+  current = current_map();
+  if (current->shards().empty()) {
+    const std::lock_guard refreshing(refresh_mutex);
+    throw ConnectError(Backend::redis, last_refresh_error.empty()
+                                           ? "the Redis Cluster's slot map is empty"
+                                           : last_refresh_error);
+  }
+  return current;
 }
 
 void ClusterClient::Impl::note_moved(std::uint16_t slot, const NodeAddress& target) {
@@ -273,7 +290,7 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
   for (int attempt = 1;; ++attempt) {
     if (!target) {
       auto current = current_map();
-      if (current->shards().empty()) refresh(true), current = current_map();
+      if (current->shards().empty()) current = ensure_map();
       target = choose(*current, slot, start.read, replica_failed, prefix);
     }
     // Waits before the next try when the budget allows it; false when it is spent.

@@ -43,6 +43,8 @@ struct ClusterClient::Impl {
   // Unless forced, does nothing when the last refresh is younger than min_refresh_interval;
   // concurrent callers wait for the one refresh in progress.
   void refresh(bool force);
+  // The map, read first if there is none yet; throws ConnectError when no node gives one.
+  std::shared_ptr<const detail::SlotMap> ensure_map();
   void note_moved(std::uint16_t slot, const detail::NodeAddress& target);
 
   // One command on its slot's owner (or any master when slot is nullopt), following MOVED and
@@ -88,6 +90,7 @@ struct ClusterClient::Impl {
 
   std::mutex refresh_mutex;  // one refresh at a time
   Clock::time_point last_refresh{};
+  std::string last_refresh_error;  // why the last refresh found no map (guarded as above)
   std::atomic<bool> closed{false};
 
   OperationStats operations;
