@@ -20,6 +20,9 @@ using detail::NodeAddress;
 
 constexpr std::string_view kAsking = "ASKING";
 constexpr std::string_view kReadOnly = "READONLY";
+// How long reads pass over a replica that failed: about a cluster-node-timeout, after which the
+// cluster has marked it failed (and the map dropped it) or it is back.
+constexpr std::chrono::seconds kReplicaQuarantine{1};
 
 // Commands counted by name in upper case; anything else as OTHER, so callers cannot grow the
 // metrics without bound.
@@ -254,10 +257,20 @@ std::shared_ptr<ClusterNode> ClusterClient::Impl::choose(const detail::SlotMap& 
                                   *slot, shard->master->address().text(), setting::kRedisReadFrom),
                       true);
   }
-  prefix = Prefix::readonly;
+  // Round robin over the replicas, passing over one that failed a moment ago.
+  const std::size_t count = shard->replicas.size();
+  const auto start = next_replica.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& replica = shard->replicas[(start + i) % count];
+    if (replica->recently_failed()) continue;
+    prefix = Prefix::readonly;
+    replica_reads.fetch_add(1, std::memory_order_relaxed);
+    return replica;
+  }
+  if (!strict) return shard->master;
+  prefix = Prefix::readonly;  // every replica failed lately: try one again rather than none
   replica_reads.fetch_add(1, std::memory_order_relaxed);
-  const auto pick = next_replica.fetch_add(1, std::memory_order_relaxed) % shard->replicas.size();
-  return shard->replicas[pick];
+  return shard->replicas[start % count];
 }
 
 std::vector<Reply> ClusterClient::Impl::send_batch(
@@ -323,7 +336,10 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
     } catch (const Error& error) {
       if (!is_node_failure(error)) throw;
       node_failures.fetch_add(1, std::memory_order_relaxed);
-      replica_failed = replica_failed || prefix == Prefix::readonly;
+      if (prefix == Prefix::readonly) {
+        replica_failed = true;
+        target->note_failure(kReplicaQuarantine);
+      }
       try {
         refresh(false);
       } catch (const Error&) {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,13 +34,27 @@ class ClusterNode {
   // The client when it has been opened; nullptr otherwise (for stats).
   const Client* opened() const;
 
+  // A node that just failed is passed over for reads for a moment (replicas only: a master is
+  // the only place its slots' writes can go), instead of each read finding it dead again
+  // until the cluster marks it failed and the map drops it.
+  void note_failure(std::chrono::steady_clock::duration quarantine) noexcept {
+    const auto until = std::chrono::steady_clock::now() + quarantine;
+    down_until_.store(until.time_since_epoch().count(), std::memory_order_relaxed);
+  }
+  bool recently_failed() const noexcept {
+    return std::chrono::steady_clock::now().time_since_epoch().count() <
+           down_until_.load(std::memory_order_relaxed);
+  }
+
  private:
   NodeAddress address_;
   RedisSettings settings_;  // the seeds' settings with this node's address
   Options options_;
   mutable std::mutex mutex_;  // taken only until the client exists
   std::unique_ptr<Client> client_;
-  std::atomic<Client*> ready_{nullptr};  // client_ once made: every later call reads only this
+  std::atomic<Client*> ready_{nullptr};
+  std::atomic<std::chrono::steady_clock::rep> down_until_{
+      0};  // client_ once made: every later call reads only this
 };
 
 struct Shard {

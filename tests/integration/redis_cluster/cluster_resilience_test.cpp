@@ -194,5 +194,48 @@ TEST(ClusterResilience, AMasterKilledUnderLoadFailsOverWithTypedErrorsOnly) {
   for (const auto& node : redis.stats().nodes) EXPECT_NE(node.address, dead);
 }
 
+TEST(ClusterResilience, ReplicaPreferredReadsFallBackToTheMasterWhenTheReplicaDies) {
+  local::RedisCluster cluster({.password = test_secret(), .extra_args = quick_sync_args()});
+  ASSERT_TRUE(wait_for_replicas(cluster, std::chrono::seconds(20)));
+  auto options = quick_options();
+  options.read_from = RedisReadFrom::replica_preferred;
+  options.node.retry_attempts = 1;
+  ClusterClient redis(cluster.seed_url(), options);
+  ASSERT_TRUE(redis.set("foo", "bar"));
+  const auto read_back_deadline = Clock::now() + std::chrono::seconds(5);
+  while (redis.get("foo") != "bar" && Clock::now() < read_back_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(redis.stats().replica_reads, 1u);
+  // The replica of foo's master.
+  const auto master = cluster.master_of_slot(redis::detail::key_slot("foo"));
+  ASSERT_TRUE(master.has_value());
+  std::optional<std::size_t> replica;
+  for (std::size_t i = 0; i < cluster.size(); ++i) {
+    const auto info =
+        redis::parse_info(admin(cluster, i)->command("INFO", "replication").as_string());
+    if (info.get("replication", "master_port") == std::to_string(cluster.node(*master).port())) {
+      replica = i;
+    }
+  }
+  ASSERT_TRUE(replica.has_value());
+  cluster.node(*replica).kill();
+  long long slowest_ms = 0;
+  for (int i = 0; i < 100; ++i) {
+    const auto started = Clock::now();
+    ASSERT_EQ(redis.get("foo"), "bar") << "read " << i;
+    slowest_ms = std::max<long long>(
+        slowest_ms,
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::cout << fmt::format(
+      "[ measured ] replica_preferred reads after their replica died: none "
+      "failed, slowest {} ms, {} node failures\n",
+      slowest_ms, redis.stats().node_failures);
+  EXPECT_GE(redis.stats().node_failures, 1u);
+  EXPECT_LT(slowest_ms, 3000);
+}
+
 }  // namespace
 }  // namespace poolkit
