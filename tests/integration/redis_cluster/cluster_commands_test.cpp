@@ -331,6 +331,18 @@ TEST_F(ClusterCommands, CheckCommandPrintsTheClusterShape) {
   EXPECT_EQ(run.output.find(test_secret()), std::string::npos) << "the password leaked";
 }
 
+TEST_F(ClusterCommands, CloseClosesEveryNodesPoolAndLaterCallsFail) {
+  ClusterClient redis(cluster().seed_url(), quick_options());
+  ASSERT_TRUE(redis.set("closing", "1"));
+  redis.close();
+  EXPECT_THROW(redis.get("closing"), PoolClosedError);
+  for (const auto& node : redis.stats().nodes) {
+    if (node.has_pool) {
+      EXPECT_EQ(node.client.pool.total, 0u) << node.address;
+    }
+  }
+}
+
 TEST_F(ClusterCommands, ASeedListWithADeadNodeStillFindsTheCluster) {
   // The first seed does not answer; the second does.
   const std::string url = cluster().seed_url();
