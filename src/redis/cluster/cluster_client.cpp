@@ -464,44 +464,4 @@ std::string ClusterClient::master_address(std::uint16_t slot) const {
   return node ? node->address().text() : std::string();
 }
 
-ClusterStats ClusterClient::stats() const {
-  ClusterStats stats;
-  const auto map = impl_->current_map();
-  const auto describe = [&](const ClusterNode& node, std::string role, std::size_t slots) {
-    ClusterNodeStats entry{node.address().text(), std::move(role), slots, false, {}};
-    if (const Client* client = node.opened()) {
-      entry.has_pool = true;
-      entry.client = client->stats();
-    }
-    stats.nodes.push_back(std::move(entry));
-  };
-  for (std::size_t i = 0; i < map->shards().size(); ++i) {
-    describe(*map->shards()[i].master, "master", map->slots_of(i));
-  }
-  for (const auto& shard : map->shards()) {
-    for (const auto& replica : shard.replicas) describe(*replica, "replica", 0);
-  }
-  stats.commands = impl_->operations.snapshot();
-  stats.topology_refreshes = impl_->refreshes.load();
-  stats.moved = impl_->moved.load();
-  stats.ask = impl_->asked.load();
-  stats.try_again = impl_->try_again.load();
-  stats.node_failures = impl_->node_failures.load();
-  stats.split_commands = impl_->split_commands.load();
-  stats.replica_reads = impl_->replica_reads.load();
-  return stats;
-}
-
-void ClusterClient::close() {
-  impl_->closed = true;
-  std::vector<std::shared_ptr<ClusterNode>> nodes;
-  {
-    const std::lock_guard lock(impl_->map_mutex);
-    for (const auto& [address, node] : impl_->registry) nodes.push_back(node);
-  }
-  for (const auto& node : nodes) {
-    if (node->opened() != nullptr) node->client().close();
-  }
-}
-
 }  // namespace poolkit::redis
