@@ -38,6 +38,21 @@ namespace poolkit::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// TLS for https:// URLs, for a whole client (Options::tls, from the HTTP_CA_BUNDLE,
+// HTTP_CLIENT_CERT, HTTP_CLIENT_KEY and HTTP_TLS_VERIFY settings) or one request (Request::tls).
+// Paths name PEM files; empty: not set. TLS 1.2 is the minimum.
+struct TlsOptions {
+  // The CAs that sign servers' certificates: a PEM bundle, or a directory of certificates
+  // named by their hash (`openssl rehash`). Empty: the system trust store.
+  std::string ca{};
+  std::string client_cert{};  // mutual TLS: the client's certificate
+  std::string client_key{};   // its private key; empty: the key is in client_cert's file
+  // false: neither the certificate nor the host name is checked (HTTP_TLS_VERIFY=false).
+  bool verify = true;
+  // Where `ca` came from, named in error messages: "HTTP_CA_BUNDLE", "SSL_CERT_FILE", ...
+  std::string ca_setting = "the client's tls.ca";
+};
+
 struct Request {
   std::string method = "GET";  // any token; compared upper case
   std::string url{};           // http:// or https://; may hold a password, never printed as is
@@ -53,6 +68,9 @@ struct Request {
   // Async (resilience) style: also retry POST/PATCH on 5xx and 429.
   bool retry_non_idempotent = false;
   bool follow_redirects = false;
+  // TLS for this request only, instead of the client's (CA, client certificate, verification);
+  // nullopt: the client's Options::tls.
+  std::optional<TlsOptions> tls{};
 
   static Request get(std::string url);
   static Request post(std::string url, std::string body);
@@ -170,6 +188,9 @@ struct Options {
   // as soon as it passes the limit (or at once, from its Content-Length).
   std::size_t max_response_bytes = 64 * 1024 * 1024;
   std::string user_agent = "poolkit-http/0.1";
+  // The trust store is loaded once per client and TLS sessions are resumed across its
+  // connections (docs/http.md). A file that can't be used is a ConfigError from the constructor.
+  TlsOptions tls{};
   // Named in error messages as what to change: "AIOHTTP_TIMEOUT_TOTAL" and so on.
   std::string timeout_setting = "the client's timeout";
   std::string limit_setting = "the client's connection limits";
