@@ -33,25 +33,11 @@
 #include "poolkit/operation_stats.hpp"
 #include "poolkit/retry_policy.hpp"
 #include "poolkit/settings.hpp"
+#include "poolkit/tls.hpp"
 
 namespace poolkit::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-// TLS for https:// URLs, for a whole client (Options::tls, from the HTTP_CA_BUNDLE,
-// HTTP_CLIENT_CERT, HTTP_CLIENT_KEY and HTTP_TLS_VERIFY settings) or one request (Request::tls).
-// Paths name PEM files; empty: not set. TLS 1.2 is the minimum.
-struct TlsOptions {
-  // The CAs that sign servers' certificates: a PEM bundle, or a directory of certificates
-  // named by their hash (`openssl rehash`). Empty: the system trust store.
-  std::string ca{};
-  std::string client_cert{};  // mutual TLS: the client's certificate
-  std::string client_key{};   // its private key; empty: the key is in client_cert's file
-  // false: neither the certificate nor the host name is checked (HTTP_TLS_VERIFY=false).
-  bool verify = true;
-  // Where `ca` came from, named in error messages: "HTTP_CA_BUNDLE", "SSL_CERT_FILE", ...
-  std::string ca_setting = "the client's tls.ca";
-};
 
 struct Request {
   std::string method = "GET";  // any token; compared upper case
@@ -68,8 +54,8 @@ struct Request {
   // Async (resilience) style: also retry POST/PATCH on 5xx and 429.
   bool retry_non_idempotent = false;
   bool follow_redirects = false;
-  // TLS for this request only, instead of the client's (CA, client certificate, verification);
-  // nullopt: the client's Options::tls.
+  // TLS for this request only, instead of the client's (CA, client certificate, verification):
+  // the whole of it replaces the client's Options::tls for this transfer. nullopt: the client's.
   std::optional<TlsOptions> tls{};
 
   static Request get(std::string url);
@@ -188,8 +174,11 @@ struct Options {
   // as soon as it passes the limit (or at once, from its Content-Length).
   std::size_t max_response_bytes = 64 * 1024 * 1024;
   std::string user_agent = "poolkit-http/0.1";
-  // The trust store is loaded once per client and TLS sessions are resumed across its
-  // connections (docs/http.md). A file that can't be used is a ConfigError from the constructor.
+  // For https:// URLs (HTTP_CA_BUNDLE and its fallbacks, HTTP_CLIENT_CERT, HTTP_CLIENT_KEY,
+  // HTTP_TLS_VERIFY): ca_file is a PEM bundle or a hashed CA directory; nullopt, the system
+  // store. TLS 1.2 at least. The trust store is built once per client and TLS sessions are
+  // resumed across its connections (docs/http.md, "TLS"). A file that can't be used is a
+  // ConfigError from the constructor.
   TlsOptions tls{};
   // Named in error messages as what to change: "AIOHTTP_TIMEOUT_TOTAL" and so on.
   std::string timeout_setting = "the client's timeout";

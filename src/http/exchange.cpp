@@ -4,7 +4,6 @@
 #include <cctype>
 #include <ctime>
 
-#include "../core/tls_support.hpp"
 #include "poolkit/url.hpp"
 
 namespace poolkit::http::detail {

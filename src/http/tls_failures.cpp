@@ -7,13 +7,15 @@
 #include <string>
 
 #include "../core/tls_support.hpp"
+#include "poolkit/setting_names.hpp"
 #include "tls.hpp"
 
 namespace poolkit::http::detail {
 namespace {
 
-constexpr std::string_view kClientCertSetting = "HTTP_CLIENT_CERT";
-constexpr std::string_view kClientKeySetting = "HTTP_CLIENT_KEY";
+using setting::kHttpCaBundle;
+using setting::kHttpClientCert;
+using setting::kHttpClientKey;
 
 bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
@@ -27,24 +29,29 @@ bool contains_any(std::string_view text, const std::array<std::string_view, N>& 
   return false;
 }
 
-// "HTTP_CA_BUNDLE (/etc/x/ca.pem)", or "the system trust store".
+// Where a CA file set in code (no variable) is named from.
+constexpr std::string_view kCaSetInCode = "tls.ca_file";
+
+// "HTTP_CA_BUNDLE (/etc/x/ca.pem)", "SSL_CERT_DIR (/etc/x/certs)", or "the system trust store".
 std::string trust_store_of(const TlsOptions& tls) {
-  if (tls.ca.empty()) return "the system trust store";
-  return tls.ca_setting + " (" + tls.ca + ")";
+  if (!tls.ca_file) return "the system trust store";
+  return std::string(tls.ca_source.empty() ? kCaSetInCode : tls.ca_source) + " (" + *tls.ca_file +
+         ")";
 }
 
 std::string ca_to_set(const TlsOptions& tls) {
-  return tls.ca.empty() ? "HTTP_CA_BUNDLE" : tls.ca_setting;
+  if (!tls.ca_file) return std::string(kHttpCaBundle);
+  return tls.ca_source.empty() ? std::string(kCaSetInCode) : tls.ca_source;
 }
 
 std::string client_cert_of(const TlsOptions& tls) {
-  return std::string(kClientCertSetting) + " (" + tls.client_cert + ")";
+  return std::string(kHttpClientCert) + " (" + tls.cert_file.value_or("") + ")";
 }
 
 TlsFailure client_certificate_failure(const TlsOptions& tls) {
-  if (tls.client_cert.empty()) {
+  if (!tls.cert_file) {
     return {"client certificate required: the server asks for one and none was sent",
-            "set " + std::string(kClientCertSetting) + " and " + std::string(kClientKeySetting) +
+            "set " + std::string(kHttpClientCert) + " and " + std::string(kHttpClientKey) +
                 " (mutual TLS) to a certificate the server trusts",
             false};
   }
@@ -130,7 +137,8 @@ std::optional<TlsFailure> tls_failure_of(CURLcode code, long verify_result,
       }
       return verification_failure(verify_result, tls, host);
     case CURLE_SSL_CONNECT_ERROR:
-      if (verify_result != X509_V_OK) return verification_failure(verify_result, tls, host);
+      // A refused certificate is CURLE_PEER_FAILED_VERIFICATION; here the verify result is
+      // libcurl's "unspecified" placeholder, and the handshake's own words say what went wrong.
       return handshake_failure(curl_text, tls, true);
     case CURLE_SSL_CLIENTCERT:
       return client_certificate_failure(tls);
@@ -142,8 +150,8 @@ std::optional<TlsFailure> tls_failure_of(CURLcode code, long verify_result,
                         "name a PEM file of CA certificates, or a directory of them", false};
     case CURLE_SSL_CERTPROBLEM:
       return TlsFailure{"the client certificate " + client_cert_of(tls) + " could not be used",
-                        "name a PEM certificate in " + std::string(kClientCertSetting) +
-                            " and its unencrypted key in " + std::string(kClientKeySetting),
+                        "name a PEM certificate in " + std::string(kHttpClientCert) +
+                            " and its unencrypted key in " + std::string(kHttpClientKey),
                         false};
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_ENGINE_NOTFOUND:

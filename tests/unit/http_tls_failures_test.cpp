@@ -10,10 +10,10 @@
 namespace poolkit::http::detail {
 namespace {
 
-TlsOptions with_ca(std::string ca, std::string setting = "HTTP_CA_BUNDLE") {
+TlsOptions with_ca(std::string ca, std::string source = "HTTP_CA_BUNDLE") {
   TlsOptions tls;
-  tls.ca = std::move(ca);
-  tls.ca_setting = std::move(setting);
+  tls.ca_file = std::move(ca);
+  tls.ca_source = std::move(source);
   return tls;
 }
 
@@ -71,7 +71,7 @@ TEST(HttpTlsFailures, ClientCertificateAlertsAfterATls13Handshake) {
   EXPECT_FALSE(without->retryable);
 
   TlsOptions with_cert;
-  with_cert.client_cert = "/etc/x/client.pem";
+  with_cert.cert_file = "/etc/x/client.pem";
   const auto rejected =
       tls_failure_of(CURLE_SSL_CONNECT_ERROR, 0,
                      "error:0A000418:SSL routines::tlsv1 alert unknown ca", with_cert, "h");
