@@ -7,6 +7,7 @@
 # TLS (a throw-away CA, RSA 2048, TLS 1.2 and 1.3) in the same rounds: wrk and poolkit at
 # N = 8 and 32, and one connection per request at 8 (wrk -H 'Connection: close' against
 # poolkit --no-reuse, which trusts the CA through HTTP_CA_BUNDLE; wrk verifies no certificate).
+# The bare libcurl loop runs over TLS too (libcurl-tls), the floor for a libcurl-based client.
 # Every figure is the median of ROUNDS runs of SECONDS each; ratios are against wrk at the same
 # N in this same invocation. Prints two markdown tables.
 #
@@ -116,6 +117,7 @@ measure() {  # name n
     wrk) wrk_rate -c"$n" "$url" ;;
     wrk-tls) wrk_rate -c"$n" "$tls_url" ;;
     wrk-tls-close) wrk_rate -c"$n" -H 'Connection: close' "$tls_url" ;;
+    libcurl-tls) CURL_CA_BUNDLE="$scratch/ca/ca.pem" "$raw_peer" "$tls_url" "$n" "$seconds" ;;
     poolkit-tls) poolkit_tls "$n" ;;
     poolkit-tls-sync) poolkit_tls "$n" --sync ;;
     poolkit-tls-no-reuse) poolkit_tls "$n" --no-reuse ;;
@@ -134,8 +136,8 @@ measure() {  # name n
 runs=("wrk 1" "libcurl 1" "poolkit 1" "aiohttp 1" "wrk 8" "libcurl 8" "poolkit 8"
       "libcurl-threads 8" "poolkit-sync 8" "poolkit-no-reuse 8" "aiohttp 8" "requests 8" "wrk 32"
       "libcurl 32" "poolkit 32" "aiohttp 32")
-tls_runs=("wrk-tls 8" "poolkit-tls 8" "poolkit-tls-sync 8" "wrk-tls-close 8"
-          "poolkit-tls-no-reuse 8" "wrk-tls 32" "poolkit-tls 32")
+tls_runs=("wrk-tls 8" "libcurl-tls 8" "poolkit-tls 8" "poolkit-tls-sync 8" "wrk-tls-close 8"
+          "poolkit-tls-no-reuse 8" "wrk-tls 32" "libcurl-tls 32" "poolkit-tls 32")
 case $with_tls in
   0) ;;
   only) runs=("${tls_runs[@]}") ;;
@@ -201,10 +203,12 @@ for run in "${tls_runs[@]}"; do
   case "$name" in
     wrk-tls | wrk-tls-close) ratio=1; target="" ;;
     poolkit-tls-no-reuse) ratio=$(summary "$run" "wrk-tls-close $n"); target="≥ 0.8" ;;
-    poolkit-tls-sync) ratio=$(summary "$run" "wrk-tls $n"); target="" ;;
+    poolkit-tls-sync | libcurl-tls) ratio=$(summary "$run" "wrk-tls $n"); target="" ;;
     *) ratio=$(summary "$run" "wrk-tls $n"); target="≥ 0.6" ;;
   esac
   echo "| $name | $n | $(per_round "$run" | median) | $ratio | $target |"
 done
 echo
 echo "Pooled vs re-created over TLS at N = 8 (poolkit ÷ poolkit --no-reuse, per round): $(summary "poolkit-tls 8" "poolkit-tls-no-reuse 8")×."
+echo
+echo "poolkit's async client ÷ the bare libcurl loop over TLS, per round: N = 8 $(summary "poolkit-tls 8" "libcurl-tls 8")×, N = 32 $(summary "poolkit-tls 32" "libcurl-tls 32")×."

@@ -68,7 +68,7 @@ local::NginxServer::Options nginx_options(int keepalive_timeout_s) {
   return options;
 }
 
-Nginx::Nginx(int keepalive_timeout_s) : Nginx(nginx_options(keepalive_timeout_s), 0) {}
+Nginx::Nginx(int keepalive_timeout_s) : Nginx(nginx_options(keepalive_timeout_s), 0, 0) {}
 
 Nginx::Nginx(const local::ServerTls& tls, int keepalive_timeout_s)
     : Nginx(
@@ -77,13 +77,14 @@ Nginx::Nginx(const local::ServerTls& tls, int keepalive_timeout_s)
             options.tls = tls;
             return options;
           }(),
-          local::free_loopback_port()) {}
+          local::free_loopback_port(), local::free_loopback_port()) {}
 
-Nginx::Nginx(local::NginxServer::Options options, int status_port)
-    : status_port_(status_port), server_([&] {
+Nginx::Nginx(local::NginxServer::Options options, int status_port, int http2_port)
+    : status_port_(status_port), http2_port_(http2_port), server_([&] {
         if (status_port != 0) {
           options.extra_server_config +=
               "\n    listen 127.0.0.1:" + std::to_string(status_port) + ";" +
+              "\n    listen 127.0.0.1:" + std::to_string(http2_port) + " ssl http2;" +
               "\n    location = /session { return 200 $ssl_session_reused; }";
         }
         return options;
@@ -113,6 +114,10 @@ std::vector<AccessRecord> Nginx::access_log(std::size_t lines) const {
     records = access_log();
   }
   return records;
+}
+
+std::string Nginx::http2_url(const std::string& path) const {
+  return "https://127.0.0.1:" + std::to_string(http2_port_) + path;
 }
 
 long Nginx::accepted() const {

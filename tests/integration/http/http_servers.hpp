@@ -41,6 +41,8 @@ class Nginx {
   // resumed session, "." for a full handshake); /status stays on a plain port of its own.
   explicit Nginx(const local::ServerTls& tls, int keepalive_timeout_s = 75);
   int port() const noexcept { return server_.port(); }
+  // With TLS: the same site over HTTP/2 (ALPN "h2") on a port of its own.
+  std::string http2_url(const std::string& path) const;
   std::string url(const std::string& path) const { return server_.url(path); }
   std::vector<AccessRecord> access_log() const;
   // nginx writes a log line after it has sent the response: waits (up to 5 s) until the log
@@ -58,8 +60,9 @@ class Nginx {
   long accepted() const;
 
  private:
-  Nginx(local::NginxServer::Options options, int status_port);
+  Nginx(local::NginxServer::Options options, int status_port, int http2_port);
   int status_port_ = 0;  // where /status is fetched in plain HTTP
+  int http2_port_ = 0;   // with TLS: nginx's `listen ... ssl http2`
   local::NginxServer server_;
 };
 

@@ -279,6 +279,30 @@ TEST(HttpTls, AnHttpsUrlToAPlainServerSaysItDoesNotSpeakTls) {
       << error->what();
 }
 
+TEST(HttpTls, Http2OverTlsIsOptInAndMultiplexesOnOneConnection) {
+  auto nginx = tls_nginx(ca().server());
+  const auto concurrent_gets = [&](bool http2) {
+    auto options = trusting(ca().ca_file());
+    options.http2 = http2;
+    http::AsyncClient client(options);
+    std::vector<std::future<http::Response>> futures;
+    for (int i = 0; i < 16; ++i) {
+      futures.push_back(client.send(http::Request::get(nginx.http2_url("/slow/second.bin"))));
+    }
+    int ok = 0;
+    for (auto& future : futures) ok += future.get().status == 200 ? 1 : 0;
+    EXPECT_EQ(ok, 16);
+  };
+  concurrent_gets(true);
+  const auto multiplexed = distinct_connections(nginx.access_log(16));
+  EXPECT_EQ(multiplexed.size(), 1u) << "HTTP/2 by ALPN: 16 streams on one connection";
+  concurrent_gets(false);
+  const auto log = nginx.access_log(32);
+  const auto all = distinct_connections(log);
+  EXPECT_GT(all.size() - multiplexed.size(), 4u)
+      << "without the opt-in, HTTP/1.1: a connection per request in flight";
+}
+
 // ---- The trust store from the settings: HTTP_CA_BUNDLE, then each fallback in order.
 
 // A directory holding the CA as OpenSSL looks it up: <subject hash>.0 (what `openssl rehash`
