@@ -11,7 +11,7 @@
 // reuses its easy handles, so after the first connections every new one resumes; libcurl's
 // SSL_OP_NO_TICKET is cleared so a TLS 1.2 server that keeps no session-ID cache (nginx's
 // default) can resume by ticket. A CURLSH sharing one session cache over all handles was
-// measured and dropped: with libcurl 7.88 over TLS 1.3 it made a third of the connections pay
+// measured and dropped: with libcurl 7.88 over TLS 1.3 it made a quarter of the connections pay
 // a full handshake (docs/benchmarks.md, "HTTPS").
 
 #include <curl/curl.h>
