@@ -136,6 +136,73 @@ TEST(HttpTls, IdleConnectionsClosedByTheServerAreReplacedWithoutErrors) {
   EXPECT_EQ(client.metrics().retries, 0u);
 }
 
+TEST(HttpTls, PerHostLimitHoldsAtTheServerOverTls) {
+  auto nginx = tls_nginx(ca().server());
+  auto options = trusting(ca().ca_file());
+  options.max_connections_per_host = 4;
+  http::AsyncClient client(options);
+  std::vector<std::future<http::Response>> futures;
+  for (int i = 0; i < 8; ++i) {
+    futures.push_back(client.send(http::Request::get(nginx.url("/slow/second.bin"))));
+  }
+  for (int i = 0; i < 56; ++i) {
+    futures.push_back(client.send(http::Request::get(nginx.url("/medium.bin"))));
+  }
+  int most_active = 0;
+  int most_busy = 0;
+  for (int i = 0; i < 100 && client.metrics().in_flight + client.metrics().waiting > 0; ++i) {
+    const auto seen = nginx.connections();
+    most_active = std::max(most_active, seen.active);
+    most_busy = std::max(most_busy, seen.busy);
+    std::this_thread::sleep_for(20ms);
+  }
+  int ok = 0;
+  for (auto& future : futures) {
+    const auto response = future.get();
+    ok += response.status == 200 ? 1 : 0;
+    if (response.body.size() == kMediumFileBytes) continue;
+    EXPECT_EQ(response.body.size(), 16u * 1024) << "bodies arrive whole over TLS";
+  }
+  EXPECT_EQ(ok, 64);
+  EXPECT_EQ(client.metrics().peak_in_flight, 4);
+  EXPECT_LE(most_active, 4);
+  EXPECT_GE(most_busy, 3) << "the test must really hold the limit for a while";
+  EXPECT_LE(distinct_connections(nginx.access_log(64)).size(), 4u);
+}
+
+TEST(HttpTls, AServerRestartGivesTypedErrorsThenRecovers) {
+  const int port = local::free_loopback_port();
+  const auto start_server = [&] {
+    local::NginxServer::Options options;
+    options.port = port;
+    options.tls = local::ServerTls{ca().server(), {}};
+    auto server = std::make_unique<local::NginxServer>(options);
+    std::ofstream(server->root() / "small.txt") << "hello over tls\n";
+    return server;
+  };
+  auto server = start_server();
+  auto options = trusting(ca().ca_file());
+  options.retry = RetryPolicy::resilience(2, Backoff{10ms, 10ms, 0ms, 0.0}, 30s);
+  http::AsyncClient client(options);
+  const std::string url = server->url("/small.txt");
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(client.send(http::Request::get(url)).get().status, 200);
+  server->stop();
+  server.reset();
+  try {
+    client.send(http::Request::get(url)).get();
+    ADD_FAILURE() << "expected an error while the server is down";
+  } catch (const TlsError& error) {
+    ADD_FAILURE() << "a server that is down is no TLS failure: " << error.what();
+  } catch (const ConnectError& error) {
+    EXPECT_NE(std::string(error.what()).find("127.0.0.1:" + std::to_string(port)),
+              std::string::npos)
+        << error.what();
+  }
+  server = start_server();
+  EXPECT_EQ(client.send(http::Request::get(url)).get().body, "hello over tls\n")
+      << "a new connection, with a new handshake, once the server is back";
+}
+
 struct CertificateCase {
   const char* name;
   local::TlsFiles (*server)();
