@@ -118,9 +118,16 @@ std::optional<TlsFailure> handshake_failure(std::string_view text, const TlsOpti
     return TlsFailure{"handshake failure: the connection closed during the TLS handshake",
                       "check that the server is up and serves TLS on this port", true};
   }
-  return TlsFailure{"handshake failure: the server refused the handshake",
-                    "check the server's TLS settings (versions, ciphers, client certificates)",
-                    false};
+  // A TLS 1.2 server that requires a client certificate answers its absence with this alert
+  // too, with nothing to tell the two apart.
+  std::string advice = "check the server's TLS settings (versions, ciphers)";
+  if (!tls.cert_file) {
+    advice +=
+        "; a server that requires a client certificate refuses this way when none is sent: "
+        "then set " +
+        std::string(kHttpClientCert) + " and " + std::string(kHttpClientKey);
+  }
+  return TlsFailure{"handshake failure: the server refused the handshake", advice, false};
 }
 
 }  // namespace

@@ -288,6 +288,54 @@ TEST(HttpTls, MutualTlsRequiredWithoutClientCertificateIsAClearErrorAndWorksWith
   EXPECT_EQ(with.send(http::Request::get(nginx.url("/small.txt"))).get().status, 200);
 }
 
+// `openssl s_server` requiring a client certificate: it refuses one's absence in the TLS layer
+// (an alert after a TLS 1.3 handshake, a handshake failure in TLS 1.2), which nginx never does
+// (it answers 400).
+class OpensslServer {
+ public:
+  explicit OpensslServer(const std::string& tls_version) {
+    const auto openssl = local::find_program("openssl");
+    if (openssl.empty()) throw std::runtime_error("openssl not found");
+    const bool listening = local::launch_until_listening(
+        [&](int) {
+          port_ = local::free_loopback_port();
+          process_.emplace(std::vector<std::string>{
+              openssl.string(), "s_server", "-accept", "127.0.0.1:" + std::to_string(port_),
+              "-cert", ca().server().cert.string(), "-key", ca().server().key.string(), "-CAfile",
+              ca().ca_file().string(), "-Verify", "1", "-www", "-quiet", "-" + tls_version});
+          return local::Launched{*process_, port_};
+        },
+        5, 10s);
+    if (!listening) throw std::runtime_error("openssl s_server did not listen");
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_) + "/"; }
+
+ private:
+  int port_ = 0;
+  std::optional<local::ChildProcess> process_;
+};
+
+TEST(HttpTls, AClientCertificateRefusedInTheTlsLayerSaysSo) {
+  for (const std::string version : {"tls1_3", "tls1_2"}) {
+    SCOPED_TRACE(version);
+    OpensslServer server(version);
+    http::SyncClient without(trusting(ca().ca_file()));
+    const auto error = tls_error_of(without, http::Request::get(server.url()));
+    ASSERT_TRUE(error);
+    const std::string message = error->what();
+    EXPECT_NE(
+        message.find(version == "tls1_3" ? "client certificate required" : "handshake failure"),
+        std::string::npos)
+        << message;
+    EXPECT_NE(message.find("HTTP_CLIENT_CERT"), std::string::npos) << message;
+    auto options = trusting(ca().ca_file());
+    options.tls.cert_file = ca().client().cert.string();
+    options.tls.key_file = ca().client().key.string();
+    http::SyncClient with(options);
+    EXPECT_EQ(with.get(server.url()).status, 200);
+  }
+}
+
 TEST(HttpTls, VerificationOffAcceptsTheWrongNameServer) {
   auto nginx = tls_nginx(ca().wrong_name_server());
   auto options = plain_options();
