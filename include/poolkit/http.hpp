@@ -136,8 +136,8 @@ struct HostMetrics {
 
 struct Metrics {
   // name: scheme://host:port; outcome: "2xx".."5xx", or an error code ("timeout", "connect",
-  // "pool_timeout", "circuit_open", "pool_closed", "protocol", "server", ...); durations from
-  // send() to completion.
+  // "tls", "pool_timeout", "circuit_open", "pool_closed", "protocol", "server", ...); durations
+  // from send() to completion.
   std::vector<OperationSnapshot> requests;
   std::vector<HostMetrics> hosts;  // sorted by host
   std::uint64_t connections_new = 0;
