@@ -267,8 +267,8 @@ std::optional<TlsFailure> tls_failure_after(const Exchange& exchange, CURLcode c
                                             const TlsSetup& setup) {
   const TlsOptions& tls = effective_tls(exchange, setup);
   if (code == CURLE_OK) {
-    if (!exchange.host->key.starts_with("https://")) return std::nullopt;
-    return tls_failure_in_response(exchange.response.status, exchange.response.body, tls);
+    return tls_failure_in_response(exchange.response.status, exchange.response.body, tls,
+                                   exchange.host->key.starts_with("https://"));
   }
   long verify_result = 0;
   curl_easy_getinfo(exchange.easy, CURLINFO_SSL_VERIFYRESULT, &verify_result);

@@ -67,10 +67,11 @@ struct TlsFailure {
 std::optional<TlsFailure> tls_failure_of(CURLcode code, long verify_result,
                                          std::string_view curl_text, const TlsOptions& tls,
                                          std::string_view host);
-// A server that asks for a client certificate after the handshake and answers its absence with
-// a status (nginx's `ssl_verify_client on`: "400 No required SSL certificate was sent"): that
-// failure in words, or nullopt.
+// A TLS failure a server answers with a status page instead of an alert (nginx: "400 No
+// required SSL certificate was sent" for mutual TLS without a client certificate, and "400 The
+// plain HTTP request was sent to HTTPS port" for an http:// URL at a TLS port): that failure in
+// words, or nullopt. `over_tls`: the URL was https://.
 std::optional<TlsFailure> tls_failure_in_response(int status, std::string_view body,
-                                                  const TlsOptions& tls);
+                                                  const TlsOptions& tls, bool over_tls);
 
 }  // namespace poolkit::http::detail

@@ -176,17 +176,21 @@ std::optional<TlsFailure> tls_failure_of(CURLcode code, long verify_result,
 }
 
 std::optional<TlsFailure> tls_failure_in_response(int status, std::string_view body,
-                                                  const TlsOptions& tls) {
+                                                  const TlsOptions& tls, bool over_tls) {
   // nginx's words, on the 400 it sends instead of the page.
   if (status != 400) return std::nullopt;
-  if (contains(body, "No required SSL certificate was sent")) {
-    TlsFailure failure = client_certificate_failure(tls);
-    failure.cause += " (the server answered 400: No required SSL certificate was sent)";
-    return failure;
+  if (!over_tls) {
+    if (!contains(body, "The plain HTTP request was sent to HTTPS port")) return std::nullopt;
+    return TlsFailure{
+        "handshake failure: the server speaks TLS on this port, and the URL is "
+        "http:// (it answered 400: The plain HTTP request was sent to HTTPS port)",
+        "use an https:// URL", false};
   }
-  if (contains(body, "The SSL certificate error")) {
+  for (const std::string_view page :
+       {"No required SSL certificate was sent", "The SSL certificate error"}) {
+    if (!contains(body, page)) continue;
     TlsFailure failure = client_certificate_failure(tls);
-    failure.cause += " (the server answered 400: The SSL certificate error)";
+    failure.cause += " (the server answered 400: " + std::string(page) + ")";
     return failure;
   }
   return std::nullopt;

@@ -117,11 +117,12 @@ TEST(HttpTlsFailures, HandshakeFailuresSayWhichAndOnlyALostConnectionIsRetried) 
 TEST(HttpTlsFailures, NginxsAnswerToAMissingClientCertificate) {
   const std::string page =
       "<html>\r\n<head><title>400 No required SSL certificate was sent</title></head>";
-  const auto failure = tls_failure_in_response(400, page, TlsOptions{});
+  const auto failure = tls_failure_in_response(400, page, TlsOptions{}, true);
   ASSERT_TRUE(failure);
   EXPECT_TRUE(failure->cause.starts_with("client certificate required")) << failure->cause;
-  EXPECT_FALSE(tls_failure_in_response(400, "bad request", TlsOptions{}));
-  EXPECT_FALSE(tls_failure_in_response(200, page, TlsOptions{}));
+  EXPECT_FALSE(tls_failure_in_response(400, "bad request", TlsOptions{}, true));
+  EXPECT_FALSE(tls_failure_in_response(200, page, TlsOptions{}, true));
+  EXPECT_FALSE(tls_failure_in_response(400, page, TlsOptions{}, false)) << "not over TLS";
 }
 
 }  // namespace

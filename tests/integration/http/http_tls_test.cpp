@@ -150,7 +150,12 @@ TEST(HttpTls, PerHostLimitHoldsAtTheServerOverTls) {
   }
   int most_active = 0;
   int most_busy = 0;
-  for (int i = 0; i < 100 && client.metrics().in_flight + client.metrics().waiting > 0; ++i) {
+  const auto all_done = [&] {
+    return std::all_of(futures.begin(), futures.end(), [](auto& future) {
+      return future.wait_for(0s) == std::future_status::ready;
+    });
+  };
+  for (int i = 0; i < 250 && !all_done(); ++i) {
     const auto seen = nginx.connections();
     most_active = std::max(most_active, seen.active);
     most_busy = std::max(most_busy, seen.busy);
@@ -416,6 +421,17 @@ TEST(HttpTls, Http2OverTlsIsOptInAndMultiplexesOnOneConnection) {
   const auto all = distinct_connections(log);
   EXPECT_GT(all.size() - multiplexed.size(), 4u)
       << "without the opt-in, HTTP/1.1: a connection per request in flight";
+}
+
+TEST(HttpTls, AnHttpUrlToATlsPortSaysToUseHttps) {
+  auto nginx = tls_nginx(ca().server());
+  const std::string url = "http://127.0.0.1:" + std::to_string(nginx.port()) + "/small.txt";
+  http::AsyncClient client(plain_options());
+  const auto error = tls_error_of(client, http::Request::get(url));
+  ASSERT_TRUE(error);
+  const std::string message = error->what();
+  EXPECT_NE(message.find("TLS to " + host_port(nginx) + " failed"), std::string::npos) << message;
+  EXPECT_NE(message.find("use an https:// URL"), std::string::npos) << message;
 }
 
 // ---- The trust store from the settings: HTTP_CA_BUNDLE, then each fallback in order.
