@@ -35,8 +35,7 @@ constexpr ValueRange kPayloadBytes{1024, 4294967296.0};
 constexpr std::array<std::string_view, 3> kProfileNames{"dev", "staging", "production"};
 constexpr std::array<std::string_view, 3> kMongoCompressors{"zstd", "snappy", "zlib"};
 constexpr std::array<std::string_view, 2> kMongoSchemes{"mongodb", "mongodb+srv"};
-// rediss:// is refused with its reason (no TLS yet) until TLS lands.
-constexpr std::array<std::string_view, 2> kRedisSchemes{"redis", "unix"};
+constexpr std::array<std::string_view, 3> kRedisSchemes{"redis", "rediss", "unix"};
 
 using enum ValueKind;
 

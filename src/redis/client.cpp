@@ -75,11 +75,30 @@ const auto kSharedFields = std::make_tuple(
     std::pair{&RedisSettings::client_name, &Options::client_name},
     std::pair{&RedisSettings::max_reply_bytes, &Options::max_reply_bytes});
 
+// The TLS fields, whose shapes differ between the two (Options groups them, and says
+// REDIS_SSL_CERT_REQS as a bool).
+void copy_tls_to_settings(RedisSettings& settings, const TlsOptions& tls) {
+  settings.ssl_ca_certs = tls.ca_certs;
+  settings.ssl_certfile = tls.certfile;
+  settings.ssl_keyfile = tls.keyfile;
+  settings.ssl_cert_reqs = tls.verify_peer ? "required" : "none";
+  settings.ssl_check_hostname = tls.check_hostname;
+}
+
+void copy_tls_to_options(TlsOptions& tls, const RedisSettings& settings) {
+  tls.ca_certs = settings.ssl_ca_certs;
+  tls.certfile = settings.ssl_certfile;
+  tls.keyfile = settings.ssl_keyfile;
+  tls.verify_peer = settings.ssl_cert_reqs != "none";
+  tls.check_hostname = settings.ssl_check_hostname;
+}
+
 // The settings a URL and Options stand for, so both constructors build the same client.
 RedisSettings settings_of(Url url, const Options& options) {
   RedisSettings settings;
   settings.url = std::move(url);
   poolkit::detail::copy_to_settings(settings, options, kSharedFields);
+  copy_tls_to_settings(settings, options.tls);
   return settings;
 }
 
@@ -95,6 +114,8 @@ RedisSettings settings_of(Url url, const Options& options) {
       throw TimeoutError(error.backend(), message);
     case ErrorCode::connect:
       throw ConnectError(error.backend(), message);
+    case ErrorCode::tls:
+      throw TlsError(error.backend(), message, error.retryable());
     case ErrorCode::pool_timeout:
       throw PoolTimeoutError(error.backend(), message);
     case ErrorCode::pool_cleared:
@@ -127,6 +148,7 @@ PoolOptions pool_options(const Options& options, const detail::Endpoint& endpoin
 
 Options Options::from(const RedisSettings& settings, Options rest) {
   poolkit::detail::copy_to_options(rest, settings, kSharedFields);
+  copy_tls_to_options(rest.tls, settings);
   return rest;
 }
 
@@ -436,6 +458,10 @@ ClientStats Client::stats() const {
   stats.retries = impl_->retries.load(std::memory_order_relaxed);
   stats.pool_clears = impl_->pool_clears.load(std::memory_order_relaxed);
   stats.closed_while_idle = impl_->closed_while_idle.load(std::memory_order_relaxed);
+  if (const auto& tls = impl_->endpoint->tls) {
+    stats.tls_full_handshakes = tls->full_handshakes();
+    stats.tls_resumed_handshakes = tls->resumed_handshakes();
+  }
   return stats;
 }
 

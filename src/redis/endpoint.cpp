@@ -69,6 +69,16 @@ std::unique_ptr<redisContext, ContextDeleter> connect_socket(const Endpoint& end
   return context;
 }
 
+void start_tls(Connection& connection, const Endpoint& endpoint, Deadline deadline) {
+  auto stream = std::make_unique<TlsStream>(endpoint.tls, connection.native()->fd, endpoint.host);
+  stream->handshake(deadline, host_and_port(endpoint.host, endpoint.port));
+  ConnectionAccess::use_tls(connection, std::move(stream));
+}
+
+std::string url_option_source(std::string_view option) {
+  return fmt::format("{} in {}", option, setting::kRedisUrl);
+}
+
 void handshake(Connection& connection, const Endpoint& endpoint) {
   try {
     if (endpoint.password && !endpoint.username.empty()) {
@@ -116,11 +126,49 @@ Endpoint make_endpoint(const RedisSettings& settings) {
       settings.client_name ? as_client_name(*settings.client_name) : process_name();
   endpoint.connect_timeout = settings.connect_timeout;
   endpoint.socket_timeout = settings.socket_timeout;
+  if (url.scheme == "rediss") {
+    endpoint.tls = std::make_shared<TlsContext>(tls_config_of(settings, url));
+  }
   return endpoint;
 }
 
+TlsConfig tls_config_of(const RedisSettings& settings, const Url& url) {
+  const poolkit::detail::RedisUrlTls from_url = poolkit::detail::redis_url_tls(url);
+  TlsConfig config;
+  // Each value and the name of where it came from: the URL's option, else the variable.
+  const auto pick = [](const std::optional<std::string>& in_url, std::string_view option,
+                       const std::optional<std::string>& in_settings, std::string_view variable,
+                       std::string& value, std::string& source) {
+    value = in_url ? *in_url : in_settings.value_or("");
+    source = in_url ? url_option_source(option) : std::string(variable);
+  };
+  pick(from_url.ca_certs, "ssl_ca_certs", settings.ssl_ca_certs, setting::kRedisSslCaCerts,
+       config.ca_certs, config.ca_certs_source);
+  pick(from_url.certfile, "ssl_certfile", settings.ssl_certfile, setting::kRedisSslCertfile,
+       config.certfile, config.certfile_source);
+  pick(from_url.keyfile, "ssl_keyfile", settings.ssl_keyfile, setting::kRedisSslKeyfile,
+       config.keyfile, config.keyfile_source);
+  config.verify_peer = from_url.verify_peer.value_or(settings.ssl_cert_reqs != "none");
+  config.cert_reqs_source =
+      from_url.verify_peer ? url_option_source("ssl_cert_reqs") : setting::kRedisSslCertReqs;
+  config.check_hostname = from_url.check_hostname.value_or(settings.ssl_check_hostname);
+  config.check_hostname_source = from_url.check_hostname
+                                     ? url_option_source("ssl_check_hostname")
+                                     : std::string(setting::kRedisSslCheckHostname);
+  if (!config.keyfile.empty() && config.certfile.empty()) {
+    throw ConfigError(
+        fmt::format("{} ({}) names a key but no client certificate is named; set {} "
+                    "too",
+                    config.keyfile_source, config.keyfile, setting::kRedisSslCertfile));
+  }
+  return config;
+}
+
 Connection open_connection(const std::shared_ptr<const Endpoint>& endpoint, Deadline deadline) {
-  Connection connection(connect_socket(*endpoint, deadline), endpoint);
+  const Deadline connect_deadline =
+      std::min(deadline, std::chrono::steady_clock::now() + endpoint->connect_timeout);
+  Connection connection(connect_socket(*endpoint, connect_deadline), endpoint);
+  if (endpoint->tls) start_tls(connection, *endpoint, connect_deadline);
   handshake(connection, *endpoint);
   return connection;
 }
