@@ -262,6 +262,9 @@ struct TlsOptions {
   std::optional<std::string> keyfile{};   // REDIS_SSL_KEYFILE: its key (nullopt: in certfile)
   bool verify_peer = true;     // REDIS_SSL_CERT_REQS: required (true) or none (false: warned about)
   bool check_hostname = true;  // REDIS_SSL_CHECK_HOSTNAME: the certificate names the URL's host
+  // A new connection resumes the last TLS session (no variable): false only to measure what
+  // resumption saves, or for a server that mishandles it.
+  bool resume_sessions = true;
 };
 
 // Everything a client can be told besides its URL. The first group mirrors RedisSettings, with

@@ -57,8 +57,9 @@ std::vector<std::string> strings_of(const Reply& reply) {
 
 // The endpoint with the reply limit: REDIS_MAX_REPLY_BYTES (0, from settings built by hand,
 // means the default).
-std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settings) {
-  detail::Endpoint endpoint = detail::make_endpoint(settings);
+std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settings,
+                                                     const Options& options) {
+  detail::Endpoint endpoint = detail::make_endpoint(settings, options.tls.resume_sessions);
   if (settings.max_reply_bytes != 0) endpoint.max_reply_bytes = settings.max_reply_bytes;
   return std::make_shared<const detail::Endpoint>(std::move(endpoint));
 }
@@ -169,7 +170,7 @@ struct Client::Impl {
   // `settings` decide the endpoint and the pool's bounds (Options::from has copied them into
   // `options`, whose other fields decide the rest).
   Impl(const RedisSettings& settings, const Options& options)
-      : endpoint(endpoint_for(settings)),
+      : endpoint(endpoint_for(settings, options)),
         pool(detail::Connector{endpoint}, pool_options(options, *endpoint), options.listener),
         retry_attempts(std::max(options.retry_attempts, 0)) {}
 

@@ -98,7 +98,7 @@ void handshake(Connection& connection, const Endpoint& endpoint) {
 
 }  // namespace
 
-Endpoint make_endpoint(const RedisSettings& settings) {
+Endpoint make_endpoint(const RedisSettings& settings, bool resume_tls_sessions) {
   if (!settings.url) {
     throw ConfigError(fmt::format(
         "{} is not set, so the Redis layer is disabled: set it, e.g. redis://127.0.0.1:6379/0",
@@ -127,7 +127,9 @@ Endpoint make_endpoint(const RedisSettings& settings) {
   endpoint.connect_timeout = settings.connect_timeout;
   endpoint.socket_timeout = settings.socket_timeout;
   if (url.scheme == "rediss") {
-    endpoint.tls = std::make_shared<TlsContext>(tls_config_of(settings, url));
+    TlsConfig config = tls_config_of(settings, url);
+    config.resume_sessions = resume_tls_sessions;
+    endpoint.tls = std::make_shared<TlsContext>(std::move(config));
   }
   return endpoint;
 }

@@ -33,7 +33,7 @@ struct Endpoint {
 
 // Throws ConfigError (missing URL, a URL detail::redis_url_problem refuses, a TLS file OpenSSL
 // refuses). For rediss:// builds the client's one TLS context.
-Endpoint make_endpoint(const RedisSettings& settings);
+Endpoint make_endpoint(const RedisSettings& settings, bool resume_tls_sessions = true);
 
 // What TLS the client uses: the REDIS_SSL_* settings, with the URL's ssl_* options winning.
 TlsConfig tls_config_of(const RedisSettings& settings, const Url& url);

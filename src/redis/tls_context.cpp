@@ -165,7 +165,9 @@ void TlsContext::load_files() {
 
 SessionPtr TlsContext::last_session() const {
   const std::lock_guard lock(session_mutex_);
-  if (!session_ || SSL_SESSION_is_resumable(session_.get()) != 1) return nullptr;
+  if (!config_.resume_sessions || !session_ || SSL_SESSION_is_resumable(session_.get()) != 1) {
+    return nullptr;
+  }
   SSL_SESSION_up_ref(session_.get());
   return SessionPtr(session_.get());
 }

@@ -26,6 +26,7 @@ struct TlsConfig {
   std::string keyfile;   // its key; empty: in certfile
   bool verify_peer = true;
   bool check_hostname = true;
+  bool resume_sessions = true;
   std::string ca_certs_source;  // e.g. "REDIS_SSL_CA_CERTS" or "ssl_ca_certs in REDIS_URL"
   std::string certfile_source;
   std::string keyfile_source;
