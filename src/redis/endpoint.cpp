@@ -171,7 +171,17 @@ Connection open_connection(const std::shared_ptr<const Endpoint>& endpoint, Dead
       std::min(deadline, std::chrono::steady_clock::now() + endpoint->connect_timeout);
   Connection connection(connect_socket(*endpoint, connect_deadline), endpoint);
   if (endpoint->tls) start_tls(connection, *endpoint, connect_deadline);
-  handshake(connection, *endpoint);
+  try {
+    handshake(connection, *endpoint);
+  } catch (const TlsError&) {
+    throw;
+  } catch (const ConnectError& error) {
+    // A TLS port drops a plain-text client at its first command.
+    if (endpoint->tls || endpoint->is_unix()) throw;
+    throw ConnectError(Backend::redis, fmt::format("{} (while setting the connection up: if that "
+                                                   "port speaks TLS, use rediss://)",
+                                                   error.what()));
+  }
   return connection;
 }
 
