@@ -71,7 +71,8 @@ std::unique_ptr<redisContext, ContextDeleter> connect_socket(const Endpoint& end
 
 void start_tls(Connection& connection, const Endpoint& endpoint, Deadline deadline) {
   auto stream = std::make_unique<TlsStream>(endpoint.tls, connection.native()->fd, endpoint.host);
-  stream->handshake(deadline, host_and_port(endpoint.host, endpoint.port));
+  stream->handshake(deadline, host_and_port(endpoint.host, endpoint.port),
+                    endpoint.connect_timeout);
   ConnectionAccess::use_tls(connection, std::move(stream));
 }
 

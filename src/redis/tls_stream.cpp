@@ -183,7 +183,8 @@ TlsStream::~TlsStream() {
   }
 }
 
-void TlsStream::handshake(Clock::time_point deadline, const std::string& address) {
+void TlsStream::handshake(Clock::time_point deadline, const std::string& address,
+                          std::chrono::milliseconds connect_timeout) {
   for (;;) {
     ERR_clear_error();
     const Result step = classify(SSL_connect(ssl_.get()));
@@ -199,10 +200,10 @@ void TlsStream::handshake(Clock::time_point deadline, const std::string& address
       // comes. A retry would wait as long again, so only a slow answer is worth another try.
       const bool silent = io_.bytes_received == 0;
       const std::string message = fmt::format(
-          "TLS to {} failed: {} within {}; {}raise {} if the server is only slow", address,
+          "TLS to {} failed: {} within {} ({} ms); {}raise {} if the server is only slow", address,
           silent ? "the server sent nothing back to the TLS handshake"
                  : "the handshake did not finish",
-          setting::kRedisConnectTimeout,
+          setting::kRedisConnectTimeout, connect_timeout.count(),
           silent ? "check that the port is a TLS port (redis-server's tls-port; use redis:// "
                    "for a plain-text port), or "
                  : "",

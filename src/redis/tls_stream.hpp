@@ -120,7 +120,8 @@ class TlsStream {
   // The handshake, waiting with poll() until `deadline`. Throws TlsError (the server's
   // certificate or the handshake refused), TimeoutError or ConnectError; `address` (host:port)
   // names the server in the message.
-  void handshake(std::chrono::steady_clock::time_point deadline, const std::string& address);
+  void handshake(std::chrono::steady_clock::time_point deadline, const std::string& address,
+                 std::chrono::milliseconds connect_timeout);
 
   // One non-blocking step each.
   Result read(char* buffer, std::size_t size);
