@@ -109,9 +109,10 @@ TlsFailure protocol_failure(unsigned long error, const TlsConfig& config) {
             client_files + " (mutual TLS)", true};
   }
   if (is_client_certificate_alert(reason)) {
-    return {
-        fmt::format("the server rejected the client certificate {} ({})", config.certfile, openssl),
-        "use a client certificate signed by a CA the server trusts (its tls-ca-cert-file)", true};
+    return {fmt::format("the server rejected the client certificate in {} ({}): {}",
+                        config.certfile_source, config.certfile, openssl),
+            "use a client certificate signed by a CA the server trusts (its tls-ca-cert-file)",
+            true};
   }
   switch (reason) {
     case SSL_R_WRONG_VERSION_NUMBER:
