@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   const int rounds = argc > 3 ? std::max(1, std::atoi(argv[3])) : 5;
   try {
     poolkit::redis::Client resumed(argv[1]);
-    poolkit::redis::Client full(argv[1], {.tls = {.resume_sessions = false}});
+    poolkit::redis::Client full(argv[1], {.resume_tls_sessions = false});
     std::vector<double> resumed_ms;
     std::vector<double> full_ms;
     for (int round = 0; round < rounds; ++round) {

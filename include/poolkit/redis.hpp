@@ -34,6 +34,7 @@
 #include "poolkit/pool_events.hpp"
 #include "poolkit/pool_stats.hpp"
 #include "poolkit/settings.hpp"
+#include "poolkit/tls.hpp"
 
 struct redisContext;  // hiredis
 
@@ -254,19 +255,6 @@ struct SetOptions {
   SetCondition condition = SetCondition::always;
 };
 
-// TLS for rediss:// URLs (SPEC §3, redis-py's ssl_* keywords). The URL's ssl_* query options
-// win over these.
-struct TlsOptions {
-  std::optional<std::string> ca_certs{};  // REDIS_SSL_CA_CERTS: PEM file or folder; nullopt: system
-  std::optional<std::string> certfile{};  // REDIS_SSL_CERTFILE: client certificate (mutual TLS)
-  std::optional<std::string> keyfile{};   // REDIS_SSL_KEYFILE: its key (nullopt: in certfile)
-  bool verify_peer = true;     // REDIS_SSL_CERT_REQS: required (true) or none (false: warned about)
-  bool check_hostname = true;  // REDIS_SSL_CHECK_HOSTNAME: the certificate names the URL's host
-  // A new connection resumes the last TLS session (no variable): false only to measure what
-  // resumption saves, or for a server that mishandles it.
-  bool resume_sessions = true;
-};
-
 // Everything a client can be told besides its URL. The first group mirrors RedisSettings, with
 // the settings table's defaults (docs/configuration.md); the rest has no variable.
 struct Options {
@@ -278,8 +266,14 @@ struct Options {
   int retry_attempts = 3;                                   // REDIS_RETRY_ATTEMPTS
   std::optional<std::string> client_name{};                 // REDIS_CLIENT_NAME; nullopt: process
   std::size_t max_reply_bytes = std::size_t{64} << 20;      // REDIS_MAX_REPLY_BYTES
-  TlsOptions tls{};                                         // REDIS_SSL_*, for rediss://
+  // rediss:// (SPEC §3): REDIS_SSL_CA_CERTS → ca_file, REDIS_SSL_CERTFILE → cert_file,
+  // REDIS_SSL_KEYFILE → key_file, REDIS_SSL_CERT_REQS → verify_peer, REDIS_SSL_CHECK_HOSTNAME
+  // → verify_hostname. The URL's ssl_* query options win over these.
+  TlsOptions tls{};
 
+  // A new rediss:// connection resumes the last TLS session: false only to measure what
+  // resumption saves, or for a server that mishandles it.
+  bool resume_tls_sessions = true;
   // An idle connection unused for this long is closed (0 = never).
   std::chrono::milliseconds max_idle_time{60'000};
   // Connections kept open and warm.

@@ -59,7 +59,7 @@ std::vector<std::string> strings_of(const Reply& reply) {
 // means the default).
 std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settings,
                                                      const Options& options) {
-  detail::Endpoint endpoint = detail::make_endpoint(settings, options.tls.resume_sessions);
+  detail::Endpoint endpoint = detail::make_endpoint(settings, options.resume_tls_sessions);
   if (settings.max_reply_bytes != 0) endpoint.max_reply_bytes = settings.max_reply_bytes;
   return std::make_shared<const detail::Endpoint>(std::move(endpoint));
 }
@@ -74,32 +74,14 @@ const auto kSharedFields = std::make_tuple(
     std::pair{&RedisSettings::wait_timeout, &Options::wait_timeout},
     std::pair{&RedisSettings::retry_attempts, &Options::retry_attempts},
     std::pair{&RedisSettings::client_name, &Options::client_name},
-    std::pair{&RedisSettings::max_reply_bytes, &Options::max_reply_bytes});
-
-// The TLS fields, whose shapes differ between the two (Options groups them, and says
-// REDIS_SSL_CERT_REQS as a bool).
-void copy_tls_to_settings(RedisSettings& settings, const TlsOptions& tls) {
-  settings.ssl_ca_certs = tls.ca_certs;
-  settings.ssl_certfile = tls.certfile;
-  settings.ssl_keyfile = tls.keyfile;
-  settings.ssl_cert_reqs = tls.verify_peer ? "required" : "none";
-  settings.ssl_check_hostname = tls.check_hostname;
-}
-
-void copy_tls_to_options(TlsOptions& tls, const RedisSettings& settings) {
-  tls.ca_certs = settings.ssl_ca_certs;
-  tls.certfile = settings.ssl_certfile;
-  tls.keyfile = settings.ssl_keyfile;
-  tls.verify_peer = settings.ssl_cert_reqs != "none";
-  tls.check_hostname = settings.ssl_check_hostname;
-}
+    std::pair{&RedisSettings::max_reply_bytes, &Options::max_reply_bytes},
+    std::pair{&RedisSettings::tls, &Options::tls});
 
 // The settings a URL and Options stand for, so both constructors build the same client.
 RedisSettings settings_of(Url url, const Options& options) {
   RedisSettings settings;
   settings.url = std::move(url);
   poolkit::detail::copy_to_settings(settings, options, kSharedFields);
-  copy_tls_to_settings(settings, options.tls);
   return settings;
 }
 
@@ -149,7 +131,6 @@ PoolOptions pool_options(const Options& options, const detail::Endpoint& endpoin
 
 Options Options::from(const RedisSettings& settings, Options rest) {
   poolkit::detail::copy_to_options(rest, settings, kSharedFields);
-  copy_tls_to_options(rest.tls, settings);
   return rest;
 }
 

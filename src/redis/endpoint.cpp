@@ -145,16 +145,18 @@ TlsConfig tls_config_of(const RedisSettings& settings, const Url& url) {
     value = in_url ? *in_url : in_settings.value_or("");
     source = in_url ? url_option_source(option) : std::string(variable);
   };
-  pick(from_url.ca_certs, "ssl_ca_certs", settings.ssl_ca_certs, setting::kRedisSslCaCerts,
+  const TlsOptions& tls = settings.tls;
+  pick(from_url.ca_certs, "ssl_ca_certs", tls.ca_file,
+       tls.ca_source.empty() ? setting::kRedisSslCaCerts : std::string_view(tls.ca_source),
        config.ca_certs, config.ca_certs_source);
-  pick(from_url.certfile, "ssl_certfile", settings.ssl_certfile, setting::kRedisSslCertfile,
+  pick(from_url.certfile, "ssl_certfile", tls.cert_file, setting::kRedisSslCertfile,
        config.certfile, config.certfile_source);
-  pick(from_url.keyfile, "ssl_keyfile", settings.ssl_keyfile, setting::kRedisSslKeyfile,
-       config.keyfile, config.keyfile_source);
-  config.verify_peer = from_url.verify_peer.value_or(settings.ssl_cert_reqs != "none");
+  pick(from_url.keyfile, "ssl_keyfile", tls.key_file, setting::kRedisSslKeyfile, config.keyfile,
+       config.keyfile_source);
+  config.verify_peer = from_url.verify_peer.value_or(tls.verify_peer);
   config.cert_reqs_source =
       from_url.verify_peer ? url_option_source("ssl_cert_reqs") : setting::kRedisSslCertReqs;
-  config.check_hostname = from_url.check_hostname.value_or(settings.ssl_check_hostname);
+  config.check_hostname = from_url.check_hostname.value_or(tls.verify_hostname);
   config.check_hostname_source = from_url.check_hostname
                                      ? url_option_source("ssl_check_hostname")
                                      : std::string(setting::kRedisSslCheckHostname);

@@ -211,7 +211,7 @@ TEST(ClientUrls, ARedissUrlNamingAMissingFileIsRefusedNamingTheOptionAndThePath)
 
 TEST(ClientUrls, ATlsFileInOptionsThatDoesNotExistIsAConfigErrorNamingTheSettingAndPath) {
   const std::string message = constructor_message([] {
-    redis::Client client("rediss://cache:6380/0", {.tls = {.ca_certs = "/nonexistent/ca.pem"}});
+    redis::Client client("rediss://cache:6380/0", {.tls = {.ca_file = "/nonexistent/ca.pem"}});
   });
   EXPECT_TRUE(contains(message, "REDIS_SSL_CA_CERTS (/nonexistent/ca.pem)")) << message;
 }

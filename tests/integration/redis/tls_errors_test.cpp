@@ -75,7 +75,7 @@ TEST(RedisTlsErrors, UnknownIssuerNamesTheCaSettingAndItsFile) {
                              {"unknown issuer", "ssl_ca_certs in REDIS_URL", other_ca});
   // From the setting rather than the URL, the message names the variable.
   auto settings = settings_for(server.url_trusting(""));
-  settings.ssl_ca_certs = other_ca;
+  settings.tls.ca_file = other_ca;
   expect_certificate_failure(server, settings, {"unknown issuer", "REDIS_SSL_CA_CERTS"});
 }
 
@@ -99,7 +99,7 @@ TEST(RedisTlsErrors, CertReqsNoneConnectsToAnyServerAndIsSaidInTheUrlOrTheSettin
   redis::Client by_url(settings_for(wrong_name.url_trusting(other_ca) + "&ssl_cert_reqs=none"));
   EXPECT_TRUE(by_url.set("k", "v"));
   auto settings = settings_for(wrong_name.url_trusting(""));
-  settings.ssl_cert_reqs = "none";
+  settings.tls.verify_peer = false;
   redis::Client by_setting(settings);
   EXPECT_EQ(by_setting.get("k"), "v");
 }
@@ -121,8 +121,8 @@ TEST(RedisTlsErrors, MutualTlsWithoutAClientCertificateSaysSoAndWithOneWorks) {
       settings_for(server.url() + "&ssl_certfile=" + cert + "&ssl_keyfile=" + key));
   EXPECT_TRUE(by_url.set("k", "v"));
   auto settings = settings_for(server.url());
-  settings.ssl_certfile = cert;
-  settings.ssl_keyfile = key;
+  settings.tls.cert_file = cert;
+  settings.tls.key_file = key;
   redis::Client by_setting(settings);
   EXPECT_EQ(by_setting.get("k"), "v");
 }

@@ -80,7 +80,7 @@ TEST_F(RedisTls, ASecondConnectionResumesTheFirstOnesSession) {
   EXPECT_EQ(stats.tls_resumed_handshakes, 1u);
 
   // Without resumption every connection pays a full handshake: the counter really measures.
-  redis::Client full(server_->url(), {.tls = {.resume_sessions = false}});
+  redis::Client full(server_->url(), {.resume_tls_sessions = false});
   for (int i = 0; i < 3; ++i) const redis::Connection connection = full.open_unpooled();
   stats = full.stats();
   EXPECT_EQ(stats.tls_full_handshakes, 3u);
