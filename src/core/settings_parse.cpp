@@ -349,8 +349,8 @@ constexpr std::array<std::string_view, 5> kSslOptions{kSslCaCerts, kSslCertfile,
 // ssl_check_hostname's spellings; anything else is refused, not read as true.
 std::optional<bool> parse_flag(std::string_view text) {
   const std::string lowered = ascii_lower(text);
-  if (lowered == "true" || lowered == "yes" || lowered == "1") return true;
-  if (lowered == "false" || lowered == "no" || lowered == "0") return false;
+  if (lowered == "true" || lowered == "yes" || lowered == "1" || lowered == "on") return true;
+  if (lowered == "false" || lowered == "no" || lowered == "0" || lowered == "off") return false;
   return std::nullopt;
 }
 

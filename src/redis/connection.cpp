@@ -249,9 +249,7 @@ void Connection::receive_more_tls() {
       case detail::TlsStream::Io::want_write:
         wait_ready(POLLOUT, "reading from");
         break;
-      case detail::TlsStream::Io::closed:
-        fail_io("reading from", 0);
-      default:
+      default:  // closed or failed: TLS may know why
         fail_tls("reading from");
     }
   }

@@ -87,6 +87,14 @@ int on_new_session(SSL* ssl, SSL_SESSION* session) {
   return 1;  // the reference is ours now
 }
 
+// Only called when no client certificate is configured: remember that the server wanted one.
+int on_certificate_request(SSL* ssl, X509**, EVP_PKEY**) {
+  if (auto* stream = static_cast<TlsStream*>(SSL_get_ex_data(ssl, 0))) {
+    stream->note_certificate_requested();
+  }
+  return 0;  // none to offer
+}
+
 std::string openssl_reason() {
   const unsigned long code = ERR_get_error();
   ERR_clear_error();
@@ -116,6 +124,7 @@ TlsContext::TlsContext(TlsConfig config)
   SSL_CTX_set_ex_data(context, 0, this);  // for on_new_session
   SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(context, on_new_session);
+  SSL_CTX_set_client_cert_cb(context, on_certificate_request);
   load_files();
 }
 

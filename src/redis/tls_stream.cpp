@@ -158,7 +158,8 @@ TlsStream::TlsStream(std::shared_ptr<TlsContext> context, int fd, const std::str
   BIO* bio = BIO_new(context_->socket_bio());
   if (bio == nullptr) throw std::bad_alloc();
   BIO_set_data(bio, &io_);
-  SSL_set_bio(ssl_.get(), bio, bio);  // one reference: SSL_free frees it
+  SSL_set_ex_data(ssl_.get(), 0, this);  // for on_certificate_request
+  SSL_set_bio(ssl_.get(), bio, bio);     // one reference: SSL_free frees it
   const TlsConfig& config = context_->config();
   const bool ip = is_ip_literal(host);
   if (!ip) {  // SNI names a host, never an IP (SSL_set_tlsext_host_name, without its C cast)
@@ -288,6 +289,14 @@ TlsFailure TlsStream::failure() const {
   }
   if (last_ssl_error_ == SSL_ERROR_SSL && last_error_ != 0) {
     return protocol_failure(last_error_, config);
+  }
+  if (certificate_requested_ && config.certfile.empty()) {
+    return {
+        "the server asked for a client certificate, none was sent, and it closed the "
+        "connection: it requires one",
+        fmt::format("set {} and {} (mutual TLS)", setting::kRedisSslCertfile,
+                    setting::kRedisSslKeyfile),
+        true};
   }
   if (io_.last_errno != 0) return {strerrordesc_np(io_.last_errno), "", false};
   if (last_ssl_error_ == SSL_ERROR_SYSCALL && last_error_ != 0) {

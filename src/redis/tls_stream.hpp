@@ -150,6 +150,15 @@ class TlsStream {
   unsigned long last_error_ = 0;  // ERR_get_error() of the last failure
   int last_ssl_error_ = SSL_ERROR_NONE;
   bool in_handshake_ = true;
+
+ public:
+  // Called by OpenSSL when the server asks for a client certificate and none is configured.
+  void note_certificate_requested() noexcept { certificate_requested_ = true; }
+
+ private:
+  // The server asked for a client certificate and got none: with TLS 1.3 it says no only after
+  // the handshake, and its alert may be lost to a reset, so a lost connection then means this.
+  bool certificate_requested_ = false;
 };
 
 // "host:port", with brackets around an IPv6 address: how TLS messages name the server.

@@ -102,15 +102,6 @@ int TlsRedisServer::count_clients(const std::string& name) const {
   return count;
 }
 
-long long TlsRedisServer::connections_received() const {
-  std::istringstream info(admin_text({"INFO", "stats"}));
-  for (std::string line; std::getline(info, line);) {
-    constexpr std::string_view kKey = "total_connections_received:";
-    if (line.starts_with(kKey)) return std::stoll(line.substr(kKey.size()));
-  }
-  throw std::runtime_error("fixture: INFO stats has no total_connections_received");
-}
-
 void TlsRedisServer::set_idle_timeout(std::chrono::seconds timeout) const {
   admin_text({"CONFIG", "SET", "timeout", std::to_string(timeout.count())});
 }

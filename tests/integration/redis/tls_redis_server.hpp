@@ -39,8 +39,6 @@ class TlsRedisServer {
   std::string admin_text(const std::vector<std::string>& args) const;
   long long admin_integer(const std::vector<std::string>& args) const;
   int count_clients(const std::string& name) const;
-  // INFO stats total_connections_received: every TCP connection accepted, TLS or not.
-  long long connections_received() const;
   void set_idle_timeout(std::chrono::seconds timeout) const;
 
   static const local::TestCa& ca();
