@@ -211,7 +211,9 @@ TEST(ClientUrls, ARedissUrlNamingAMissingFileIsRefusedNamingTheOptionAndThePath)
 
 TEST(ClientUrls, ATlsFileInOptionsThatDoesNotExistIsAConfigErrorNamingTheSettingAndPath) {
   const std::string message = constructor_message([] {
-    redis::Client client("rediss://cache:6380/0", {.tls = {.ca_file = "/nonexistent/ca.pem"}});
+    redis::Options options;
+    options.tls.ca_file = "/nonexistent/ca.pem";
+    redis::Client client("rediss://cache:6380/0", options);
   });
   EXPECT_TRUE(contains(message, "REDIS_SSL_CA_CERTS (/nonexistent/ca.pem)")) << message;
 }

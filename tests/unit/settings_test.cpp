@@ -394,7 +394,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "mongodb://127.0.0.1/app?w=1&WAITQUEUEMULTIPLE=5",
                       "waitQueueMultiple does not exist"},
         RejectedValue{"RedisUrlWithHttpScheme", "REDIS_URL", "http://127.0.0.1:6379",
-                      "a URL starting with redis:// or unix://"},
+                      "a URL starting with redis://, rediss:// or unix://"},
         RejectedValue{"RedisUrlWithNonNumericDatabase", "REDIS_URL", "redis://127.0.0.1/cache",
                       "the database must be a whole number"},
         RejectedValue{"RedisUrlWithNegativeDatabaseOption", "REDIS_URL",
