@@ -89,6 +89,13 @@ run "REDIS_URL=$base" "REDIS_SSL_CERT_REQS=none" check --only redis
 expect_status 0 "check with REDIS_SSL_CERT_REQS=none"
 expect_output "REDIS_SSL_CERT_REQS" "check warns that verification is off"
 
+run "REDIS_URL=$base?ssl_cert_reqs=none" check --only redis
+expect_status 0 "check with ?ssl_cert_reqs=none in the URL"
+expect_output "ssl_cert_reqs=none: certificate verification is off" "check warns about the URL's ssl_cert_reqs=none"
+run "REDIS_URL=$base?ssl_cert_reqs=none" config
+expect_output "ssl_cert_reqs=none: certificate verification is off" "config warns about the URL's ssl_cert_reqs=none"
+expect_no_secret "the warning about the URL's ssl_cert_reqs=none"
+
 # --- a CA file that does not exist: exit 2 from config, check and bench alike
 for command in config check; do
   run "REDIS_URL=$base?ssl_ca_certs=/nonexistent/ca.pem" "$command"
