@@ -236,9 +236,11 @@ TlsStream::Result TlsStream::classify(int returned) {
       return {Io::closed, 0};
     case SSL_ERROR_SYSCALL:
       last_error_ = ERR_get_error();
+      ERR_clear_error();  // nothing left behind for another library on this thread
       return {io_.last_errno == 0 && last_error_ == 0 ? Io::closed : Io::failed, 0};
     default:
       last_error_ = ERR_get_error();
+      ERR_clear_error();
       if (ERR_GET_REASON(last_error_) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         return {Io::closed, 0};
       }
