@@ -139,8 +139,9 @@ constexpr std::array kSettingSpecs{
                 .kind = url,
                 .choices = kRedisSchemes,
                 .secret = true,
-                .help = "redis://[user:pass@]host:6379/0 or unix:///path.sock?db=0; "
-                        "unset disables the Redis layer"},
+                .help = "redis://[user:pass@]host:6379/0, rediss://… (TLS; ssl_* query options "
+                        "win over REDIS_SSL_*) or unix:///path.sock?db=0; unset disables the "
+                        "Redis layer"},
     SettingSpec{.name = setting::kRedisMaxConnections,
                 .layer = Layer::redis,
                 .kind = count,
