@@ -111,6 +111,11 @@ void Connection::ensure_alive() {
     // Over TLS, readable is not enough: a session ticket or a key update is not a reply.
     const detail::TlsStream::Idle idle = tls->check_idle();
     if (idle == detail::TlsStream::Idle::quiet) return;
+    // A TLS 1.3 server refuses a client certificate (or its absence) after the handshake: its
+    // alert can be waiting here, before the connection's first command.
+    if (idle == detail::TlsStream::Idle::closed && tls->failure().tls_refusal) {
+      fail_tls("writing to");
+    }
     unread_replies = idle == detail::TlsStream::Idle::data;
   } else if (!unread_replies) {
     char byte = 0;
