@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -102,6 +103,19 @@ std::string openssl_reason() {
   return reason != nullptr ? reason : "OpenSSL refused it";
 }
 
+// OpenSSL fills a certificate's extension cache lazily, on its first verification, and reads
+// it without a lock afterwards; connections opened at once would race on the trust store's CA
+// certificates (ThreadSanitizer sees it). Filling every cache here, before any connection
+// shares the context, leaves them read-only.
+void fill_extension_caches(SSL_CTX* context) {
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(context));
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    if (X509* certificate = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))) {
+      X509_check_purpose(certificate, -1, 0);
+    }
+  }
+}
+
 [[noreturn]] void refuse_file(std::string_view source, const std::string& path,
                               const std::string& problem) {
   throw ConfigError(fmt::format("{} ({}): {}; name a readable PEM file", source, path, problem));
@@ -149,6 +163,7 @@ void TlsContext::load_files() {
       refuse_file(config_.ca_certs_source, config_.ca_certs, openssl_reason());
     }
   }
+  fill_extension_caches(context);
   if (config_.certfile.empty()) return;
   const std::string& keyfile = config_.keyfile.empty() ? config_.certfile : config_.keyfile;
   const std::string& key_source =
