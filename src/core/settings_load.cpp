@@ -419,6 +419,31 @@ class Loader {
                        toggle.setting, shorten_value(*entry->display), toggle.consequence,
                        where(entry->source)));
     }
+    warn_about_verification_off_in_redis_url();
+  }
+
+  // The same switches as query options of a rediss:// URL (redis-py's from_url names), which
+  // win over the variables.
+  void warn_about_verification_off_in_redis_url() {
+    const auto value = values_.find(setting::kRedisUrl);
+    const Url* url = value == values_.end() ? nullptr : std::get_if<Url>(&value->second);
+    if (url == nullptr) return;
+    const detail::RedisUrlTls tls = detail::redis_url_tls(*url);
+    const SettingEntry* entry = result_.find(setting::kRedisUrl);
+    const std::string source = entry != nullptr ? where(entry->source) : std::string();
+    if (tls.verify_peer == false) {
+      warn(setting::kRedisUrl,
+           fmt::format("{} has ssl_cert_reqs=none: certificate verification is off: Redis "
+                       "accepts any server certificate: anyone on the path can read and change "
+                       "the traffic. Use it only for testing {}",
+                       setting::kRedisUrl, source));
+    } else if (tls.check_hostname == false) {
+      warn(setting::kRedisUrl,
+           fmt::format("{} has ssl_check_hostname=false: certificate verification is off: Redis "
+                       "accepts a certificate issued for any other name. Use it only for "
+                       "testing {}",
+                       setting::kRedisUrl, source));
+    }
   }
 
   const std::string* text_value(std::string_view name) const {

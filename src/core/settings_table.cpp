@@ -35,8 +35,7 @@ constexpr ValueRange kPayloadBytes{1024, 4294967296.0};
 constexpr std::array<std::string_view, 3> kProfileNames{"dev", "staging", "production"};
 constexpr std::array<std::string_view, 3> kMongoCompressors{"zstd", "snappy", "zlib"};
 constexpr std::array<std::string_view, 2> kMongoSchemes{"mongodb", "mongodb+srv"};
-// rediss:// is refused with its reason (no TLS yet) until TLS lands.
-constexpr std::array<std::string_view, 2> kRedisSchemes{"redis", "unix"};
+constexpr std::array<std::string_view, 3> kRedisSchemes{"redis", "rediss", "unix"};
 // redis-py's ssl_cert_reqs words; "optional" is read as "required", as Python does for clients.
 constexpr std::array<std::string_view, 3> kCertRequirements{"required", "optional", "none"};
 // The conventions Python and curl users already rely on, in the order requests reads them.
@@ -140,8 +139,9 @@ constexpr std::array kSettingSpecs{
                 .kind = url,
                 .choices = kRedisSchemes,
                 .secret = true,
-                .help = "redis://[user:pass@]host:6379/0 or unix:///path.sock?db=0; "
-                        "unset disables the Redis layer"},
+                .help = "redis://[user:pass@]host:6379/0, rediss://… (TLS; ssl_* query options "
+                        "win over REDIS_SSL_*) or unix:///path.sock?db=0; unset disables the "
+                        "Redis layer"},
     SettingSpec{.name = setting::kRedisMaxConnections,
                 .layer = Layer::redis,
                 .kind = count,
