@@ -43,6 +43,8 @@ std::optional<std::string> file_problem(const std::string& path, BioPtr& bio) {
   const auto status = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(status)) return "no such file";
   if (std::filesystem::is_directory(status)) return "is a directory, expected a PEM file";
+  // A fifo, a terminal or /dev/stdin would block the open or the read; /dev/zero never ends.
+  if (!std::filesystem::is_regular_file(status)) return "is not a regular file";
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) return fmt::format("not readable: {}", std::strerror(errno));
   bio.reset(BIO_new_fp(file, BIO_CLOSE));
