@@ -15,6 +15,7 @@ enum class ErrorCode {
   pool_closed,   // the pool was closed
   pool_cleared,  // the pool was cleared (or is paused) while the caller waited
   connect,       // opening a connection failed
+  tls,           // the TLS handshake failed: certificate, name, client certificate, protocol
   timeout,       // a read, write or whole request took too long
   protocol,      // the peer sent something that does not parse
   server,        // the server answered with an error
@@ -69,6 +70,19 @@ class ConnectError : public Error {
  public:
   ConnectError(Backend backend, const std::string& message)
       : Error(ErrorCode::connect, backend, true, message) {}
+
+ protected:
+  ConnectError(ErrorCode code, Backend backend, bool retryable, const std::string& message)
+      : Error(code, backend, retryable, message) {}
+};
+
+// A connect failure of its own kind: a certificate the client refuses (unknown issuer, wrong
+// name, expired), a client certificate the server requires or rejects, a handshake the two sides
+// cannot agree on. Not retryable by default: the next attempt meets the same certificate.
+class TlsError : public ConnectError {
+ public:
+  TlsError(Backend backend, const std::string& message, bool retryable = false)
+      : ConnectError(ErrorCode::tls, backend, retryable, message) {}
 };
 
 class TimeoutError : public Error {

@@ -39,6 +39,11 @@ inline constexpr std::string_view kRedisWaitTimeout = "REDIS_WAIT_TIMEOUT";
 inline constexpr std::string_view kRedisRetryAttempts = "REDIS_RETRY_ATTEMPTS";
 inline constexpr std::string_view kRedisClientName = "REDIS_CLIENT_NAME";
 inline constexpr std::string_view kRedisMaxReplyBytes = "REDIS_MAX_REPLY_BYTES";
+inline constexpr std::string_view kRedisSslCaCerts = "REDIS_SSL_CA_CERTS";
+inline constexpr std::string_view kRedisSslCertfile = "REDIS_SSL_CERTFILE";
+inline constexpr std::string_view kRedisSslKeyfile = "REDIS_SSL_KEYFILE";
+inline constexpr std::string_view kRedisSslCertReqs = "REDIS_SSL_CERT_REQS";
+inline constexpr std::string_view kRedisSslCheckHostname = "REDIS_SSL_CHECK_HOSTNAME";
 
 // Async HTTP (the aiohttp role: the async client, poolkit::http::AsyncClient)
 inline constexpr std::string_view kAiohttpPoolLimit = "AIOHTTP_POOL_LIMIT";
@@ -57,6 +62,10 @@ inline constexpr std::string_view kCircuitBreakerRecoverySeconds =
 inline constexpr std::string_view kCircuitBreakerHalfOpenSuccess =
     "CIRCUIT_BREAKER_HALF_OPEN_SUCCESS";
 inline constexpr std::string_view kHttpMaxResponseBytes = "HTTP_MAX_RESPONSE_BYTES";
+inline constexpr std::string_view kHttpCaBundle = "HTTP_CA_BUNDLE";
+inline constexpr std::string_view kHttpClientCert = "HTTP_CLIENT_CERT";
+inline constexpr std::string_view kHttpClientKey = "HTTP_CLIENT_KEY";
+inline constexpr std::string_view kHttpTlsVerify = "HTTP_TLS_VERIFY";
 
 // Sync HTTP (the requests role: the blocking client, poolkit::http::SyncClient)
 inline constexpr std::string_view kRequestsPoolConnections = "REQUESTS_POOL_CONNECTIONS";
@@ -89,6 +98,11 @@ inline constexpr std::array kAll{
     kRedisRetryAttempts,
     kRedisClientName,
     kRedisMaxReplyBytes,
+    kRedisSslCaCerts,
+    kRedisSslCertfile,
+    kRedisSslKeyfile,
+    kRedisSslCertReqs,
+    kRedisSslCheckHostname,
     kAiohttpPoolLimit,
     kAiohttpLimitPerHost,
     kAiohttpTimeoutTotal,
@@ -102,6 +116,10 @@ inline constexpr std::array kAll{
     kCircuitBreakerRecoverySeconds,
     kCircuitBreakerHalfOpenSuccess,
     kHttpMaxResponseBytes,
+    kHttpCaBundle,
+    kHttpClientCert,
+    kHttpClientKey,
+    kHttpTlsVerify,
     kRequestsPoolConnections,
     kRequestsPoolMaxsize,
     kRequestsTimeout,

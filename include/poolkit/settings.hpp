@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "poolkit/tls.hpp"
 #include "poolkit/url.hpp"
 
 namespace poolkit {
@@ -50,6 +51,8 @@ enum class ValueKind {
   choice,        // one word of `choices`
   list,          // comma-separated words of `choices`
   bytes,         // a size: digits, optionally with a KiB, MiB or GiB suffix ("64MiB")
+  boolean,       // true/false (also 1/0, yes/no, on/off)
+  path,          // a file or folder path (TLS files are checked for content as they load)
 };
 
 enum class Profile { dev, staging, production };
@@ -91,7 +94,10 @@ struct SettingSpec {
   std::span<const std::string_view> choices{};  // choice, list: the words; url: the schemes
   std::size_t max_length = 0;                   // text, token: bytes; 0 = no limit
   bool secret = false;                          // shown masked everywhere
-  std::string_view help{};                      // one line
+  // Read in this order when the variable itself is not set: conventions other tools already
+  // honour (REQUESTS_CA_BUNDLE, ...). The source then names the variable the value came from.
+  std::span<const std::string_view> fallbacks{};
+  std::string_view help{};  // one line
 };
 
 // The table, in display order (grouped by layer).
@@ -135,6 +141,8 @@ struct MongoSettings {
 };
 
 struct RedisSettings {
+  // TLS, for rediss:// URLs: REDIS_SSL_* (the URL's ssl_* query options win over these).
+  TlsOptions tls{};
   std::optional<Url> url;  // nullopt: the Redis layer is disabled
   std::size_t max_connections{};
   std::chrono::milliseconds connect_timeout{};
@@ -168,6 +176,7 @@ struct AsyncHttpSettings {
   HttpResilienceSettings resilience;
   CircuitBreakerSettings circuit_breaker;
   std::size_t max_response_bytes{};  // HTTP_MAX_RESPONSE_BYTES: largest response body accepted
+  TlsOptions tls{};                  // HTTP_CA_BUNDLE (and its fallbacks), HTTP_CLIENT_*, ...
 };
 
 struct SyncHttpSettings {
@@ -177,6 +186,7 @@ struct SyncHttpSettings {
   int retries{};
   std::chrono::milliseconds retry_backoff{};  // urllib3 backoff factor
   std::size_t max_response_bytes{};           // HTTP_MAX_RESPONSE_BYTES, as for the async client
+  TlsOptions tls{};                           // the same TLS settings as the async client
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -217,9 +227,12 @@ enum class SourceKind { option, environment, dotenv, profile, default_value, uns
 
 struct Source {
   SourceKind kind = SourceKind::unset;
-  std::string detail;  // dotenv: "path:line"; profile: its name
+  // dotenv: "path:line"; profile: its name; environment: the fallback variable read instead of
+  // the setting's own (e.g. "REQUESTS_CA_BUNDLE"), else empty.
+  std::string detail;
 
-  // "option", "env", "path:line", "profile:NAME", "default" or "unset".
+  // "option", "env", "env:REQUESTS_CA_BUNDLE", "path:line", "profile:NAME", "default" or
+  // "unset".
   std::string to_string() const;
 };
 

@@ -14,6 +14,8 @@ std::string_view to_string(ErrorCode code) noexcept {
       return "pool_cleared";
     case ErrorCode::connect:
       return "connect";
+    case ErrorCode::tls:
+      return "tls";
     case ErrorCode::timeout:
       return "timeout";
     case ErrorCode::protocol:

@@ -93,6 +93,30 @@ std::string describe_disorder(const OrderingRule& rule, std::string_view lower_s
 // `value_of` knows and whose values break it; `value_of` returns nullopt for the others.
 void require_ordered(const std::function<std::optional<double>(std::string_view name)>& value_of);
 
+// TLS files named by settings, checked for content when settings load (a bad one is an error
+// naming the variable and the path), and key files checked against their certificates.
+enum class TlsFileKind { certificate, private_key, ca_location };
+struct TlsFileRule {
+  std::string_view setting;
+  TlsFileKind kind;
+};
+struct TlsKeyPair {
+  std::string_view certificate;
+  std::string_view key;
+};
+std::span<const TlsFileRule> tls_file_rules() noexcept;
+std::span<const TlsKeyPair> tls_key_pairs() noexcept;
+// What is wrong with the file for its kind, or nullopt.
+std::optional<std::string> tls_file_problem(TlsFileKind kind, const std::string& path);
+
+// A setting whose value `off` turns a certificate check off: warned about on every load.
+struct VerificationSwitch {
+  std::string_view setting;
+  std::string_view off;
+  std::string_view consequence;
+};
+std::span<const VerificationSwitch> verification_switches() noexcept;
+
 // The value as it may be shown: URLs of secret variables redacted.
 std::string display_text(const SettingSpec& spec, std::string_view raw);
 

@@ -110,6 +110,10 @@ std::string valid_column(const SettingSpec& spec) {
       return "`host:port`";
     case ValueKind::bytes:
       return fmt::format("{}–{} bytes", format_bound(range.min), format_bound(range.max));
+    case ValueKind::boolean:
+      return "`true`, `false`";
+    case ValueKind::path:
+      return "a file path";
   }
   return {};
 }

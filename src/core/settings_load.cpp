@@ -13,6 +13,7 @@
 #include "poolkit/error.hpp"
 #include "poolkit/setting_names.hpp"
 #include "settings_detail.hpp"
+#include "tls_support.hpp"
 
 namespace poolkit {
 namespace {
@@ -111,6 +112,8 @@ std::string where(const Source& source) {
     case SourceKind::option:
       return "(given as an option)";
     case SourceKind::environment:
+      if (!source.detail.empty())
+        return fmt::format("(read from {} in the environment)", source.detail);
       return "(set in the environment)";
     case SourceKind::dotenv:
       return fmt::format("(set in {})", source.detail);
@@ -182,11 +185,16 @@ class Loader {
       if (i != profile_index) load_entry(i);
     }
     check_orderings();
+    check_tls_files();
+    warn_about_verification_off();
     check_metrics_exposure();
     check_given_names();
     count_unlisted(result_.errors, unlisted_errors_, "error");
     count_unlisted(result_.warnings, unlisted_warnings_, "warning");
-    if (result_.ok()) result_.settings = detail::build_settings(values_, result_.profile);
+    if (result_.ok()) {
+      result_.settings = detail::build_settings(values_, result_.profile);
+      name_ca_fallback(*result_.settings);
+    }
     return std::move(result_);
   }
 
@@ -241,6 +249,14 @@ class Loader {
       return Found{*options_.profile, {SourceKind::option, {}}};
     }
     if (auto given = find_given(spec.name)) return given;
+    for (const std::string_view fallback : spec.fallbacks) {
+      auto given = find_given(fallback);
+      if (!given || given->text.empty()) continue;
+      given->source.detail = given->source.kind == SourceKind::environment
+                                 ? std::string(fallback)
+                                 : fmt::format("{} as {}", given->source.detail, fallback);
+      return given;
+    }
     if (result_.profile) {
       const std::string_view profiled = spec.profile_values[*result_.profile];
       if (!profiled.empty()) {
@@ -320,6 +336,95 @@ class Loader {
         warn(rule.lower, std::move(message));
       }
     }
+  }
+
+  // A certificate, key or CA file that cannot be used fails now, naming the variable and path,
+  // rather than at the first handshake.
+  void check_tls_files() {
+    for (const detail::TlsFileRule& rule : detail::tls_file_rules()) {
+      const std::string* path = text_value(rule.setting);
+      if (path == nullptr) continue;
+      if (auto problem = detail::tls_file_problem(rule.kind, *path)) {
+        error(rule.setting,
+              fmt::format("{}={}: {}; {} {}", rule.setting, quote_value(*path), *problem,
+                          expected_tls_file(rule.kind), where(result_.find(rule.setting)->source)));
+      }
+    }
+    for (const detail::TlsKeyPair& pair : detail::tls_key_pairs()) check_key_pair(pair);
+  }
+
+  static std::string_view expected_tls_file(detail::TlsFileKind kind) {
+    switch (kind) {
+      case detail::TlsFileKind::certificate:
+        return "expected a readable PEM file holding a certificate";
+      case detail::TlsFileKind::private_key:
+        return "expected a readable PEM file holding an unencrypted private key";
+      case detail::TlsFileKind::ca_location:
+        return "expected a readable PEM file of CA certificates, or a CA directory";
+    }
+    return "expected a readable PEM file";
+  }
+
+  void check_key_pair(const detail::TlsKeyPair& pair) {
+    const std::string* cert = text_value(pair.certificate);
+    const std::string* key = text_value(pair.key);
+    if (key != nullptr && cert == nullptr) {
+      error(pair.key, fmt::format("{} is set but {} is not: a private key is only used with its "
+                                  "certificate; set {} too",
+                                  pair.key, pair.certificate, pair.certificate));
+      return;
+    }
+    if (cert == nullptr || detail::certificate_file_problem(*cert)) return;
+    if (key == nullptr) {
+      // Without a key file the key is read from the certificate's file.
+      if (detail::private_key_file_problem(*cert)) {
+        error(pair.certificate,
+              fmt::format("{}={} holds no private key and {} is not set; set {} to the "
+                          "certificate's key file",
+                          pair.certificate, quote_value(*cert), pair.key, pair.key));
+      }
+      return;
+    }
+    if (detail::private_key_file_problem(*key)) return;
+    if (auto mismatch = detail::key_mismatch_problem(*cert, *key)) {
+      error(pair.key, fmt::format("{}={} and {}={}: {}; expected the key of that certificate",
+                                  pair.certificate, quote_value(*cert), pair.key, quote_value(*key),
+                                  *mismatch));
+    }
+  }
+
+  // The CA bundle may come from REQUESTS_CA_BUNDLE & co.; errors and `config` name that one.
+  void name_ca_fallback(Settings& settings) const {
+    const SettingEntry* entry = result_.find(setting::kHttpCaBundle);
+    if (entry == nullptr || entry->source.kind != SourceKind::environment ||
+        entry->source.detail.empty())
+      return;
+    settings.http_async.tls.ca_source = entry->source.detail;
+    settings.http_sync.tls.ca_source = entry->source.detail;
+  }
+
+  // Turning certificate checks off is allowed, and said out loud on every run.
+  void warn_about_verification_off() {
+    for (const detail::VerificationSwitch& toggle : detail::verification_switches()) {
+      const SettingEntry* entry = result_.find(toggle.setting);
+      const auto value = values_.find(toggle.setting);
+      if (value == values_.end()) continue;
+      const auto* flag = std::get_if<std::int64_t>(&value->second);
+      const auto* word = std::get_if<std::string>(&value->second);
+      const bool off = (flag != nullptr && toggle.off == "false" && *flag == 0) ||
+                       (word != nullptr && *word == toggle.off);
+      if (!off) continue;
+      warn(toggle.setting,
+           fmt::format("{}={}: certificate verification is off: {}. Use it only for testing {}",
+                       toggle.setting, shorten_value(*entry->display), toggle.consequence,
+                       where(entry->source)));
+    }
+  }
+
+  const std::string* text_value(std::string_view name) const {
+    const auto value = values_.find(name);
+    if (value == values_.end()) return nullptr;
+    return std::get_if<std::string>(&value->second);
   }
 
   // A wildcard address serves /metrics and /healthz to every network the host is on.
@@ -436,12 +541,24 @@ Environment process_environment() {
   return environment;
 }
 
+std::optional<std::string> detail::tls_file_problem(TlsFileKind kind, const std::string& path) {
+  switch (kind) {
+    case TlsFileKind::certificate:
+      return certificate_file_problem(path);
+    case TlsFileKind::private_key:
+      return private_key_file_problem(path);
+    case TlsFileKind::ca_location:
+      return ca_location_problem(path);
+  }
+  return std::nullopt;
+}
+
 std::string Source::to_string() const {
   switch (kind) {
     case SourceKind::option:
       return "option";
     case SourceKind::environment:
-      return "env";
+      return detail.empty() ? "env" : "env:" + detail;
     case SourceKind::dotenv:
       return detail;
     case SourceKind::profile:

@@ -211,6 +211,29 @@ ParsedSetting parse_choice(const SettingSpec& spec, std::string_view text) {
   return rejected();
 }
 
+// Stored as 1 or 0. The spellings Python, YAML and systemd users write.
+ParsedSetting parse_boolean(std::string_view text) {
+  constexpr std::array<std::string_view, 4> kTrue{"true", "1", "yes", "on"};
+  constexpr std::array<std::string_view, 4> kFalse{"false", "0", "no", "off"};
+  const std::string lowered = ascii_lower(text);
+  if (is_one_of(kTrue, lowered)) return accepted(std::int64_t{1});
+  if (is_one_of(kFalse, lowered)) return accepted(std::int64_t{0});
+  return rejected(text.empty() ? std::string(kEmptyReason) : std::string());
+}
+
+// Any path the file system could hold; whether the file is usable is judged as settings load.
+ParsedSetting parse_path(std::string_view text) {
+  if (text.empty()) return rejected(std::string(kEmptyReason));
+  if (std::any_of(text.begin(), text.end(), is_control_char)) {
+    return rejected("it contains a control character");
+  }
+  constexpr std::size_t kPathMax = 4096;
+  if (text.size() >= kPathMax) {
+    return rejected(fmt::format("it is {} bytes long, over the system's path limit", text.size()));
+  }
+  return accepted(std::string(text));
+}
+
 ParsedSetting parse_list(const SettingSpec& spec, std::string_view text) {
   if (text.empty()) return rejected(std::string(kEmptyReason));
   std::vector<std::string> words;
@@ -385,6 +408,10 @@ ParsedSetting parse_setting(const SettingSpec& spec, std::string_view text) {
       return parse_list(spec, text);
     case ValueKind::bytes:
       return parse_bytes(spec, text);
+    case ValueKind::boolean:
+      return parse_boolean(text);
+    case ValueKind::path:
+      return parse_path(text);
   }
   throw std::logic_error("unknown ValueKind");
 }
@@ -469,6 +496,10 @@ std::string describe_expected(const SettingSpec& spec) {
       return fmt::format(
           "a size in bytes from {} to {}, as digits or with a KiB, MiB or GiB suffix (e.g. 64MiB)",
           format_number(spec.valid.min), format_number(spec.valid.max));
+    case ValueKind::boolean:
+      return "true or false (also 1/0, yes/no, on/off)";
+    case ValueKind::path:
+      return "a file path without control characters";
   }
   return "a valid value";
 }

@@ -37,6 +37,11 @@ constexpr std::array<std::string_view, 3> kMongoCompressors{"zstd", "snappy", "z
 constexpr std::array<std::string_view, 2> kMongoSchemes{"mongodb", "mongodb+srv"};
 // rediss:// is refused with its reason (no TLS yet) until TLS lands.
 constexpr std::array<std::string_view, 2> kRedisSchemes{"redis", "unix"};
+// redis-py's ssl_cert_reqs words; "optional" is read as "required", as Python does for clients.
+constexpr std::array<std::string_view, 3> kCertRequirements{"required", "optional", "none"};
+// The conventions Python and curl users already rely on, in the order requests reads them.
+constexpr std::array<std::string_view, 4> kCaBundleFallbacks{"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                                                             "SSL_CERT_FILE", "SSL_CERT_DIR"};
 
 using enum ValueKind;
 
@@ -188,6 +193,32 @@ constexpr std::array kSettingSpecs{
                 .valid = kPayloadBytes,
                 .help = "largest reply accepted; also bounds one bulk string, and array lengths "
                         "are checked against it before anything is allocated"},
+    SettingSpec{.name = setting::kRedisSslCaCerts,
+                .layer = Layer::redis,
+                .kind = path,
+                .help = "rediss://: PEM bundle of the CAs that sign the server's certificate; "
+                        "unset: the system trust store"},
+    SettingSpec{.name = setting::kRedisSslCertfile,
+                .layer = Layer::redis,
+                .kind = path,
+                .help = "rediss://: client certificate (PEM) for mutual TLS"},
+    SettingSpec{.name = setting::kRedisSslKeyfile,
+                .layer = Layer::redis,
+                .kind = path,
+                .help = "rediss://: the client certificate's private key (PEM); unset: read from "
+                        "the certificate's file"},
+    SettingSpec{.name = setting::kRedisSslCertReqs,
+                .layer = Layer::redis,
+                .kind = choice,
+                .default_value = "required",
+                .choices = kCertRequirements,
+                .help = "rediss://: `none` accepts any server certificate (warned about on every "
+                        "run); `optional` means `required`"},
+    SettingSpec{.name = setting::kRedisSslCheckHostname,
+                .layer = Layer::redis,
+                .kind = boolean,
+                .default_value = "true",
+                .help = "rediss://: check the certificate's name against the URL's host"},
 
     // --- Async HTTP (the aiohttp role) ----------------------------------------------------
     SettingSpec{.name = setting::kAiohttpPoolLimit,
@@ -277,6 +308,28 @@ constexpr std::array kSettingSpecs{
                 .valid = kPayloadBytes,
                 .help = "largest response body accepted by either HTTP client (a request may "
                         "set its own)"},
+    SettingSpec{.name = setting::kHttpCaBundle,
+                .layer = Layer::http_async,
+                .kind = path,
+                .fallbacks = kCaBundleFallbacks,
+                .help = "both HTTP clients: CA bundle (PEM file) or hashed CA directory; unset: "
+                        "REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE, SSL_CERT_DIR, then "
+                        "the system trust store"},
+    SettingSpec{.name = setting::kHttpClientCert,
+                .layer = Layer::http_async,
+                .kind = path,
+                .help = "both HTTP clients: client certificate (PEM) for mutual TLS"},
+    SettingSpec{.name = setting::kHttpClientKey,
+                .layer = Layer::http_async,
+                .kind = path,
+                .help = "both HTTP clients: the client certificate's private key (PEM); unset: "
+                        "read from the certificate's file"},
+    SettingSpec{.name = setting::kHttpTlsVerify,
+                .layer = Layer::http_async,
+                .kind = boolean,
+                .default_value = "true",
+                .help = "both HTTP clients: `false` accepts any certificate for any name (warned "
+                        "about on every run)"},
 
     // --- Sync HTTP (the requests role) ----------------------------------------------------
     SettingSpec{.name = setting::kRequestsPoolConnections,
@@ -355,7 +408,42 @@ constexpr std::array kOrderingRules{
                          "the per-host limit can never be reached"},
 };
 
+using enum detail::TlsFileKind;
+constexpr std::array kTlsFileRules{
+    detail::TlsFileRule{setting::kRedisSslCaCerts, ca_location},
+    detail::TlsFileRule{setting::kRedisSslCertfile, certificate},
+    detail::TlsFileRule{setting::kRedisSslKeyfile, private_key},
+    detail::TlsFileRule{setting::kHttpCaBundle, ca_location},
+    detail::TlsFileRule{setting::kHttpClientCert, certificate},
+    detail::TlsFileRule{setting::kHttpClientKey, private_key},
+};
+constexpr std::array kTlsKeyPairs{
+    detail::TlsKeyPair{setting::kRedisSslCertfile, setting::kRedisSslKeyfile},
+    detail::TlsKeyPair{setting::kHttpClientCert, setting::kHttpClientKey},
+};
+// Settings whose listed value turns certificate checks off.
+constexpr std::array kVerificationSwitches{
+    detail::VerificationSwitch{setting::kRedisSslCertReqs, "none",
+                               "Redis accepts any server certificate: anyone on the path can "
+                               "read and change the traffic"},
+    detail::VerificationSwitch{setting::kRedisSslCheckHostname, "false",
+                               "Redis accepts a certificate issued for any other name"},
+    detail::VerificationSwitch{setting::kHttpTlsVerify, "false",
+                               "both HTTP clients accept any certificate for any name: anyone on "
+                               "the path can read and change the traffic"},
+};
+
 }  // namespace
+
+std::span<const detail::TlsFileRule> detail::tls_file_rules() noexcept {
+  return kTlsFileRules;
+}
+std::span<const detail::TlsKeyPair> detail::tls_key_pairs() noexcept {
+  return kTlsKeyPairs;
+}
+std::span<const detail::VerificationSwitch> detail::verification_switches() noexcept {
+  return kVerificationSwitches;
+}
 
 std::span<const detail::OrderingRule> detail::ordering_rules() noexcept {
   return kOrderingRules;
@@ -451,6 +539,10 @@ std::string_view to_string(ValueKind kind) noexcept {
       return "list";
     case ValueKind::bytes:
       return "bytes";
+    case ValueKind::boolean:
+      return "boolean";
+    case ValueKind::path:
+      return "path";
   }
   return "unknown";
 }

@@ -21,6 +21,7 @@ class ValueReader {
     return required<std::chrono::milliseconds>(name);
   }
   std::optional<std::string> text(std::string_view name) const { return if_set<std::string>(name); }
+  bool flag(std::string_view name) const { return required<std::int64_t>(name) != 0; }
   std::optional<Url> url(std::string_view name) const { return if_set<Url>(name); }
   std::vector<std::string> words(std::string_view name) const {
     return if_set<std::vector<std::string>>(name).value_or(std::vector<std::string>{});
@@ -73,7 +74,26 @@ RedisSettings redis_settings(const ValueReader& read) {
   redis.retry_attempts = read.number(setting::kRedisRetryAttempts);
   redis.client_name = read.text(setting::kRedisClientName);
   redis.max_reply_bytes = read.size(setting::kRedisMaxReplyBytes);
+  redis.tls.ca_file = read.text(setting::kRedisSslCaCerts);
+  if (redis.tls.ca_file) redis.tls.ca_source = setting::kRedisSslCaCerts;
+  redis.tls.cert_file = read.text(setting::kRedisSslCertfile);
+  redis.tls.key_file = read.text(setting::kRedisSslKeyfile);
+  redis.tls.verify_peer = read.text(setting::kRedisSslCertReqs) != "none";
+  redis.tls.verify_hostname = read.flag(setting::kRedisSslCheckHostname);
   return redis;
+}
+
+// Both HTTP clients read the same TLS settings. The loader replaces ca_source when the CA came
+// from a fallback variable (REQUESTS_CA_BUNDLE, ...).
+TlsOptions http_tls_settings(const ValueReader& read) {
+  TlsOptions tls;
+  tls.ca_file = read.text(setting::kHttpCaBundle);
+  if (tls.ca_file) tls.ca_source = setting::kHttpCaBundle;
+  tls.cert_file = read.text(setting::kHttpClientCert);
+  tls.key_file = read.text(setting::kHttpClientKey);
+  tls.verify_peer = read.flag(setting::kHttpTlsVerify);
+  tls.verify_hostname = tls.verify_peer;
+  return tls;
 }
 
 AsyncHttpSettings async_http_settings(const ValueReader& read) {
@@ -91,6 +111,7 @@ AsyncHttpSettings async_http_settings(const ValueReader& read) {
   http.circuit_breaker.recovery = read.duration(setting::kCircuitBreakerRecoverySeconds);
   http.circuit_breaker.half_open_success = read.number(setting::kCircuitBreakerHalfOpenSuccess);
   http.max_response_bytes = read.size(setting::kHttpMaxResponseBytes);
+  http.tls = http_tls_settings(read);
   return http;
 }
 
@@ -102,6 +123,7 @@ SyncHttpSettings sync_http_settings(const ValueReader& read) {
   http.retries = read.number(setting::kRequestsRetries);
   http.retry_backoff = read.duration(setting::kRequestsRetryBackoff);
   http.max_response_bytes = read.size(setting::kHttpMaxResponseBytes);
+  http.tls = http_tls_settings(read);
   return http;
 }
 

@@ -122,6 +122,27 @@ LayerHealth probe_layer(std::string_view layer, bool configured, Probe probe) {
   return health;
 }
 
+namespace {
+
+// A Sentinel answers PING and INFO but holds no data; a cluster node answers only for its own
+// slots (MOVED for the rest). Either is a failed check that says what REDIS_URL points at.
+void require_standalone_redis(LayerHealth& h, const redis::Info& info) {
+  const std::string mode(info.find("redis_mode").value_or("standalone"));
+  h.details.emplace_back("redis_mode", mode);
+  if (mode == "sentinel")
+    throw std::runtime_error(
+        "REDIS_URL points at a Redis Sentinel (INFO redis_mode:sentinel), which holds no data: "
+        "this client talks to one standalone server; point REDIS_URL at the master the Sentinel "
+        "names (SENTINEL get-master-addr-by-name <master>)");
+  if (mode == "cluster" || info.find("cluster_enabled").value_or("0") == "1")
+    throw std::runtime_error(
+        "REDIS_URL points at a Redis Cluster node (INFO redis_mode:cluster, cluster_enabled:1): "
+        "this client talks to one standalone server and does not follow MOVED redirects, so "
+        "keys in other nodes' slots fail; use a standalone Redis");
+}
+
+}  // namespace
+
 LayerHealth Pools::Impl::redis_health(const HealthOptions&) {
   return probe_layer(
       layer_name(Layer::redis), settings.redis.url.has_value(), [this](LayerHealth& h) {
@@ -133,6 +154,7 @@ LayerHealth Pools::Impl::redis_health(const HealthOptions&) {
              {"redis_version", "connected_clients", "maxclients", "used_memory_human",
               "keyspace_hits", "keyspace_misses", "rejected_connections"})
           if (const auto value = info.find(key)) h.details.emplace_back(key, std::string(*value));
+        require_standalone_redis(h, info);
         const auto stats = client.stats();
         add_pool_details(h, stats.pool, setting::kRedisMaxConnections);
         h.details.emplace_back("retries", std::to_string(stats.retries));

@@ -108,7 +108,7 @@ expect_paced_ops() {  # rate duration description
 # jq condition on a bench JSON report: every error kind the bench knows has its count, and
 # error_examples holds a message for exactly the kinds that occurred.
 # shellcheck disable=SC2034  # used by the scripts that source this file
-bench_errors_shape='(.errors | has("timeout") and has("connect") and has("pool_timeout")
+bench_errors_shape='(.errors | has("timeout") and has("connect") and has("tls") and has("pool_timeout")
     and has("server") and has("circuit_open") and has("protocol") and has("other"))
   and (.error_examples | type == "object")
   and ([.errors | to_entries[] | select(.value > 0) | .key] | sort)

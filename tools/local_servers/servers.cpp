@@ -29,17 +29,49 @@ RedisServer::RedisServer(Options options) : options_(std::move(options)) {
 
 std::string RedisServer::url(int db) const {
   const std::string auth = options_.password.empty() ? "" : ":" + options_.password + "@";
-  return fmt::format("redis://{}127.0.0.1:{}/{}", auth, port_, db);
+  return fmt::format("{}://{}127.0.0.1:{}/{}", options_.tls ? "rediss" : "redis", auth, port_, db);
 }
 
 void RedisServer::start() {
   launch(/*may_move=*/false);
 }
 
+void RedisServer::append_role_arguments(std::vector<std::string>& argv) const {
+  switch (options_.role) {
+    case Options::Role::standalone:
+      return;
+    case Options::Role::cluster_node:
+      argv.insert(argv.end(), {"--cluster-enabled", "yes", "--cluster-config-file",
+                               (dir_.path() / "nodes.conf").string()});
+      return;
+    case Options::Role::sentinel: {
+      // A Sentinel rewrites its own configuration file, which must come first on the line.
+      const auto config = dir_.path() / "sentinel.conf";
+      if (!std::filesystem::exists(config)) std::ofstream(config) << "";
+      argv.insert(argv.begin() + 1, config.string());
+      argv.emplace_back("--sentinel");
+      return;
+    }
+  }
+}
+
+void RedisServer::append_tls_arguments(std::vector<std::string>& argv, const ServerTls& tls) const {
+  const std::vector<std::string> more = {
+      "--tls-port",         std::to_string(port_),
+      "--tls-cert-file",    tls.files.cert.string(),
+      "--tls-key-file",     tls.files.key.string(),
+      "--tls-auth-clients", tls.client_ca.empty() ? "no" : "yes"};
+  argv.insert(argv.end(), more.begin(), more.end());
+  if (!tls.client_ca.empty()) {
+    argv.push_back("--tls-ca-cert-file");
+    argv.push_back(tls.client_ca.string());
+  }
+}
+
 std::vector<std::string> RedisServer::command_line() const {
   std::vector<std::string> argv = {require_program("redis-server", "redis-server").string(),
                                    "--port",
-                                   std::to_string(port_),
+                                   options_.tls ? "0" : std::to_string(port_),
                                    "--bind",
                                    "127.0.0.1",
                                    "--save",
@@ -58,6 +90,8 @@ std::vector<std::string> RedisServer::command_line() const {
     std::ofstream(config) << "requirepass " << options_.password << "\n";
     argv.insert(argv.begin() + 1, config.string());
   }
+  if (options_.tls) append_tls_arguments(argv, *options_.tls);
+  append_role_arguments(argv);
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   return argv;
 }
@@ -106,7 +140,8 @@ NginxServer::NginxServer(Options options) : options_(std::move(options)) {
 
 std::filesystem::path NginxServer::write_config() const {
   auto config = dir_.path() / "nginx.conf";
-  std::ofstream(config) << fmt::format(R"(worker_processes 1;
+  std::ofstream(config) << fmt::format(
+      R"(worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 events {{ worker_connections 1024; }}
@@ -121,19 +156,33 @@ http {{
   keepalive_timeout {keepalive}s;
   keepalive_requests {requests};
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{port}{ssl};
+    {tls}
     access_log {dir}/access.log requests;
     root {dir}/www;
     {extra}
   }}
 }}
 )",
-                                       fmt::arg("dir", dir_.path().string()),
-                                       fmt::arg("port", port_),
-                                       fmt::arg("keepalive", options_.keepalive_timeout_s),
-                                       fmt::arg("requests", options_.keepalive_requests),
-                                       fmt::arg("extra", options_.extra_server_config));
+      fmt::arg("dir", dir_.path().string()), fmt::arg("port", port_),
+      fmt::arg("keepalive", options_.keepalive_timeout_s),
+      fmt::arg("requests", options_.keepalive_requests),
+      fmt::arg("extra", options_.extra_server_config), fmt::arg("ssl", options_.tls ? " ssl" : ""),
+      fmt::arg("tls", tls_config()));
   return config;
+}
+
+std::string NginxServer::tls_config() const {
+  if (!options_.tls) return {};
+  std::string lines = fmt::format(
+      "ssl_certificate {};\n    ssl_certificate_key {};\n    ssl_protocols TLSv1.2 TLSv1.3;\n"
+      "    ssl_session_cache shared:tls:1m;",
+      options_.tls->files.cert.string(), options_.tls->files.key.string());
+  if (!options_.tls->client_ca.empty()) {
+    lines += fmt::format("\n    ssl_client_certificate {};\n    ssl_verify_client on;",
+                         options_.tls->client_ca.string());
+  }
+  return lines;
 }
 
 std::vector<std::string> NginxServer::command_line(const std::filesystem::path& config) const {
@@ -149,7 +198,7 @@ std::vector<std::string> NginxServer::command_line(const std::filesystem::path& 
 }
 
 std::string NginxServer::url(const std::string& path) const {
-  return fmt::format("http://127.0.0.1:{}{}", port_, path);
+  return fmt::format("{}://127.0.0.1:{}{}", options_.tls ? "https" : "http", port_, path);
 }
 
 void NginxServer::stop() {

@@ -24,7 +24,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::array<std::string_view, kOutcomeCount> kOutcomeNames = {
-    "ok", "timeout", "connect", "pool_timeout", "server", "circuit_open", "protocol", "other"};
+    "ok", "timeout", "connect", "tls", "pool_timeout", "server", "circuit_open", "protocol", "other"};
 
 // The error kinds, in report order (every outcome but ok).
 constexpr auto error_kinds() {
@@ -189,6 +189,8 @@ Outcome classify(const std::exception_ptr& error) noexcept {
         return Outcome::timeout;
       case ErrorCode::connect:
         return Outcome::connect;
+      case ErrorCode::tls:
+        return Outcome::tls;
       case ErrorCode::pool_timeout:
         return Outcome::pool_timeout;
       case ErrorCode::server:

@@ -34,8 +34,8 @@ struct BenchOptions {
 // --rate, --json, --quiet, --sweep, --html.
 void add_bench_options(CLI::App& command, BenchOptions& options);
 
-enum class Outcome { ok, timeout, connect, pool_timeout, server, circuit_open, protocol, other };
-inline constexpr std::size_t kOutcomeCount = 8;
+enum class Outcome { ok, timeout, connect, tls, pool_timeout, server, circuit_open, protocol, other };
+inline constexpr std::size_t kOutcomeCount = 9;
 // The outcome's name in the reports: "timeout", "circuit_open", ... ("ok" for ok).
 std::string_view outcome_name(Outcome outcome) noexcept;
 // Maps an exception to the error bucket of the report (poolkit::Error codes; anything else,
@@ -99,7 +99,7 @@ void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
 
 // Text report, or with options.json one JSON object: backend, url (redacted), concurrency,
 // pool_size, reuse, duration_s, ops, ops_per_sec, latency_us {p50, p99, p999, max},
-// errors {timeout, connect, pool_timeout, server, circuit_open, protocol, other},
+// errors {timeout, connect, tls, pool_timeout, server, circuit_open, protocol, other},
 // connections_opened, and error_examples {kind: first message} for the kinds that occurred.
 // The text report ends with the same examples, one line per kind.
 void print_bench_report(const BenchOptions& options, const BenchReport& report);

@@ -101,6 +101,10 @@ int run_check(const CheckArguments& arguments) {
     fmt::print(stderr, "run `poolkit config` to see every setting and where it came from\n");
     return kExitInvalid;
   }
+  // Warnings (certificate checks turned off, values outside their range) on every run: a
+  // check that passes must not hide them.
+  for (const auto& problem : loaded.warnings)
+    fmt::print(stderr, "poolkit check: warning: {}\n", problem.message);
   const std::vector<std::string> only = selected_layers("check", arguments.only);
   Pools pools(std::move(*loaded.settings), PoolsOptions{.log = [](std::string_view) {}});
   if (!selected_layers_are_configured(pools, only) || !clients_can_be_created(pools, only)) {

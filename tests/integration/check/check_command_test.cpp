@@ -122,3 +122,28 @@ TEST_F(CheckCommand, InvalidConfigurationExitsTwoWithoutConnecting) {
   EXPECT_TRUE(contains(bad_layer.output, "unknown layer"));
   EXPECT_FALSE(contains(bad_value.output + bad_layer.output, secret));
 }
+
+// A Sentinel and a cluster node answer PING; check says what REDIS_URL points at and fails.
+TEST_F(CheckCommand, ARedisUrlPointingAtASentinelOrAClusterNodeFailsAndSaysSo) {
+  using Role = poolkit::local::RedisServer::Options::Role;
+  poolkit::local::RedisServer sentinel({.role = Role::sentinel});
+  const CommandRun at_sentinel = check("REDIS_URL=" + sentinel.url(), "--only redis");
+  EXPECT_EQ(at_sentinel.status, 1) << at_sentinel.output;
+  EXPECT_TRUE(contains(at_sentinel.output, "Redis Sentinel")) << at_sentinel.output;
+  EXPECT_TRUE(contains(at_sentinel.output, "get-master-addr-by-name")) << at_sentinel.output;
+
+  poolkit::local::RedisServer node({.role = Role::cluster_node});
+  const CommandRun at_node = check("REDIS_URL=" + node.url(), "--only redis");
+  EXPECT_EQ(at_node.status, 1) << at_node.output;
+  EXPECT_TRUE(contains(at_node.output, "Redis Cluster node")) << at_node.output;
+}
+
+TEST_F(CheckCommand, CertificateChecksTurnedOffAreWarnedAboutOnAHealthyRun) {
+  const CommandRun run =
+      check(environment + " HTTP_TLS_VERIFY=false REDIS_SSL_CERT_REQS=none", "--only redis");
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_TRUE(
+      contains(run.output, "warning: HTTP_TLS_VERIFY=false: certificate verification is off"))
+      << run.output;
+  EXPECT_TRUE(contains(run.output, "warning: REDIS_SSL_CERT_REQS=none")) << run.output;
+}

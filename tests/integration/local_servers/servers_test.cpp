@@ -14,9 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "tls_probe.hpp"
+
 using namespace std::chrono_literals;
 using poolkit::local::NginxServer;
 using poolkit::local::RedisServer;
+using poolkit::local::ServerTls;
+using poolkit::local::TestCa;
+using poolkit::testing::tls_probe;
+using poolkit::testing::TlsProbe;
 
 namespace {
 
@@ -121,4 +127,60 @@ TEST(LocalServers, AServerWhosePortWasTakenBeforeItBoundIsStartedAgainOnAFreshPo
   // The first attempt's complaint is in the log, before the second attempt's start-up lines.
   const std::string log = poolkit::local::log_tail(dir.path() / "redis.log", 1000);
   EXPECT_NE(log.find("in use"), std::string::npos) << log;
+}
+
+// The test CA makes what the TLS tests of every layer rely on: each certificate fails
+// verification for the reason its name says, checked by plain OpenSSL against a TLS server.
+TEST(LocalServers, TlsRedisAnswersOnlyOverTlsWithTheTestCa) {
+  const TestCa& ca = TestCa::shared();
+  RedisServer redis({.tls = ServerTls{ca.server()}});
+  EXPECT_EQ(redis.url().rfind("rediss://127.0.0.1:", 0), 0u) << redis.url();
+  const auto reply =
+      tls_probe(redis.port(), {.ca_file = ca.ca_file(), .request = "PING\r\n", .until = "+PONG"});
+  EXPECT_TRUE(reply.handshake_ok);
+  EXPECT_EQ(reply.verify_result, X509_V_OK);
+  EXPECT_NE(reply.reply.find("+PONG"), std::string::npos);
+  EXPECT_EQ(exchange(redis.port(), "PING\r\n", "\r\n").find("+PONG"), std::string::npos)
+      << "the TLS port must not answer plaintext";
+  const auto by_name =
+      tls_probe(redis.port(), {.ca_file = ca.ca_file(), .expected_name = "localhost"});
+  EXPECT_TRUE(by_name.handshake_ok);
+}
+
+TEST(LocalServers, TestCaCertificatesFailForTheirOwnReason) {
+  const TestCa& ca = TestCa::shared();
+  const auto verify_result = [&](const poolkit::local::TlsFiles& files,
+                                 const std::filesystem::path& trusted) {
+    RedisServer redis({.tls = ServerTls{files}});
+    return tls_probe(redis.port(), {.ca_file = trusted}).verify_result;
+  };
+  // Reached as 127.0.0.1, a certificate for other.invalid fails the IP address check.
+  EXPECT_EQ(verify_result(ca.wrong_name_server(), ca.ca_file()), X509_V_ERR_IP_ADDRESS_MISMATCH);
+  EXPECT_EQ(verify_result(ca.expired_server(), ca.ca_file()), X509_V_ERR_CERT_HAS_EXPIRED);
+  EXPECT_EQ(verify_result(ca.other_ca_server(), ca.ca_file()),
+            X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+  EXPECT_EQ(verify_result(ca.other_ca_server(), ca.other_ca_file()), X509_V_OK);
+}
+
+TEST(LocalServers, TlsRedisWithAClientCaAnswersOnlyClientsWithACertificate) {
+  const TestCa& ca = TestCa::shared();
+  RedisServer redis({.tls = ServerTls{ca.server(), ca.ca_file()}});
+  const TlsProbe anonymous{.ca_file = ca.ca_file(), .request = "PING\r\n", .until = "+PONG"};
+  EXPECT_EQ(tls_probe(redis.port(), anonymous).reply.find("+PONG"), std::string::npos);
+  TlsProbe with_certificate = anonymous;
+  with_certificate.client = ca.client();
+  EXPECT_NE(tls_probe(redis.port(), with_certificate).reply.find("+PONG"), std::string::npos);
+}
+
+TEST(LocalServers, TlsNginxServesOverHttpsOnly) {
+  const TestCa& ca = TestCa::shared();
+  NginxServer nginx({.tls = ServerTls{ca.server()}});
+  std::ofstream(nginx.root() / "hello.txt") << "hello";
+  EXPECT_EQ(nginx.url("/hello.txt").rfind("https://127.0.0.1:", 0), 0u);
+  const auto reply = tls_probe(
+      nginx.port(), {.ca_file = ca.ca_file(),
+                     .request = "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                     .until = "\r\n\r\nhello"});
+  EXPECT_EQ(reply.verify_result, X509_V_OK);
+  EXPECT_NE(reply.reply.find("200 OK"), std::string::npos) << reply.reply;
 }
