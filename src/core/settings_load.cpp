@@ -188,6 +188,7 @@ class Loader {
     check_tls_files();
     warn_about_verification_off();
     check_metrics_exposure();
+    check_mongodb_url();
     check_given_names();
     count_unlisted(result_.errors, unlisted_errors_, "error");
     count_unlisted(result_.warnings, unlisted_warnings_, "warning");
@@ -440,6 +441,16 @@ class Loader {
                      "127.0.0.1:PORT unless scrapers run elsewhere, and then limit who can reach "
                      "the port {}",
                      kMetricsAddressVariable, shorten_value(address), where(entry->source)));
+  }
+
+  // An accepted MONGODB_URL may still turn TLS verification off: said on every run.
+  void check_mongodb_url() {
+    const auto value = values_.find(setting::kMongodbUrl);
+    if (value == values_.end()) return;
+    const SettingEntry* entry = result_.find(setting::kMongodbUrl);
+    for (const std::string& warning : detail::mongo_url_warnings(std::get<Url>(value->second))) {
+      warn(setting::kMongodbUrl, fmt::format("{} {}", warning, where(entry->source)));
+    }
   }
 
   std::optional<double> numeric(std::string_view name) const {

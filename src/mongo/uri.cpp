@@ -108,6 +108,8 @@ class UriBuilder {
     }
     warn_about_overridden_options();
     parse();
+    for (std::string& warning : uri_tls_warnings(uri_.get()))
+      warnings_.push_back(std::move(warning));
     set_owned_driver_options();
     set_defaults_unless_given();
     set_appname();
@@ -227,7 +229,16 @@ std::string mongo_driver_url_problem(const Url& url) {
   if (!uri) {
     return "libmongoc refuses it: " + mongo::detail::safe_libmongoc_message(error.message, url);
   }
-  return {};
+  // The paths as libmongoc decoded them: what it would open.
+  return mongo::detail::uri_tls_file_problem(uri.get());
+}
+
+std::vector<std::string> mongo_driver_url_warnings(const Url& url) {
+  mongo::detail::ensure_mongoc_initialized();
+  bson_error_t error;
+  mongo::detail::UriPtr uri(mongoc_uri_new_with_error(url.text.c_str(), &error));
+  if (!uri) return {};  // mongo_driver_url_problem says why
+  return mongo::detail::uri_tls_warnings(uri.get());
 }
 
 }  // namespace poolkit::detail

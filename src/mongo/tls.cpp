@@ -1,0 +1,210 @@
+// MongoDB over TLS: the URI's TLS options as libmongoc reads them, the files they name checked
+// before anything connects, and libmongoc's TLS failures put into words.
+//
+// libmongoc (1.23) applies the URI's TLS options itself when a client is created from a URI
+// with tls=true (mongoc_client_new_from_uri), so nothing more is needed to make them effective.
+// What it does not do: say clearly when a file is wrong (it logs "Cannot load Certificate
+// Authorities" and fails every connection with "connection error"), nor name a certificate
+// failure outside of a server selection message ("No suitable servers found ... [TLS handshake
+// failed: certificate verify failed (20): unable to get local issuer certificate calling hello
+// on 'host:port']").
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "../core/tls_support.hpp"
+#include "mongo_detail.hpp"
+#include "poolkit/setting_names.hpp"
+
+namespace poolkit::mongo::detail {
+namespace {
+
+bool uri_bool(const mongoc_uri_t* uri, const char* key) {
+  return mongoc_uri_get_option_as_bool(uri, key, false);
+}
+
+std::string uri_text(const mongoc_uri_t* uri, const char* key) {
+  const char* value = mongoc_uri_get_option_as_utf8(uri, key, nullptr);
+  return value != nullptr ? value : "";
+}
+
+// The part of libmongoc's message about one server: "<cause> calling hello on 'host:port'".
+struct ServerFailure {
+  std::string_view cause;
+  std::string_view server;  // empty when the message does not name it
+};
+
+constexpr std::string_view kHandshakeFailed = "TLS handshake failed: ";
+constexpr std::string_view kCallingHello = " calling hello on '";
+
+// The first per-server failure whose text contains `marker`; libmongoc writes one
+// "[... calling hello on 'host:port']" per server it tried.
+std::optional<ServerFailure> find_failure(std::string_view message, std::string_view marker) {
+  const auto at = message.find(marker);
+  if (at == std::string_view::npos) return std::nullopt;
+  const auto open = message.rfind('[', at);
+  const auto close = message.find(']', at);
+  const std::size_t begin = open == std::string_view::npos ? 0 : open + 1;
+  std::string_view part = message.substr(
+      begin, close == std::string_view::npos ? std::string_view::npos : close - begin);
+  ServerFailure failure{part, {}};
+  if (const auto hello = part.find(kCallingHello); hello != std::string_view::npos) {
+    failure.cause = part.substr(0, hello);
+    std::string_view server = part.substr(hello + kCallingHello.size());
+    failure.server = server.substr(0, server.find('\''));
+  }
+  return failure;
+}
+
+// "certificate verify failed (20): unable to get local issuer certificate" → 20.
+std::optional<long> verify_code(std::string_view cause) {
+  constexpr std::string_view kVerifyFailed = "certificate verify failed (";
+  const auto at = cause.find(kVerifyFailed);
+  if (at == std::string_view::npos) return std::nullopt;
+  const char* first = cause.data() + at + kVerifyFailed.size();
+  long code = 0;
+  const auto [end, status] = std::from_chars(first, cause.data() + cause.size(), code);
+  if (status != std::errc{} || end == cause.data() + cause.size() || *end != ')') {
+    return std::nullopt;
+  }
+  return code;
+}
+
+std::string option_in_url(std::string_view option) {
+  return fmt::format("{}'s {}", setting::kMongodbUrl, option);
+}
+
+// Where the CA comes from, for advice: "MONGODB_URL's tlsCAFile (now /etc/ca.pem)".
+std::string ca_setting(const UriTls& tls) {
+  if (tls.ca_file.empty()) {
+    return fmt::format("{} (none is named, so the system trust store is used)",
+                       option_in_url("tlsCAFile"));
+  }
+  return fmt::format("{} (now {})", option_in_url("tlsCAFile"), tls.ca_file);
+}
+
+std::string file_problem(std::string_view option, const std::string& path,
+                         const std::optional<std::string>& problem, std::string_view expected) {
+  if (!problem) return {};
+  return fmt::format("its {} {}: {}; {} must name {}", option, path, *problem, option, expected);
+}
+
+std::optional<std::string> ca_file_problem(const std::string& path) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    return "it is a directory (libmongoc reads one file, not a directory of CAs)";
+  }
+  return poolkit::detail::certificate_file_problem(path);
+}
+
+// MongoDB wants the certificate and its key in one PEM file. An encrypted key is read with
+// tlsCertificateKeyFilePassword by libmongoc alone: only the certificate is checked then.
+std::optional<std::string> certificate_key_file_problem(const std::string& path,
+                                                        bool key_is_encrypted) {
+  if (auto problem = poolkit::detail::certificate_file_problem(path)) return problem;
+  if (key_is_encrypted) return std::nullopt;
+  if (auto problem = poolkit::detail::private_key_file_problem(path)) return problem;
+  return poolkit::detail::key_mismatch_problem(path, path);
+}
+
+// The words of the other layers' warnings (settings_load.cpp), for an option of the URL.
+std::string verification_off_warning(std::string_view option, std::string_view what_is_off,
+                                     std::string_view consequence) {
+  return fmt::format(
+      "{} sets {}=true: {} verification is off: {}. Use it only for testing; name the server's "
+      "CA in tlsCAFile instead",
+      setting::kMongodbUrl, option, what_is_off, consequence);
+}
+
+}  // namespace
+
+bool is_closed_while_connecting(const bson_error_t& error) {
+  const std::string_view message = error.message;
+  if (message.find(kCallingHello) == std::string_view::npos) return false;
+  for (const std::string_view closed :
+       {"connection closed", "Failed to receive length header", "Server closed connection"}) {
+    if (message.find(closed) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+std::string uri_tls_file_problem(const mongoc_uri_t* uri) {
+  const UriTls tls = tls_options_of(uri);
+  if (!tls.ca_file.empty()) {
+    std::string problem = file_problem("tlsCAFile", tls.ca_file, ca_file_problem(tls.ca_file),
+                                       "a PEM file of CA certificates");
+    if (!problem.empty()) return problem;
+  }
+  if (!tls.certificate_key_file.empty()) {
+    const bool encrypted = !uri_text(uri, MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD).empty();
+    return file_problem("tlsCertificateKeyFile", tls.certificate_key_file,
+                        certificate_key_file_problem(tls.certificate_key_file, encrypted),
+                        "one PEM file holding the client's certificate and its private key");
+  }
+  return {};
+}
+
+std::vector<std::string> uri_tls_warnings(const mongoc_uri_t* uri) {
+  std::vector<std::string> warnings;
+  if (uri_bool(uri, MONGOC_URI_TLSINSECURE)) {
+    warnings.push_back(verification_off_warning(
+        "tlsInsecure", "certificate and hostname",
+        "any server, or anyone between this host and it, is accepted as the server"));
+  }
+  if (uri_bool(uri, MONGOC_URI_TLSALLOWINVALIDCERTIFICATES)) {
+    warnings.push_back(verification_off_warning(
+        "tlsAllowInvalidCertificates", "certificate",
+        "any server, or anyone between this host and it, is accepted as the server"));
+  }
+  if (uri_bool(uri, MONGOC_URI_TLSALLOWINVALIDHOSTNAMES)) {
+    warnings.push_back(
+        verification_off_warning("tlsAllowInvalidHostnames", "hostname",
+                                 "a certificate made out for any other name is accepted"));
+  }
+  return warnings;
+}
+
+UriTls tls_options_of(const mongoc_uri_t* uri) {
+  UriTls tls;
+  tls.enabled = mongoc_uri_get_tls(uri);
+  tls.ca_file = uri_text(uri, MONGOC_URI_TLSCAFILE);
+  tls.certificate_key_file = uri_text(uri, MONGOC_URI_TLSCERTIFICATEKEYFILE);
+  const bool insecure = uri_bool(uri, MONGOC_URI_TLSINSECURE);
+  tls.allow_invalid_certificates =
+      insecure || uri_bool(uri, MONGOC_URI_TLSALLOWINVALIDCERTIFICATES);
+  tls.allow_invalid_hostnames = insecure || uri_bool(uri, MONGOC_URI_TLSALLOWINVALIDHOSTNAMES);
+  return tls;
+}
+
+std::optional<TlsFailure> tls_failure(const bson_error_t& error, const UriTls& tls) {
+  if (!tls.enabled) return std::nullopt;
+  const std::string_view message = error.message;
+  if (const auto failure = find_failure(message, kHandshakeFailed)) {
+    std::string_view cause = failure->cause;
+    if (const auto at = cause.find(kHandshakeFailed); at != std::string_view::npos) {
+      cause.remove_prefix(at + kHandshakeFailed.size());
+    }
+    if (const auto code = verify_code(cause)) {
+      return TlsFailure{
+          std::string(failure->server), poolkit::detail::verify_result_in_words(*code),
+          poolkit::detail::verify_result_advice(
+              *code, ca_setting(tls),
+              fmt::format("tlsAllowInvalidHostnames=true in {}", setting::kMongodbUrl)),
+          /*retryable=*/false};
+    }
+    return TlsFailure{std::string(failure->server), fmt::format("handshake failure ({})", cause),
+                      fmt::format("check that the server speaks TLS on that port and accepts "
+                                  "the TLS options of {}",
+                                  setting::kMongodbUrl),
+                      /*retryable=*/true};
+  }
+  return std::nullopt;
+}
+
+}  // namespace poolkit::mongo::detail
