@@ -59,6 +59,7 @@ struct Shared {
         socket_timeout(socket_timeout_ms),
         connect_timeout(connect_timeout_ms),
         tls(detail::tls_options_of(uri.get())),
+        system_ca_directory(detail::system_ca_directory(tls)),
         first_scan_uri(tls.enabled ? try_once(uri.get()) : nullptr) {}
 
   // A copy of `source` whose server selection gives up after one scan.
@@ -77,6 +78,7 @@ struct Shared {
   std::chrono::milliseconds socket_timeout;
   std::chrono::milliseconds connect_timeout;
   detail::UriTls tls;
+  std::string system_ca_directory;  // see detail::system_ca_directory
   // Over TLS, until a connection has opened once: for a first scan that reports a certificate
   // failure at once, where the pooled clients' server selection would retry it for up to
   // serverSelectionTimeoutMS.
@@ -132,6 +134,8 @@ class Connector {
                                      shared_->address, error.message));
     }
     mongoc_client_set_error_api(connection, MONGOC_ERROR_API_VERSION_2);
+    detail::trust_system_ca_directory(connection, shared_->uri.get(), shared_->tls,
+                                      shared_->system_ca_directory);
     shared_->telemetry.attach(connection);
     bool network_failure = false;
     command_or_throw(connection, *shared_, "admin", *simple_command("ping").get(), network_failure);
@@ -156,6 +160,8 @@ class Connector {
     Connection probe(mongoc_client_new_from_uri_with_error(shared_->first_scan_uri.get(), &error));
     if (probe.get() == nullptr) return;
     mongoc_client_set_error_api(probe, MONGOC_ERROR_API_VERSION_2);
+    detail::trust_system_ca_directory(probe, shared_->first_scan_uri.get(), shared_->tls,
+                                      shared_->system_ca_directory);
     mongoc_server_description_t* server =
         mongoc_client_select_server(probe, /*for_writes=*/false, nullptr, &error);
     if (server != nullptr) {

@@ -48,6 +48,16 @@ struct UriTls {
 };
 UriTls tls_options_of(const mongoc_uri_t* uri);
 
+// Without tlsCAFile, libmongoc 1.23 loads OpenSSL's default trust store into a new SSL_CTX for
+// every connection, and that parses the whole system bundle (about 30 ms of CPU here, per
+// connection). OpenSSL's hashed CA directory holds the same CAs and is read lazily, one file
+// per issuer. This is that directory ($SSL_CERT_DIR or OpenSSL's default) when TLS is on, no
+// tlsCAFile and no $SSL_CERT_FILE is given and the directory is really hashed; else empty.
+std::string system_ca_directory(const UriTls& tls);
+// Gives a client created from `uri` that directory as its trust store (nothing when empty).
+void trust_system_ca_directory(mongoc_client_t* client, const mongoc_uri_t* uri, const UriTls& tls,
+                               const std::string& directory);
+
 // Why a TLS file the URI names (tlsCAFile, tlsCertificateKeyFile) cannot be used: "its
 // tlsCAFile /path: no such file; ...", or empty. Checked before anything connects, since
 // libmongoc itself would only log it and fail every connection with "connection error".
@@ -68,8 +78,9 @@ struct TlsFailure {
 // nullopt when the error is not about TLS (or TLS is off).
 std::optional<TlsFailure> tls_failure(const bson_error_t& error, const UriTls& tls);
 
-// Whether a new connection's first hello failed because the connection closed: what libmongoc
-// says for a refused connection, and over TLS 1.3 for a client certificate the server refused.
+// Whether a new connection's first hello failed because the connection closed or was refused:
+// what libmongoc says for a server that is down, and over TLS 1.3 for a client certificate the
+// server refused.
 bool is_closed_while_connecting(const bson_error_t& error);
 
 // Over TLS, one connection of our own to each server of the URI, to hear the server's alert

@@ -10,8 +10,12 @@
 // on 'host:port']").
 
 #include <fmt/format.h>
+#include <openssl/x509.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -122,13 +126,74 @@ std::string verification_off_warning(std::string_view option, std::string_view w
       setting::kMongodbUrl, option, what_is_off, consequence);
 }
 
+// Whether `dir` holds OpenSSL's hashed names (8 hex digits, a dot, a number: `openssl rehash`,
+// Debian's update-ca-certificates): only then can OpenSSL find a CA in it by name.
+bool is_hashed_ca_directory(const std::filesystem::path& dir) {
+  std::error_code error;
+  std::filesystem::directory_iterator entries(dir, error);
+  if (error) return false;
+  constexpr int kEntriesLookedAt = 2000;
+  int looked_at = 0;
+  for (const auto& entry : entries) {
+    if (++looked_at > kEntriesLookedAt) break;
+    const std::string name = entry.path().filename().string();
+    const auto dot = name.find('.');
+    if (dot != 8 || name.size() == 9) continue;
+    const auto is_hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    const auto is_digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+    if (std::all_of(name.begin(), name.begin() + 8, is_hex) &&
+        std::all_of(name.begin() + 9, name.end(), is_digit)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+std::string system_ca_directory(const UriTls& tls) {
+  if (!tls.enabled || !tls.ca_file.empty()) return {};
+  // A bundle named through OpenSSL's own variable is the user's choice: libmongoc loads it.
+  if (const char* file = std::getenv(X509_get_default_cert_file_env()); file != nullptr && *file) {
+    return {};
+  }
+  const char* from_environment = std::getenv(X509_get_default_cert_dir_env());
+  const std::string dirs = from_environment != nullptr && *from_environment
+                               ? from_environment
+                               : X509_get_default_cert_dir();
+  // OpenSSL reads a list separated by ':'; every entry must be hashed to be searched.
+  std::string_view rest = dirs;
+  while (!rest.empty()) {
+    const auto colon = rest.find(':');
+    if (!is_hashed_ca_directory(std::string(rest.substr(0, colon)))) return {};
+    rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+  }
+  return dirs;
+}
+
+void trust_system_ca_directory(mongoc_client_t* client, const mongoc_uri_t* uri, const UriTls& tls,
+                               const std::string& directory) {
+  if (directory.empty()) return;
+  // The URI's TLS options as libmongoc reads them, with the directory in place of the default
+  // trust store; the client copies every string.
+  const std::string password = uri_text(uri, MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD);
+  mongoc_ssl_opt_t options{};
+  options.ca_dir = directory.c_str();
+  options.pem_file = tls.certificate_key_file.empty() ? nullptr : tls.certificate_key_file.c_str();
+  options.pem_pwd = password.empty() ? nullptr : password.c_str();
+  options.weak_cert_validation = tls.allow_invalid_certificates;
+  options.allow_invalid_hostname = tls.allow_invalid_hostnames;
+  mongoc_client_set_ssl_opts(client, &options);
+}
 
 bool is_closed_while_connecting(const bson_error_t& error) {
   const std::string_view message = error.message;
   if (message.find(kCallingHello) == std::string_view::npos) return false;
+  // libmongoc's words vary with the moment the server's alert and close arrive (a reset after
+  // the alert reads as "connection refused").
   for (const std::string_view closed :
-       {"connection closed", "Failed to receive length header", "Server closed connection"}) {
+       {"connection closed", "connection refused", "Failed to receive length header",
+        "Server closed connection"}) {
     if (message.find(closed) != std::string_view::npos) return true;
   }
   return false;

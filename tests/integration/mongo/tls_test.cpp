@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -298,6 +300,49 @@ TEST_F(MongoTls, WithoutTlsCaFileTheSystemStoreIsUsedAndDoesNotKnowTheTestCa) {
   const std::string message = tls_failure_of(url);
   EXPECT_TRUE(contains(message, "unknown issuer")) << message;
   EXPECT_TRUE(contains(message, "system trust store")) << message;
+}
+
+// Sets a variable for the scope of a test, then puts back what was there.
+class ScopedVariable {
+ public:
+  ScopedVariable(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedVariable() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedVariable(const ScopedVariable&) = delete;
+  ScopedVariable& operator=(const ScopedVariable&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// Without tlsCAFile, the system's trust store is read from OpenSSL's hashed CA directory (lazily)
+// instead of its whole bundle per connection: a hashed directory holding the test CA, named by
+// SSL_CERT_DIR, is what verifies the server.
+TEST_F(MongoTls, WithoutTlsCaFileTheHashedSystemDirectoryIsTheTrustStore) {
+  const std::filesystem::path dir = ca().dir() / "hashed-system-store";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(ca().ca_file(), dir / "ca.pem",
+                             std::filesystem::copy_options::overwrite_existing);
+  if (std::system(("openssl rehash " + dir.string() + " >/dev/null 2>&1").c_str()) != 0) {
+    GTEST_SKIP() << "no `openssl rehash` to make a hashed CA directory";
+  }
+  const std::string url = "mongodb://" + host_of(Kind::good) + "/?tls=true";
+  {
+    const ScopedVariable ssl_cert_dir("SSL_CERT_DIR", dir.string());
+    ping_works(url);
+  }
+  // And without it the system's own directory does not know the test CA.
+  const std::string message = tls_failure_of(url);
+  EXPECT_TRUE(contains(message, "unknown issuer")) << message;
 }
 
 TEST_F(MongoTls, ACertificateForAnotherNameIsAHostnameMismatchUnlessAllowed) {
