@@ -58,7 +58,15 @@ trap cleanup EXIT
 url=$(ferretdb plain start)
 "$repo_root/scripts/test-ca" "$run_dir/ca"
 tls_url="$(ferretdb tls start 0 --tls-cert "$run_dir/ca/server.pem" --tls-key "$run_dir/ca/server.key")"
+tls_url_no_ca=$tls_url
 tls_url+="&tlsCAFile=$run_dir/ca/ca.pem"
+# The system's trust store plus the test CA, as a hashed directory and as one bundle: how a
+# client without tlsCAFile (Atlas, say) meets its server.
+mkdir -p "$run_dir/system-store"
+cp -L /etc/ssl/certs/*.pem "$run_dir/system-store/" 2>/dev/null || true
+cp "$run_dir/ca/ca.pem" "$run_dir/system-store/poolkit-test-ca.pem"
+openssl rehash "$run_dir/system-store" 2>/dev/null
+cat /etc/ssl/certs/ca-certificates.crt "$run_dir/ca/ca.pem" >"$run_dir/system-bundle.pem"
 
 # Runs a peer; prints its JSON with the CPU seconds (user + sys) the peer process used added as
 # cpu_s. libmongoc warns on stderr each time a client closes (FerretDB has no endSessions):
@@ -80,6 +88,12 @@ poolkit_tls_run() { # N [extra options] -> JSON, over TLS
   local n=$1
   shift
   quiet "$poolkit" bench mongo --url "$tls_url" -c "$n" --pool-size "$n" -d "$duration" --quiet --json "$@"
+}
+poolkit_system_store_run() { # dir|bundle -> JSON: --no-reuse at 8 over TLS without tlsCAFile
+  local variable=SSL_CERT_DIR store="$run_dir/system-store"
+  [[ $1 == bundle ]] && variable=SSL_CERT_FILE store="$run_dir/system-bundle.pem"
+  quiet env "$variable=$store" "$poolkit" bench mongo --url "$tls_url_no_ca" -c 8 --pool-size 8 \
+    -d "$duration" --quiet --json --no-reuse
 }
 raw_run() { quiet "$raw_peer" "$url" "$1" "$duration"; }
 pymongo_run() { quiet "$venv/bin/python" "$repo_root/bench/mongo_pymongo_peer.py" "$url" "$1" "$duration"; }
@@ -112,6 +126,8 @@ for ((round = 0; round < rounds; round++)); do
   add "reuse" "$(poolkit_run 8)"
   add "noreuse_tls" "$(poolkit_tls_run 8 --no-reuse)"
   add "reuse_tls" "$(poolkit_tls_run 8)"
+  add "noreuse_tls_dir" "$(poolkit_system_store_run dir)"
+  add "noreuse_tls_bundle" "$(poolkit_system_store_run bundle)"
 done
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
@@ -147,6 +163,8 @@ echo "| TLS: --no-reuse (connect, TLS handshake, hello, ping, find, close) | $(m
 echo "| TLS: reuse / no-reuse | $(paired "${ops[reuse_tls]}" "${ops[noreuse_tls]}") | | |"
 echo "| TLS / plain, reuse | $(paired "${ops[reuse_tls]}" "${ops[reuse]}") | | |"
 echo "| TLS / plain, --no-reuse | $(paired "${ops[noreuse_tls]}" "${ops[noreuse]}") | | |"
+echo "| TLS, no tlsCAFile, system CAs as a hashed directory (SSL_CERT_DIR): --no-reuse | $(median <<<"${ops[noreuse_tls_dir]}") | $(median <<<"${p50[noreuse_tls_dir]}") | $(median <<<"${cpu[noreuse_tls_dir]}") |"
+echo "| TLS, no tlsCAFile, system CAs as one bundle (SSL_CERT_FILE, libmongoc's own way): --no-reuse | $(median <<<"${ops[noreuse_tls_bundle]}") | $(median <<<"${p50[noreuse_tls_bundle]}") | $(median <<<"${cpu[noreuse_tls_bundle]}") |"
 echo
 echo "Medians of $rounds rounds of ${duration} s per run; ratios: median (min–max) of the per-round"
 echo "ratios of adjacent runs. One FerretDB 1.24 (SQLite) on 127.0.0.1; $(nproc) cores."

@@ -49,10 +49,11 @@ struct UriTls {
 UriTls tls_options_of(const mongoc_uri_t* uri);
 
 // Without tlsCAFile, libmongoc 1.23 loads OpenSSL's default trust store into a new SSL_CTX for
-// every connection, and that parses the whole system bundle (about 30 ms of CPU here, per
-// connection). OpenSSL's hashed CA directory holds the same CAs and is read lazily, one file
-// per issuer. This is that directory ($SSL_CERT_DIR or OpenSSL's default) when TLS is on, no
-// tlsCAFile and no $SSL_CERT_FILE is given and the directory is really hashed; else empty.
+// every connection, and that parses the whole system bundle (about 25 ms of CPU here, per
+// connection). OpenSSL's hashed CA directories hold the same CAs and are read lazily, one file
+// per issuer. These are those directories ($SSL_CERT_DIR or OpenSSL's default) when TLS is on,
+// no tlsCAFile is given, $SSL_CERT_FILE names no bundle but the system's, and the directories
+// hold at least as many hashed CAs as the bundle; else empty (libmongoc's default stays).
 std::string system_ca_directory(const UriTls& tls);
 // Gives a client created from `uri` that directory as its trust store (nothing when empty).
 void trust_system_ca_directory(mongoc_client_t* client, const mongoc_uri_t* uri, const UriTls& tls,

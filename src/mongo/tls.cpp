@@ -17,6 +17,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -126,25 +127,48 @@ std::string verification_off_warning(std::string_view option, std::string_view w
       setting::kMongodbUrl, option, what_is_off, consequence);
 }
 
-// Whether `dir` holds OpenSSL's hashed names (8 hex digits, a dot, a number: `openssl rehash`,
-// Debian's update-ca-certificates): only then can OpenSSL find a CA in it by name.
-bool is_hashed_ca_directory(const std::filesystem::path& dir) {
+// The CA files of `dir` under OpenSSL's hashed names (8 hex digits, a dot, a number: `openssl
+// rehash`, Debian's update-ca-certificates): only those can OpenSSL find by issuer.
+std::size_t hashed_names_in(const std::filesystem::path& dir) {
   std::error_code error;
   std::filesystem::directory_iterator entries(dir, error);
-  if (error) return false;
-  constexpr int kEntriesLookedAt = 2000;
+  if (error) return 0;
+  constexpr int kEntriesLookedAt = 20'000;  // a system store holds a few hundred
   int looked_at = 0;
+  std::size_t hashed = 0;
+  const auto is_hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  const auto is_digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
   for (const auto& entry : entries) {
     if (++looked_at > kEntriesLookedAt) break;
     const std::string name = entry.path().filename().string();
-    const auto dot = name.find('.');
-    if (dot != 8 || name.size() == 9) continue;
-    const auto is_hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
-    const auto is_digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+    if (name.size() < 10 || name[8] != '.') continue;
     if (std::all_of(name.begin(), name.begin() + 8, is_hex) &&
         std::all_of(name.begin() + 9, name.end(), is_digit)) {
-      return true;
+      ++hashed;
     }
+  }
+  return hashed;
+}
+
+// Certificates in a PEM bundle, counted by their first lines (nothing is parsed).
+std::size_t certificates_in(const std::filesystem::path& bundle) {
+  std::ifstream in(bundle);
+  std::string line;
+  std::size_t count = 0;
+  while (std::getline(in, line)) {
+    if (line.starts_with("-----BEGIN CERTIFICATE-----")) ++count;
+  }
+  return count;
+}
+
+// OpenSSL's and the system's words for a connection that went away mid-handshake.
+bool is_connection_lost(std::string_view cause) {
+  std::string lowered(cause);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const std::string_view lost :
+       {"eof", "reset", "broken pipe", "timed out", "timeout", "refused", "closed"}) {
+    if (lowered.find(lost) != std::string::npos) return true;
   }
   return false;
 }
@@ -153,21 +177,31 @@ bool is_hashed_ca_directory(const std::filesystem::path& dir) {
 
 std::string system_ca_directory(const UriTls& tls) {
   if (!tls.enabled || !tls.ca_file.empty()) return {};
-  // A bundle named through OpenSSL's own variable is the user's choice: libmongoc loads it.
+  // OpenSSL's default trust store: the bundle ($SSL_CERT_FILE or its default, loaded whole) and
+  // the hashed directories ($SSL_CERT_DIR or its default, searched by issuer).
+  const std::filesystem::path default_bundle = X509_get_default_cert_file();
+  std::filesystem::path bundle = default_bundle;
   if (const char* file = std::getenv(X509_get_default_cert_file_env()); file != nullptr && *file) {
-    return {};
+    std::error_code ignored;
+    // A bundle of the user's own (not just the system's, named again) stays libmongoc's to load.
+    if (!std::filesystem::equivalent(file, default_bundle, ignored)) return {};
+    bundle = file;
   }
   const char* from_environment = std::getenv(X509_get_default_cert_dir_env());
   const std::string dirs = from_environment != nullptr && *from_environment
                                ? from_environment
                                : X509_get_default_cert_dir();
-  // OpenSSL reads a list separated by ':'; every entry must be hashed to be searched.
+  // OpenSSL reads a list separated by ':'.
+  std::size_t hashed = 0;
   std::string_view rest = dirs;
   while (!rest.empty()) {
     const auto colon = rest.find(':');
-    if (!is_hashed_ca_directory(std::string(rest.substr(0, colon)))) return {};
+    hashed += hashed_names_in(std::string(rest.substr(0, colon)));
     rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
   }
+  // The directories stand in for the bundle only when they can hold all of its CAs (on Debian
+  // both come from update-ca-certificates); a CA appended to the bundle by hand keeps the bundle.
+  if (hashed == 0 || hashed < certificates_in(bundle)) return {};
   return dirs;
 }
 
@@ -263,11 +297,13 @@ std::optional<TlsFailure> tls_failure(const bson_error_t& error, const UriTls& t
               fmt::format("tlsAllowInvalidHostnames=true in {}", setting::kMongodbUrl)),
           /*retryable=*/false};
     }
+    // A handshake cut short (the server restarting, a reset) is a lost connection, not TLS.
+    if (is_connection_lost(cause)) return std::nullopt;
     return TlsFailure{std::string(failure->server), fmt::format("handshake failure ({})", cause),
                       fmt::format("check that the server speaks TLS on that port and accepts "
                                   "the TLS options of {}",
                                   setting::kMongodbUrl),
-                      /*retryable=*/true};
+                      /*retryable=*/false};
   }
   return std::nullopt;
 }

@@ -3,10 +3,15 @@
 // (from the library and from settings validation), and libmongoc's TLS failures put into words.
 // tests/integration/mongo/tls_test.cpp does the same against FerretDB's TLS listener.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <openssl/x509.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 
 #include "mongo/mongo_detail.hpp"
@@ -151,6 +156,79 @@ TEST(MongoTlsOptions, ThePasswordOfTheKeyFileIsMaskedWhereverTheUrlIsShown) {
       << testing::scrubbed(*entry->display);
 }
 
+// Sets (or, with nullopt, removes) a variable for the scope of a test, then puts back what was
+// there.
+class ScopedVariable {
+ public:
+  ScopedVariable(const char* name, const std::optional<std::string>& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      ::setenv(name, value->c_str(), 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedVariable() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedVariable(const ScopedVariable&) = delete;
+  ScopedVariable& operator=(const ScopedVariable&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+std::size_t certificates_in_system_bundle() {
+  std::ifstream in(X509_get_default_cert_file());
+  std::string line;
+  std::size_t count = 0;
+  while (std::getline(in, line)) count += line.starts_with("-----BEGIN CERTIFICATE-----") ? 1 : 0;
+  return count;
+}
+
+// A folder with `count` files under OpenSSL's hashed names.
+void make_hashed_names(const std::filesystem::path& dir, std::size_t count) {
+  std::filesystem::create_directories(dir);
+  for (std::size_t i = 0; i < count; ++i) {
+    std::ofstream(dir / fmt::format("{:08x}.0", i)) << "";
+  }
+}
+
+TEST(MongoTlsTrustStore, AHashedDirectoryStandsInForTheSystemBundleOnlyWhenItCanHoldAllOfIt) {
+  const std::size_t in_bundle = certificates_in_system_bundle();
+  if (in_bundle < 2) GTEST_SKIP() << "no system CA bundle at " << X509_get_default_cert_file();
+  const testing::ScratchDirectory scratch;
+  const auto full = scratch.path() / "full";
+  const auto partial = scratch.path() / "partial";
+  make_hashed_names(full, in_bundle);
+  make_hashed_names(partial, 1);
+  const ScopedVariable no_bundle_of_ours(X509_get_default_cert_file_env(), std::nullopt);
+  {
+    const ScopedVariable dir(X509_get_default_cert_dir_env(), full.string());
+    EXPECT_EQ(mongo::detail::system_ca_directory(tls_on("")), full.string());
+    // tlsCAFile, or no TLS at all: nothing to stand in for.
+    EXPECT_EQ(mongo::detail::system_ca_directory(tls_on("/etc/poolkit/ca.pem")), "");
+    EXPECT_EQ(mongo::detail::system_ca_directory(mongo::detail::UriTls{}), "");
+    // The system's bundle named again is still the system's; a bundle of one's own is kept.
+    {
+      const ScopedVariable same(X509_get_default_cert_file_env(),
+                                std::string(X509_get_default_cert_file()));
+      EXPECT_EQ(mongo::detail::system_ca_directory(tls_on("")), full.string());
+    }
+    const auto own = scratch.write("own-bundle.pem", "-----BEGIN CERTIFICATE-----\n");
+    const ScopedVariable own_bundle(X509_get_default_cert_file_env(), own.string());
+    EXPECT_EQ(mongo::detail::system_ca_directory(tls_on("")), "");
+  }
+  // Fewer CAs than the bundle holds (one appended by hand, say): the bundle stays.
+  const ScopedVariable dir(X509_get_default_cert_dir_env(), partial.string());
+  EXPECT_EQ(mongo::detail::system_ca_directory(tls_on("")), "");
+}
+
 // libmongoc 1.23's words for each failure, as it writes them after a failed server selection.
 TEST(MongoTlsFailures, CertificateFailuresAreFoundInTheServerSelectionMessage) {
   const struct {
@@ -191,7 +269,7 @@ TEST(MongoTlsFailures, TheFirstServerWithATlsFailureIsNamed) {
   EXPECT_TRUE(contains(failure->advice, "system trust store")) << failure->advice;
 }
 
-TEST(MongoTlsFailures, OtherHandshakeFailuresAreRetryableAndPlainFailuresAreNoTlsFailure) {
+TEST(MongoTlsFailures, OtherHandshakeFailuresAreTlsErrorsButACutHandshakeIsNot) {
   const bson_error_t handshake =
       libmongoc_error(MONGOC_ERROR_STREAM,
                       "TLS handshake failed: error:0A00010B:SSL routines::wrong version number");
@@ -199,7 +277,16 @@ TEST(MongoTlsFailures, OtherHandshakeFailuresAreRetryableAndPlainFailuresAreNoTl
   ASSERT_TRUE(failure.has_value());
   EXPECT_TRUE(failure->server.empty());  // the client's address stands in
   EXPECT_TRUE(contains(failure->cause, "wrong version number")) << failure->cause;
-  EXPECT_TRUE(failure->retryable);
+  EXPECT_FALSE(failure->retryable);  // the two sides will not agree on the next attempt either
+
+  // A server restarting cuts the handshake: a lost connection, left to ConnectError.
+  for (const std::string cut : {"unexpected eof while reading", "Connection reset by peer"}) {
+    const bson_error_t lost = libmongoc_error(
+        MONGOC_ERROR_SERVER_SELECTION,
+        "No suitable servers found (`serverSelectionTryOnce` set): [TLS handshake failed: " + cut +
+            " calling hello on '127.0.0.1:27017']");
+    EXPECT_FALSE(mongo::detail::tls_failure(lost, tls_on()).has_value()) << cut;
+  }
 
   const bson_error_t refused = libmongoc_error(
       MONGOC_ERROR_SERVER_SELECTION,

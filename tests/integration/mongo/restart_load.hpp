@@ -18,13 +18,15 @@ using RestartClock = std::chrono::steady_clock;
 // What the workers saw.
 struct Outcomes {
   std::mutex mutex;
-  std::map<std::string, int> errors;  // by poolkit error code, or "untyped"
+  std::map<std::string, int> errors;            // by poolkit error code, or "untyped"
+  std::map<std::string, std::string> examples;  // the first message of each kind
   std::atomic<int> ok{0};
   std::atomic<std::int64_t> slowest_ms{0};
 
-  void record_error(const std::string& kind) {
+  void record_error(const std::string& kind, const std::string& message = {}) {
     std::lock_guard lock(mutex);
     ++errors[kind];
+    examples.emplace(kind, message);
   }
   void record_duration(RestartClock::duration d) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
@@ -56,7 +58,7 @@ inline void work(mongo::Client& client, const std::string& collection, Outcomes&
       bson_destroy(find);
       ++outcomes.ok;
     } catch (const Error& error) {
-      outcomes.record_error(std::string(to_string(error.code())));
+      outcomes.record_error(std::string(to_string(error.code())), error.what());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     } catch (...) {
       outcomes.record_error("untyped");

@@ -276,7 +276,7 @@ TEST_F(MongoTls, ServerRestartedMidLoadGivesTypedFailuresAndWorkResumes) {
     // A server away is no certificate failure: never a TlsError.
     EXPECT_TRUE(kind == "pool_timeout" || kind == "connect" || kind == "timeout" ||
                 kind == "pool_cleared")
-        << kind << " x" << count;
+        << kind << " x" << count << ", first: " << outcomes.examples[kind];
   }
   std::cout << "outcomes over TLS: " << summary << "; slowest " << outcomes.slowest_ms.load()
             << " ms\n";
@@ -325,14 +325,16 @@ class ScopedVariable {
 };
 
 // Without tlsCAFile, the system's trust store is read from OpenSSL's hashed CA directory (lazily)
-// instead of its whole bundle per connection: a hashed directory holding the test CA, named by
-// SSL_CERT_DIR, is what verifies the server.
+// instead of its whole bundle per connection: a hashed directory holding the system's CAs and the
+// test CA, named by SSL_CERT_DIR, is what verifies the server.
 TEST_F(MongoTls, WithoutTlsCaFileTheHashedSystemDirectoryIsTheTrustStore) {
   const std::filesystem::path dir = ca().dir() / "hashed-system-store";
   std::filesystem::create_directories(dir);
-  std::filesystem::copy_file(ca().ca_file(), dir / "ca.pem",
+  std::filesystem::copy_file(ca().ca_file(), dir / "poolkit-test-ca.pem",
                              std::filesystem::copy_options::overwrite_existing);
-  if (std::system(("openssl rehash " + dir.string() + " >/dev/null 2>&1").c_str()) != 0) {
+  const std::string make = "cp -L /etc/ssl/certs/*.pem " + dir.string() +
+                           " 2>/dev/null; openssl rehash " + dir.string() + " >/dev/null 2>&1";
+  if (std::system(make.c_str()) != 0) {
     GTEST_SKIP() << "no `openssl rehash` to make a hashed CA directory";
   }
   const std::string url = "mongodb://" + host_of(Kind::good) + "/?tls=true";
@@ -340,7 +342,7 @@ TEST_F(MongoTls, WithoutTlsCaFileTheHashedSystemDirectoryIsTheTrustStore) {
     const ScopedVariable ssl_cert_dir("SSL_CERT_DIR", dir.string());
     ping_works(url);
   }
-  // And without it the system's own directory does not know the test CA.
+  // And without it the system's own store does not know the test CA.
   const std::string message = tls_failure_of(url);
   EXPECT_TRUE(contains(message, "unknown issuer")) << message;
 }
