@@ -67,10 +67,11 @@ void throw_error(const bson_error_t& error, std::string_view what, const ErrorCo
   switch (classify(error)) {
     case Failure::connect:
       throw ConnectError(Backend::mongo,
-                         head + fmt::format("; check that the server is up and reachable, or "
-                                            "raise {} / {} if it is slow to answer",
-                                            setting::kMongodbServerSelectionTimeoutMs,
-                                            setting::kMongodbConnectTimeoutMs));
+                         head + tls_mismatch_hint(error, context.tls) +
+                             fmt::format("; check that the server is up and reachable, or "
+                                         "raise {} / {} if it is slow to answer",
+                                         setting::kMongodbServerSelectionTimeoutMs,
+                                         setting::kMongodbConnectTimeoutMs));
     case Failure::network:
       // libmongoc's poll may wake a little before the deadline it computed: 10% slack.
       if (elapsed >= socket_timeout - socket_timeout / 10) {

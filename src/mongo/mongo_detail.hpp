@@ -79,6 +79,10 @@ struct TlsFailure {
 // nullopt when the error is not about TLS (or TLS is off).
 std::optional<TlsFailure> tls_failure(const bson_error_t& error, const UriTls& tls);
 
+// For a failed first hello that looks like TLS on one side only (a plaintext client at a TLS port,
+// a TLS client at a plaintext port): "; ... add tls=true ..." to append to the message, or empty.
+std::string tls_mismatch_hint(const bson_error_t& error, const UriTls& tls);
+
 // Whether a new connection's first hello failed because the connection closed or was refused:
 // what libmongoc says for a server that is down, and over TLS 1.3 for a client certificate the
 // server refused.

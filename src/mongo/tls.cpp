@@ -233,6 +233,25 @@ bool is_closed_while_connecting(const bson_error_t& error) {
   return false;
 }
 
+std::string tls_mismatch_hint(const bson_error_t& error, const UriTls& tls) {
+  const std::string_view message = error.message;
+  if (message.find(kCallingHello) == std::string_view::npos) return {};
+  if (!tls.enabled && message.find("Server closed connection") != std::string_view::npos) {
+    return fmt::format(
+        "; the server closed the connection at the first message: if it speaks TLS on that port, "
+        "add tls=true to {}",
+        setting::kMongodbUrl);
+  }
+  if (tls.enabled && (message.find("socket timeout") != std::string_view::npos ||
+                      message.find(kHandshakeFailed) != std::string_view::npos)) {
+    return fmt::format(
+        "; the TLS handshake did not complete: if the server does not speak TLS on that port, "
+        "use its TLS port or remove tls=true from {}",
+        setting::kMongodbUrl);
+  }
+  return {};
+}
+
 std::string uri_tls_file_problem(const mongoc_uri_t* uri) {
   const UriTls tls = tls_options_of(uri);
   if (!tls.ca_file.empty()) {

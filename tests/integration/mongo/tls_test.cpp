@@ -391,11 +391,33 @@ TEST_F(MongoTls, MutualTlsWithTheClientCertificateWorks) {
   ping_works(url_of(Kind::client_auth, "&tlsCertificateKeyFile=" + client_certificate_key_file()));
 }
 
-TEST_F(MongoTls, APlainClientAgainstTheTlsPortFailsWithoutHanging) {
-  MongoSettings s = settings_for("mongodb://" + host_of(Kind::good) + "/");
+TEST_F(MongoTls, TlsOnOneSideOnlyFailsWithinTheTimeoutsAndSaysSo) {
+  // A plaintext client at the TLS port: the server closes at the first message.
+  {
+    Client client(settings_for("mongodb://" + host_of(Kind::good) + "/"));
+    const auto started = Clock::now();
+    try {
+      client.ping();
+      ADD_FAILURE() << "a plaintext ping worked at a TLS port";
+    } catch (const ConnectError& error) {
+      EXPECT_TRUE(contains(error.what(), "add tls=true")) << error.what();
+    }
+    EXPECT_LT(Clock::now() - started, 5s);
+  }
+  // A TLS client at a plaintext port: the handshake gets no answer within the connect timeout.
+  FerretDbServer plain;
+  MongoSettings s = settings_for("mongodb://127.0.0.1:" + std::to_string(plain.port()) +
+                                 "/?tls=true&tlsCAFile=" + ca().ca_file().string());
+  s.connect_timeout = 500ms;
+  s.server_selection_timeout = 1000ms;
   Client client(s);
   const auto started = Clock::now();
-  EXPECT_THROW(client.ping(), ConnectError);
+  try {
+    client.ping();
+    ADD_FAILURE() << "a TLS ping worked at a plaintext port";
+  } catch (const ConnectError& error) {
+    EXPECT_TRUE(contains(error.what(), "remove tls=true")) << error.what();
+  }
   EXPECT_LT(Clock::now() - started, 5s);
 }
 
