@@ -41,6 +41,15 @@ std::string secret() {
   return value != nullptr ? value : "pkSecretUnset";
 }
 
+// `text` with the secret replaced, for failure messages (the test output is scanned for it).
+std::string shown(std::string text) {
+  const std::string hidden = secret();
+  for (auto at = text.find(hidden); at != std::string::npos; at = text.find(hidden, at)) {
+    text.replace(at, hidden.size(), "<SECRET>");
+  }
+  return text;
+}
+
 // The kinds of FerretDB TLS servers the tests need, each started once per process.
 enum class Kind { good, wrong_name, expired, client_auth };
 
@@ -121,13 +130,13 @@ class MongoTls : public ::testing::Test {
       EXPECT_EQ(error.backend(), Backend::mongo);
       const std::string message = error.what();
       EXPECT_FALSE(contains(message, secret()));
-      EXPECT_TRUE(message.starts_with("TLS to 127.0.0.1:")) << message;
+      EXPECT_TRUE(message.starts_with("TLS to 127.0.0.1:")) << shown(message);
       return message;
     } catch (const std::exception& other) {
-      ADD_FAILURE() << "expected a TlsError, got: " << other.what();
+      ADD_FAILURE() << "expected a TlsError, got: " << shown(other.what());
       return {};
     }
-    ADD_FAILURE() << "the ping worked over " << url;
+    ADD_FAILURE() << "the ping worked over " << shown(url);
     return {};
   }
 
@@ -285,21 +294,23 @@ TEST_F(MongoTls, ServerRestartedMidLoadGivesTypedFailuresAndWorkResumes) {
 }
 
 TEST_F(MongoTls, AServerCertificateFromAnotherCaIsAnUnknownIssuer) {
-  std::string url = url_of(Kind::good);
+  // With a password and a key password in the URL: neither may show in the message.
+  std::string url = url_of(Kind::good, "&tlsCertificateKeyFilePassword=" + secret());
   url.replace(url.find(ca().ca_file()), std::string(ca().ca_file()).size(),
               std::string(ca().other_ca_file()));
+  url.replace(url.find("127.0.0.1"), 0, "app:" + secret() + "@");
   const std::string message = tls_failure_of(url);
-  EXPECT_TRUE(contains(message, host_of(Kind::good))) << message;
-  EXPECT_TRUE(contains(message, "unknown issuer")) << message;
+  EXPECT_TRUE(contains(message, host_of(Kind::good))) << shown(message);
+  EXPECT_TRUE(contains(message, "unknown issuer")) << shown(message);
   EXPECT_TRUE(contains(message, "tlsCAFile (now " + ca().other_ca_file().string() + ")"))
-      << message;
+      << shown(message);
 }
 
 TEST_F(MongoTls, WithoutTlsCaFileTheSystemStoreIsUsedAndDoesNotKnowTheTestCa) {
   const std::string url = "mongodb://" + host_of(Kind::good) + "/?tls=true";
   const std::string message = tls_failure_of(url);
-  EXPECT_TRUE(contains(message, "unknown issuer")) << message;
-  EXPECT_TRUE(contains(message, "system trust store")) << message;
+  EXPECT_TRUE(contains(message, "unknown issuer")) << shown(message);
+  EXPECT_TRUE(contains(message, "system trust store")) << shown(message);
 }
 
 // Sets a variable for the scope of a test, then puts back what was there.
@@ -344,23 +355,23 @@ TEST_F(MongoTls, WithoutTlsCaFileTheHashedSystemDirectoryIsTheTrustStore) {
   }
   // And without it the system's own store does not know the test CA.
   const std::string message = tls_failure_of(url);
-  EXPECT_TRUE(contains(message, "unknown issuer")) << message;
+  EXPECT_TRUE(contains(message, "unknown issuer")) << shown(message);
 }
 
 TEST_F(MongoTls, ACertificateForAnotherNameIsAHostnameMismatchUnlessAllowed) {
   const std::string message =
       tls_failure_of(url_of(Kind::wrong_name, "&tlsAllowInvalidHostnames=false"));
-  EXPECT_TRUE(contains(message, host_of(Kind::wrong_name))) << message;
-  EXPECT_TRUE(contains(message, "mismatch")) << message;
-  EXPECT_TRUE(contains(message, "tlsAllowInvalidHostnames")) << message;
+  EXPECT_TRUE(contains(message, host_of(Kind::wrong_name))) << shown(message);
+  EXPECT_TRUE(contains(message, "mismatch")) << shown(message);
+  EXPECT_TRUE(contains(message, "tlsAllowInvalidHostnames")) << shown(message);
 
   ping_works(url_of(Kind::wrong_name, "&tlsAllowInvalidHostnames=true"), /*warnings=*/1);
 }
 
 TEST_F(MongoTls, AnExpiredServerCertificateSaysSo) {
   const std::string message = tls_failure_of(url_of(Kind::expired));
-  EXPECT_TRUE(contains(message, host_of(Kind::expired))) << message;
-  EXPECT_TRUE(contains(message, "expired")) << message;
+  EXPECT_TRUE(contains(message, host_of(Kind::expired))) << shown(message);
+  EXPECT_TRUE(contains(message, "expired")) << shown(message);
 }
 
 TEST_F(MongoTls, AllowInvalidCertificatesAndTlsInsecureWorkWithAWarning) {
@@ -374,17 +385,17 @@ TEST_F(MongoTls, AllowInvalidCertificatesAndTlsInsecureWorkWithAWarning) {
 
 TEST_F(MongoTls, MutualTlsWithoutAClientCertificateIsAClearError) {
   const std::string message = tls_failure_of(url_of(Kind::client_auth));
-  EXPECT_TRUE(contains(message, host_of(Kind::client_auth))) << message;
-  EXPECT_TRUE(contains(message, "client certificate required")) << message;
-  EXPECT_TRUE(contains(message, "tlsCertificateKeyFile")) << message;
+  EXPECT_TRUE(contains(message, host_of(Kind::client_auth))) << shown(message);
+  EXPECT_TRUE(contains(message, "client certificate required")) << shown(message);
+  EXPECT_TRUE(contains(message, "tlsCertificateKeyFile")) << shown(message);
 }
 
 TEST_F(MongoTls, MutualTlsWithACertificateFromAnotherCaIsRejected) {
   const std::string message = tls_failure_of(url_of(
       Kind::client_auth, "&tlsCertificateKeyFile=" + ca().other_ca_server().combined.string()));
-  EXPECT_TRUE(contains(message, host_of(Kind::client_auth))) << message;
-  EXPECT_TRUE(contains(message, "client certificate rejected")) << message;
-  EXPECT_TRUE(contains(message, ca().other_ca_server().combined.string())) << message;
+  EXPECT_TRUE(contains(message, host_of(Kind::client_auth))) << shown(message);
+  EXPECT_TRUE(contains(message, "client certificate rejected")) << shown(message);
+  EXPECT_TRUE(contains(message, ca().other_ca_server().combined.string())) << shown(message);
 }
 
 TEST_F(MongoTls, MutualTlsWithTheClientCertificateWorks) {
@@ -440,8 +451,8 @@ TEST_F(MongoTls, AMissingOrMalformedTlsFileIsAConfigErrorNamingTheOptionAndPath)
       ADD_FAILURE() << "accepted " << url;
     } catch (const ConfigError& error) {
       const std::string message = error.what();
-      EXPECT_TRUE(contains(message, expected)) << message;
-      EXPECT_TRUE(contains(message, "MONGODB_URL")) << message;
+      EXPECT_TRUE(contains(message, expected)) << shown(message);
+      EXPECT_TRUE(contains(message, "MONGODB_URL")) << shown(message);
     }
   }
 }
