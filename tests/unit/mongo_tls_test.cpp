@@ -1,4 +1,4 @@
-// MongoDB's TLS options without a server (src/mongo/tls.cpp): what libmongoc reads from
+// MongoDB's TLS options without a server (src/mongo/uri_tls.cpp): what libmongoc reads from
 // MONGODB_URL, the warnings for verification turned off and the checks of the files it names
 // (from the library and from settings validation), and libmongoc's TLS failures put into words.
 // tests/integration/mongo/tls_test.cpp does the same against FerretDB's TLS listener.
