@@ -443,12 +443,20 @@ class Loader {
                      kMetricsAddressVariable, shorten_value(address), where(entry->source)));
   }
 
-  // An accepted MONGODB_URL may still turn TLS verification off: said on every run.
+  // An accepted MONGODB_URL may name a TLS file that cannot be used (an error, as for the TLS
+  // variables), or turn verification off (said on every run).
   void check_mongodb_url() {
     const auto value = values_.find(setting::kMongodbUrl);
     if (value == values_.end()) return;
     const SettingEntry* entry = result_.find(setting::kMongodbUrl);
-    for (const std::string& warning : detail::mongo_url_warnings(std::get<Url>(value->second))) {
+    const detail::MongoUrlTlsReview review =
+        detail::mongo_url_tls_review(std::get<Url>(value->second));
+    if (!review.file_problem.empty()) {
+      error(setting::kMongodbUrl,
+            fmt::format("{}={}: {} {}", setting::kMongodbUrl, quote_value(*entry->display),
+                        review.file_problem, where(entry->source)));
+    }
+    for (const std::string& warning : review.warnings) {
       warn(setting::kMongodbUrl, fmt::format("{} {}", warning, where(entry->source)));
     }
   }

@@ -342,11 +342,11 @@ std::string socket_path_problem(const Url& url) {
 // then this is null; when the MongoDB layer is part of the program, libmongoc's own URI parser
 // judges MONGODB_URL during settings validation too.
 [[gnu::weak]] std::string mongo_driver_url_problem(const Url& url);
-[[gnu::weak]] std::vector<std::string> mongo_driver_url_warnings(const Url& url);
+[[gnu::weak]] MongoUrlTlsReview mongo_driver_url_tls_review(const Url& url);
 
-std::vector<std::string> mongo_url_warnings(const Url& url) {
-  return mongo_driver_url_warnings != nullptr ? mongo_driver_url_warnings(url)
-                                              : std::vector<std::string>{};
+MongoUrlTlsReview mongo_url_tls_review(const Url& url) {
+  return mongo_driver_url_tls_review != nullptr ? mongo_driver_url_tls_review(url)
+                                                : MongoUrlTlsReview{};
 }
 
 std::string mongo_url_problem(const Url& url) {
