@@ -245,6 +245,29 @@ TEST_F(MongoTls, ThePoolsBoundHoldsAtTheServer) {
   EXPECT_LE(client.stats().pool.total, 3u);
 }
 
+TEST_F(MongoTls, IdleConnectionsAreClosedAtTheServerDownToTheWarmMinimum) {
+  FerretDbServer& ferretdb = server(Kind::good);
+  ASSERT_TRUE(eventually([&] { return ferretdb.open_connections() == 0; }, 10s));
+  MongoSettings s = settings_for(url_of(Kind::good));
+  s.min_pool_size = 1;
+  s.max_pool_size = 8;
+  s.max_idle_time = 400ms;
+  mongo::Options options;
+  options.background_interval = 50ms;
+  {
+    Client client(s, options);
+    {
+      std::vector<mongo::Lease> leases;
+      for (int i = 0; i < 5; ++i) leases.push_back(client.checkout());
+      ASSERT_TRUE(eventually([&] { return ferretdb.open_connections() == 5; }, 10s));
+    }
+    // All five idle now: after 400 ms all but the minimum are closed, and the server knows.
+    EXPECT_TRUE(eventually([&] { return ferretdb.open_connections() == 1; }, 10s));
+    EXPECT_GE(client.stats().pool.closed_by(CloseReason::idle), 4u);
+  }
+  EXPECT_TRUE(eventually([&] { return ferretdb.open_connections() == 0; }, 10s));
+}
+
 TEST_F(MongoTls, ServerRestartedMidLoadGivesTypedFailuresAndWorkResumes) {
   FerretDbServer& ferretdb = server(Kind::good);
   MongoSettings s = settings_for(url_of(Kind::good));
