@@ -81,10 +81,21 @@ RedisUrlTls redis_url_tls(const Url& url);
 // option with a bad value such as maxPoolSize=abc). The message is bounded in length and free of
 // the password and secret option values.
 std::string mongo_url_problem(const Url& url);
+// What an accepted MONGODB_URL's TLS options come to, when the MongoDB layer is linked (else
+// nothing): a file named in it that cannot be used (an error), verification turned off
+// (warnings). Free of secrets.
+struct MongoUrlTlsReview {
+  std::string file_problem;  // "its tlsCAFile /etc/ca.pem: no such file; ...", or empty
+  std::vector<std::string> warnings;
+};
+MongoUrlTlsReview mongo_url_tls_review(const Url& url);
 
 // What libmongoc's URI parser refuses in the URL, or empty. Defined in src/mongo/uri.cpp;
 // core refers to it weakly (settings_parse.cpp), since core must not need libmongoc.
 std::string mongo_driver_url_problem(const Url& url);
+// The review, as libmongoc reads the URL; also defined in src/mongo/uri.cpp and referred to
+// weakly.
+MongoUrlTlsReview mongo_driver_url_tls_review(const Url& url);
 
 // Two variables whose values must be ordered, e.g. a minimum and its maximum. ordering_rules()
 // is the one list of them, and the one place min <= max is judged: settings validation checks

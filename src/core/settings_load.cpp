@@ -188,6 +188,7 @@ class Loader {
     check_tls_files();
     warn_about_verification_off();
     check_metrics_exposure();
+    check_mongodb_url();
     check_given_names();
     count_unlisted(result_.errors, unlisted_errors_, "error");
     count_unlisted(result_.warnings, unlisted_warnings_, "warning");
@@ -465,6 +466,24 @@ class Loader {
                      "127.0.0.1:PORT unless scrapers run elsewhere, and then limit who can reach "
                      "the port {}",
                      kMetricsAddressVariable, shorten_value(address), where(entry->source)));
+  }
+
+  // An accepted MONGODB_URL may name a TLS file that cannot be used (an error, as for the TLS
+  // variables), or turn verification off (said on every run).
+  void check_mongodb_url() {
+    const auto value = values_.find(setting::kMongodbUrl);
+    if (value == values_.end()) return;
+    const SettingEntry* entry = result_.find(setting::kMongodbUrl);
+    const detail::MongoUrlTlsReview review =
+        detail::mongo_url_tls_review(std::get<Url>(value->second));
+    if (!review.file_problem.empty()) {
+      error(setting::kMongodbUrl,
+            fmt::format("{}={}: {} {}", setting::kMongodbUrl, quote_value(*entry->display),
+                        review.file_problem, where(entry->source)));
+    }
+    for (const std::string& warning : review.warnings) {
+      warn(setting::kMongodbUrl, fmt::format("{} {}", warning, where(entry->source)));
+    }
   }
 
   std::optional<double> numeric(std::string_view name) const {

@@ -415,6 +415,12 @@ std::string redis_tls_option_problem(const Url& url) {
 // then this is null; when the MongoDB layer is part of the program, libmongoc's own URI parser
 // judges MONGODB_URL during settings validation too.
 [[gnu::weak]] std::string mongo_driver_url_problem(const Url& url);
+[[gnu::weak]] MongoUrlTlsReview mongo_driver_url_tls_review(const Url& url);
+
+MongoUrlTlsReview mongo_url_tls_review(const Url& url) {
+  return mongo_driver_url_tls_review != nullptr ? mongo_driver_url_tls_review(url)
+                                                : MongoUrlTlsReview{};
+}
 
 std::string mongo_url_problem(const Url& url) {
   for (const UrlQueryParam& param : url.query) {
