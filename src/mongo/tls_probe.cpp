@@ -21,18 +21,13 @@
 #include <memory>
 #include <utility>
 
+#include "../core/openssl_ptr.hpp"
 #include "mongo_detail.hpp"
 #include "poolkit/setting_names.hpp"
 
 namespace poolkit::mongo::detail {
 namespace {
 
-struct SslCtxDeleter {
-  void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
-};
-struct SslDeleter {
-  void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
-};
 struct AddrInfoDeleter {
   void operator()(addrinfo* info) const noexcept { freeaddrinfo(info); }
 };
@@ -84,8 +79,8 @@ int connect_within(const addrinfo& address, std::chrono::milliseconds timeout) {
 
 // The client side as libmongoc would set it up: the client's certificate and key if given. The
 // server's certificate is not judged here: libmongoc reports those failures itself.
-std::unique_ptr<SSL_CTX, SslCtxDeleter> client_context(const mongoc_uri_t* uri, const UriTls& tls) {
-  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx(SSL_CTX_new(TLS_client_method()));
+poolkit::detail::SslCtxPtr client_context(const mongoc_uri_t* uri, const UriTls& tls) {
+  poolkit::detail::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return nullptr;
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
@@ -150,7 +145,7 @@ std::optional<TlsFailure> ask_server(const addrinfo& address, const std::string&
                                      const UriTls& tls, std::chrono::milliseconds timeout) {
   const Socket socket(connect_within(address, timeout));
   if (socket.get() < 0) return std::nullopt;
-  std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(ctx));
+  poolkit::detail::SslPtr ssl(SSL_new(ctx));
   if (!ssl) return std::nullopt;
   SSL_set_fd(ssl.get(), socket.get());
   in6_addr ignored{};

@@ -66,8 +66,8 @@ int socket_create(BIO* bio) {
   return 1;
 }
 
-std::unique_ptr<BIO_METHOD, BioMethodDeleter> make_socket_bio() {
-  std::unique_ptr<BIO_METHOD, BioMethodDeleter> method(
+poolkit::detail::BioMethodPtr make_socket_bio() {
+  poolkit::detail::BioMethodPtr method(
       BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "poolkit redis socket"));
   if (!method || BIO_meth_set_write(method.get(), socket_write) != 1 ||
       BIO_meth_set_read(method.get(), socket_read) != 1 ||

@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "../core/openssl_ptr.hpp"
+
 namespace poolkit::redis::detail {
 
 // What the client was told about TLS, and where each value came from (for messages: a setting's
@@ -34,19 +36,7 @@ struct TlsConfig {
   std::string check_hostname_source;
 };
 
-struct SslCtxDeleter {
-  void operator()(SSL_CTX* context) const noexcept { SSL_CTX_free(context); }
-};
-struct SslSessionDeleter {
-  void operator()(SSL_SESSION* session) const noexcept { SSL_SESSION_free(session); }
-};
-struct SslDeleter {
-  void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
-};
-struct BioMethodDeleter {
-  void operator()(BIO_METHOD* method) const noexcept { BIO_meth_free(method); }
-};
-using SessionPtr = std::unique_ptr<SSL_SESSION, SslSessionDeleter>;
+using SessionPtr = poolkit::detail::SslSessionPtr;
 
 // Shared by every connection of one client (thread-safe).
 class TlsContext {
@@ -77,8 +67,8 @@ class TlsContext {
   void load_files();
 
   TlsConfig config_;
-  std::unique_ptr<SSL_CTX, SslCtxDeleter> context_;
-  std::unique_ptr<BIO_METHOD, BioMethodDeleter> socket_bio_;
+  poolkit::detail::SslCtxPtr context_;
+  poolkit::detail::BioMethodPtr socket_bio_;
   mutable std::mutex session_mutex_;
   SessionPtr session_;
   std::atomic<std::uint64_t> full_{0};
@@ -146,7 +136,7 @@ class TlsStream {
   std::shared_ptr<TlsContext> context_;
   std::string host_;
   SocketIo io_;
-  std::unique_ptr<SSL, SslDeleter> ssl_;
+  poolkit::detail::SslPtr ssl_;
   unsigned long last_error_ = 0;  // ERR_get_error() of the last failure
   int last_ssl_error_ = SSL_ERROR_NONE;
   bool in_handshake_ = true;
