@@ -3,11 +3,16 @@
 # turns so machine noise hits everyone alike, wrk -t1 -cN, a bare libcurl multi loop
 # (bench/http_raw_peer.cpp) and `poolkit bench http` at N = 1, 8, 32, 8 bare libcurl threads
 # with an easy handle each, poolkit --sync and --no-reuse at 8, Python's aiohttp (one shared ClientSession) at the same
-# N and requests (one shared Session, N threads) at 8. Every figure is the median of ROUNDS runs
-# of SECONDS each; ratios are against wrk at the same N in this same invocation. Prints a
-# markdown table.
+# N and requests (one shared Session, N threads) at 8. Then HTTPS, against a second nginx with
+# TLS (a throw-away CA, RSA 2048, TLS 1.2 and 1.3) in the same rounds: wrk and poolkit at
+# N = 8 and 32, and one connection per request at 8 (wrk -H 'Connection: close' against
+# poolkit --no-reuse, which trusts the CA through HTTP_CA_BUNDLE; wrk verifies no certificate).
+# The bare libcurl loop runs over TLS too (libcurl-tls), the floor for a libcurl-based client.
+# Every figure is the median of ROUNDS runs of SECONDS each; ratios are against wrk at the same
+# N in this same invocation. Prints two markdown tables.
 #
-# Usage: bench/http.sh [build-dir]   (env: SECONDS_PER_RUN=4 ROUNDS=3)
+# Usage: bench/http.sh [build-dir]   (env: SECONDS_PER_RUN=4 ROUNDS=3 TLS=1; TLS=0: no HTTPS,
+#        TLS=only: the HTTPS table alone)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,19 +25,25 @@ rounds=${ROUNDS:-3}
 [ -x "$raw_peer" ] || { echo "build the benchmarks first: $raw_peer not found" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk not found: run scripts/install-deps" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq not found" >&2; exit 1; }
+with_tls=${TLS:-1}
 # shellcheck source=../scripts/lib/nginx.sh
 source "$root/scripts/lib/nginx.sh"
+# shellcheck source=../scripts/lib/test_ca.sh
+source "$root/scripts/lib/test_ca.sh"
 
 # Python peers from PyPI, in a venv under the build folder.
 venv="$build/bench-venv"
-if [ ! -x "$venv/bin/python" ]; then
+if [ "$with_tls" != only ] && [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet aiohttp requests >&2
 fi
 
 scratch=$(mktemp -d)
+chmod 755 "$scratch"  # nginx's workers run unprivileged
+plain_nginx_pid=
+tls_nginx_pid=
 cleanup() {
-  stop_nginx
+  for nginx_pid in "$plain_nginx_pid" "$tls_nginx_pid"; do stop_nginx; done
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -79,14 +90,37 @@ peer, url, n, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.ar
 print(f"{(run_aiohttp if peer == 'aiohttp' else run_requests)(url, n, seconds):.0f}")
 PY
 
-start_nginx "$scratch"
+start_nginx "$scratch/plain"
+plain_nginx_pid=$nginx_pid
 url="http://127.0.0.1:$nginx_port/small.txt"
+if [ "$with_tls" != 0 ]; then
+  make_test_ca "$scratch/ca"
+  start_nginx "$scratch/tls" "$scratch/ca/server.pem" "$scratch/ca/server.key"
+  tls_nginx_pid=$nginx_pid
+  tls_url="https://127.0.0.1:$nginx_port/small.txt"
+fi
+
+wrk_rate() {  # wrk arguments...
+  wrk -t1 -d"${seconds}s" "$@" | awk '/Requests\/sec/ {printf "%.0f\n", $2}'
+}
+poolkit_tls() {  # n, then more `poolkit bench http` options
+  local n=$1
+  shift
+  HTTP_CA_BUNDLE="$scratch/ca/ca.pem" "$poolkit" bench http --url "$tls_url" -c "$n" \
+    --pool-size "$n" -d "$seconds" --json --quiet "$@" | jq -r '.ops_per_sec | floor'
+}
 
 # One measurement in requests per second.
 measure() {  # name n
   local name=$1 n=$2
   case $name in
-    wrk) wrk -t1 -c"$n" -d"${seconds}s" "$url" | awk '/Requests\/sec/ {printf "%.0f\n", $2}' ;;
+    wrk) wrk_rate -c"$n" "$url" ;;
+    wrk-tls) wrk_rate -c"$n" "$tls_url" ;;
+    wrk-tls-close) wrk_rate -c"$n" -H 'Connection: close' "$tls_url" ;;
+    libcurl-tls) CURL_CA_BUNDLE="$scratch/ca/ca.pem" "$raw_peer" "$tls_url" "$n" "$seconds" ;;
+    poolkit-tls) poolkit_tls "$n" ;;
+    poolkit-tls-sync) poolkit_tls "$n" --sync ;;
+    poolkit-tls-no-reuse) poolkit_tls "$n" --no-reuse ;;
     libcurl) "$raw_peer" "$url" "$n" "$seconds" ;;
     libcurl-threads) "$raw_peer" "$url" "$n" "$seconds" --threads ;;
     poolkit) "$poolkit" bench http --url "$url" -c "$n" --pool-size "$n" -d "$seconds" --json \
@@ -102,6 +136,13 @@ measure() {  # name n
 runs=("wrk 1" "libcurl 1" "poolkit 1" "aiohttp 1" "wrk 8" "libcurl 8" "poolkit 8"
       "libcurl-threads 8" "poolkit-sync 8" "poolkit-no-reuse 8" "aiohttp 8" "requests 8" "wrk 32"
       "libcurl 32" "poolkit 32" "aiohttp 32")
+tls_runs=("wrk-tls 8" "libcurl-tls 8" "poolkit-tls 8" "poolkit-tls-sync 8" "wrk-tls-close 8"
+          "poolkit-tls-no-reuse 8" "wrk-tls 32" "libcurl-tls 32" "poolkit-tls 32")
+case $with_tls in
+  0) ;;
+  only) runs=("${tls_runs[@]}") ;;
+  *) runs+=("${tls_runs[@]}") ;;
+esac
 declare -A value  # "<run>|<round>" -> req/s
 for round in $(seq 1 "$rounds"); do
   for run in "${runs[@]}"; do
@@ -131,19 +172,43 @@ summary() {  # run baseline-run -> "median (min–max)"
   echo "$(median <<<"$ratios") ($(head -1 <<<"$ratios")–$(tail -1 <<<"$ratios"))"
 }
 
-echo "| client | N | req/s, median of $rounds × ${seconds} s | × wrk at N, median (range) of per-round ratios | target |"
+if [ "$with_tls" != only ]; then
+  echo "| client | N | req/s, median of $rounds × ${seconds} s | × wrk at N, median (range) of per-round ratios | target |"
+  echo "|---|---|---|---|---|"
+  for run in "${runs[@]}"; do
+    read -r name n <<<"$run"
+    [[ $name == *-tls* ]] && continue
+    target=""
+    case "$name $n" in
+      "poolkit 32") target="≥ 0.75" ;;
+      "poolkit-sync 8") target="≥ 0.6" ;;
+    esac
+    ratio=$( [ "$name" = wrk ] && echo "1" || summary "$run" "wrk $n")
+    echo "| $name | $n | $(per_round "$run" | median) | $ratio | $target |"
+  done
+  echo
+  echo "Reuse vs no reuse at N = 8 (poolkit ÷ poolkit --no-reuse, per round): $(summary "poolkit 8" "poolkit-no-reuse 8")× (target ≥ 3)."
+  echo
+  echo "poolkit's async client ÷ the bare libcurl loop, per round: N = 1 $(summary "poolkit 1" "libcurl 1")×, N = 8 $(summary "poolkit 8" "libcurl 8")×, N = 32 $(summary "poolkit 32" "libcurl 32")×; the sync client at 8 ÷ 8 bare libcurl threads (an easy handle each) $(summary "poolkit-sync 8" "libcurl-threads 8")×."
+fi
+
+[ "$with_tls" != 0 ] || exit 0
+echo
+echo "HTTPS (TLS 1.3, RSA 2048; wrk -t1 as the peer, with Connection: close for the one-connection-per-request row):"
+echo
+echo "| client | N | req/s, median of $rounds × ${seconds} s | × the wrk row, median (range) of per-round ratios | target |"
 echo "|---|---|---|---|---|"
-for run in "${runs[@]}"; do
+for run in "${tls_runs[@]}"; do
   read -r name n <<<"$run"
-  target=""
-  case "$name $n" in
-    "poolkit 32") target="≥ 0.75" ;;
-    "poolkit-sync 8") target="≥ 0.6" ;;
+  case "$name" in
+    wrk-tls | wrk-tls-close) ratio=1; target="" ;;
+    poolkit-tls-no-reuse) ratio=$(summary "$run" "wrk-tls-close $n"); target="≥ 0.8" ;;
+    poolkit-tls-sync | libcurl-tls) ratio=$(summary "$run" "wrk-tls $n"); target="" ;;
+    *) ratio=$(summary "$run" "wrk-tls $n"); target="≥ 0.6" ;;
   esac
-  ratio=$( [ "$name" = wrk ] && echo "1" || summary "$run" "wrk $n")
   echo "| $name | $n | $(per_round "$run" | median) | $ratio | $target |"
 done
 echo
-echo "Reuse vs no reuse at N = 8 (poolkit ÷ poolkit --no-reuse, per round): $(summary "poolkit 8" "poolkit-no-reuse 8")× (target ≥ 3)."
+echo "Pooled vs re-created over TLS at N = 8 (poolkit ÷ poolkit --no-reuse, per round): $(summary "poolkit-tls 8" "poolkit-tls-no-reuse 8")×."
 echo
-echo "poolkit's async client ÷ the bare libcurl loop, per round: N = 1 $(summary "poolkit 1" "libcurl 1")×, N = 8 $(summary "poolkit 8" "libcurl 8")×, N = 32 $(summary "poolkit 32" "libcurl 32")×; the sync client at 8 ÷ 8 bare libcurl threads (an easy handle each) $(summary "poolkit-sync 8" "libcurl-threads 8")×."
+echo "poolkit's async client ÷ the bare libcurl loop over TLS, per round: N = 8 $(summary "poolkit-tls 8" "libcurl-tls 8")×, N = 32 $(summary "poolkit-tls 32" "libcurl-tls 32")×."

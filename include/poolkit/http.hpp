@@ -33,6 +33,7 @@
 #include "poolkit/operation_stats.hpp"
 #include "poolkit/retry_policy.hpp"
 #include "poolkit/settings.hpp"
+#include "poolkit/tls.hpp"
 
 namespace poolkit::http {
 
@@ -53,6 +54,9 @@ struct Request {
   // Async (resilience) style: also retry POST/PATCH on 5xx and 429.
   bool retry_non_idempotent = false;
   bool follow_redirects = false;
+  // TLS for this request only, instead of the client's (CA, client certificate, verification):
+  // the whole of it replaces the client's Options::tls for this transfer. nullopt: the client's.
+  std::optional<TlsOptions> tls{};
 
   static Request get(std::string url);
   static Request post(std::string url, std::string body);
@@ -132,8 +136,8 @@ struct HostMetrics {
 
 struct Metrics {
   // name: scheme://host:port; outcome: "2xx".."5xx", or an error code ("timeout", "connect",
-  // "pool_timeout", "circuit_open", "pool_closed", "protocol", "server", ...); durations from
-  // send() to completion.
+  // "tls", "pool_timeout", "circuit_open", "pool_closed", "protocol", "server", ...); durations
+  // from send() to completion.
   std::vector<OperationSnapshot> requests;
   std::vector<HostMetrics> hosts;  // sorted by host
   std::uint64_t connections_new = 0;
@@ -170,6 +174,12 @@ struct Options {
   // as soon as it passes the limit (or at once, from its Content-Length).
   std::size_t max_response_bytes = 64 * 1024 * 1024;
   std::string user_agent = "poolkit-http/0.1";
+  // For https:// URLs (HTTP_CA_BUNDLE and its fallbacks, HTTP_CLIENT_CERT, HTTP_CLIENT_KEY,
+  // HTTP_TLS_VERIFY): ca_file is a PEM bundle or a hashed CA directory; nullopt, the system
+  // store. TLS 1.2 at least. The trust store is built once per client and TLS sessions are
+  // resumed across its connections (docs/http.md, "TLS"). A file that can't be used is a
+  // ConfigError from the constructor.
+  TlsOptions tls{};
   // Named in error messages as what to change: "AIOHTTP_TIMEOUT_TOTAL" and so on.
   std::string timeout_setting = "the client's timeout";
   std::string limit_setting = "the client's connection limits";

@@ -34,6 +34,7 @@
 #include "poolkit/pool_events.hpp"
 #include "poolkit/pool_stats.hpp"
 #include "poolkit/settings.hpp"
+#include "poolkit/tls.hpp"
 
 struct redisContext;  // hiredis
 
@@ -160,7 +161,7 @@ class Connection {
 
   // The hiredis context, for anything this API lacks (its own reads have only hiredis' per-read
   // timeout and no reply limits). Mark the lease broken (throw) if you leave it in an unknown
-  // state.
+  // state. Over rediss:// its socket carries TLS: never read or write it through hiredis.
   redisContext* native() const noexcept { return context_.get(); }
 
   bool broken() const noexcept { return broken_; }
@@ -173,9 +174,12 @@ class Connection {
   void start_round_trip() noexcept;
   // Waits until the socket is ready for `events` or the round trip's deadline passes.
   void wait_ready(short events, std::string_view doing);
+  void flush_tls();
   void receive_more();
+  void receive_more_tls();
   Reply take_parsed_reply();
   [[noreturn]] void fail_io(std::string_view doing, int saved_errno);
+  [[noreturn]] void fail_tls(std::string_view doing);
   [[noreturn]] void fail_timeout(std::string_view doing);
   [[noreturn]] void fail_protocol(std::string_view what);
   [[noreturn]] void fail_reply_limit();
@@ -262,7 +266,14 @@ struct Options {
   int retry_attempts = 3;                                   // REDIS_RETRY_ATTEMPTS
   std::optional<std::string> client_name{};                 // REDIS_CLIENT_NAME; nullopt: process
   std::size_t max_reply_bytes = std::size_t{64} << 20;      // REDIS_MAX_REPLY_BYTES
+  // rediss:// (SPEC §3): REDIS_SSL_CA_CERTS → ca_file, REDIS_SSL_CERTFILE → cert_file,
+  // REDIS_SSL_KEYFILE → key_file, REDIS_SSL_CERT_REQS → verify_peer, REDIS_SSL_CHECK_HOSTNAME
+  // → verify_hostname. The URL's ssl_* query options win over these.
+  TlsOptions tls{};
 
+  // A new rediss:// connection resumes the last TLS session: false only to measure what
+  // resumption saves, or for a server that mishandles it.
+  bool resume_tls_sessions = true;
   // An idle connection unused for this long is closed (0 = never).
   std::chrono::milliseconds max_idle_time{60'000};
   // Connections kept open and warm.
@@ -340,13 +351,17 @@ struct ClientStats {
   std::uint64_t retries = 0;                // attempts repeated after a failure
   std::uint64_t pool_clears = 0;            // network errors that dropped every idle connection
   std::uint64_t closed_while_idle = 0;  // connections the server had closed, found before a write
+  // rediss:// handshakes that completed: in full, and resumed from an earlier session.
+  std::uint64_t tls_full_handshakes = 0;
+  std::uint64_t tls_resumed_handshakes = 0;
 };
 
 class Client {
  public:
-  // redis://[user:password@]host:port/db, or unix:///path.sock?db=N. Throws ConfigError, with
-  // the message REDIS_URL would earn, when the URL is refused: another scheme, rediss:// ("TLS
-  // is not supported yet"), a bad database number.
+  // redis://[user:password@]host:port/db, rediss://… (TLS; ssl_* query options as redis-py's
+  // from_url reads them, e.g. ?ssl_ca_certs=/etc/ca.pem), or unix:///path.sock?db=N. Throws
+  // ConfigError, with the message REDIS_URL would earn, when the URL is refused: another
+  // scheme, a bad database number, a TLS file that cannot be used.
   explicit Client(std::string_view url, Options options = {});
   // From the settings: REDIS_URL (ConfigError when unset) and every REDIS_* variable; `options`
   // gives what they don't cover (listener, min_connections, ...).

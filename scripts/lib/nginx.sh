@@ -1,19 +1,23 @@
-# Sourced by bash scripts (bench/http.sh, tests/cli/bench_http.sh): start_nginx FOLDER starts
-# Debian's nginx (one worker, keep-alive without a request cap, no access log) serving
-# FOLDER/www/small.txt on a free 127.0.0.1 port. Sets nginx_port, nginx_pid; stop_nginx ends
-# it. bash can't ask the kernel for a free port, so it picks one at random and tries another
+# Sourced by bash scripts (bench/http.sh, tests/cli/bench_http.sh, tests/cli/tls_http.sh):
+# start_nginx FOLDER [CERT KEY] starts Debian's nginx (one worker, keep-alive without a request
+# cap, no access log) serving FOLDER/www/small.txt on a free 127.0.0.1 port, over TLS (1.2 and
+# 1.3) with that certificate and key when they are given. Sets nginx_port, nginx_pid; stop_nginx
+# ends it. bash can't ask the kernel for a free port, so it picks one at random and tries another
 # when nginx can't bind it.
 
 nginx_pid=
 nginx_port=
 
 start_nginx() {
-  local dir=$1 nginx
+  local dir=$1 cert=${2:-} key=${3:-} nginx listen_tls=""
   nginx=$(command -v nginx || echo /usr/sbin/nginx)
   [ -x "$nginx" ] || { echo "nginx not found: run scripts/install-deps" >&2; return 1; }
   mkdir -p "$dir/www" "$dir/tmp"
   chmod 755 "$dir"  # workers started by root run unprivileged
   echo "hello from nginx" >"$dir/www/small.txt"
+  if [ -n "$cert" ]; then
+    listen_tls=" ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate $cert; ssl_certificate_key $key"
+  fi
   for _ in 1 2 3 4 5; do
     nginx_port=$((20000 + RANDOM % 30000))
     cat >"$dir/nginx.conf" <<CONF
@@ -29,7 +33,7 @@ http {
   uwsgi_temp_path $dir/tmp;
   scgi_temp_path $dir/tmp;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$nginx_port; root $dir/www; }
+  server { listen 127.0.0.1:$nginx_port$listen_tls; root $dir/www; }
 }
 CONF
     "$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' \

@@ -54,8 +54,9 @@ inline std::string wait_queue_multiple_advice() {
 // on Linux). A longer path would be cut short by the connect call, not refused.
 std::size_t max_socket_path_bytes() noexcept;
 
-// Why poolkit cannot use this URL as REDIS_URL (rediss://, a database that is not a number, a
-// user without a password, a socket path over the system limit), or empty when it can. One
+// Why poolkit cannot use this URL as REDIS_URL (a database that is not a number, a user without
+// a password, a socket path over the system limit, a bad ssl_* option or a TLS file named in one
+// that cannot be used), or empty when it can. One
 // judgment for settings validation and redis::make_endpoint (settings built in code), so
 // config, check, bench and demo refuse the same URLs with the same words. Never quotes a secret.
 std::string redis_url_problem(const Url& url);
@@ -67,15 +68,38 @@ std::string redis_hosts_problem(const Url& url, RedisMode mode);
 // redis-py does; 0 when neither names one.
 int redis_database(const Url& url);
 
+// The TLS options of a rediss:// URL's query, redis-py's from_url names (ssl_ca_certs,
+// ssl_certfile, ssl_keyfile, ssl_cert_reqs, ssl_check_hostname); each nullopt when absent. They
+// win over the REDIS_SSL_* variables. For a URL redis_url_problem accepted.
+struct RedisUrlTls {
+  std::optional<std::string> ca_certs;
+  std::optional<std::string> certfile;
+  std::optional<std::string> keyfile;
+  std::optional<bool> verify_peer;  // ssl_cert_reqs: required / optional → true, none → false
+  std::optional<bool> check_hostname;
+};
+RedisUrlTls redis_url_tls(const Url& url);
+
 // The same for MONGODB_URL: waitQueueMultiple, a socket path over the limit, and, when the
 // MongoDB layer is linked into the program, whatever libmongoc's own URI parser refuses (an
 // option with a bad value such as maxPoolSize=abc). The message is bounded in length and free of
 // the password and secret option values.
 std::string mongo_url_problem(const Url& url);
+// What an accepted MONGODB_URL's TLS options come to, when the MongoDB layer is linked (else
+// nothing): a file named in it that cannot be used (an error), verification turned off
+// (warnings). Free of secrets.
+struct MongoUrlTlsReview {
+  std::string file_problem;  // "its tlsCAFile /etc/ca.pem: no such file; ...", or empty
+  std::vector<std::string> warnings;
+};
+MongoUrlTlsReview mongo_url_tls_review(const Url& url);
 
 // What libmongoc's URI parser refuses in the URL, or empty. Defined in src/mongo/uri.cpp;
 // core refers to it weakly (settings_parse.cpp), since core must not need libmongoc.
 std::string mongo_driver_url_problem(const Url& url);
+// The review, as libmongoc reads the URL; also defined in src/mongo/uri.cpp and referred to
+// weakly.
+MongoUrlTlsReview mongo_driver_url_tls_review(const Url& url);
 
 // Two variables whose values must be ordered, e.g. a minimum and its maximum. ordering_rules()
 // is the one list of them, and the one place min <= max is judged: settings validation checks

@@ -46,8 +46,9 @@ reported as warnings naming the poolkit variable, and `waitQueueMultiple` in any
 error: it does not exist in modern MongoDB drivers.
 
 URLs are judged as the clients will use them, so `config`, `check` and `bench` refuse the
-same ones: `rediss://` (TLS is not supported yet), a Redis database that is not a whole
-number (`/0` or `?db=0`), a Redis user without a password, a unix socket path longer than
+same ones: a Redis database that is not a whole number (`/0` or `?db=0`), a Redis user
+without a password, a `rediss://` TLS option (`?ssl_ca_certs=`, ...) with a bad value or a
+file that cannot be used, a unix socket path longer than
 the system's limit (107 bytes), and any `{mongodb_url}` libmongoc's own parser refuses (e.g.
 `maxPoolSize=abc`). A MongoDB unix socket is written percent-encoded as the host:
 `mongodb://%2Ftmp%2Fmongodb-27017.sock`. `{metrics_addr}` on all interfaces

@@ -189,6 +189,7 @@ class Loader {
     warn_about_verification_off();
     check_metrics_exposure();
     check_redis_topology();
+    check_mongodb_url();
     check_given_names();
     count_unlisted(result_.errors, unlisted_errors_, "error");
     count_unlisted(result_.warnings, unlisted_warnings_, "warning");
@@ -420,6 +421,31 @@ class Loader {
                        toggle.setting, shorten_value(*entry->display), toggle.consequence,
                        where(entry->source)));
     }
+    warn_about_verification_off_in_redis_url();
+  }
+
+  // The same switches as query options of a rediss:// URL (redis-py's from_url names), which
+  // win over the variables.
+  void warn_about_verification_off_in_redis_url() {
+    const auto value = values_.find(setting::kRedisUrl);
+    const Url* url = value == values_.end() ? nullptr : std::get_if<Url>(&value->second);
+    if (url == nullptr) return;
+    const detail::RedisUrlTls tls = detail::redis_url_tls(*url);
+    const SettingEntry* entry = result_.find(setting::kRedisUrl);
+    const std::string source = entry != nullptr ? where(entry->source) : std::string();
+    if (tls.verify_peer == false) {
+      warn(setting::kRedisUrl,
+           fmt::format("{} has ssl_cert_reqs=none: certificate verification is off: Redis "
+                       "accepts any server certificate: anyone on the path can read and change "
+                       "the traffic. Use it only for testing {}",
+                       setting::kRedisUrl, source));
+    } else if (tls.check_hostname == false) {
+      warn(setting::kRedisUrl,
+           fmt::format("{} has ssl_check_hostname=false: certificate verification is off: Redis "
+                       "accepts a certificate issued for any other name. Use it only for "
+                       "testing {}",
+                       setting::kRedisUrl, source));
+    }
   }
 
   const std::string* text_value(std::string_view name) const {
@@ -465,6 +491,24 @@ class Loader {
                      "127.0.0.1:PORT unless scrapers run elsewhere, and then limit who can reach "
                      "the port {}",
                      kMetricsAddressVariable, shorten_value(address), where(entry->source)));
+  }
+
+  // An accepted MONGODB_URL may name a TLS file that cannot be used (an error, as for the TLS
+  // variables), or turn verification off (said on every run).
+  void check_mongodb_url() {
+    const auto value = values_.find(setting::kMongodbUrl);
+    if (value == values_.end()) return;
+    const SettingEntry* entry = result_.find(setting::kMongodbUrl);
+    const detail::MongoUrlTlsReview review =
+        detail::mongo_url_tls_review(std::get<Url>(value->second));
+    if (!review.file_problem.empty()) {
+      error(setting::kMongodbUrl,
+            fmt::format("{}={}: {} {}", setting::kMongodbUrl, quote_value(*entry->display),
+                        review.file_problem, where(entry->source)));
+    }
+    for (const std::string& warning : review.warnings) {
+      warn(setting::kMongodbUrl, fmt::format("{} {}", warning, where(entry->source)));
+    }
   }
 
   std::optional<double> numeric(std::string_view name) const {

@@ -12,6 +12,7 @@
 #include "ascii.hpp"
 #include "poolkit/error.hpp"
 #include "settings_detail.hpp"
+#include "tls_support.hpp"
 
 namespace poolkit::detail {
 namespace {
@@ -260,11 +261,7 @@ ParsedSetting parse_url_setting(const SettingSpec& spec, std::string_view text) 
   } catch (const ConfigError& error) {
     return rejected(error.what());  // free of secrets by parse_url's contract
   }
-  // rediss:// is not among REDIS_URL's schemes, but redis_url_problem says why.
-  const bool refused_redis_scheme = url.scheme == "rediss" && is_one_of(spec.choices, "redis");
-  if (!is_one_of(spec.choices, url.scheme) && !refused_redis_scheme) {
-    return rejected("it has another scheme");
-  }
+  if (!is_one_of(spec.choices, url.scheme)) return rejected("it has another scheme");
   const bool is_mongo = url.scheme.starts_with("mongodb");
   std::string problem = is_mongo ? mongo_url_problem(url) : redis_url_problem(url);
   if (!problem.empty()) return rejected(std::move(problem));
@@ -338,10 +335,92 @@ std::string socket_path_problem(const Url& url) {
 
 }  // namespace
 
+namespace {
+
+// redis-py's from_url names for the TLS options of a rediss:// URL.
+constexpr std::string_view kSslCaCerts = "ssl_ca_certs";
+constexpr std::string_view kSslCertfile = "ssl_certfile";
+constexpr std::string_view kSslKeyfile = "ssl_keyfile";
+constexpr std::string_view kSslCertReqs = "ssl_cert_reqs";
+constexpr std::string_view kSslCheckHostname = "ssl_check_hostname";
+constexpr std::array<std::string_view, 5> kSslOptions{kSslCaCerts, kSslCertfile, kSslKeyfile,
+                                                      kSslCertReqs, kSslCheckHostname};
+
+// ssl_check_hostname's spellings; anything else is refused, not read as true.
+std::optional<bool> parse_flag(std::string_view text) {
+  const std::string lowered = ascii_lower(text);
+  if (lowered == "true" || lowered == "yes" || lowered == "1" || lowered == "on") return true;
+  if (lowered == "false" || lowered == "no" || lowered == "0" || lowered == "off") return false;
+  return std::nullopt;
+}
+
+// A file an ssl_* option names, judged as the REDIS_SSL_* variable's file would be.
+std::string tls_file_option_problem(const Url& url, std::string_view option,
+                                    std::optional<std::string> (*problem_of)(const std::string&)) {
+  const auto path = url.query_value(option);
+  if (!path) return {};
+  if (const auto problem = problem_of(*path)) {
+    return fmt::format("its option {} ({}): {}; name a readable PEM file", option,
+                       shorten_value(*path), *problem);
+  }
+  return {};
+}
+
+// The ssl_* options: only on rediss://, known names, valid values, usable files.
+std::string redis_tls_option_problem(const Url& url) {
+  for (const UrlQueryParam& param : url.query) {
+    if (!param.key.starts_with("ssl_")) continue;
+    if (std::find(kSslOptions.begin(), kSslOptions.end(), param.key) == kSslOptions.end()) {
+      return fmt::format(
+          "it has the option {}, which poolkit does not know; the TLS options are "
+          "ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs and "
+          "ssl_check_hostname",
+          shorten_value(param.key));
+    }
+    if (url.scheme != "rediss") {
+      return fmt::format("it has the TLS option {} but the scheme {}://; use rediss:// for TLS",
+                         param.key, url.scheme);
+    }
+  }
+  if (const auto reqs = url.query_value(kSslCertReqs);
+      reqs && *reqs != "required" && *reqs != "optional" && *reqs != "none") {
+    return fmt::format("its option {} is {}; expected required, optional or none", kSslCertReqs,
+                       quote_value(*reqs));
+  }
+  if (const auto check = url.query_value(kSslCheckHostname); check && !parse_flag(*check)) {
+    return fmt::format("its option {} is {}; expected true or false", kSslCheckHostname,
+                       quote_value(*check));
+  }
+  for (auto [option, problem_of] : {std::pair{kSslCaCerts, &ca_location_problem},
+                                    std::pair{kSslCertfile, &certificate_file_problem},
+                                    std::pair{kSslKeyfile, &private_key_file_problem}}) {
+    if (std::string problem = tls_file_option_problem(url, option, problem_of); !problem.empty()) {
+      return problem;
+    }
+  }
+  const auto certfile = url.query_value(kSslCertfile);
+  const auto keyfile = url.query_value(kSslKeyfile);
+  if (certfile && keyfile) {
+    if (const auto mismatch = key_mismatch_problem(*certfile, *keyfile)) {
+      return fmt::format("its options {} ({}) and {} ({}): {}", kSslCertfile,
+                         shorten_value(*certfile), kSslKeyfile, shorten_value(*keyfile), *mismatch);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 // A weak reference: a Redis-only service does not link the MongoDB layer (nor libmongoc), and
 // then this is null; when the MongoDB layer is part of the program, libmongoc's own URI parser
 // judges MONGODB_URL during settings validation too.
 [[gnu::weak]] std::string mongo_driver_url_problem(const Url& url);
+[[gnu::weak]] MongoUrlTlsReview mongo_driver_url_tls_review(const Url& url);
+
+MongoUrlTlsReview mongo_url_tls_review(const Url& url) {
+  return mongo_driver_url_tls_review != nullptr ? mongo_driver_url_tls_review(url)
+                                                : MongoUrlTlsReview{};
+}
 
 std::string mongo_url_problem(const Url& url) {
   for (const UrlQueryParam& param : url.query) {
@@ -355,13 +434,12 @@ std::string mongo_url_problem(const Url& url) {
 }
 
 std::string redis_url_problem(const Url& url) {
-  if (url.scheme == "rediss") {
-    return "rediss:// needs TLS, and TLS is not supported yet; use redis:// over a trusted "
-           "network or a unix:// socket";
+  const bool tcp = url.scheme == "redis" || url.scheme == "rediss";
+  if (!tcp && url.scheme != "unix") {
+    return "it must be redis://host:port/db, rediss://host:port/db (TLS) or "
+           "unix:///path.sock?db=N";
   }
-  if (url.scheme != "redis" && url.scheme != "unix") {
-    return "it must be redis://host:port/db or unix:///path.sock?db=N";
-  }
+  if (std::string problem = redis_tls_option_problem(url); !problem.empty()) return problem;
   if (url.scheme == "unix" && url.path.size() > max_socket_path_bytes()) {
     return fmt::format(
         "the socket path is {} bytes long, over the system's limit of {} bytes for a unix socket "
@@ -396,6 +474,17 @@ std::string redis_hosts_problem(const Url& url, RedisMode mode) {
         mode == RedisMode::cluster ? "seed nodes" : "sentinels");
   }
   return {};
+}
+
+RedisUrlTls redis_url_tls(const Url& url) {
+  RedisUrlTls tls;
+  tls.ca_certs = url.query_value(kSslCaCerts);
+  tls.certfile = url.query_value(kSslCertfile);
+  tls.keyfile = url.query_value(kSslKeyfile);
+  if (const auto reqs = url.query_value(kSslCertReqs)) tls.verify_peer = *reqs != "none";
+  if (const auto check = url.query_value(kSslCheckHostname))
+    tls.check_hostname = parse_flag(*check);
+  return tls;
 }
 
 int redis_database(const Url& url) {

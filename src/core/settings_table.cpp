@@ -35,13 +35,12 @@ constexpr ValueRange kPayloadBytes{1024, 4294967296.0};
 constexpr std::array<std::string_view, 3> kProfileNames{"dev", "staging", "production"};
 constexpr std::array<std::string_view, 3> kMongoCompressors{"zstd", "snappy", "zlib"};
 constexpr std::array<std::string_view, 2> kMongoSchemes{"mongodb", "mongodb+srv"};
-// rediss:// is refused with its reason (no TLS yet) until TLS lands.
-constexpr std::array<std::string_view, 2> kRedisSchemes{"redis", "unix"};
-// redis-py's ssl_cert_reqs words; "optional" is read as "required", as Python does for clients.
+constexpr std::array<std::string_view, 3> kRedisSchemes{"redis", "rediss", "unix"};
 // SPEC §4: one server, a Redis Cluster (REDIS_URL lists seed nodes), or a master found through
 // Sentinel (REDIS_URL lists the sentinels).
 constexpr std::array<std::string_view, 3> kRedisModes{"standalone", "cluster", "sentinel"};
 constexpr std::array<std::string_view, 3> kRedisReadFrom{"master", "replica", "replica_preferred"};
+// redis-py's ssl_cert_reqs words; "optional" is read as "required", as Python does for clients.
 constexpr std::array<std::string_view, 3> kCertRequirements{"required", "optional", "none"};
 // The conventions Python and curl users already rely on, in the order requests reads them.
 constexpr std::array<std::string_view, 4> kCaBundleFallbacks{"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
@@ -144,10 +143,10 @@ constexpr std::array kSettingSpecs{
                 .kind = url,
                 .choices = kRedisSchemes,
                 .secret = true,
-                .help =
-                    "redis://[user:pass@]host:6379/0 or unix:///path.sock?db=0; "
-                    "several hosts (redis://h1:p1,h2:p2/0) only in cluster mode (seed nodes) or "
-                    "sentinel mode (the sentinels); unset disables the Redis layer"},
+                .help = "redis://[user:pass@]host:6379/0, rediss://… (TLS; ssl_* query options "
+                        "win over REDIS_SSL_*) or unix:///path.sock?db=0; several hosts "
+                        "(redis://h1:p1,h2:p2/0) only in cluster mode (seed nodes) or sentinel "
+                        "mode (the sentinels); unset disables the Redis layer"},
     SettingSpec{.name = setting::kRedisMaxConnections,
                 .layer = Layer::redis,
                 .kind = count,

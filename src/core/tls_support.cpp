@@ -13,23 +13,11 @@
 #include <memory>
 #include <system_error>
 
+#include "openssl_ptr.hpp"
 #include "poolkit/error.hpp"
 
 namespace poolkit::detail {
 namespace {
-
-struct BioFree {
-  void operator()(BIO* bio) const noexcept { BIO_free(bio); }
-};
-struct X509Free {
-  void operator()(X509* cert) const noexcept { X509_free(cert); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
 
 // An encrypted key must never make OpenSSL prompt on the terminal: no password is given.
 int no_password(char* /*buffer*/, int /*size*/, int /*rwflag*/, void* /*user*/) {
@@ -43,6 +31,8 @@ std::optional<std::string> file_problem(const std::string& path, BioPtr& bio) {
   const auto status = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(status)) return "no such file";
   if (std::filesystem::is_directory(status)) return "is a directory, expected a PEM file";
+  // A fifo, a terminal or /dev/stdin would block the open or the read; /dev/zero never ends.
+  if (!std::filesystem::is_regular_file(status)) return "is not a regular file";
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) return fmt::format("not readable: {}", std::strerror(errno));
   bio.reset(BIO_new_fp(file, BIO_CLOSE));
@@ -57,8 +47,8 @@ X509Ptr read_certificate(BIO* bio) {
   return X509Ptr(PEM_read_bio_X509(bio, nullptr, no_password, nullptr));
 }
 
-KeyPtr read_private_key(BIO* bio) {
-  return KeyPtr(PEM_read_bio_PrivateKey(bio, nullptr, no_password, nullptr));
+EvpKeyPtr read_private_key(BIO* bio) {
+  return EvpKeyPtr(PEM_read_bio_PrivateKey(bio, nullptr, no_password, nullptr));
 }
 
 }  // namespace
@@ -75,7 +65,7 @@ std::optional<std::string> certificate_file_problem(const std::string& path) {
 std::optional<std::string> private_key_file_problem(const std::string& path) {
   BioPtr bio;
   if (auto problem = file_problem(path, bio)) return problem;
-  const KeyPtr key = read_private_key(bio.get());
+  const EvpKeyPtr key = read_private_key(bio.get());
   ERR_clear_error();
   if (!key) return "holds no unencrypted PEM private key (expected -----BEGIN PRIVATE KEY-----)";
   return std::nullopt;
@@ -97,7 +87,7 @@ std::optional<std::string> key_mismatch_problem(const std::string& cert_path,
   BioPtr key_bio;
   if (file_problem(cert_path, cert_bio) || file_problem(key_path, key_bio)) return std::nullopt;
   const X509Ptr cert = read_certificate(cert_bio.get());
-  const KeyPtr key = read_private_key(key_bio.get());
+  const EvpKeyPtr key = read_private_key(key_bio.get());
   if (!cert || !key) {
     ERR_clear_error();
     return std::nullopt;  // reported by the checks of each file

@@ -45,6 +45,7 @@ Options Options::from(const AsyncHttpSettings& settings) {
   options.circuit_breaker =
       CircuitBreakerOptions{breaker.failure_threshold, breaker.recovery, breaker.half_open_success};
   options.max_response_bytes = settings.max_response_bytes;
+  options.tls = settings.tls;
   options.response_limit_setting = setting::kHttpMaxResponseBytes;
   options.timeout_setting = setting::kAiohttpTimeoutTotal;
   options.limit_setting =
@@ -67,6 +68,7 @@ Options Options::from(const SyncHttpSettings& settings) {
   options.retry = RetryPolicy::urllib3(settings.retries, settings.retry_backoff, kRetryAfterCap);
   options.circuit_breaker.reset();
   options.max_response_bytes = settings.max_response_bytes;
+  options.tls = settings.tls;
   options.response_limit_setting = setting::kHttpMaxResponseBytes;
   options.timeout_setting = setting::kRequestsTimeout;
   options.limit_setting = setting::kRequestsPoolMaxsize;

@@ -50,6 +50,7 @@ void ensure_curl_initialized() {
 
 Engine::Engine(Options options) : options_(std::move(options)) {
   ensure_curl_initialized();
+  tls_ = std::make_unique<TlsSetup>(options_.tls);
   multi_ = curl_multi_init();
   if (multi_ == nullptr) throw std::runtime_error("libcurl could not create a multi handle");
   if (options_.circuit_breaker) {
@@ -90,6 +91,7 @@ void Engine::submit(Request request, Callback done) {
   try {
     normalise(request);
     exchange->host = &host_for_url(request.url);
+    if (request.tls) tls_->check_request_tls(*request.tls);
   } catch (...) {
     done(Result{{}, std::current_exception()});
     return;
@@ -309,7 +311,7 @@ void Engine::start_attempt(std::unique_ptr<Exchange> exchange) {
   exchange->attempt_started = now;
   ++exchange->response.attempts;
   take_easy(*exchange);
-  prepare_attempt(*exchange, options_, until(now, exchange->deadline));
+  prepare_attempt(*exchange, options_, *tls_, until(now, exchange->deadline));
   CURL* easy = exchange->easy;
   if (curl_multi_add_handle(multi_, easy) != CURLM_OK) {
     complete(std::move(exchange), std::make_exception_ptr(std::runtime_error(
@@ -337,13 +339,14 @@ void Engine::finish_attempt(CURL* easy, CURLcode code) {
   curl_multi_remove_handle(multi_, easy);
   --in_flight_;
   exchange->host->in_flight.fetch_sub(1, std::memory_order_relaxed);
-  read_attempt_info(*exchange, code);
+  read_attempt_info(*exchange, code, *tls_);
   after_attempt(std::move(exchange), code);
 }
 
 void Engine::after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code) {
   HostState& host = *exchange->host;
-  if (code != CURLE_OK && !exchange->stale_retry_used && !stopping_ &&
+  const bool tls_failed_for_good = failed_for_good_on_tls(*exchange);
+  if (code != CURLE_OK && !tls_failed_for_good && !exchange->stale_retry_used && !stopping_ &&
       is_idempotent_method(exchange->request.method) && died_on_stale_connection(*exchange, code)) {
     // The server closed the pooled connection while it sat idle: nothing reached it, so send
     // again at once on a fresh connection, ahead of the queue. Not the host's failure.
@@ -357,13 +360,19 @@ void Engine::after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code) {
     return;
   }
   if (std::exchange(exchange->holds_breaker_permit, false)) {
+    // A refused certificate says nothing of the host's health, and an open circuit would hide
+    // the cause behind "circuit open" on every later request.
     const bool failed = code != CURLE_OK || exchange->response.status >= 500;
-    failed ? host.breaker->record_failure() : host.breaker->record_success();
+    if (tls_failed_for_good) {
+      host.breaker->record_cancelled();
+    } else {
+      failed ? host.breaker->record_failure() : host.breaker->record_success();
+    }
   }
   AttemptOutcome outcome;
   outcome.method = exchange->request.method;
   outcome.status = exchange->response.status;
-  outcome.failure = failure_of(code);
+  outcome.failure = tls_failed_for_good ? AttemptFailure::other : failure_of(code);
   outcome.retry_after = retry_after_of(exchange->response);
   outcome.non_idempotent_opt_in = exchange->request.retry_non_idempotent;
   // The request's timeout bounds its retries too: one whose wait ends past the deadline is
@@ -381,7 +390,7 @@ void Engine::after_attempt(std::unique_ptr<Exchange> exchange, CURLcode code) {
   const std::string note =
       verdict.past_deadline ? "; " + exchange->response.retry_skipped : std::string();
   std::exception_ptr error;
-  if (code != CURLE_OK) {
+  if (code != CURLE_OK || exchange->tls_failure) {
     error = transfer_error(*exchange, code, options_, note);
   } else if (exchange->policy.raises_when_exhausted() &&
              exchange->policy.retryable_status(outcome)) {

@@ -24,6 +24,7 @@
 
 #include "host_state.hpp"
 #include "poolkit/http.hpp"
+#include "tls.hpp"
 
 namespace poolkit::http::detail {
 
@@ -77,6 +78,7 @@ class Engine {
   void recycle_easy(Exchange& exchange);
 
   Options options_;
+  std::unique_ptr<TlsSetup> tls_;
   CURLM* multi_ = nullptr;
   std::unique_ptr<CircuitBreakers> breakers_;
   OperationStats stats_;

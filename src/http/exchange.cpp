@@ -124,7 +124,8 @@ void set_method_and_body(CURL* easy, Exchange& exchange) {
   }
 }
 
-void set_connection_options(CURL* easy, const Options& options) {
+void set_connection_options(CURL* easy, const Options& options, const TlsSetup& tls,
+                            const Request& request) {
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
                    options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
@@ -143,6 +144,7 @@ void set_connection_options(CURL* easy, const Options& options) {
     curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
   }
   curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
+  tls.apply(easy, request.tls ? *request.tls : tls.client_tls());
 }
 
 HeaderList header_list_of(const Headers& headers) {
@@ -241,7 +243,57 @@ std::exception_ptr size_error(const Exchange& exchange, CURLcode code, const Opt
   return nullptr;
 }
 
+// "host:port" of a host key ("scheme://host:port").
+std::string_view authority_of(std::string_view key) {
+  const auto separator = key.find("://");
+  return separator == std::string_view::npos ? key : key.substr(separator + 3);
+}
+
+// "host" of a host key: its authority without the port ("[::1]" stays bracketed).
+std::string_view host_of(std::string_view key) {
+  const std::string_view authority = authority_of(key);
+  const auto colon = authority.rfind(':');
+  const auto bracket = authority.rfind(']');
+  const bool has_port =
+      colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket);
+  return has_port ? authority.substr(0, colon) : authority;
+}
+
+const TlsOptions& effective_tls(const Exchange& exchange, const TlsSetup& setup) {
+  return exchange.request.tls ? *exchange.request.tls : setup.client_tls();
+}
+
+std::optional<TlsFailure> tls_failure_after(const Exchange& exchange, CURLcode code,
+                                            const TlsSetup& setup) {
+  const TlsOptions& tls = effective_tls(exchange, setup);
+  if (code == CURLE_OK) {
+    return tls_failure_in_response(exchange.response.status, exchange.response.body, tls,
+                                   exchange.host->key.starts_with("https://"));
+  }
+  long verify_result = 0;
+  curl_easy_getinfo(exchange.easy, CURLINFO_SSL_VERIFYRESULT, &verify_result);
+  return tls_failure_of(code, verify_result, exchange.error_text, tls, host_of(exchange.host->key));
+}
+
+// "HTTP GET <url>: TLS to host:port failed: <cause>; <what to do> (<libcurl's words>; 1
+// attempt)": the shape every layer uses for a TLS failure.
+std::exception_ptr tls_error(const Exchange& exchange, const std::string& note) {
+  const TlsFailure& failure = *exchange.tls_failure;
+  std::string tail = " (";
+  if (exchange.error_text[0] != '\0') tail += "libcurl: " + std::string(exchange.error_text) + "; ";
+  tail += attempts_text(exchange) + note + ")";
+  return std::make_exception_ptr(
+      TlsError(Backend::http,
+               exchange.what() + ": TLS to " + std::string(authority_of(exchange.host->key)) +
+                   " failed: " + failure.cause + "; " + failure.advice + tail,
+               failure.retryable));
+}
+
 }  // namespace
+
+bool failed_for_good_on_tls(const Exchange& exchange) noexcept {
+  return exchange.tls_failure && !exchange.tls_failure->retryable;
+}
 
 std::string Exchange::what() const {
   return "HTTP " + request.method + " " + redact_url_text(request.url);
@@ -286,14 +338,14 @@ void normalise(Request& request) {
   }
 }
 
-void prepare_attempt(Exchange& exchange, const Options& options,
+void prepare_attempt(Exchange& exchange, const Options& options, const TlsSetup& tls,
                      std::chrono::milliseconds time_left) {
   CURL* easy = exchange.easy;
   const Request& request = exchange.request;
   // A GET without a body or headers of its own: every option it needs beyond the ones set
   // below for each attempt is the same from one such request to the next.
   const bool plain_get = request.method == "GET" && request.body.empty() &&
-                         request.headers.empty() && !request.follow_redirects;
+                         request.headers.empty() && !request.follow_redirects && !request.tls;
   const bool options_in_place = plain_get && exchange.easy_set_for_plain_get;
   if (!options_in_place) curl_easy_reset(easy);
   exchange.response.headers.clear();
@@ -304,6 +356,7 @@ void prepare_attempt(Exchange& exchange, const Options& options,
   exchange.overflow = Exchange::Overflow::none;
   exchange.upload_offset = 0;
   exchange.error_text[0] = '\0';
+  exchange.tls_failure.reset();
   const bool needs_header_list = !request.headers.empty() || !request.body.empty();
   if (needs_header_list && !exchange.header_list) {
     exchange.header_list = header_list_of(exchange.request.headers);
@@ -328,12 +381,12 @@ void prepare_attempt(Exchange& exchange, const Options& options,
                    head ? curl_off_t{0} : static_cast<curl_off_t>(exchange.max_response_bytes));
   if (options_in_place) return;
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
-  set_connection_options(easy, options);
+  set_connection_options(easy, options, tls, request);
   set_method_and_body(easy, exchange);
   exchange.easy_set_for_plain_get = plain_get;
 }
 
-void read_attempt_info(Exchange& exchange, CURLcode code) {
+void read_attempt_info(Exchange& exchange, CURLcode code, const TlsSetup& tls) {
   CURL* easy = exchange.easy;
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
@@ -357,6 +410,7 @@ void read_attempt_info(Exchange& exchange, CURLcode code) {
   timings.first_byte = info_time(easy, CURLINFO_STARTTRANSFER_TIME_T);
   timings.total = info_time(easy, CURLINFO_TOTAL_TIME_T);
   timings.elapsed = std::chrono::duration_cast<microseconds>(Clock::now() - exchange.submitted);
+  exchange.tls_failure = tls_failure_after(exchange, code, tls);
 }
 
 AttemptFailure failure_of(CURLcode code) noexcept {
@@ -400,6 +454,7 @@ std::optional<std::chrono::milliseconds> retry_after_of(const Response& response
 std::exception_ptr transfer_error(const Exchange& exchange, const CURLcode code,
                                   const Options& options, const std::string& note) {
   if (auto too_large = size_error(exchange, code, options, note)) return too_large;
+  if (exchange.tls_failure) return tls_error(exchange, note);
   const std::string what = exchange.what();
   const std::string detail = exchange.error_text[0] != '\0' ? std::string(exchange.error_text)
                                                             : std::string(curl_easy_strerror(code));

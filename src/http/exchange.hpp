@@ -13,6 +13,7 @@
 #include "host_state.hpp"
 #include "poolkit/http.hpp"
 #include "response_parsing.hpp"
+#include "tls.hpp"
 
 namespace poolkit::http::detail {
 
@@ -51,6 +52,8 @@ struct Exchange {
   enum class Overflow { none, header, body } overflow = Overflow::none;
   std::size_t upload_offset = 0;
   char error_text[CURL_ERROR_SIZE] = {};
+  // The TLS failure the current attempt ended with, if it ended with one.
+  std::optional<TlsFailure> tls_failure;
 
   // "HTTP GET <url, redacted>" for messages; built only when one is needed.
   std::string what() const;
@@ -65,10 +68,14 @@ std::string_view authority_prefix(std::string_view url) noexcept;
 void normalise(Request& request);
 
 // Sets every option of one attempt on the exchange's easy handle.
-void prepare_attempt(Exchange& exchange, const Options& options,
+void prepare_attempt(Exchange& exchange, const Options& options, const TlsSetup& tls,
                      std::chrono::milliseconds time_left);
-// Reads status, timings and connection facts after an attempt.
-void read_attempt_info(Exchange& exchange, CURLcode code);
+// Reads status, timings, connection facts and any TLS failure after an attempt.
+void read_attempt_info(Exchange& exchange, CURLcode code, const TlsSetup& tls);
+
+// Whether the attempt ended with a TLS failure that a retry would not fix (a certificate
+// refused, a client certificate missing): never retried, and not the host's health.
+bool failed_for_good_on_tls(const Exchange& exchange) noexcept;
 
 AttemptFailure failure_of(CURLcode code) noexcept;
 // Whether the attempt died on a pooled connection before any response byte (the server had

@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 
 #include "../core/settings_detail.hpp"
@@ -51,14 +53,37 @@ using Clock = std::chrono::steady_clock;
 // closed, so the callbacks' context never dangles.
 struct Shared {
   Shared(detail::UriPtr built_uri, std::string server_address,
-         std::chrono::milliseconds socket_timeout_ms)
+         std::chrono::milliseconds socket_timeout_ms, std::chrono::milliseconds connect_timeout_ms)
       : uri(std::move(built_uri)),
         address(std::move(server_address)),
-        socket_timeout(socket_timeout_ms) {}
+        socket_timeout(socket_timeout_ms),
+        connect_timeout(connect_timeout_ms),
+        tls(detail::tls_options_of(uri.get())),
+        system_ca_directory(detail::system_ca_directory(tls)),
+        first_scan_uri(tls.enabled ? try_once(uri.get()) : nullptr) {}
+
+  // A copy of `source` whose server selection gives up after one scan.
+  static detail::UriPtr try_once(const mongoc_uri_t* source) {
+    detail::UriPtr copy(mongoc_uri_copy(source));
+    mongoc_uri_set_option_as_bool(copy.get(), MONGOC_URI_SERVERSELECTIONTRYONCE, true);
+    return copy;
+  }
+
+  detail::ErrorContext error_context() const {
+    return {.address = address, .socket_timeout = socket_timeout, .tls = tls};
+  }
 
   detail::UriPtr uri;
   std::string address;
   std::chrono::milliseconds socket_timeout;
+  std::chrono::milliseconds connect_timeout;
+  detail::UriTls tls;
+  std::string system_ca_directory;  // see detail::system_ca_directory
+  // Over TLS, until a connection has opened once: for a first scan that reports a certificate
+  // failure at once, where the pooled clients' server selection would retry it for up to
+  // serverSelectionTimeoutMS.
+  detail::UriPtr first_scan_uri;
+  std::atomic<bool> opened_once{false};
   detail::Telemetry telemetry;
 };
 
@@ -86,7 +111,7 @@ Document command_or_throw(mongoc_client_t* client, const Shared& shared, std::st
   if (!ok) {
     network_failure = detail::is_network(detail::classify(error));
     detail::throw_error(error, fmt::format("command {} on {}", command_name(command), db),
-                        shared.address, Clock::now() - started, shared.socket_timeout);
+                        shared.error_context(), Clock::now() - started);
   }
   return result;
 }
@@ -100,6 +125,7 @@ class Connector {
   // Creates the client and runs a ping, so the connection (handshake included) exists at the
   // server before it counts as open: that is what makes the warm minimum warm.
   Connection open(Deadline) {
+    if (shared_->first_scan_uri && !shared_->opened_once) throw_if_tls_fails_at_once();
     bson_error_t error;
     Connection connection(mongoc_client_new_from_uri_with_error(shared_->uri.get(), &error));
     if (connection.get() == nullptr) {
@@ -108,9 +134,12 @@ class Connector {
                                      shared_->address, error.message));
     }
     mongoc_client_set_error_api(connection, MONGOC_ERROR_API_VERSION_2);
+    detail::trust_system_ca_directory(connection, shared_->uri.get(), shared_->tls,
+                                      shared_->system_ca_directory);
     shared_->telemetry.attach(connection);
     bool network_failure = false;
     command_or_throw(connection, *shared_, "admin", *simple_command("ping").get(), network_failure);
+    shared_->opened_once = true;
     return connection;
   }
 
@@ -123,6 +152,37 @@ class Connector {
   void close(Connection&) noexcept {}
 
  private:
+  // One scan with a throw-away client: a certificate the server will keep presenting fails now,
+  // with its cause. Anything else (the server not up yet, ...) is left to the pooled client,
+  // which waits for the server as configured.
+  void throw_if_tls_fails_at_once() {
+    bson_error_t error;
+    Connection probe(mongoc_client_new_from_uri_with_error(shared_->first_scan_uri.get(), &error));
+    if (probe.get() == nullptr) return;
+    mongoc_client_set_error_api(probe, MONGOC_ERROR_API_VERSION_2);
+    detail::trust_system_ca_directory(probe, shared_->first_scan_uri.get(), shared_->tls,
+                                      shared_->system_ca_directory);
+    mongoc_server_description_t* server =
+        mongoc_client_select_server(probe, /*for_writes=*/false, nullptr, &error);
+    if (server != nullptr) {
+      mongoc_server_description_destroy(server);
+      return;
+    }
+    const detail::ErrorContext context = shared_->error_context();
+    if (const auto failure = detail::tls_failure(error, shared_->tls);
+        failure && !failure->retryable) {
+      detail::throw_tls_error(*failure, "server selection", context, error);
+    }
+    if (detail::is_closed_while_connecting(error)) {
+      constexpr std::chrono::milliseconds kLongestQuestion{1000};
+      const auto timeout = std::min(shared_->connect_timeout, kLongestQuestion);
+      if (const auto failure = detail::ask_server_about_client_certificate(
+              shared_->first_scan_uri.get(), shared_->tls, timeout)) {
+        detail::throw_tls_error(*failure, "server selection", context, error);
+      }
+    }
+  }
+
   std::shared_ptr<Shared> shared_;
 };
 
@@ -202,7 +262,7 @@ struct Client::State {
 
   State(const MongoSettings& settings, ClientOptions options, detail::BuiltUri built)
       : shared(std::make_shared<Shared>(std::move(built.uri), address_of(*settings.url),
-                                        settings.socket_timeout)),
+                                        settings.socket_timeout, settings.connect_timeout)),
         warnings(std::move(built.warnings)),
         pool(Connector(shared), pool_options(settings, options, shared->address),
              std::move(options.listener)) {
@@ -295,8 +355,7 @@ void Client::fail(Lease& lease, const bson_error_t& error, std::string_view oper
 
 void Client::raise(const bson_error_t& error, std::string_view operation,
                    std::chrono::nanoseconds elapsed) const {
-  detail::throw_error(error, operation, state_->shared->address, elapsed,
-                      state_->shared->socket_timeout);
+  detail::throw_error(error, operation, state_->shared->error_context(), elapsed);
 }
 
 bool Client::is_network_error(const bson_error_t& error) noexcept {

@@ -46,17 +46,32 @@ Failure classify(const bson_error_t& error) noexcept {
   }
 }
 
-void throw_error(const bson_error_t& error, std::string_view what, std::string_view address,
-                 std::chrono::nanoseconds elapsed, std::chrono::milliseconds socket_timeout) {
-  const std::string head = fmt::format("MongoDB {} at {} failed: {} (libmongoc domain {}, code {})",
-                                       what, address, error.message, error.domain, error.code);
+void throw_tls_error(const TlsFailure& failure, std::string_view what, const ErrorContext& context,
+                     const bson_error_t& error) {
+  const std::string server = failure.server.empty() ? std::string(context.address) : failure.server;
+  throw TlsError(Backend::mongo,
+                 fmt::format("TLS to {} failed: {}; {} (MongoDB {}; libmongoc domain {}, code {})",
+                             server, failure.cause, failure.advice, what, error.domain, error.code),
+                 failure.retryable);
+}
+
+void throw_error(const bson_error_t& error, std::string_view what, const ErrorContext& context,
+                 std::chrono::nanoseconds elapsed) {
+  if (const auto tls = tls_failure(error, context.tls)) {
+    throw_tls_error(*tls, what, context, error);
+  }
+  const std::string head =
+      fmt::format("MongoDB {} at {} failed: {} (libmongoc domain {}, code {})", what,
+                  context.address, error.message, error.domain, error.code);
+  const std::chrono::milliseconds socket_timeout = context.socket_timeout;
   switch (classify(error)) {
     case Failure::connect:
       throw ConnectError(Backend::mongo,
-                         head + fmt::format("; check that the server is up and reachable, or "
-                                            "raise {} / {} if it is slow to answer",
-                                            setting::kMongodbServerSelectionTimeoutMs,
-                                            setting::kMongodbConnectTimeoutMs));
+                         head + tls_mismatch_hint(error, context.tls) +
+                             fmt::format("; check that the server is up and reachable, or "
+                                         "raise {} / {} if it is slow to answer",
+                                         setting::kMongodbServerSelectionTimeoutMs,
+                                         setting::kMongodbConnectTimeoutMs));
     case Failure::network:
       // libmongoc's poll may wake a little before the deadline it computed: 10% slack.
       if (elapsed >= socket_timeout - socket_timeout / 10) {

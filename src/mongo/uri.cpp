@@ -108,6 +108,7 @@ class UriBuilder {
     }
     warn_about_overridden_options();
     parse();
+    check_tls();
     set_owned_driver_options();
     set_defaults_unless_given();
     set_appname();
@@ -141,6 +142,17 @@ class UriBuilder {
                                     url().redacted(),
                                     safe_libmongoc_message(error.message, url())));
     }
+  }
+
+  // Files libmongoc would only log about, failing every connection: refused now. And the
+  // options that turn verification off, warned about.
+  void check_tls() {
+    if (const std::string problem = uri_tls_file_problem(uri_.get()); !problem.empty()) {
+      throw ConfigError(fmt::format("{} ({}): {}", setting::kMongodbUrl,
+                                    shorten_value(url().redacted()), problem));
+    }
+    for (std::string& warning : uri_tls_warnings(uri_.get()))
+      warnings_.push_back(std::move(warning));
   }
 
   void set_owned_driver_options() {
@@ -228,6 +240,16 @@ std::string mongo_driver_url_problem(const Url& url) {
     return "libmongoc refuses it: " + mongo::detail::safe_libmongoc_message(error.message, url);
   }
   return {};
+}
+
+MongoUrlTlsReview mongo_driver_url_tls_review(const Url& url) {
+  mongo::detail::ensure_mongoc_initialized();
+  bson_error_t error;
+  mongo::detail::UriPtr uri(mongoc_uri_new_with_error(url.text.c_str(), &error));
+  if (!uri) return {};  // mongo_driver_url_problem says why
+  // The paths as libmongoc decoded them: what it would open.
+  return {.file_problem = mongo::detail::uri_tls_file_problem(uri.get()),
+          .warnings = mongo::detail::uri_tls_warnings(uri.get())};
 }
 
 }  // namespace poolkit::detail

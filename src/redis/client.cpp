@@ -57,8 +57,9 @@ std::vector<std::string> strings_of(const Reply& reply) {
 
 // The endpoint with the reply limit: REDIS_MAX_REPLY_BYTES (0, from settings built by hand,
 // means the default).
-std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settings) {
-  detail::Endpoint endpoint = detail::make_endpoint(settings);
+std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settings,
+                                                     const Options& options) {
+  detail::Endpoint endpoint = detail::make_endpoint(settings, options.resume_tls_sessions);
   if (settings.max_reply_bytes != 0) endpoint.max_reply_bytes = settings.max_reply_bytes;
   return std::make_shared<const detail::Endpoint>(std::move(endpoint));
 }
@@ -73,7 +74,8 @@ const auto kSharedFields = std::make_tuple(
     std::pair{&RedisSettings::wait_timeout, &Options::wait_timeout},
     std::pair{&RedisSettings::retry_attempts, &Options::retry_attempts},
     std::pair{&RedisSettings::client_name, &Options::client_name},
-    std::pair{&RedisSettings::max_reply_bytes, &Options::max_reply_bytes});
+    std::pair{&RedisSettings::max_reply_bytes, &Options::max_reply_bytes},
+    std::pair{&RedisSettings::tls, &Options::tls});
 
 // The settings a URL and Options stand for, so both constructors build the same client.
 RedisSettings settings_of(Url url, const Options& options) {
@@ -95,6 +97,8 @@ RedisSettings settings_of(Url url, const Options& options) {
       throw TimeoutError(error.backend(), message);
     case ErrorCode::connect:
       throw ConnectError(error.backend(), message);
+    case ErrorCode::tls:
+      throw TlsError(error.backend(), message, error.retryable());
     case ErrorCode::pool_timeout:
       throw PoolTimeoutError(error.backend(), message);
     case ErrorCode::pool_cleared:
@@ -147,7 +151,7 @@ struct Client::Impl {
   // `settings` decide the endpoint and the pool's bounds (Options::from has copied them into
   // `options`, whose other fields decide the rest).
   Impl(const RedisSettings& settings, const Options& options)
-      : endpoint(endpoint_for(settings)),
+      : endpoint(endpoint_for(settings, options)),
         pool(detail::Connector{endpoint}, pool_options(options, *endpoint), options.listener),
         retry_attempts(std::max(options.retry_attempts, 0)) {}
 
@@ -436,6 +440,10 @@ ClientStats Client::stats() const {
   stats.retries = impl_->retries.load(std::memory_order_relaxed);
   stats.pool_clears = impl_->pool_clears.load(std::memory_order_relaxed);
   stats.closed_while_idle = impl_->closed_while_idle.load(std::memory_order_relaxed);
+  if (const auto& tls = impl_->endpoint->tls) {
+    stats.tls_full_handshakes = tls->full_handshakes();
+    stats.tls_resumed_handshakes = tls->resumed_handshakes();
+  }
   return stats;
 }
 

@@ -100,11 +100,27 @@ bool Connection::in_step() const noexcept {
 // up mid-pipeline): the connection is out of step and is replaced, but the server is fine.
 void Connection::ensure_alive() {
   state_->attempt.checked_alive = true;
+  detail::TlsStream* tls = state_->tls.get();
   pollfd descriptor{.fd = context_->fd, .events = POLLIN, .revents = 0};
-  if (::poll(&descriptor, 1, 0) == 0 && !state_->has_unscanned()) return;
-  char byte = 0;
-  const bool unread_replies =
-      state_->has_unscanned() || ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  if (::poll(&descriptor, 1, 0) == 0 && !state_->has_unscanned() &&
+      (tls == nullptr || !tls->has_buffered())) {
+    return;
+  }
+  bool unread_replies = state_->has_unscanned();
+  if (!unread_replies && tls != nullptr) {
+    // Over TLS, readable is not enough: a session ticket or a key update is not a reply.
+    const detail::TlsStream::Idle idle = tls->check_idle();
+    if (idle == detail::TlsStream::Idle::quiet) return;
+    // A TLS 1.3 server refuses a client certificate (or its absence) after the handshake: its
+    // alert can be waiting here, before the connection's first command.
+    if (idle == detail::TlsStream::Idle::closed && tls->failure().tls_refusal) {
+      fail_tls("writing to");
+    }
+    unread_replies = idle == detail::TlsStream::Idle::data;
+  } else if (!unread_replies) {
+    char byte = 0;
+    unread_replies = ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  }
   broken_ = true;
   state_->attempt.closed_while_idle = true;
   state_->attempt.lost = !unread_replies;
@@ -150,6 +166,7 @@ void Connection::flush() {
   if (out_.empty()) return;
   if (!state_->attempt.checked_alive) ensure_alive();
   start_round_trip();
+  if (state_->tls) return flush_tls();
   std::size_t sent = 0;
   while (sent < out_.size()) {
     const ssize_t n =
@@ -170,10 +187,38 @@ void Connection::flush() {
   out_.clear();
 }
 
+// As flush(), through TLS: a write may need the socket readable (a renegotiation, a key
+// update), and a byte counts as sent once the socket took any of its record.
+void Connection::flush_tls() {
+  detail::TlsStream& tls = *state_->tls;
+  const std::uint64_t sent_before = tls.bytes_sent();
+  std::size_t sent = 0;
+  while (sent < out_.size()) {
+    const auto step = tls.write(out_.data() + sent, out_.size() - sent);
+    if (tls.bytes_sent() != sent_before) state_->attempt.wrote = true;
+    switch (step.io) {
+      case detail::TlsStream::Io::done:
+        sent += step.bytes;
+        break;
+      case detail::TlsStream::Io::want_write:
+        wait_ready(POLLOUT, "writing to");
+        break;
+      case detail::TlsStream::Io::want_read:
+        wait_ready(POLLIN, "writing to");
+        break;
+      default:
+        out_.clear();
+        fail_tls("writing to");
+    }
+  }
+  out_.clear();
+}
+
 // A reply's first bytes are rarely there the moment its command is sent, so that read polls
 // first (poll + recv, not recv + poll + recv); the rest of a long reply usually is.
 void Connection::receive_more() {
   detail::ConnectionState& state = *state_;
+  if (state.tls) return receive_more_tls();
   if (!state.scanner.in_reply()) wait_ready(POLLIN, "reading from");
   for (;;) {
     const ssize_t n = ::recv(context_->fd, state.buffer.get(), detail::kReceiveChunk, MSG_DONTWAIT);
@@ -189,6 +234,29 @@ void Connection::receive_more() {
       continue;
     }
     fail_io("reading from", n == 0 ? 0 : saved);
+  }
+}
+
+void Connection::receive_more_tls() {
+  detail::ConnectionState& state = *state_;
+  detail::TlsStream& tls = *state.tls;
+  if (!state.scanner.in_reply() && !tls.has_buffered()) wait_ready(POLLIN, "reading from");
+  for (;;) {
+    const auto step = tls.read(state.buffer.get(), detail::kReceiveChunk);
+    switch (step.io) {
+      case detail::TlsStream::Io::done:
+        state.scanned = 0;
+        state.received = step.bytes;
+        return;
+      case detail::TlsStream::Io::want_read:
+        wait_ready(POLLIN, "reading from");
+        break;
+      case detail::TlsStream::Io::want_write:
+        wait_ready(POLLOUT, "reading from");
+        break;
+      default:  // closed or failed: TLS may know why
+        fail_tls("reading from");
+    }
   }
 }
 
@@ -249,6 +317,25 @@ void Connection::fail_io(std::string_view doing, int saved_errno) {
   throw ConnectError(Backend::redis, fmt::format("lost the connection to Redis at {} while {} "
                                                  "it: {}",
                                                  endpoint_->address, doing, reason));
+}
+
+// A TLS refusal after the handshake (TLS 1.3 servers judge the client's certificate then, so
+// "certificate required" arrives with the first reply) is a TlsError; anything else is a lost
+// connection, as in plain text.
+void Connection::fail_tls(std::string_view doing) {
+  const detail::TlsFailure why = state_->tls->failure();
+  if (!why.tls_refusal) {
+    broken_ = true;
+    state_->attempt.lost = true;
+    throw ConnectError(Backend::redis,
+                       fmt::format("lost the connection to Redis at {} while {} it: {}",
+                                   endpoint_->address, doing, why.cause));
+  }
+  broken_ = true;
+  throw TlsError(
+      Backend::redis,
+      fmt::format("TLS to {} failed: {}; {}",
+                  detail::host_and_port(endpoint_->host, endpoint_->port), why.cause, why.advice));
 }
 
 void Connection::fail_timeout(std::string_view doing) {

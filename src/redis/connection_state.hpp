@@ -10,6 +10,7 @@
 
 #include "poolkit/redis.hpp"
 #include "reply_scanner.hpp"
+#include "tls_stream.hpp"
 
 namespace poolkit::redis::detail {
 
@@ -42,6 +43,7 @@ struct ConnectionState {
   std::size_t received = 0;
   std::optional<std::chrono::steady_clock::time_point> started;  // the round trip in flight
   Attempt attempt;
+  std::unique_ptr<TlsStream> tls;  // rediss://: every byte goes through it
 };
 
 // The client's (and the connector's) access to a connection's bookkeeping.
@@ -52,6 +54,13 @@ struct ConnectionAccess {
   }
   static const Attempt& attempt(const Connection& connection) noexcept {
     return connection.state_->attempt;
+  }
+  // After the TLS handshake, before the first command.
+  static void use_tls(Connection& connection, std::unique_ptr<TlsStream> stream) noexcept {
+    connection.state_->tls = std::move(stream);
+  }
+  static const TlsStream* tls(const Connection& connection) noexcept {
+    return connection.state_->tls.get();
   }
 };
 

@@ -69,6 +69,17 @@ std::unique_ptr<redisContext, ContextDeleter> connect_socket(const Endpoint& end
   return context;
 }
 
+void start_tls(Connection& connection, const Endpoint& endpoint, Deadline deadline) {
+  auto stream = std::make_unique<TlsStream>(endpoint.tls, connection.native()->fd, endpoint.host);
+  stream->handshake(deadline, host_and_port(endpoint.host, endpoint.port),
+                    endpoint.connect_timeout);
+  ConnectionAccess::use_tls(connection, std::move(stream));
+}
+
+std::string url_option_source(std::string_view option) {
+  return fmt::format("{} in {}", option, setting::kRedisUrl);
+}
+
 void handshake(Connection& connection, const Endpoint& endpoint) {
   try {
     if (endpoint.password && !endpoint.username.empty()) {
@@ -88,7 +99,7 @@ void handshake(Connection& connection, const Endpoint& endpoint) {
 
 }  // namespace
 
-Endpoint make_endpoint(const RedisSettings& settings) {
+Endpoint make_endpoint(const RedisSettings& settings, bool resume_tls_sessions) {
   if (!settings.url) {
     throw ConfigError(fmt::format(
         "{} is not set, so the Redis layer is disabled: set it, e.g. redis://127.0.0.1:6379/0",
@@ -129,12 +140,64 @@ Endpoint make_endpoint(const RedisSettings& settings) {
       settings.client_name ? as_client_name(*settings.client_name) : process_name();
   endpoint.connect_timeout = settings.connect_timeout;
   endpoint.socket_timeout = settings.socket_timeout;
+  if (url.scheme == "rediss") {
+    TlsConfig config = tls_config_of(settings, url);
+    config.resume_sessions = resume_tls_sessions;
+    endpoint.tls = std::make_shared<TlsContext>(std::move(config));
+  }
   return endpoint;
 }
 
+TlsConfig tls_config_of(const RedisSettings& settings, const Url& url) {
+  const poolkit::detail::RedisUrlTls from_url = poolkit::detail::redis_url_tls(url);
+  TlsConfig config;
+  // Each value and the name of where it came from: the URL's option, else the variable.
+  const auto pick = [](const std::optional<std::string>& in_url, std::string_view option,
+                       const std::optional<std::string>& in_settings, std::string_view variable,
+                       std::string& value, std::string& source) {
+    value = in_url ? *in_url : in_settings.value_or("");
+    source = in_url ? url_option_source(option) : std::string(variable);
+  };
+  const TlsOptions& tls = settings.tls;
+  pick(from_url.ca_certs, "ssl_ca_certs", tls.ca_file,
+       tls.ca_source.empty() ? setting::kRedisSslCaCerts : std::string_view(tls.ca_source),
+       config.ca_certs, config.ca_certs_source);
+  pick(from_url.certfile, "ssl_certfile", tls.cert_file, setting::kRedisSslCertfile,
+       config.certfile, config.certfile_source);
+  pick(from_url.keyfile, "ssl_keyfile", tls.key_file, setting::kRedisSslKeyfile, config.keyfile,
+       config.keyfile_source);
+  config.verify_peer = from_url.verify_peer.value_or(tls.verify_peer);
+  config.cert_reqs_source =
+      from_url.verify_peer ? url_option_source("ssl_cert_reqs") : setting::kRedisSslCertReqs;
+  config.check_hostname = from_url.check_hostname.value_or(tls.verify_hostname);
+  config.check_hostname_source = from_url.check_hostname
+                                     ? url_option_source("ssl_check_hostname")
+                                     : std::string(setting::kRedisSslCheckHostname);
+  if (!config.keyfile.empty() && config.certfile.empty()) {
+    throw ConfigError(
+        fmt::format("{} ({}) names a key but no client certificate is named; set {} "
+                    "too",
+                    config.keyfile_source, config.keyfile, setting::kRedisSslCertfile));
+  }
+  return config;
+}
+
 Connection open_connection(const std::shared_ptr<const Endpoint>& endpoint, Deadline deadline) {
-  Connection connection(connect_socket(*endpoint, deadline), endpoint);
-  handshake(connection, *endpoint);
+  const Deadline connect_deadline =
+      std::min(deadline, std::chrono::steady_clock::now() + endpoint->connect_timeout);
+  Connection connection(connect_socket(*endpoint, connect_deadline), endpoint);
+  if (endpoint->tls) start_tls(connection, *endpoint, connect_deadline);
+  try {
+    handshake(connection, *endpoint);
+  } catch (const TlsError&) {
+    throw;
+  } catch (const ConnectError& error) {
+    // A TLS port drops a plain-text client at its first command.
+    if (endpoint->tls || endpoint->is_unix()) throw;
+    throw ConnectError(Backend::redis, fmt::format("{} (while setting the connection up: if that "
+                                                   "port speaks TLS, use rediss://)",
+                                                   error.what()));
+  }
   return connection;
 }
 

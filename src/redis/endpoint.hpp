@@ -10,6 +10,7 @@
 #include "poolkit/pool.hpp"
 #include "poolkit/redis.hpp"
 #include "poolkit/settings.hpp"
+#include "tls_stream.hpp"
 
 namespace poolkit::redis::detail {
 
@@ -25,15 +26,22 @@ struct Endpoint {
   std::chrono::milliseconds socket_timeout{2000};       // the deadline of one round trip
   std::size_t max_reply_bytes = std::size_t{64} << 20;  // REDIS_MAX_REPLY_BYTES
   std::string address;                                  // redacted URL, for messages
+  std::shared_ptr<TlsContext> tls;                      // rediss:// only; shared by connections
 
   bool is_unix() const noexcept { return !socket_path.empty(); }
 };
 
-// Throws ConfigError (missing URL, or a URL detail::redis_url_problem refuses).
-Endpoint make_endpoint(const RedisSettings& settings);
+// Throws ConfigError (missing URL, a URL detail::redis_url_problem refuses, a TLS file OpenSSL
+// refuses). For rediss:// builds the client's one TLS context.
+Endpoint make_endpoint(const RedisSettings& settings, bool resume_tls_sessions = true);
 
-// Connects, sets the socket timeout and keepalive, then AUTH, SELECT and CLIENT SETNAME.
-// Throws ConnectError, TimeoutError or ServerError (e.g. wrong password).
+// What TLS the client uses: the REDIS_SSL_* settings, with the URL's ssl_* options winning.
+TlsConfig tls_config_of(const RedisSettings& settings, const Url& url);
+
+// Connects, sets the socket timeout and keepalive, does the TLS handshake (rediss://; the
+// connect timeout bounds the TCP connect and the handshake together), then AUTH, SELECT and
+// CLIENT SETNAME. Throws ConnectError, TlsError, TimeoutError or ServerError (e.g. wrong
+// password).
 Connection open_connection(const std::shared_ptr<const Endpoint>& endpoint, Deadline deadline);
 
 // The connector the generic pool drives.

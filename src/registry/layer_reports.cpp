@@ -179,6 +179,17 @@ void add_redis_metrics(MetricsSnapshot& snapshot, const redis::ClientStats& stat
                        static_cast<double>(stats.retries));
   snapshot.add_counter("redis_pool_clears", "Network errors that dropped every idle connection",
                        labels, static_cast<double>(stats.pool_clears));
+  if (stats.tls_full_handshakes + stats.tls_resumed_handshakes == 0) return;  // not rediss://
+  MetricLabels full = labels;
+  full["session"] = "full";
+  MetricLabels resumed = labels;
+  resumed["session"] = "resumed";
+  constexpr std::string_view kHelp =
+      "TLS handshakes of new connections, in full or resuming a session";
+  snapshot.add_counter("redis_tls_handshakes", kHelp, full,
+                       static_cast<double>(stats.tls_full_handshakes));
+  snapshot.add_counter("redis_tls_handshakes", kHelp, resumed,
+                       static_cast<double>(stats.tls_resumed_handshakes));
 }
 
 void add_redis_cluster_metrics(MetricsSnapshot& snapshot, const redis::ClusterStats& stats) {

@@ -142,20 +142,22 @@ LayerHealth probe_layer(std::string_view layer, bool configured, Probe probe) {
 namespace {
 
 // A Sentinel answers PING and INFO but holds no data; a cluster node answers only for its own
-// slots (MOVED for the rest). Either is a failed check that says what REDIS_URL points at.
+// slots (MOVED for the rest). Either is a failed check that says what the URL points at.
 void require_standalone_redis(LayerHealth& h, const redis::Info& info) {
   const std::string mode(info.find("redis_mode").value_or("standalone"));
   h.details.emplace_back("redis_mode", mode);
   if (mode == "sentinel")
-    throw std::runtime_error(
-        "REDIS_URL points at a Redis Sentinel (INFO redis_mode:sentinel), which holds no data: "
-        "this client talks to one standalone server; point REDIS_URL at the master the Sentinel "
-        "names (SENTINEL get-master-addr-by-name <master>)");
+    throw std::runtime_error(fmt::format(
+        "{} points at a Redis Sentinel (INFO redis_mode:sentinel), which holds no data: this "
+        "client talks to one standalone server; point {} at the master the Sentinel names "
+        "(SENTINEL get-master-addr-by-name <master>)",
+        setting::kRedisUrl, setting::kRedisUrl));
   if (mode == "cluster" || info.find("cluster_enabled").value_or("0") == "1")
-    throw std::runtime_error(
-        "REDIS_URL points at a Redis Cluster node (INFO redis_mode:cluster, cluster_enabled:1): "
-        "this client talks to one standalone server and does not follow MOVED redirects, so "
-        "keys in other nodes' slots fail; use a standalone Redis");
+    throw std::runtime_error(fmt::format(
+        "{} points at a Redis Cluster node (INFO redis_mode:cluster, cluster_enabled:1): this "
+        "client talks to one standalone server and does not follow MOVED redirects, so keys in "
+        "other nodes' slots fail; use a standalone Redis",
+        setting::kRedisUrl));
 }
 
 }  // namespace

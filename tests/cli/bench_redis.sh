@@ -61,8 +61,9 @@ expect_invalid "a negative --rate" bench redis --url "$url" -c 1 -d 1 --rate -5
 expect_invalid "an unknown option" bench redis --url "$url" -c 1 -d 1 --bogus
 expect_invalid "a URL that does not parse" bench redis --url "not a url" -c 1 -d 1
 expect_invalid "no URL at all" bench redis -c 1 -d 1
-expect_invalid "rediss://" bench redis --url "rediss://:${secret}@127.0.0.1:${port}/0" -c 1 -d 1
-expect_output "TLS is not supported yet" "rediss://"
+expect_invalid "rediss:// naming a missing CA file" bench redis \
+  --url "rediss://:${secret}@127.0.0.1:${port}/0?ssl_ca_certs=/nonexistent/ca.pem" -c 1 -d 1
+expect_output "ssl_ca_certs" "rediss:// naming a missing CA file"
 expect_no_secret "rediss:// error"
 
 run bench redis --url "$url" --concurrency 4 --rate 40 --duration 3 --json --quiet

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `poolkit demo --short` end to end: it starts its own redis-server, FerretDB and nginx, prints a
-# report row with a recommended pool size for each layer, writes an HTML report with four sweep
-# charts that headless Chromium renders, never shows its Redis password, and leaves no server
-# behind, also when interrupted with SIGINT (exit 130).
+# `poolkit demo --short` end to end: it starts its own redis-server, FerretDB and nginx (and the
+# same three over TLS), prints a report row with a recommended pool size for each layer and a
+# re-created vs pooled row per layer over TLS, writes an HTML report with four sweep charts that
+# headless Chromium renders, never shows its Redis passwords, and leaves no server behind, also
+# when interrupted with SIGINT (exit 130).
 # Usage: demo.sh <poolkit binary> <repository root>.
 #
 # The demo runs with TMPDIR set to a private folder: its servers keep their scratch folders (and
@@ -97,6 +98,12 @@ for layer in redis mongo http http_sync; do
   # layer, re-created/s, pooled/s, ratio, p50, p99, opened, errors (none), recommended size
   grep -q -E "^$layer +[1-9][0-9]* +[1-9][0-9]* +[0-9.]+× +[0-9.]+ +[0-9.]+ +[0-9]+ +0  (REDIS_MAX_CONNECTIONS|MONGODB_MAX_POOL_SIZE|AIOHTTP_LIMIT_PER_HOST|REQUESTS_POOL_MAXSIZE)=[1-4]$" <<<"$out" ||
     fail "demo: no error-free report row with a recommended size (one of the sizes swept, 1 to 4) for $layer" "$out"
+done
+# The same comparison over TLS (a CA made for the run): re-created connections pay a handshake
+# each, so the pool wins by more; no sweep, so no recommended size.
+for layer in redis mongo http; do
+  grep -q -E "^$layer\+tls +[1-9][0-9]* +[1-9][0-9]* +[0-9.]+× +[0-9.]+ +[0-9.]+ +[0-9]+ +0  -$" <<<"$out" ||
+    fail "demo: no error-free TLS report row for $layer+tls" "$out"
 done
 # The recommendation comes from the sweep, and the report says from what and why.
 sizing=$(grep -c -E "^  pool sizes measured +1 2 4$" <<<"$out")

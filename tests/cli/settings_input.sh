@@ -113,7 +113,8 @@ expect_short_output 2000 "check: REDIS_MAX_CONNECTIONS of 120000 bytes"
 
 # --- config, check and bench refuse the same URLs, all with status 2 -------------------------
 refused=(
-  "REDIS_URL=rediss://127.0.0.1:1/0|TLS is not supported yet"
+  "REDIS_URL=rediss://127.0.0.1:1/0?ssl_cert_reqs=maybe|its option ssl_cert_reqs is"
+  "REDIS_URL=rediss://127.0.0.1:1/0?ssl_ca_certs=/nonexistent/ca.pem|its option ssl_ca_certs"
   "REDIS_URL=redis://127.0.0.1:1/0?db=-1|the database must be a whole number"
   "REDIS_URL=redis://app@127.0.0.1:1/0|names a user but no password"
   "REDIS_URL=unix:///tmp/$(printf 's%.0s' {1..120}).sock|over the system's limit of 107 bytes"

@@ -196,10 +196,26 @@ TEST(ClientUrls, ARedisClientFromAUrlNeedsNoSettingsAndOpensNothingUntilUsed) {
   EXPECT_NE(client.address().find("127.0.0.1:6379"), std::string::npos);
 }
 
-TEST(ClientUrls, RedissIsRefusedAsTlsNotSupportedYet) {
-  const std::string message =
-      constructor_message([] { redis::Client client("rediss://cache:6380/0"); });
-  EXPECT_TRUE(contains(message, "TLS is not supported yet")) << message;
+TEST(ClientUrls, ARedissClientOpensNothingUntilUsed) {
+  redis::Client client("rediss://:secret@cache:6380/0", {.max_connections = 4});
+  EXPECT_EQ(client.stats().pool.total, 0u);
+  EXPECT_EQ(client.address(), "rediss://:****@cache:6380/0");
+}
+
+TEST(ClientUrls, ARedissUrlNamingAMissingFileIsRefusedNamingTheOptionAndThePath) {
+  const std::string message = constructor_message(
+      [] { redis::Client client("rediss://cache:6380/0?ssl_certfile=/nonexistent/client.pem"); });
+  EXPECT_TRUE(contains(message, "ssl_certfile")) << message;
+  EXPECT_TRUE(contains(message, "/nonexistent/client.pem")) << message;
+}
+
+TEST(ClientUrls, ATlsFileInOptionsThatDoesNotExistIsAConfigErrorNamingTheSettingAndPath) {
+  const std::string message = constructor_message([] {
+    redis::Options options;
+    options.tls.ca_file = "/nonexistent/ca.pem";
+    redis::Client client("rediss://cache:6380/0", options);
+  });
+  EXPECT_TRUE(contains(message, "REDIS_SSL_CA_CERTS (/nonexistent/ca.pem)")) << message;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/x509_vfy.h>
+#include <sys/stat.h>
 
 #include <string>
 
@@ -80,6 +81,20 @@ TEST_F(TlsSettings, EachUnusableFileIsAnErrorNamingTheVariableAndPath) {
   ASSERT_NE(key, nullptr);
   EXPECT_TRUE(contains(key->message, "does not belong to the certificate")) << key->message;
   EXPECT_FALSE(result.settings.has_value());
+}
+
+// A path that never gives a PEM file must not hang the load: a fifo would block the open, a
+// device could be read forever.
+TEST_F(TlsSettings, APathThatIsNotARegularFileIsRefusedWithoutReadingIt) {
+  const auto fifo = directory_.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo.string(), std::string("/dev/zero")}) {
+    const LoadResult result = load({{"HTTP_CA_BUNDLE", path}, {"REDIS_SSL_CERTFILE", path}});
+    const SettingProblem* problem = problem_for(result.errors, "HTTP_CA_BUNDLE");
+    ASSERT_NE(problem, nullptr) << path;
+    EXPECT_TRUE(contains(problem->message, "not a regular file")) << problem->message;
+    EXPECT_NE(problem_for(result.errors, "REDIS_SSL_CERTFILE"), nullptr) << path;
+  }
 }
 
 TEST_F(TlsSettings, AKeyWithoutItsCertificateOrACertificateWithoutAKeyIsAnError) {

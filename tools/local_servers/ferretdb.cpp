@@ -85,7 +85,8 @@ std::optional<std::string> FerretDbServer::unavailable_reason() {
 }
 
 FerretDbServer::FerretDbServer(Options options)
-    : launcher_(options.launcher.empty() ? default_launcher() : options.launcher) {
+    : launcher_(options.launcher.empty() ? default_launcher() : options.launcher),
+      tls_(std::move(options.tls)) {
   if (launcher_.empty() || !std::filesystem::exists(launcher_)) {
     throw std::runtime_error(unavailable_reason().value_or("no FerretDB launcher"));
   }
@@ -95,7 +96,29 @@ FerretDbServer::FerretDbServer(Options options)
 }
 
 std::string FerretDbServer::url() const {
+  if (tls_) {
+    return fmt::format("mongodb://127.0.0.1:{}/?tls=true&tlsCAFile={}", port_,
+                       tls_->ca_file.string());
+  }
   return fmt::format("mongodb://127.0.0.1:{}/", port_);
+}
+
+std::vector<std::string> FerretDbServer::arguments() const {
+  std::vector<std::string> arguments{launcher_.string(),
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--metrics-port",
+                                     std::to_string(metrics_port_),
+                                     "--data-dir",
+                                     (dir_.path() / "data").string()};
+  if (tls_) {
+    arguments.insert(arguments.end(), {"--tls-cert", tls_->server.files.cert.string(), "--tls-key",
+                                       tls_->server.files.key.string()});
+    if (!tls_->server.client_ca.empty()) {
+      arguments.insert(arguments.end(), {"--tls-ca", tls_->server.client_ca.string()});
+    }
+  }
+  return arguments;
 }
 
 void FerretDbServer::start() {
@@ -111,13 +134,7 @@ void FerretDbServer::launch(bool may_move) {
           if (may_move) port_ = free_loopback_port();
           metrics_port_ = free_loopback_port();
         }
-        return Launched{
-            process_.emplace(
-                std::vector<std::string>{launcher_.string(), "--port", std::to_string(port_),
-                                         "--metrics-port", std::to_string(metrics_port_),
-                                         "--data-dir", (dir_.path() / "data").string()},
-                log),
-            metrics_port_};
+        return Launched{process_.emplace(arguments(), log), metrics_port_};
       },
       kStartAttempts, kStartTimeout);
   if (!listening) {

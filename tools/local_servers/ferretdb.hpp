@@ -6,16 +6,25 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "local_servers/process.hpp"
+#include "local_servers/servers.hpp"
 
 namespace poolkit::local {
 
 class FerretDbServer {
  public:
+  // A TLS-only listener: the server's certificate and key, and the CA that clients must
+  // present a certificate from (empty: no client certificate asked for).
+  struct Tls {
+    ServerTls server;
+    std::filesystem::path ca_file;  // the CA that signs server.files.cert: url() names it
+  };
   struct Options {
     std::filesystem::path launcher{};  // empty: default_launcher()
     int port = 0;                      // 0: a free port
+    std::optional<Tls> tls{};          // unset: plain TCP
   };
   explicit FerretDbServer(Options options);
   FerretDbServer() : FerretDbServer(Options{}) {}
@@ -26,7 +35,8 @@ class FerretDbServer {
   static std::optional<std::string> unavailable_reason();
 
   int port() const noexcept { return port_; }
-  std::string url() const;  // mongodb://127.0.0.1:port/
+  // mongodb://127.0.0.1:port/, or over TLS mongodb://127.0.0.1:port/?tls=true&tlsCAFile=CA
+  std::string url() const;
   // Client connections the server holds open now (the launcher counts its established sockets);
   // nullopt when the metrics page does not answer.
   std::optional<int> open_connections() const;
@@ -47,12 +57,15 @@ class FerretDbServer {
   const std::filesystem::path& scratch_dir() const noexcept { return dir_.path(); }
 
  private:
+  // The launcher's command line for the current ports.
+  std::vector<std::string> arguments() const;
   // Starts the server; `may_move`: on another free port when the chosen one was taken.
   void launch(bool may_move);
 
   std::filesystem::path launcher_;
   int port_ = 0;
   int metrics_port_ = 0;
+  std::optional<Tls> tls_;
   TempDir dir_{"poolkit-ferretdb"};
   std::optional<ChildProcess> process_;
 };

@@ -65,7 +65,6 @@ RedisCluster::RedisCluster(Options options) : options_(std::move(options)) {
   const int count = options_.masters * (1 + options_.replicas_per_master);
   std::vector<std::string> args = options_.extra_args;
   args.insert(args.end(), {"--cluster-node-timeout", std::to_string(options_.node_timeout_ms)});
-  if (!options_.password.empty()) args.insert(args.end(), {"--masterauth", options_.password});
   for (int i = 0; i < count; ++i) {
     nodes_.push_back(std::make_unique<RedisServer>(
         RedisServer::Options{.password = options_.password,
@@ -159,17 +158,13 @@ std::optional<std::size_t> RedisCluster::master_of_slot(int slot) const {
   return std::nullopt;
 }
 
-
 RedisSentinelSet::RedisSentinelSet(Options options) : options_(std::move(options)) {
-  std::vector<std::string> auth;
-  if (!options_.password.empty()) auth = {"--masterauth", options_.password};
-  data_.push_back(std::make_unique<RedisServer>(
-      RedisServer::Options{.password = options_.password, .extra_args = auth}));
-  std::vector<std::string> replica_args = auth;
-  replica_args.insert(replica_args.end(),
-                      {"--replicaof", "127.0.0.1", std::to_string(data_[0]->port())});
-  data_.push_back(std::make_unique<RedisServer>(
-      RedisServer::Options{.password = options_.password, .extra_args = replica_args}));
+  // The password reaches every server through its config file (requirepass, masterauth).
+  data_.push_back(
+      std::make_unique<RedisServer>(RedisServer::Options{.password = options_.password}));
+  data_.push_back(std::make_unique<RedisServer>(RedisServer::Options{
+      .password = options_.password,
+      .extra_args = {"--replicaof", "127.0.0.1", std::to_string(data_[0]->port())}}));
   const std::string& name = options_.master_name;
   std::vector<std::string> config = {
       fmt::format("sentinel monitor {} 127.0.0.1 {} 2", name, data_[0]->port()),

@@ -90,7 +90,9 @@ std::vector<std::string> RedisServer::command_line() const {
   // The password goes in through a config file, so it never shows in a process listing.
   if (!options_.password.empty()) {
     const auto config = dir_.path() / "auth.conf";
-    std::ofstream(config) << "requirepass " << options_.password << "\n";
+    // masterauth too: a replica (cluster or sentinel set) authenticates to its master with it.
+    std::ofstream(config) << "requirepass " << options_.password << "\nmasterauth "
+                          << options_.password << "\n";
     argv.insert(argv.begin() + 1, config.string());
   }
   if (options_.tls) append_tls_arguments(argv, *options_.tls);

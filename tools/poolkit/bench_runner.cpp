@@ -24,7 +24,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::array<std::string_view, kOutcomeCount> kOutcomeNames = {
-    "ok", "timeout", "connect", "tls", "pool_timeout", "server", "circuit_open", "protocol", "other"};
+    "ok",     "timeout",      "connect",  "tls",  "pool_timeout",
+    "server", "circuit_open", "protocol", "other"};
 
 // The error kinds, in report order (every outcome but ok).
 constexpr auto error_kinds() {

@@ -34,7 +34,17 @@ struct BenchOptions {
 // --rate, --json, --quiet, --sweep, --html.
 void add_bench_options(CLI::App& command, BenchOptions& options);
 
-enum class Outcome { ok, timeout, connect, tls, pool_timeout, server, circuit_open, protocol, other };
+enum class Outcome {
+  ok,
+  timeout,
+  connect,
+  tls,
+  pool_timeout,
+  server,
+  circuit_open,
+  protocol,
+  other
+};
 inline constexpr std::size_t kOutcomeCount = 9;
 // The outcome's name in the reports: "timeout", "circuit_open", ... ("ok" for ok).
 std::string_view outcome_name(Outcome outcome) noexcept;

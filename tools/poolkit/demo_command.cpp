@@ -98,28 +98,21 @@ LayerResult run_comparison(const LayerPlan& plan, const RunShape& shape) {
 }
 
 LayerResult run_layer(const LayerPlan& plan, const RunShape& shape) {
-  LayerResult result{.layer = plan.layer, .url = plan.url, .concurrency = shape.concurrency};
-  result.size_setting = plan.size_setting;
-  const auto pool = static_cast<std::size_t>(shape.concurrency);
+  LayerResult result = run_comparison(plan, shape);
+  if (!result.failure.empty()) return result;
   try {
-    result.recreated = measure(plan, shape, "re-created", pool, false, shape.duration_s);
-    result.pooled = measure(plan, shape, "pooled", pool, true, shape.duration_s);
-    result.peak_in_use = result.pooled.peak_in_use;
     for (const std::size_t size : shape.sweep_sizes) {
       result.sweep.push_back({size, measure(plan, shape, fmt::format("pool {}", size), size, true,
                                             shape.sweep_duration_s)});
     }
-    // At a fixed concurrency the peak in use is the concurrency, so "peak + 20%" would say
-    // nothing the sweep does not: the recommendation is the sweep's knee.
-    result.choice = choose_pool_size(result.sweep);
-    result.recommended_size = result.choice.size;
   } catch (const std::exception& error) {
     result.failure = error.what();
     return result;
   }
-  result.details.emplace_back("connections opened", fmt::format("{} re-created, {} pooled",
-                                                                result.recreated.connections_opened,
-                                                                result.pooled.connections_opened));
+  // At a fixed concurrency the peak in use is the concurrency, so "peak + 20%" would say
+  // nothing the sweep does not: the recommendation is the sweep's knee.
+  result.choice = choose_pool_size(result.sweep);
+  result.recommended_size = result.choice.size;
   result.details.emplace_back(
       "peak in use", fmt::format("{} of {} (pooled run)", result.peak_in_use, shape.concurrency));
   return result;

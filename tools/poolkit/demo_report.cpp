@@ -322,13 +322,15 @@ std::string render_text_report(const std::vector<LayerResult>& layers) {
       out += fmt::format("{:<10} failed: {}\n", l.layer, l.failure);
       continue;
     }
-    out += fmt::format(
-        "{:<10} {:>12.0f} {:>12.0f} {:>7.1f}× {:>10.2f} {:>10.2f} {:>8} {:>8}  {}={}\n", l.layer,
-        l.recreated.ops_per_sec(), l.pooled.ops_per_sec(),
-        ratio(l.pooled.ops_per_sec(), l.recreated.ops_per_sec()),
-        static_cast<double>(l.pooled.latency_us_p50) / 1000.0,
-        static_cast<double>(l.pooled.latency_us_p99) / 1000.0, l.pooled.connections_opened,
-        l.pooled.error_count(), l.size_setting, l.recommended_size);
+    // Only a sweep recommends a size; the TLS rows compare re-created and pooled alone.
+    const std::string recommended =
+        l.sweep.empty() ? "-" : fmt::format("{}={}", l.size_setting, l.recommended_size);
+    out += fmt::format("{:<10} {:>12.0f} {:>12.0f} {:>7.1f}× {:>10.2f} {:>10.2f} {:>8} {:>8}  {}\n",
+                       l.layer, l.recreated.ops_per_sec(), l.pooled.ops_per_sec(),
+                       ratio(l.pooled.ops_per_sec(), l.recreated.ops_per_sec()),
+                       static_cast<double>(l.pooled.latency_us_p50) / 1000.0,
+                       static_cast<double>(l.pooled.latency_us_p99) / 1000.0,
+                       l.pooled.connections_opened, l.pooled.error_count(), recommended);
   }
   for (const auto& l : layers) {
     const auto sizing = sizing_lines(l);

@@ -174,6 +174,22 @@ Started start_tls_servers(LocalServers& servers, const std::vector<std::string>&
       fail(started, {"redis+tls"}, error.what());
     }
   }
+  if (wants(layers, layer_name(Layer::mongo))) {
+    if (const auto reason = local::FerretDbServer::unavailable_reason()) {
+      fail(started, {"mongo+tls"}, *reason);
+    } else {
+      try {
+        servers.start(servers.tls_ferretdb,
+                      local::FerretDbServer::Options{
+                          .tls = local::FerretDbServer::Tls{tls, servers.ca->ca_file()}});
+        started.settings.mongo.url = parse_url(servers.tls_ferretdb->url());
+        fmt::print(stderr, "started FerretDB over TLS on 127.0.0.1:{}\n",
+                   servers.tls_ferretdb->port());
+      } catch (const std::exception& error) {
+        fail(started, {"mongo+tls"}, error.what());
+      }
+    }
+  }
   if (wants(layers, layer_name(Layer::http_async))) {
     try {
       servers.start(servers.tls_nginx, local::NginxServer::Options{.tls = tls});

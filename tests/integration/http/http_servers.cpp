@@ -68,7 +68,28 @@ local::NginxServer::Options nginx_options(int keepalive_timeout_s) {
   return options;
 }
 
-Nginx::Nginx(int keepalive_timeout_s) : server_(nginx_options(keepalive_timeout_s)) {
+Nginx::Nginx(int keepalive_timeout_s) : Nginx(nginx_options(keepalive_timeout_s), 0, 0) {}
+
+Nginx::Nginx(const local::ServerTls& tls, int keepalive_timeout_s)
+    : Nginx(
+          [&] {
+            auto options = nginx_options(keepalive_timeout_s);
+            options.tls = tls;
+            return options;
+          }(),
+          local::free_loopback_port(), local::free_loopback_port()) {}
+
+Nginx::Nginx(local::NginxServer::Options options, int status_port, int http2_port)
+    : status_port_(status_port), http2_port_(http2_port), server_([&] {
+        if (status_port != 0) {
+          options.extra_server_config +=
+              "\n    listen 127.0.0.1:" + std::to_string(status_port) + ";" +
+              "\n    listen 127.0.0.1:" + std::to_string(http2_port) + " ssl http2;" +
+              "\n    location = /session { return 200 $ssl_session_reused; }";
+        }
+        return options;
+      }()) {
+  if (status_port_ == 0) status_port_ = server_.port();
   write_file(server_.root() / "small.txt", "hello from nginx\n");
   write_file(server_.root() / "medium.bin", std::string(kMediumFileBytes, 'm'));
   write_file(server_.root() / "slow/second.bin", std::string(16 * 1024, 's'));
@@ -95,8 +116,18 @@ std::vector<AccessRecord> Nginx::access_log(std::size_t lines) const {
   return records;
 }
 
+std::string Nginx::http2_url(const std::string& path) const {
+  return "https://127.0.0.1:" + std::to_string(http2_port_) + path;
+}
+
+long Nginx::accepted() const {
+  const std::string status = fetch_raw(status_port_, "/status");
+  // "server accepts handled requests\r\n <accepts> <handled> <requests>"
+  return number_after(status, "handled requests");
+}
+
 Nginx::Connections Nginx::connections() const {
-  const std::string status = fetch_raw(port(), "/status");
+  const std::string status = fetch_raw(status_port_, "/status");
   const int reading = number_after(status, "Reading: ");
   const int writing = number_after(status, "Writing: ");
   return {number_after(status, "Active connections: ") - 1, reading + writing - 1};

@@ -37,7 +37,12 @@ inline constexpr std::size_t kMediumFileBytes = 512 * 1024;
 class Nginx {
  public:
   explicit Nginx(int keepalive_timeout_s = 75);
+  // Over TLS (https:// URLs), with /session answering nginx's $ssl_session_reused ("r" for a
+  // resumed session, "." for a full handshake); /status stays on a plain port of its own.
+  explicit Nginx(const local::ServerTls& tls, int keepalive_timeout_s = 75);
   int port() const noexcept { return server_.port(); }
+  // With TLS: the same site over HTTP/2 (ALPN "h2") on a port of its own.
+  std::string http2_url(const std::string& path) const;
   std::string url(const std::string& path) const { return server_.url(path); }
   std::vector<AccessRecord> access_log() const;
   // nginx writes a log line after it has sent the response: waits (up to 5 s) until the log
@@ -50,8 +55,14 @@ class Nginx {
     int busy = 0;
   };
   Connections connections() const;
+  // Connections nginx has accepted since it started (stub_status), this status request's own
+  // included: a TLS handshake that failed counts, though it leaves no access log line.
+  long accepted() const;
 
  private:
+  Nginx(local::NginxServer::Options options, int status_port, int http2_port);
+  int status_port_ = 0;  // where /status is fetched in plain HTTP
+  int http2_port_ = 0;   // with TLS: nginx's `listen ... ssl http2`
   local::NginxServer server_;
 };
 

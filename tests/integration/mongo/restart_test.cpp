@@ -11,6 +11,7 @@
 
 #include "mongo_test_support.hpp"
 #include "poolkit/error.hpp"
+#include "restart_load.hpp"
 
 namespace poolkit::test {
 namespace {
@@ -30,56 +31,6 @@ class FerretDbFaults : public MongoTest {
 
 class MongoRestart : public FerretDbFaults, public ::testing::WithParamInterface<bool> {};
 class MongoUnresponsive : public FerretDbFaults {};
-
-// What the workers saw.
-struct Outcomes {
-  std::mutex mutex;
-  std::map<std::string, int> errors;  // by poolkit error code, or "untyped"
-  std::atomic<int> ok{0};
-  std::atomic<std::int64_t> slowest_ms{0};
-
-  void record_error(const std::string& kind) {
-    std::lock_guard lock(mutex);
-    ++errors[kind];
-  }
-  void record_duration(Clock::duration d) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-    std::int64_t seen = slowest_ms.load();
-    while (ms > seen && !slowest_ms.compare_exchange_weak(seen, ms)) {
-    }
-  }
-  int failures() {
-    std::lock_guard lock(mutex);
-    int n = 0;
-    for (const auto& [kind, count] : errors) n += count;
-    return n;
-  }
-};
-
-void work(Client& client, const std::string& collection, Outcomes& outcomes,
-          const std::atomic<bool>& stop) {
-  for (int i = 0; i < 1'000'000 && !stop; ++i) {  // bounded; stops long before
-    const auto started = Clock::now();
-    try {
-      bson_t* find = BCON_NEW("find", BCON_UTF8(collection.c_str()), "filter", "{", "_id",
-                              BCON_INT32(i % 10), "}");
-      try {
-        client.run_command("poolkit_test", *find);
-      } catch (...) {
-        bson_destroy(find);
-        throw;
-      }
-      bson_destroy(find);
-      ++outcomes.ok;
-    } catch (const Error& error) {
-      outcomes.record_error(std::string(to_string(error.code())));
-      std::this_thread::sleep_for(20ms);
-    } catch (...) {
-      outcomes.record_error("untyped");
-    }
-    outcomes.record_duration(Clock::now() - started);
-  }
-}
 
 TEST_P(MongoRestart, ServerRestartedMidLoadGivesTypedFailuresNoHangAndWorkResumes) {
   const bool crash = GetParam();

@@ -2,7 +2,9 @@
 // loopback port, for poolkit's tests, benchmarks and demo.
 //
 // It prints the MongoDB URL on the first line of stdout and, when enabled, the metrics URL on the
-// second. SIGTERM or SIGINT stops it cleanly: FerretDB closes its listener and client
+// second. With --tls-cert and --tls-key the port speaks TLS only (the URL then ends in
+// ?tls=true); --tls-ca adds client authentication: FerretDB then requires a client certificate
+// signed by that CA. SIGTERM or SIGINT stops it cleanly: FerretDB closes its listener and client
 // connections, and the scratch folder is removed.
 //
 // The embedded FerretDB package keeps its own Prometheus collectors private, so the launcher
@@ -20,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,15 +40,50 @@ func main() {
 		"TCP port on 127.0.0.1 for the metrics page (0: any free port, -1: no metrics page)")
 	dataDir := flag.String("data-dir", "", "folder for the SQLite files (default: a scratch folder removed at exit)")
 	logLevel := flag.String("log-level", "warn", "FerretDB log level: debug, info, warn or error")
+	var tls tlsFiles
+	flag.StringVar(&tls.cert, "tls-cert", "", "PEM server certificate: the port then speaks TLS only (needs --tls-key)")
+	flag.StringVar(&tls.key, "tls-key", "", "PEM private key of --tls-cert")
+	flag.StringVar(&tls.ca, "tls-ca", "", "PEM CA bundle: clients must present a certificate it signs (needs --tls-cert)")
 	flag.Parse()
 
-	if err := run(*port, *metricsPort, *dataDir, *logLevel); err != nil {
+	if err := tls.check(); err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %v\n", err)
+		os.Exit(2)
+	}
+	if err := run(*port, *metricsPort, *dataDir, *logLevel, tls); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(port, metricsPort int, dataDir, logLevel string) error {
+// tlsFiles are the TLS listener's files; all empty: plain TCP.
+type tlsFiles struct {
+	cert, key, ca string
+}
+
+func (t tlsFiles) enabled() bool { return t.cert != "" }
+
+func (t tlsFiles) check() error {
+	if (t.cert == "") != (t.key == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	if t.ca != "" && t.cert == "" {
+		return errors.New("--tls-ca (client authentication) needs --tls-cert and --tls-key")
+	}
+	return nil
+}
+
+// listener is the FerretDB listener on 127.0.0.1:port: TLS only when the files are given (FerretDB
+// then requires client certificates if a CA is given too), else plain TCP.
+func (t tlsFiles) listener(port int) ferretdb.ListenerConfig {
+	address := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if !t.enabled() {
+		return ferretdb.ListenerConfig{TCP: address}
+	}
+	return ferretdb.ListenerConfig{TLS: address, TLSCertFile: t.cert, TLSKeyFile: t.key, TLSCAFile: t.ca}
+}
+
+func run(port, metricsPort int, dataDir, logLevel string, tls tlsFiles) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: %w", logLevel, err)
@@ -69,7 +107,7 @@ func run(port, metricsPort int, dataDir, logLevel string) error {
 	}
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))},
+		Listener:  tls.listener(port),
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + absDir + "/",
@@ -111,11 +149,15 @@ func run(port, metricsPort int, dataDir, logLevel string) error {
 	return nil
 }
 
+// portOf reads the port of mongodb://host:port/[?tls=true].
 func portOf(uri string) (int, error) {
-	hostPort := strings.TrimSuffix(strings.TrimPrefix(uri, "mongodb://"), "/")
-	_, portText, err := net.SplitHostPort(hostPort)
+	parsed, err := url.Parse(uri)
 	if err != nil {
 		return 0, fmt.Errorf("reading the port of %q: %w", uri, err)
+	}
+	portText := parsed.Port()
+	if portText == "" {
+		return 0, fmt.Errorf("reading the port of %q: it has none", uri)
 	}
 	return strconv.Atoi(portText)
 }
