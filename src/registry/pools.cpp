@@ -154,10 +154,11 @@ void require_standalone_redis(LayerHealth& h, const redis::Info& info) {
         setting::kRedisUrl, setting::kRedisUrl));
   if (mode == "cluster" || info.find("cluster_enabled").value_or("0") == "1")
     throw std::runtime_error(fmt::format(
-        "{} points at a Redis Cluster node (INFO redis_mode:cluster, cluster_enabled:1): this "
-        "client talks to one standalone server and does not follow MOVED redirects, so keys in "
-        "other nodes' slots fail; use a standalone Redis",
-        setting::kRedisUrl));
+        "{} points at a Redis Cluster node (INFO redis_mode:cluster, cluster_enabled:1), but "
+        "{} is standalone: this client talks to one server and does not follow MOVED "
+        "redirects, so keys in other nodes' slots fail; set {}=cluster (the nodes in {} are "
+        "then seeds) to use the cluster client",
+        setting::kRedisUrl, setting::kRedisMode, setting::kRedisMode, setting::kRedisUrl));
 }
 
 }  // namespace
