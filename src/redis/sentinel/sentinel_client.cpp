@@ -152,6 +152,10 @@ void SentinelClient::Impl::install(const NodeAddress& address, std::shared_ptr<C
   {
     const std::lock_guard lock(mutex);
     if (client == fresh) return;
+    if (closed) {  // close() ran while the sentinels were asked: keep no open pool behind it
+      fresh->close();
+      throw PoolClosedError(Backend::redis, "the Redis Sentinel client is closed");
+    }
     old = std::exchange(client, std::move(fresh));
     master = address;
   }

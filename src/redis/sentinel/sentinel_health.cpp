@@ -218,10 +218,11 @@ SentinelHealth SentinelClient::health() {
 }
 
 void SentinelClient::close() {
-  impl_->closed = true;
   std::shared_ptr<Client> client;
   {
+    // Under the mutex, so that install() sees `closed` or close() sees the pool it installed.
     const std::lock_guard lock(impl_->mutex);
+    impl_->closed = true;
     client = impl_->client;
   }
   if (client) client->close();

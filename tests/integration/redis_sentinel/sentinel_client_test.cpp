@@ -134,6 +134,9 @@ TEST(RedisSentinel, TheClientFollowsAFailoverUnderLoad) {
   Clock::time_point kill_time{};
   std::mutex sets_mutex;
   std::vector<std::pair<std::string, std::string>> acknowledged_sets;
+  // SETs acknowledged whose INCR failed (the master died in between): the old master may not
+  // have sent them to its replica yet (asynchronous replication). Reported, not asserted.
+  std::vector<std::pair<std::string, std::string>> unconfirmed_sets;
 
   const auto started = Clock::now();
   std::vector<std::thread> threads;
@@ -144,15 +147,20 @@ TEST(RedisSentinel, TheClientFollowsAFailoverUnderLoad) {
         // Set before the call: the client had followed already, so the INCR goes to the new
         // master, whose data no failover can take back.
         const bool after_failover = first_success_after_kill != 0;
+        bool set_ok_incr_not = false;
         const auto call_started = Clock::now();
         try {
           redis.set(key, std::to_string(i));
+          set_ok_incr_not = true;
+          const long long value = redis.incr("sentinel:counter");
+          ++incr_ok;
+          set_ok_incr_not = false;
           {
+            // The INCR ran after the SET on the same server, and replication keeps that order:
+            // wherever the INCR counts, the SET is there too.
             const std::lock_guard lock(sets_mutex);
             acknowledged_sets.emplace_back(key, std::to_string(i));
           }
-          const long long value = redis.incr("sentinel:counter");
-          ++incr_ok;
           if (after_failover) {
             ++incr_ok_after;
             long long low = lowest_value_after;
@@ -167,6 +175,10 @@ TEST(RedisSentinel, TheClientFollowsAFailoverUnderLoad) {
           }
         } catch (const poolkit::Error& error) {
           ++errors;
+          if (set_ok_incr_not) {
+            const std::lock_guard lock(sets_mutex);
+            unconfirmed_sets.emplace_back(key, std::to_string(i));
+          }
           if (std::string(error.what()).find(test_secret()) != std::string::npos) ++leaked;
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
         } catch (...) {
@@ -210,18 +222,27 @@ TEST(RedisSentinel, TheClientFollowsAFailoverUnderLoad) {
   poolkit::redis::Client promoted(set.replica().url());
   const long long counted = std::stoll(promoted.get("sentinel:counter").value_or("0"));
   // Replication is asynchronous: the old master may acknowledge writes the replica never gets.
-  // With the replica in sync and loopback lag, none were lost in any run here; INCRs after the
-  // failover must count in any case.
   std::printf(
       "[ sentinel ] counter at the new master %lld; acknowledged INCRs %lld; lost with "
       "the old master (asynchronous replication) %lld\n",
       counted, incr_ok.load(), std::max(0LL, incr_ok.load() - counted));
-  EXPECT_GE(counted, incr_ok.load()) << "acknowledged INCRs were lost";
+  // An INCR the old master acknowledged is at risk only when the thread's next call failed
+  // (a later success on the same server would have been replicated after it): at most one per
+  // error. Every run here lost none.
+  EXPECT_GE(counted + errors.load(), incr_ok.load()) << "acknowledged INCRs were lost";
   ASSERT_GT(incr_ok_after, 0) << "no INCR after the failover";
   EXPECT_GE(counted, lowest_value_after - 1 + incr_ok_after) << "INCRs after the failover lost";
-  // Every acknowledged SET, before and after the failover, readable on the new master.
-  long long missing_after_failover = 0, checked = 0;
   const std::lock_guard lock(sets_mutex);
+  long long unconfirmed_missing = 0;
+  for (const auto& [key, value] : unconfirmed_sets) {
+    if (promoted.get(key) != value) ++unconfirmed_missing;
+  }
+  std::printf(
+      "[ sentinel ] SETs acknowledged just before the master died, INCR after them "
+      "failed: %zu, of which lost with the old master: %lld\n",
+      unconfirmed_sets.size(), unconfirmed_missing);
+  // Every other acknowledged SET, before and after the failover, readable on the new master.
+  long long missing_after_failover = 0, checked = 0;
   for (const auto& [key, value] : acknowledged_sets) {
     ++checked;
     if (promoted.get(key) != value) ++missing_after_failover;
