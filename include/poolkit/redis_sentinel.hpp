@@ -44,14 +44,20 @@ struct SentinelOptions {
   std::chrono::milliseconds retry_budget{0};
   // Questions to the sentinels after a failure are at least this far apart.
   std::chrono::milliseconds min_resolve_interval{100};
+  // REDIS_READ_FROM (the settings constructor takes the setting's): where single read-only
+  // commands go. `replica`: a replica from SENTINEL replicas (an error when none is usable);
+  // `replica_preferred`: a replica, or the master when there is none or it failed.
+  RedisReadFrom read_from = RedisReadFrom::master;
 };
 
 struct SentinelStats {
-  std::string master;           // host:port in use; empty before the first command
-  ClientStats client{};         // the master's pool and commands
-  std::uint64_t resolves = 0;   // times the sentinels were asked for the master
-  std::uint64_t failovers = 0;  // times the master moved and the pool was replaced
-  std::uint64_t retries = 0;    // calls repeated after a failure of the master
+  std::string master;               // host:port in use; empty before the first command
+  ClientStats client{};             // the master's pool and commands
+  std::uint64_t resolves = 0;       // times the sentinels were asked for the master
+  std::uint64_t failovers = 0;      // times the master moved and the pool was replaced
+  std::uint64_t retries = 0;        // calls repeated after a failure of the master
+  std::string replica;              // host:port reads go to (REDIS_READ_FROM); empty: none
+  std::uint64_t replica_reads = 0;  // read-only commands a replica answered
 };
 
 struct SentinelNodeHealth {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "../../core/settings_detail.hpp"
+#include "../cluster/command_keys.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/setting_names.hpp"
 #include "sentinel_impl.hpp"
@@ -176,7 +177,8 @@ void SentinelClient::Impl::resolve(bool force) {
   ++resolves;
   std::string errors;
   int answered = 0, named = 0;
-  for (const Sentinel& sentinel : sentinels) {
+  for (std::size_t index = 0; index < sentinels.size(); ++index) {
+    const Sentinel& sentinel = sentinels[index];
     if (closed) throw PoolClosedError(Backend::redis, "the Redis Sentinel client is closed");
     Reply reply;
     try {
@@ -203,6 +205,7 @@ void SentinelClient::Impl::resolve(bool force) {
     std::shared_ptr<Client> confirmed;
     if (confirm(address, confirmed, errors)) {
       install(address, std::move(confirmed));
+      if (data_settings.read_from != RedisReadFrom::master) choose_replica(index);
       return;
     }
   }
@@ -220,6 +223,9 @@ void SentinelClient::Impl::resolve(bool force) {
 }
 
 Reply SentinelClient::Impl::run(std::span<const Arg> args) {
+  if (data_settings.read_from != RedisReadFrom::master) {
+    if (auto reply = try_replica(args)) return std::move(*reply);
+  }
   const auto deadline = Clock::now() + retry_budget;
   for (int attempt = 1;; ++attempt) {
     std::shared_ptr<Client> used;
@@ -248,6 +254,71 @@ Reply SentinelClient::Impl::run(std::span<const Arg> args) {
     const auto left = deadline - Clock::now();
     if (left <= Clock::duration::zero()) continue;  // the next failure throws
     std::this_thread::sleep_for(std::min<Clock::duration>(backoff.delay(attempt), left));
+  }
+}
+
+std::optional<Reply> SentinelClient::Impl::try_replica(std::span<const Arg> args) {
+  if (!detail::route_of(args).read_only) return std::nullopt;
+  current();  // the replica is chosen with the master
+  std::shared_ptr<Client> chosen;
+  {
+    const std::lock_guard lock(mutex);
+    chosen = replica;
+  }
+  const bool required = data_settings.read_from == RedisReadFrom::replica;
+  if (!chosen) {
+    if (!required) return std::nullopt;
+    throw ConnectError(Backend::redis,
+                       fmt::format("{}=replica, but the sentinels ({}) list no usable replica of "
+                                   "{}={}; use replica_preferred to fall back to the master",
+                                   setting::kRedisReadFrom, sentinels_text,
+                                   setting::kRedisSentinelMaster, master_name));
+  }
+  try {
+    Reply reply = chosen->command(args);
+    ++replica_reads;
+    return reply;
+  } catch (const ServerError&) {
+    throw;  // the command's own error: the master would give the same
+  } catch (const Error&) {
+    if (required) throw;
+    return std::nullopt;  // replica_preferred: the master answers instead
+  }
+}
+
+void SentinelClient::Impl::choose_replica(std::size_t index) {
+  std::optional<NodeAddress> chosen;
+  try {
+    const Reply listed = sentinels.at(index).client->command("SENTINEL", "replicas", master_name);
+    for (const Reply& entry : listed.as_array()) {
+      std::optional<std::string> ip, port, flags;
+      const auto& words = entry.as_array();
+      for (std::size_t i = 0; i + 1 < words.size(); i += 2) {
+        const std::string& name = words[i].as_string();
+        if (name == "ip") ip = words[i + 1].as_string();
+        if (name == "port") port = words[i + 1].as_string();
+        if (name == "flags") flags = words[i + 1].as_string();
+      }
+      const bool down = !flags || flags->find("down") != std::string::npos ||
+                        flags->find("disconnected") != std::string::npos;
+      if (ip && port && !down) {
+        chosen = NodeAddress{*ip, std::stoi(*port)};
+        break;
+      }
+    }
+  } catch (const std::exception&) {
+    // No list (a sentinel gone, a malformed reply): reads go as read_from says without one.
+  }
+  const std::lock_guard lock(mutex);
+  if (chosen == master) chosen.reset();
+  if (chosen == replica_address && (replica || !chosen)) return;
+  replica_address = chosen;
+  if (replica) replica->clear();
+  replica.reset();
+  if (chosen) {
+    RedisSettings one = data_settings;
+    one.url = detail::url_for_node(*data_settings.url, *chosen);
+    replica = std::make_shared<Client>(one, data_options);
   }
 }
 

@@ -42,7 +42,7 @@ SentinelNodeHealth node_of(const Reply& entry, std::string role) {
 }
 
 RedisSettings settings_of_url(std::string_view text, std::string master_name, const Options& node,
-                              std::optional<std::string> password) {
+                              std::optional<std::string> password, RedisReadFrom read_from) {
   RedisSettings settings;
   settings.url = parse_url(text);
   settings.mode = RedisMode::sentinel;
@@ -57,6 +57,7 @@ RedisSettings settings_of_url(std::string_view text, std::string master_name, co
   settings.tls = node.tls;
   settings.sentinel_master = std::move(master_name);
   settings.sentinel_password = std::move(password);
+  settings.read_from = read_from;
   return settings;
 }
 
@@ -70,9 +71,9 @@ bool SentinelHealth::ok() const noexcept {
 SentinelClient::SentinelClient(std::string_view url, std::string master_name,
                                SentinelOptions options,
                                std::optional<std::string> sentinel_password)
-    : impl_(std::make_unique<Impl>(
-          settings_of_url(url, std::move(master_name), options.node, std::move(sentinel_password)),
-          options)) {}
+    : impl_(std::make_unique<Impl>(settings_of_url(url, std::move(master_name), options.node,
+                                                   std::move(sentinel_password), options.read_from),
+                                   options)) {}
 
 SentinelClient::SentinelClient(const RedisSettings& settings, SentinelOptions options)
     : impl_(std::make_unique<Impl>(settings, std::move(options))) {}
@@ -165,11 +166,13 @@ SentinelStats SentinelClient::stats() const {
     const std::lock_guard lock(impl_->mutex);
     client = impl_->client;
     if (impl_->master) stats.master = impl_->master->text();
+    if (impl_->replica_address) stats.replica = impl_->replica_address->text();
   }
   if (client) stats.client = client->stats();
   stats.resolves = impl_->resolves;
   stats.failovers = impl_->failovers;
   stats.retries = impl_->retries;
+  stats.replica_reads = impl_->replica_reads;
   return stats;
 }
 

@@ -48,9 +48,11 @@ struct SentinelClient::Impl {
   std::string sentinels_text;  // REDIS_URL, redacted, for messages
   std::vector<Sentinel> sentinels;
 
-  mutable std::mutex mutex;  // guards master and client
+  mutable std::mutex mutex;  // guards master, client, replica_address and replica
   std::optional<detail::NodeAddress> master;
   std::shared_ptr<Client> client;
+  std::optional<detail::NodeAddress> replica_address;  // REDIS_READ_FROM's replica
+  std::shared_ptr<Client> replica;
 
   std::mutex resolve_mutex;  // one question round at a time
   Clock::time_point last_resolve{};
@@ -60,7 +62,14 @@ struct SentinelClient::Impl {
                   .cap = std::chrono::milliseconds(250),
                   .jitter = std::chrono::milliseconds(0),
                   .jitter_ratio = 0.5};
-  std::atomic<std::uint64_t> resolves{0}, failovers{0}, retries{0};
+  std::atomic<std::uint64_t> resolves{0}, failovers{0}, retries{0}, replica_reads{0};
+
+  // A read-only command on the replica when REDIS_READ_FROM asks for one; nullopt when it goes
+  // to the master (REDIS_READ_FROM=master, a write, or replica_preferred with no replica).
+  std::optional<Reply> try_replica(std::span<const Arg> args);
+  // The first replica the sentinel at `index` lists as up (not the master); its pool replaced
+  // when it changed. Failures leave no replica: reads then go as read_from says.
+  void choose_replica(std::size_t index);
 
  private:
   // ROLE on `address`: true, with `confirmed` the pool to use, when it answers as a master.

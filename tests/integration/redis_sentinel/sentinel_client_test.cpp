@@ -112,6 +112,31 @@ TEST(RedisSentinel, NoSentinelAnsweringIsAConnectErrorWithinTheTimeouts) {
   EXPECT_LT(Clock::now() - started, std::chrono::seconds(6));
 }
 
+// REDIS_READ_FROM: reads on the replica the sentinels list, writes on the master; with
+// replica_preferred a dead replica sends reads back to the master.
+TEST(RedisSentinel, ReadFromSendsReadsToTheReplicaAndWritesToTheMaster) {
+  poolkit::local::RedisSentinelSet set({.password = test_secret()});
+  ASSERT_TRUE(replica_linked(set, std::chrono::seconds(20))) << "the replica never synced";
+  auto options = quick_options();
+  options.read_from = poolkit::RedisReadFrom::replica;
+  SentinelClient redis(data_url(set), set.master_name(), options);
+  ASSERT_TRUE(redis.set("sentinel:read-from", "v")) << "the write went to a replica";
+  EXPECT_EQ(redis.command("WAIT", 1, 2000).as_integer(), 1) << "not replicated";
+  EXPECT_EQ(redis.get("sentinel:read-from"), "v");
+  EXPECT_EQ(redis.stats().replica, local(set.replica().port()));
+  EXPECT_EQ(redis.stats().replica_reads, 1u);
+
+  options.read_from = poolkit::RedisReadFrom::replica_preferred;
+  SentinelClient preferred(data_url(set), set.master_name(), options);
+  EXPECT_EQ(preferred.get("sentinel:read-from"), "v");
+  set.replica().kill();
+  const auto started = Clock::now();
+  EXPECT_EQ(preferred.get("sentinel:read-from"), "v") << "no fallback to the master";
+  EXPECT_LT(Clock::now() - started, std::chrono::seconds(5));
+  EXPECT_THROW(redis.get("sentinel:read-from"), poolkit::ConnectError)
+      << "REDIS_READ_FROM=replica read from the master";
+}
+
 // Threads writing while the master dies: typed errors only while the sentinels elect the
 // replica, then the writes reach it; nothing acknowledged is lost.
 TEST(RedisSentinel, TheClientFollowsAFailoverUnderLoad) {
