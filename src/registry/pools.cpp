@@ -166,9 +166,11 @@ void require_standalone_redis(LayerHealth& h, const redis::Info& info) {
   if (mode == "sentinel")
     throw std::runtime_error(fmt::format(
         "{} points at a Redis Sentinel (INFO redis_mode:sentinel), which holds no data: this "
-        "client talks to one standalone server; point {} at the master the Sentinel names "
-        "(SENTINEL get-master-addr-by-name <master>)",
-        setting::kRedisUrl, setting::kRedisUrl));
+        "client talks to one standalone server; set {}=sentinel and {} to the master's name "
+        "(the Sentinel finds it: SENTINEL get-master-addr-by-name <master>), or point {} at "
+        "the master itself",
+        setting::kRedisUrl, setting::kRedisMode, setting::kRedisSentinelMaster,
+        setting::kRedisUrl));
   if (mode == "cluster" || info.find("cluster_enabled").value_or("0") == "1")
     throw std::runtime_error(fmt::format(
         "{} points at a Redis Cluster node (INFO redis_mode:cluster, cluster_enabled:1): this "
