@@ -259,13 +259,18 @@ Reply SentinelClient::Impl::run(std::span<const Arg> args) {
 
 std::optional<Reply> SentinelClient::Impl::try_replica(std::span<const Arg> args) {
   if (!detail::route_of(args).read_only) return std::nullopt;
-  current();  // the replica is chosen with the master
+  const bool required = data_settings.read_from == RedisReadFrom::replica;
+  try {
+    current();  // the replica is chosen with the master
+  } catch (const Error&) {
+    if (required) throw;
+    return std::nullopt;  // the master's path waits for the sentinels within its budget
+  }
   std::shared_ptr<Client> chosen;
   {
     const std::lock_guard lock(mutex);
     chosen = replica;
   }
-  const bool required = data_settings.read_from == RedisReadFrom::replica;
   if (!chosen) {
     if (!required) return std::nullopt;
     throw ConnectError(Backend::redis,
