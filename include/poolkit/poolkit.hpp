@@ -3,8 +3,9 @@
 // clients it hands out. Include the single headers instead to compile less: pools.hpp alone
 // declares the clients without their definitions, and only mongo.hpp brings libmongoc's headers.
 
-#include "poolkit/http.hpp"           // IWYU pragma: export
-#include "poolkit/mongo.hpp"          // IWYU pragma: export
-#include "poolkit/pools.hpp"          // IWYU pragma: export
-#include "poolkit/redis.hpp"          // IWYU pragma: export
-#include "poolkit/redis_cluster.hpp"  // IWYU pragma: export
+#include "poolkit/http.hpp"            // IWYU pragma: export
+#include "poolkit/mongo.hpp"           // IWYU pragma: export
+#include "poolkit/pools.hpp"           // IWYU pragma: export
+#include "poolkit/redis.hpp"           // IWYU pragma: export
+#include "poolkit/redis_cluster.hpp"   // IWYU pragma: export
+#include "poolkit/redis_sentinel.hpp"  // IWYU pragma: export

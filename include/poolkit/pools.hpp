@@ -31,6 +31,7 @@
 namespace poolkit::redis {
 class Client;
 class ClusterClient;
+class SentinelClient;
 }  // namespace poolkit::redis
 namespace poolkit::mongo {
 class Client;
@@ -61,6 +62,8 @@ class Pools {
   redis::Client& redis();
   // REDIS_MODE=cluster: the cluster client (REDIS_MAX_CONNECTIONS per node).
   redis::ClusterClient& redis_cluster();
+  // REDIS_MODE=sentinel: the master named REDIS_SENTINEL_MASTER, followed across failovers.
+  redis::SentinelClient& redis_sentinel();
   mongo::Client& mongo();
   http::AsyncClient& http();
   http::SyncClient& http_sync();

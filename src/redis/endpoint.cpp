@@ -119,7 +119,7 @@ Endpoint make_endpoint(const RedisSettings& settings, bool resume_tls_sessions) 
         "{} is {}, but redis::Client talks to one server: use {} for this deployment",
         setting::kRedisMode, settings.mode == RedisMode::cluster ? "cluster" : "sentinel",
         settings.mode == RedisMode::cluster ? "redis::ClusterClient (pools().redis_cluster())"
-                                            : "a Sentinel-aware client"));
+                                            : "redis::SentinelClient (pools().redis_sentinel())"));
   }
   if (std::string problem = poolkit::detail::redis_hosts_problem(url, RedisMode::standalone);
       !problem.empty()) {

@@ -11,6 +11,7 @@
 #include "mongo/mongo_detail.hpp"
 #include "poolkit/detail/lazy_client.hpp"
 #include "poolkit/redis_cluster.hpp"
+#include "poolkit/redis_sentinel.hpp"
 #include "poolkit/setting_names.hpp"
 
 namespace poolkit {
@@ -70,6 +71,7 @@ struct Pools::Impl {
         listener(std::make_shared<LoggingListener>(options.log ? options.log : default_log)),
         redis([this] { return make_redis(); }),
         redis_cluster([this] { return make_redis_cluster(); }),
+        redis_sentinel([this] { return make_redis_sentinel(); }),
         mongo([this] { return make_mongo(); }),
         http([this] { return std::make_unique<http::AsyncClient>(settings.http_async); }),
         http_sync([this] { return std::make_unique<http::SyncClient>(settings.http_sync); }) {}
@@ -94,6 +96,19 @@ struct Pools::Impl {
     o.node.leak_threshold = options.leak_threshold;
     return std::make_unique<redis::ClusterClient>(settings.redis, o);
   }
+  std::unique_ptr<redis::SentinelClient> make_redis_sentinel() {
+    if (!settings.redis.url) not_configured(layer_name(Layer::redis), setting::kRedisUrl);
+    if (settings.redis.mode != RedisMode::sentinel) {
+      throw ConfigError(
+          fmt::format("{} is not sentinel: use poolkit::pools().redis() for one server, or set "
+                      "{}=sentinel and list the sentinels in {}",
+                      setting::kRedisMode, setting::kRedisMode, setting::kRedisUrl));
+    }
+    redis::SentinelOptions o;
+    o.node.listener = listener;
+    o.node.leak_threshold = options.leak_threshold;
+    return std::make_unique<redis::SentinelClient>(settings.redis, o);
+  }
   std::unique_ptr<mongo::Client> make_mongo() {
     if (!settings.mongo.url) not_configured(layer_name(Layer::mongo), setting::kMongodbUrl);
     mongo::ClientOptions o;
@@ -106,6 +121,7 @@ struct Pools::Impl {
 
   LayerHealth redis_health(const HealthOptions& o);
   LayerHealth redis_cluster_health();
+  LayerHealth redis_sentinel_health();
   LayerHealth mongo_health(const HealthOptions& o);
   LayerHealth http_health(const HealthOptions& o, bool sync);
 
@@ -114,6 +130,7 @@ struct Pools::Impl {
   std::shared_ptr<LoggingListener> listener;
   detail::LazyClient<redis::Client> redis;
   detail::LazyClient<redis::ClusterClient> redis_cluster;
+  detail::LazyClient<redis::SentinelClient> redis_sentinel;
   detail::LazyClient<mongo::Client> mongo;
   detail::LazyClient<http::AsyncClient> http;
   detail::LazyClient<http::SyncClient> http_sync;
@@ -149,9 +166,11 @@ void require_standalone_redis(LayerHealth& h, const redis::Info& info) {
   if (mode == "sentinel")
     throw std::runtime_error(fmt::format(
         "{} points at a Redis Sentinel (INFO redis_mode:sentinel), which holds no data: this "
-        "client talks to one standalone server; point {} at the master the Sentinel names "
-        "(SENTINEL get-master-addr-by-name <master>)",
-        setting::kRedisUrl, setting::kRedisUrl));
+        "client talks to one standalone server; set {}=sentinel and {} to the master's name "
+        "(the Sentinel finds it: SENTINEL get-master-addr-by-name <master>), or point {} at "
+        "the master itself",
+        setting::kRedisUrl, setting::kRedisMode, setting::kRedisSentinelMaster,
+        setting::kRedisUrl));
   if (mode == "cluster" || info.find("cluster_enabled").value_or("0") == "1")
     throw std::runtime_error(fmt::format(
         "{} points at a Redis Cluster node (INFO redis_mode:cluster, cluster_enabled:1), but "
@@ -200,8 +219,47 @@ LayerHealth Pools::Impl::redis_cluster_health() {
       });
 }
 
+// What the sentinels show: the master in use (and whether it answers ROLE as one), its
+// replicas, the sentinels, and the master's pool.
+LayerHealth Pools::Impl::redis_sentinel_health() {
+  return probe_layer(
+      layer_name(Layer::redis), settings.redis.url.has_value(), [this](LayerHealth& h) {
+        auto& client = redis_sentinel.get();
+        const auto started = Clock::now();
+        const redis::SentinelHealth sentinel = client.health();
+        h.latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+        h.details.emplace_back("redis_mode", "sentinel");
+        h.details.emplace_back("master_name", sentinel.master_name);
+        const auto line = [](const redis::SentinelNodeHealth& node) {
+          return node.ok ? node.role : fmt::format("{}, down: {}", node.role, node.error);
+        };
+        h.details.emplace_back(
+            "master " + sentinel.master.address,
+            sentinel.master.ok
+                ? fmt::format("master, pool {} in use / {} idle / max {}", sentinel.pool.in_use,
+                              sentinel.pool.idle, sentinel.pool.max_size)
+                : fmt::format("unusable: {}", sentinel.master.role.empty()
+                                                  ? sentinel.master.error
+                                                  : "ROLE " + sentinel.master.role));
+        for (const auto& node : sentinel.replicas) {
+          h.details.emplace_back("replica " + node.address, line(node));
+        }
+        for (const auto& node : sentinel.sentinels) {
+          h.details.emplace_back("sentinel " + node.address, line(node));
+        }
+        const auto stats = client.stats();
+        h.details.emplace_back("failovers_followed", std::to_string(stats.failovers));
+        if (!sentinel.ok()) {
+          throw std::runtime_error(fmt::format(
+              "Redis Sentinel: no usable master named {} ({})", sentinel.master_name,
+              sentinel.master.error.empty() ? "no sentinel answers" : sentinel.master.error));
+        }
+      });
+}
+
 LayerHealth Pools::Impl::redis_health(const HealthOptions&) {
   if (settings.redis.mode == RedisMode::cluster) return redis_cluster_health();
+  if (settings.redis.mode == RedisMode::sentinel) return redis_sentinel_health();
   return probe_layer(
       layer_name(Layer::redis), settings.redis.url.has_value(), [this](LayerHealth& h) {
         auto& client = redis.get();
@@ -306,6 +364,9 @@ redis::Client& Pools::redis() {
 redis::ClusterClient& Pools::redis_cluster() {
   return impl_->redis_cluster.get();
 }
+redis::SentinelClient& Pools::redis_sentinel() {
+  return impl_->redis_sentinel.get();
+}
 mongo::Client& Pools::mongo() {
   return impl_->mongo.get();
 }
@@ -343,6 +404,9 @@ MetricsSnapshot Pools::metrics() const {
   if (const auto* client = impl_->redis_cluster.peek()) {
     add_redis_cluster_metrics(snapshot, client->stats());
   }
+  if (const auto* client = impl_->redis_sentinel.peek()) {
+    add_redis_metrics(snapshot, client->stats().client);
+  }
   if (const auto* client = impl_->mongo.peek()) mongo::add_metrics(snapshot, client->stats());
   if (const auto* client = impl_->http.peek())
     add_http_metrics(snapshot, layer_name(Layer::http_async), client->metrics());
@@ -356,6 +420,7 @@ void Pools::close() {
   impl_->http_sync.close();
   impl_->redis.close();
   impl_->redis_cluster.close();
+  impl_->redis_sentinel.close();
   impl_->mongo.close();
 }
 

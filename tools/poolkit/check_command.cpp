@@ -78,6 +78,8 @@ bool clients_can_be_created(Pools& pools, const std::vector<std::string>& only) 
       if (layer == layer_name(Layer::redis)) {
         if (pools.settings().redis.mode == RedisMode::cluster) {
           pools.redis_cluster();
+        } else if (pools.settings().redis.mode == RedisMode::sentinel) {
+          pools.redis_sentinel();
         } else {
           pools.redis();
         }
