@@ -208,10 +208,22 @@ std::optional<int> RedisSentinelSet::master_port_seen_by(std::size_t index) cons
   }
 }
 
+bool RedisSentinelSet::replica_in_sync() const {
+  const std::vector<std::string> argv = {
+      "redis-cli", "-h",         "127.0.0.1", "-p", std::to_string(data_.at(1)->port()),
+      "INFO",      "replication"};
+  std::vector<std::string> environment;
+  if (!options_.password.empty()) environment.push_back("REDISCLI_AUTH=" + options_.password);
+  return run_tool(argv, environment, std::chrono::seconds(10))
+             .output.find("master_link_status:up") != std::string::npos;
+}
+
 bool RedisSentinelSet::wait_until_ready(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    bool ready = true;
+    // A replica still waiting for its first sync (wait_bgsave) has nothing to hand over: a
+    // failover then would lose every write.
+    bool ready = replica_in_sync();
     for (std::size_t i = 0; i < sentinels_.size() && ready; ++i) {
       const std::string master =
           sentinel_cli(i, {"SENTINEL", "master", options_.master_name}).output;

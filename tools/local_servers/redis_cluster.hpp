@@ -84,12 +84,14 @@ class RedisSentinelSet {
   std::string sentinels_url() const;
   // The port the sentinel at `index` names as the master now, from get-master-addr-by-name.
   std::optional<int> master_port_seen_by(std::size_t index) const;
-  // True once the replica is linked to the master and every sentinel knows the replica and
-  // the other sentinels: only then do the sentinels agree to fail over.
+  // True once the replica has synced with the master (master_link_status:up) and every
+  // sentinel knows the replica and the other sentinels: only then do the sentinels agree to
+  // fail over, and does a failover keep what the master acknowledged.
   bool wait_until_ready(std::chrono::milliseconds timeout);
 
  private:
   ToolRun sentinel_cli(std::size_t index, const std::vector<std::string>& args) const;
+  bool replica_in_sync() const;
 
   Options options_;
   std::vector<std::unique_ptr<RedisServer>> data_;  // [0] the first master, [1] its replica
