@@ -58,8 +58,7 @@ TEST(CommandRouting, MultiKeyShapesFindEveryKey) {
   EXPECT_EQ(mset.key_indexes, (std::vector<std::size_t>{1, 3}));
   EXPECT_EQ(mset.key_stride, 2u);
   EXPECT_EQ(mset.split, SplitKind::all_ok);
-  EXPECT_EQ(route_of(args({"BLPOP", "a", "b", "0"})).key_indexes,
-            (std::vector<std::size_t>{1, 2}));
+  EXPECT_EQ(route_of(args({"BLPOP", "a", "b", "0"})).key_indexes, (std::vector<std::size_t>{1, 2}));
   EXPECT_EQ(route_of(args({"EVAL", "return 1", "2", "a", "b", "arg"})).key_indexes,
             (std::vector<std::size_t>{3, 4}));
   EXPECT_EQ(route_of(args({"ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"})).key_indexes,

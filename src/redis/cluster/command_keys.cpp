@@ -12,15 +12,15 @@ namespace {
 
 // Where the keys are, by command shape.
 enum class Keys {
-  none,            // PING, INFO, ...
-  first,           // GET k, SET k v, HSET k f v, ...
-  first_two,       // RENAME a b, SMOVE a b m, LMOVE a b ..., RPOPLPUSH a b, COPY a b
-  all,             // MGET k..., DEL k..., SINTERSTORE dest k...
-  all_but_last,    // BLPOP k... timeout
-  every_other,     // MSET k v k v ...
-  numkeys_at_2,    // EVAL script numkeys k... arg..., FCALL name numkeys k...
-  dest_numkeys,    // ZUNIONSTORE dest numkeys k..., ZINTERSTORE, ZDIFFSTORE
-  bitop,           // BITOP op dest k...
+  none,          // PING, INFO, ...
+  first,         // GET k, SET k v, HSET k f v, ...
+  first_two,     // RENAME a b, SMOVE a b m, LMOVE a b ..., RPOPLPUSH a b, COPY a b
+  all,           // MGET k..., DEL k..., SINTERSTORE dest k...
+  all_but_last,  // BLPOP k... timeout
+  every_other,   // MSET k v k v ...
+  numkeys_at_2,  // EVAL script numkeys k... arg..., FCALL name numkeys k...
+  dest_numkeys,  // ZUNIONSTORE dest numkeys k..., ZINTERSTORE, ZDIFFSTORE
+  bitop,         // BITOP op dest k...
 };
 
 struct Entry {
@@ -208,13 +208,11 @@ std::vector<std::size_t> key_indexes(Keys keys, std::span<const Arg> command) {
       add_range(out, 1, n, 2);
       break;
     case Keys::numkeys_at_2:
-      if (const auto count = count_at(command, 2))
-        add_range(out, 3, std::min(n, 3 + *count), 1);
+      if (const auto count = count_at(command, 2)) add_range(out, 3, std::min(n, 3 + *count), 1);
       break;
     case Keys::dest_numkeys:
       if (n > 1) out.push_back(1);
-      if (const auto count = count_at(command, 2))
-        add_range(out, 3, std::min(n, 3 + *count), 1);
+      if (const auto count = count_at(command, 2)) add_range(out, 3, std::min(n, 3 + *count), 1);
       break;
     case Keys::bitop:
       add_range(out, 2, n, 1);
