@@ -255,6 +255,10 @@ struct SetOptions {
   SetCondition condition = SetCondition::always;
 };
 
+// SET key value [EX s | PX ms] [NX | XX]: the command every client's set() sends. The key and
+// value are viewed, not copied.
+std::vector<Arg> set_command(std::string_view key, std::string_view value, SetOptions options);
+
 // Everything a client can be told besides its URL. The first group mirrors RedisSettings, with
 // the settings table's defaults (docs/configuration.md); the rest has no variable.
 struct Options {

@@ -267,7 +267,7 @@ std::optional<std::string> Client::get(std::string_view key) {
   return command("GET", key).as_optional_string();
 }
 
-bool Client::set(std::string_view key, std::string_view value, SetOptions options) {
+std::vector<Arg> set_command(std::string_view key, std::string_view value, SetOptions options) {
   std::vector<Arg> args{"SET", key, value};
   if (options.ttl.count() > 0) {
     const bool whole_seconds = options.ttl.count() % 1000 == 0;
@@ -276,6 +276,11 @@ bool Client::set(std::string_view key, std::string_view value, SetOptions option
   }
   if (options.condition == SetCondition::if_not_exists) args.emplace_back("NX");
   if (options.condition == SetCondition::if_exists) args.emplace_back("XX");
+  return args;
+}
+
+bool Client::set(std::string_view key, std::string_view value, SetOptions options) {
+  const std::vector<Arg> args = set_command(key, value, options);
   return !command(std::span<const Arg>(args)).is_nil();
 }
 

@@ -94,14 +94,7 @@ std::optional<std::string> SentinelClient::get(std::string_view key) {
 }
 
 bool SentinelClient::set(std::string_view key, std::string_view value, SetOptions options) {
-  std::vector<Arg> args{"SET", key, value};
-  if (options.ttl.count() > 0) {
-    const bool whole_seconds = options.ttl.count() % 1000 == 0;
-    args.emplace_back(whole_seconds ? "EX" : "PX");
-    args.emplace_back(whole_seconds ? options.ttl.count() / 1000 : options.ttl.count());
-  }
-  if (options.condition == SetCondition::if_not_exists) args.emplace_back("NX");
-  if (options.condition == SetCondition::if_exists) args.emplace_back("XX");
+  const std::vector<Arg> args = set_command(key, value, options);
   return !command(std::span<const Arg>(args)).is_nil();
 }
 
