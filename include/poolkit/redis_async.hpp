@@ -78,10 +78,11 @@ struct CallStateRelease {
 using CallHandle = std::unique_ptr<CallState, CallStateRelease>;
 
 bool call_ready(const CallState& state) noexcept;
-void call_wait(const CallState& state) noexcept;
+// Throws ConfigError on the client's I/O thread (it would wait for itself).
+void call_wait(const CallState& state);
 // Registers the coroutine to resume; false when the result is already in (resume at once).
 bool call_suspend(CallState& state, std::coroutine_handle<> continuation,
-                  const Executor* executor) noexcept;
+                  Executor* executor) noexcept;
 // The reply (moved out), or the error it failed with thrown. Call once, after it is ready.
 Reply call_take(CallState& state);
 // Runs `then` (on the I/O thread, or at once when already complete) with the result.
@@ -261,6 +262,8 @@ class AsyncClient {
 
  private:
   detail::CallHandle submit(std::span<const Arg> args);
+  // With a callback: the handle is empty (the queue owns the command).
+  detail::CallHandle submit(std::span<const Arg> args, Callback* callback);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -48,6 +48,8 @@ inline constexpr std::string_view kRedisMode = "REDIS_MODE";
 inline constexpr std::string_view kRedisReadFrom = "REDIS_READ_FROM";
 inline constexpr std::string_view kRedisSentinelMaster = "REDIS_SENTINEL_MASTER";
 inline constexpr std::string_view kRedisSentinelPassword = "REDIS_SENTINEL_PASSWORD";
+inline constexpr std::string_view kRedisMultiplexConnections = "REDIS_MULTIPLEX_CONNECTIONS";
+inline constexpr std::string_view kRedisMaxPending = "REDIS_MAX_PENDING";
 
 // Async HTTP (the aiohttp role: the async client, poolkit::http::AsyncClient)
 inline constexpr std::string_view kAiohttpPoolLimit = "AIOHTTP_POOL_LIMIT";
@@ -111,6 +113,8 @@ inline constexpr std::array kAll{
     kRedisReadFrom,
     kRedisSentinelMaster,
     kRedisSentinelPassword,
+    kRedisMultiplexConnections,
+    kRedisMaxPending,
     kAiohttpPoolLimit,
     kAiohttpLimitPerHost,
     kAiohttpTimeoutTotal,

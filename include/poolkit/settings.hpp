@@ -161,6 +161,10 @@ struct RedisSettings {
   RedisReadFrom read_from = RedisReadFrom::master;
   std::optional<std::string> sentinel_master;    // required in sentinel mode
   std::optional<std::string> sentinel_password;  // secret; nullopt: the sentinels need none
+  // The async client (SPEC §5): connections shared by all its callers, and the most commands
+  // queued or in flight.
+  std::size_t multiplex_connections{};
+  std::size_t max_pending{};
 };
 
 struct HttpResilienceSettings {

@@ -252,6 +252,24 @@ constexpr std::array kSettingSpecs{
                 .secret = true,
                 .help = "sentinel mode: the sentinels' password, when it differs from the data "
                         "nodes' (unset: the sentinels need none)"},
+    SettingSpec{.name = setting::kRedisMultiplexConnections,
+                .layer = Layer::redis,
+                .kind = count,
+                .default_value = "2",
+                .valid = ValueRange{1, 64},
+                .recommended = ValueRange{1, 4},
+                .help = "async client: connections to the server shared by all its callers; "
+                        "every command queued while a write is in flight goes out in the next "
+                        "one (automatic pipelining)"},
+    SettingSpec{.name = setting::kRedisMaxPending,
+                .layer = Layer::redis,
+                .kind = count,
+                .default_value = "10000",
+                .valid = ValueRange{1, 10'000'000},
+                .recommended = ValueRange{1000, 100'000},
+                .help = "async client: most commands queued or in flight; callers beyond it wait "
+                        "up to REDIS_WAIT_TIMEOUT for a slot, then get a timeout naming this "
+                        "limit"},
 
     // --- Async HTTP (the aiohttp role) ----------------------------------------------------
     SettingSpec{.name = setting::kAiohttpPoolLimit,

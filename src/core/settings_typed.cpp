@@ -97,6 +97,8 @@ RedisSettings redis_settings(const ValueReader& read) {
   redis.read_from = read_from_of(read.text(setting::kRedisReadFrom).value_or("master"));
   redis.sentinel_master = read.text(setting::kRedisSentinelMaster);
   redis.sentinel_password = read.text(setting::kRedisSentinelPassword);
+  redis.multiplex_connections = read.size(setting::kRedisMultiplexConnections);
+  redis.max_pending = read.size(setting::kRedisMaxPending);
   return redis;
 }
 

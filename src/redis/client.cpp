@@ -9,6 +9,7 @@
 #include "../core/shared_fields.hpp"
 #include "connection_state.hpp"
 #include "endpoint.hpp"
+#include "metric_name.hpp"
 #include "poolkit/backoff.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/pool.hpp"
@@ -18,31 +19,9 @@
 namespace poolkit::redis {
 namespace {
 
+using detail::MetricName;
+
 using Clock = std::chrono::steady_clock;
-
-// Metric names are command names in upper case; anything else (a typo, a binary blob) is
-// counted as OTHER so a caller cannot grow the metrics without bound.
-class MetricName {
- public:
-  explicit MetricName(std::span<const Arg> command) {
-    const std::string_view name = command.empty() ? std::string_view() : command.front().view();
-    if (name.empty() || name.size() > sizeof text_) return;
-    for (std::size_t i = 0; i < name.size(); ++i) {
-      const char c = name[i];
-      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.';
-      if (!letter) return;
-      text_[i] = c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
-    }
-    length_ = name.size();
-  }
-  std::string_view view() const noexcept {
-    return length_ == 0 ? std::string_view("OTHER") : std::string_view(text_, length_);
-  }
-
- private:
-  char text_[24] = {};
-  std::size_t length_ = 0;
-};
 
 std::vector<Arg> to_args(std::span<const std::string> words) {
   return std::vector<Arg>(words.begin(), words.end());

@@ -35,7 +35,10 @@ struct ReplyDeleter {
   void operator()(redisReply* reply) const noexcept { freeReplyObject(reply); }
 };
 
-Reply convert(const redisReply& reply) {
+}  // namespace
+
+namespace detail {
+Reply reply_from_hiredis(const redisReply& reply) {
   switch (reply.type) {
     case REDIS_REPLY_INTEGER:
       return Reply::integer(reply.integer);
@@ -49,13 +52,16 @@ Reply convert(const redisReply& reply) {
       std::vector<Reply> elements;
       elements.reserve(reply.elements);
       for (std::size_t i = 0; i < reply.elements; ++i)
-        elements.push_back(convert(*reply.element[i]));
+        elements.push_back(reply_from_hiredis(*reply.element[i]));
       return Reply::array(std::move(elements));
     }
     default:
       return Reply();
   }
 }
+}  // namespace detail
+
+namespace {
 
 void append_length_line(std::string& out, char marker, std::size_t length) {
   char digits[24];
@@ -68,6 +74,20 @@ void append_length_line(std::string& out, char marker, std::size_t length) {
 }  // namespace
 
 namespace detail {
+void append_command(std::string& out, std::span<const Arg> args) {
+  append_length_line(out, '*', args.size());
+  for (const Arg& arg : args) {
+    const std::string_view text = arg.view();
+    append_length_line(out, '$', text.size());
+    out.append(text);
+    out += "\r\n";
+  }
+}
+
+TlsStream* ConnectionAccess::tls_stream(Connection& connection) noexcept {
+  return connection.state_->tls.get();
+}
+
 void ContextDeleter::operator()(redisContext* context) const noexcept {
   redisFree(context);
 }
@@ -134,13 +154,7 @@ void Connection::ensure_alive() {
 
 void Connection::append(std::span<const Arg> args) {
   if (broken_) fail_protocol("the connection is broken by an earlier failure");
-  append_length_line(out_, '*', args.size());
-  for (const Arg& arg : args) {
-    const std::string_view text = arg.view();
-    append_length_line(out_, '$', text.size());
-    out_.append(text);
-    out_ += "\r\n";
-  }
+  detail::append_command(out_, args);
   ++pending_;
 }
 
@@ -294,7 +308,7 @@ Reply Connection::take_parsed_reply() {
   const std::unique_ptr<redisReply, ReplyDeleter> reply(static_cast<redisReply*>(raw));
   if (pending_ > 0) --pending_;
   if (pending_ == 0) state_->started.reset();  // the round trip is over
-  return convert(*reply);
+  return detail::reply_from_hiredis(*reply);
 }
 
 Reply Connection::command(std::span<const Arg> args) {

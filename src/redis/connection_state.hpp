@@ -6,13 +6,22 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 
 #include "poolkit/redis.hpp"
 #include "reply_scanner.hpp"
 #include "tls_stream.hpp"
 
+struct redisReply;  // hiredis
+
 namespace poolkit::redis::detail {
+
+// The command in RESP, appended to `out`.
+void append_command(std::string& out, std::span<const Arg> args);
+// hiredis' reply as ours.
+Reply reply_from_hiredis(const redisReply& reply);
 
 // Bytes asked of the kernel per recv(): what the connection holds beyond hiredis' own buffer.
 inline constexpr std::size_t kReceiveChunk = 16 * 1024;
@@ -62,6 +71,8 @@ struct ConnectionAccess {
   static const TlsStream* tls(const Connection& connection) noexcept {
     return connection.state_->tls.get();
   }
+  // The async client drives the stream itself once the connection is open.
+  static TlsStream* tls_stream(Connection& connection) noexcept;
 };
 
 }  // namespace poolkit::redis::detail

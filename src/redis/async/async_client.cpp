@@ -1,0 +1,439 @@
+// The async client's callers' side: options from the settings, the commands it refuses, the
+// pending bound, and the typed awaitables.
+
+#include <fmt/format.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include "../../core/settings_url.hpp"
+#include "../../core/shared_fields.hpp"
+#include "async_impl.hpp"
+#include "poolkit/error.hpp"
+#include "poolkit/setting_names.hpp"
+
+namespace poolkit::redis {
+namespace {
+
+using detail::Clock;
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
+}
+
+bool has_word(std::span<const Arg> args, std::string_view word) noexcept {
+  return std::any_of(args.begin() + 1, args.end(),
+                     [&](const Arg& arg) { return equals_ignoring_case(arg.view(), word); });
+}
+
+// Why a command cannot share a multiplexed connection; empty when it can.
+std::string_view refusal_of(std::span<const Arg> args) noexcept {
+  const std::string_view name = args.front().view();
+  auto is = [&](std::initializer_list<std::string_view> names) {
+    return std::any_of(names.begin(), names.end(), [&](std::string_view candidate) {
+      return equals_ignoring_case(name, candidate);
+    });
+  };
+  if (is({"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"})) {
+    return "a transaction holds the connection between its commands, and every caller shares "
+           "it; use redis::Client::transaction()";
+  }
+  if (is({"BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP",
+          "WAIT", "WAITAOF"}) ||
+      (is({"XREAD", "XREADGROUP"}) && has_word(args, "BLOCK"))) {
+    return "it blocks the connection, and with it every other caller's replies; use "
+           "redis::Client::with_connection()";
+  }
+  if (is({"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+          "MONITOR", "SYNC", "PSYNC"})) {
+    return "it turns the connection into a stream of messages; use "
+           "redis::Client::with_connection()";
+  }
+  if (is({"SELECT", "AUTH", "HELLO", "RESET", "QUIT"}) ||
+      (is({"CLIENT"}) && args.size() > 1 && equals_ignoring_case(args[1].view(), "REPLY"))) {
+    return "it changes the shared connection's state for every caller (set the database, user "
+           "and name in REDIS_URL / REDIS_CLIENT_NAME instead); use "
+           "redis::Client::with_connection() for a connection of your own";
+  }
+  return {};
+}
+
+// The fields RedisSettings and AsyncOptions share (settings member, options member).
+const auto kSharedFields = std::make_tuple(
+    std::pair{&RedisSettings::connect_timeout, &AsyncOptions::connect_timeout},
+    std::pair{&RedisSettings::socket_timeout, &AsyncOptions::socket_timeout},
+    std::pair{&RedisSettings::health_check_interval, &AsyncOptions::health_check_interval},
+    std::pair{&RedisSettings::wait_timeout, &AsyncOptions::wait_timeout},
+    std::pair{&RedisSettings::retry_attempts, &AsyncOptions::retry_attempts},
+    std::pair{&RedisSettings::client_name, &AsyncOptions::client_name},
+    std::pair{&RedisSettings::max_reply_bytes, &AsyncOptions::max_reply_bytes},
+    std::pair{&RedisSettings::multiplex_connections, &AsyncOptions::multiplex_connections},
+    std::pair{&RedisSettings::max_pending, &AsyncOptions::max_pending},
+    std::pair{&RedisSettings::tls, &AsyncOptions::tls});
+
+RedisSettings settings_of(Url url, const AsyncOptions& options) {
+  RedisSettings settings;
+  settings.url = std::move(url);
+  poolkit::detail::copy_to_settings(settings, options, kSharedFields);
+  return settings;
+}
+
+std::size_t thread_affinity() noexcept {
+  thread_local const std::size_t hash = std::hash<std::thread::id>{}(std::this_thread::get_id());
+  return hash;
+}
+
+// Converters from a reply to what each typed awaitable gives.
+Reply as_reply(Reply&& reply) {
+  return std::move(reply);
+}
+std::optional<std::string> as_optional_string(Reply&& reply) {
+  return reply.as_optional_string();
+}
+long long as_integer(Reply&& reply) {
+  return reply.as_integer();
+}
+bool as_flag(Reply&& reply) {
+  return reply.as_integer() != 0;
+}
+bool as_set_done(Reply&& reply) {
+  return !reply.is_nil();  // SET NX/XX answers nil when its condition was not met
+}
+std::vector<std::optional<std::string>> as_optional_strings(Reply&& reply) {
+  return optional_strings_of(reply);
+}
+
+}  // namespace
+
+AsyncOptions AsyncOptions::from(const RedisSettings& settings, AsyncOptions rest) {
+  const AsyncOptions defaults;
+  poolkit::detail::copy_to_options(rest, settings, kSharedFields);
+  // Settings built by hand leave these at zero: the table's defaults apply.
+  if (rest.multiplex_connections == 0) rest.multiplex_connections = defaults.multiplex_connections;
+  if (rest.max_pending == 0) rest.max_pending = defaults.max_pending;
+  if (rest.max_reply_bytes == 0) rest.max_reply_bytes = defaults.max_reply_bytes;
+  return rest;
+}
+
+AsyncOptions AsyncOptions::from(const RedisSettings& settings) {
+  return from(settings, AsyncOptions{});
+}
+
+AsyncClient::Impl::Impl(const RedisSettings& settings, AsyncOptions given)
+    : options(std::move(given)) {
+  detail::Endpoint made = detail::make_endpoint(settings, options.resume_tls_sessions);
+  made.max_reply_bytes = options.max_reply_bytes;
+  endpoint = std::make_shared<const detail::Endpoint>(std::move(made));
+  wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    throw ConnectError(Backend::redis, fmt::format("the async Redis client could not create its "
+                                                   "wake-up eventfd: {}",
+                                                   strerrordesc_np(errno)));
+  }
+  for (std::size_t i = 0; i < options.multiplex_connections; ++i) {
+    connections.push_back(std::make_unique<detail::MuxConnection>(options.max_reply_bytes));
+  }
+  io_thread = std::thread([this] { run(); });
+  io_thread_id = io_thread.get_id();
+}
+
+AsyncClient::Impl::~Impl() {
+  close();
+  if (wake_fd >= 0) ::close(wake_fd);
+}
+
+void AsyncClient::Impl::close() {
+  {
+    const std::lock_guard lock(mutex);
+    if (closed) return;
+    closed = true;
+  }
+  slot_freed.notify_all();
+  stopping.store(true, std::memory_order_release);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto ignored = ::write(wake_fd, &one, sizeof one);
+  if (io_thread.joinable()) {
+    if (std::this_thread::get_id() == io_thread_id) {
+      io_thread.detach();  // close() from a callback: the loop ends after this turn
+    } else {
+      io_thread.join();
+    }
+  }
+}
+
+void AsyncClient::Impl::acquire_slot() {
+  const std::uint64_t limit = options.max_pending;
+  auto try_take = [&] {
+    std::uint64_t seen = pending.load(std::memory_order_relaxed);
+    while (seen < limit) {
+      if (pending.compare_exchange_weak(seen, seen + 1, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  };
+  if (try_take()) return;
+  auto too_many = [&](std::string_view waited) {
+    counters.pending_timeouts.fetch_add(1, std::memory_order_relaxed);
+    return PoolTimeoutError(
+        Backend::redis,
+        fmt::format("{} commands pending in the async Redis client for {}, the limit {}={}; {}; "
+                    "raise {} (or {}) if the server keeps up, or send fewer commands at once",
+                    pending.load(std::memory_order_relaxed), endpoint->address,
+                    setting::kRedisMaxPending, limit, waited, setting::kRedisMaxPending,
+                    setting::kRedisMultiplexConnections));
+  };
+  if (std::this_thread::get_id() == io_thread_id) {
+    // A callback or a coroutine resumed on the I/O thread must not wait: only this thread
+    // frees slots.
+    throw too_many("a caller on the I/O thread cannot wait for a slot");
+  }
+  counters.pending_waits.fetch_add(1, std::memory_order_relaxed);
+  const auto deadline = Clock::now() + options.wait_timeout;
+  std::unique_lock lock(mutex);
+  slot_waiters.fetch_add(1, std::memory_order_seq_cst);
+  bool got_slot = false;
+  while (!(got_slot = try_take()) && !closed) {
+    if (slot_freed.wait_until(lock, deadline) == std::cv_status::timeout) {
+      got_slot = try_take();
+      break;
+    }
+  }
+  slot_waiters.fetch_sub(1, std::memory_order_seq_cst);
+  if (got_slot) return;
+  if (closed) {
+    throw PoolClosedError(
+        Backend::redis, fmt::format("the async Redis client for {} is closed", endpoint->address));
+  }
+  throw too_many(fmt::format("none freed within {} ({} ms)", setting::kRedisWaitTimeout,
+                             options.wait_timeout.count()));
+}
+
+void AsyncClient::Impl::release_slots(std::uint64_t count) noexcept {
+  if (count == 0) return;
+  pending.fetch_sub(count, std::memory_order_acq_rel);
+  if (slot_waiters.load(std::memory_order_seq_cst) > 0) {
+    const std::lock_guard lock(mutex);
+    slot_freed.notify_all();
+  }
+}
+
+void AsyncClient::Impl::submit(detail::Queued queued) {
+  acquire_slot();
+  queued.holds_slot = true;
+  {
+    const std::lock_guard lock(mutex);
+    if (!closed) {
+      incoming.push_back(std::move(queued));
+      queued.call = nullptr;
+    }
+  }
+  if (queued.call != nullptr) {
+    release_slots(1);
+    throw PoolClosedError(
+        Backend::redis, fmt::format("the async Redis client for {} is closed", endpoint->address));
+  }
+  wake();
+}
+
+AsyncClient::AsyncClient(std::string_view url, AsyncOptions options)
+    : impl_(std::make_unique<Impl>(
+          settings_of(poolkit::detail::parse_layer_url(Layer::redis, url), options),
+          std::move(options))) {}
+
+AsyncClient::AsyncClient(const RedisSettings& settings, AsyncOptions options)
+    : impl_(std::make_unique<Impl>(settings, AsyncOptions::from(settings, std::move(options)))) {}
+
+AsyncClient::~AsyncClient() = default;
+
+// A callback's command is handed over with the callback already registered (one owner: the
+// queue); any other's with two owners (the queue and the caller's handle).
+detail::CallHandle AsyncClient::submit(std::span<const Arg> args) {
+  return submit(args, nullptr);
+}
+
+detail::CallHandle AsyncClient::submit(std::span<const Arg> args, Callback* callback) {
+  if (args.empty()) {
+    throw ConfigError("an async Redis command needs at least its name; none was given");
+  }
+  if (const std::string_view why = refusal_of(args); !why.empty()) {
+    throw ConfigError(fmt::format("{} is refused by the async Redis client: {}",
+                                  detail::MetricName(args).view(), why));
+  }
+  detail::Queued queued;
+  detail::append_command(queued.bytes, args);
+  queued.name = detail::MetricName(args);
+  queued.idempotent = is_idempotent(args);
+  queued.affinity = thread_affinity();
+  queued.submitted = Clock::now();
+  queued.deadline = queued.submitted + impl_->options.socket_timeout;
+  const Executor* executor = impl_->options.executor ? &impl_->options.executor : nullptr;
+  detail::CallState* state =
+      detail::CallState::make(callback != nullptr ? 1 : 2, impl_->io_thread_id, executor);
+  queued.call = detail::adopt(state);
+  if (callback != nullptr) {
+    state->then([callback = std::move(*callback)](detail::CallState& done) {
+      callback(AsyncResult(done));
+    });
+  }
+  impl_->submit(std::move(queued));
+  return callback != nullptr ? detail::CallHandle() : detail::adopt(state);
+}
+
+std::future<Reply> AsyncClient::send(std::span<const Arg> args) {
+  return async_command(args).future();
+}
+
+void AsyncClient::send(std::span<const Arg> args, Callback callback) {
+  submit(args, &callback);
+}
+
+Awaitable<Reply> AsyncClient::async_command(std::span<const Arg> args) {
+  return Awaitable<Reply>(submit(args), &as_reply);
+}
+
+Awaitable<std::optional<std::string>> AsyncClient::async_get(std::string_view key) {
+  const Arg args[] = {"GET", key};
+  return {submit(args), &as_optional_string};
+}
+
+Awaitable<bool> AsyncClient::async_set(std::string_view key, std::string_view value,
+                                       SetOptions options) {
+  const std::vector<Arg> args = set_command(key, value, options);
+  return {submit(args), &as_set_done};
+}
+
+Awaitable<long long> AsyncClient::async_del(std::initializer_list<std::string_view> keys) {
+  return {submit(detail::CommandWords({"DEL"}, keys).args()), &as_integer};
+}
+
+Awaitable<long long> AsyncClient::async_exists(std::initializer_list<std::string_view> keys) {
+  return {submit(detail::CommandWords({"EXISTS"}, keys).args()), &as_integer};
+}
+
+Awaitable<long long> AsyncClient::async_incr(std::string_view key, long long by) {
+  if (by == 1) {
+    const Arg args[] = {"INCR", key};
+    return {submit(args), &as_integer};
+  }
+  const Arg args[] = {"INCRBY", key, by};
+  return {submit(args), &as_integer};
+}
+
+Awaitable<long long> AsyncClient::async_decr(std::string_view key, long long by) {
+  if (by == 1) {
+    const Arg args[] = {"DECR", key};
+    return {submit(args), &as_integer};
+  }
+  const Arg args[] = {"DECRBY", key, by};
+  return {submit(args), &as_integer};
+}
+
+Awaitable<bool> AsyncClient::async_expire(std::string_view key, std::chrono::seconds ttl) {
+  const Arg args[] = {"EXPIRE", key, static_cast<long long>(ttl.count())};
+  return {submit(args), &as_flag};
+}
+
+Awaitable<std::vector<std::optional<std::string>>> AsyncClient::async_mget(
+    std::initializer_list<std::string_view> keys) {
+  return {submit(detail::CommandWords({"MGET"}, keys).args()), &as_optional_strings};
+}
+
+Awaitable<std::optional<std::string>> AsyncClient::async_hget(std::string_view key,
+                                                              std::string_view field) {
+  const Arg args[] = {"HGET", key, field};
+  return {submit(args), &as_optional_string};
+}
+
+Awaitable<bool> AsyncClient::async_hset(std::string_view key, std::string_view field,
+                                        std::string_view value) {
+  const Arg args[] = {"HSET", key, field, value};
+  return {submit(args), &as_flag};
+}
+
+Awaitable<long long> AsyncClient::async_hincrby(std::string_view key, std::string_view field,
+                                                long long by) {
+  const Arg args[] = {"HINCRBY", key, field, by};
+  return {submit(args), &as_integer};
+}
+
+Awaitable<long long> AsyncClient::async_lpush(std::string_view key, std::string_view value) {
+  const Arg args[] = {"LPUSH", key, value};
+  return {submit(args), &as_integer};
+}
+
+Awaitable<long long> AsyncClient::async_rpush(std::string_view key, std::string_view value) {
+  const Arg args[] = {"RPUSH", key, value};
+  return {submit(args), &as_integer};
+}
+
+Awaitable<std::optional<std::string>> AsyncClient::async_lpop(std::string_view key) {
+  const Arg args[] = {"LPOP", key};
+  return {submit(args), &as_optional_string};
+}
+
+Awaitable<std::optional<std::string>> AsyncClient::async_rpop(std::string_view key) {
+  const Arg args[] = {"RPOP", key};
+  return {submit(args), &as_optional_string};
+}
+
+Awaitable<long long> AsyncClient::async_sadd(std::string_view key, std::string_view member) {
+  const Arg args[] = {"SADD", key, member};
+  return {submit(args), &as_integer};
+}
+
+Awaitable<bool> AsyncClient::async_sismember(std::string_view key, std::string_view member) {
+  const Arg args[] = {"SISMEMBER", key, member};
+  return {submit(args), &as_flag};
+}
+
+std::chrono::microseconds AsyncClient::ping() {
+  const auto started = Clock::now();
+  command("PING");
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+}
+
+AsyncClientStats AsyncClient::stats() const {
+  const detail::AsyncCounters& counters = impl_->counters;
+  auto read = [](const std::atomic<std::uint64_t>& counter) {
+    return counter.load(std::memory_order_relaxed);
+  };
+  AsyncClientStats stats;
+  stats.connections = impl_->options.multiplex_connections;
+  stats.connected = read(counters.connected);
+  stats.pending = read(impl_->pending);
+  stats.in_flight = read(counters.in_flight);
+  stats.writes = read(counters.writes);
+  stats.batched_commands = read(counters.batched_commands);
+  stats.max_batch = read(counters.max_batch);
+  for (const auto& bucket : counters.batch_histogram) stats.batch_histogram.push_back(read(bucket));
+  stats.reconnects = read(counters.reconnects);
+  stats.retries = read(counters.retries);
+  stats.pending_waits = read(counters.pending_waits);
+  stats.pending_timeouts = read(counters.pending_timeouts);
+  stats.late_replies = read(counters.late_replies);
+  if (impl_->endpoint->tls) {
+    stats.tls_full_handshakes = impl_->endpoint->tls->full_handshakes();
+    stats.tls_resumed_handshakes = impl_->endpoint->tls->resumed_handshakes();
+  }
+  stats.commands = impl_->operations.snapshot();
+  return stats;
+}
+
+bool AsyncClient::on_io_thread() const noexcept {
+  return std::this_thread::get_id() == impl_->io_thread_id;
+}
+
+void AsyncClient::close() {
+  impl_->close();
+}
+
+const std::string& AsyncClient::address() const noexcept {
+  return impl_->endpoint->address;
+}
+
+}  // namespace poolkit::redis
