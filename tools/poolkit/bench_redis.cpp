@@ -1,7 +1,12 @@
 // `poolkit bench redis`: N threads run GET on one key (set at start) through redis::Client, or
-// with --no-reuse open, use and close a connection per GET (the "re-create" baseline).
+// with --no-reuse open, use and close a connection per GET (the "re-create" baseline). With
+// --async the same GETs go through redis::AsyncClient: --inflight N keeps N in flight (each
+// started from the last one's callback, on the client's I/O thread), --threads T has T threads
+// call the blocking get(); the report adds the batch sizes reached and the client's CPU time
+// per command.
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <memory>
@@ -12,6 +17,7 @@
 #include "commands.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis.hpp"
+#include "poolkit/redis_async.hpp"
 #include "poolkit/setting_names.hpp"
 #include "poolkit/settings.hpp"
 #include "poolkit/url.hpp"
@@ -71,11 +77,116 @@ ThreadWorkload no_reuse_workload(const std::shared_ptr<redis::Client>& client) {
   };
 }
 
-void run_bench_redis(BenchOptions options, bool strict_fifo, const std::string& mode) {
+struct AsyncArguments {
+  bool async = false;
+  int inflight = 0;              // > 0: commands in flight from callbacks
+  int threads = 0;               // > 0: threads calling the blocking get()
+  bool pool_size_given = false;  // --pool-size: the connections, else the setting's
+};
+
+// The process's user + system CPU time.
+std::chrono::microseconds process_cpu_time() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto micros = [](const timeval& t) {
+    return std::chrono::seconds(t.tv_sec) + std::chrono::microseconds(t.tv_usec);
+  };
+  return std::chrono::duration_cast<std::chrono::microseconds>(micros(usage.ru_utime) +
+                                                               micros(usage.ru_stime));
+}
+
+// Batch sizes and CPU per command since the workload was made.
+std::function<std::vector<std::pair<std::string, double>>()> async_figures(
+    const std::shared_ptr<redis::AsyncClient>& client) {
+  const auto cpu_before = process_cpu_time();
+  const auto before = client->stats();
+  return [client, cpu_before, before] {
+    const auto after = client->stats();
+    const double writes = static_cast<double>(after.writes - before.writes);
+    const double commands = static_cast<double>(after.batched_commands - before.batched_commands);
+    const double cpu_us = static_cast<double>((process_cpu_time() - cpu_before).count());
+    return std::vector<std::pair<std::string, double>>{
+        {"batch_mean", writes > 0 ? commands / writes : 0.0},
+        {"batch_max", static_cast<double>(after.max_batch)},
+        {"cpu_us_per_op", commands > 0 ? cpu_us / commands : 0.0},
+    };
+  };
+}
+
+}  // namespace
+
+Workload redis_async_workload(const BenchOptions& options, RedisSettings settings, bool callbacks) {
+  // A pending bound below the load would measure the bound, not the client.
+  settings.max_pending =
+      std::max<std::size_t>(settings.max_pending, static_cast<std::size_t>(options.concurrency));
+  auto client = std::make_shared<redis::AsyncClient>(settings);
+  client->command("SET", kBenchKey, kBenchValue);
+  Workload workload;
+  if (callbacks) {
+    workload.run = AsyncWorkload{
+        .start =
+            [client](std::function<void(std::exception_ptr)> done) {
+              try {
+                client->send({"GET", kBenchKey}, [done](redis::AsyncResult result) {
+                  try {
+                    result.get();
+                    done(nullptr);
+                  } catch (...) {
+                    done(std::current_exception());
+                  }
+                });
+              } catch (...) {
+                done(std::current_exception());
+              }
+            },
+        .connections_opened = [client] { return client->stats().connections; },
+    };
+  } else {
+    workload.run = ThreadWorkload{
+        .make_worker = [client](int) -> std::function<void()> {
+          return [client] { client->command("GET", kBenchKey); };
+        },
+        .connections_opened = [client] { return client->stats().connections; },
+    };
+  }
+  workload.peak_in_use = [client] { return client->stats().connected; };
+  workload.extra = async_figures(client);
+  return workload;
+}
+
+namespace {
+
+void run_bench_redis(BenchOptions options, bool strict_fifo, const std::string& mode,
+                     const AsyncArguments& async) {
   RedisSettings settings = bench_settings(options);
   if (mode == "cluster") settings.mode = RedisMode::cluster;
   if (mode == "standalone") settings.mode = RedisMode::standalone;
   const bool cluster = settings.mode == RedisMode::cluster;
+  if (async.async) {
+    if (cluster || !options.reuse) {
+      fmt::print(stderr, "poolkit bench redis: --async runs against one server, with reuse\n");
+      throw CLI::RuntimeError(kExitInvalid);
+    }
+    if (async.inflight > 0) options.concurrency = async.inflight;
+    if (async.threads > 0 && async.inflight == 0) options.concurrency = async.threads;
+    if (!async.pool_size_given) options.pool_size = settings.multiplex_connections;
+    try {
+      run_bench_command(
+          options,
+          [&](const BenchOptions& run) {
+            RedisSettings sized = settings;
+            sized.multiplex_connections = run.pool_size;
+            return redis_async_workload(run, sized, async.inflight > 0);
+          },
+          std::string(setting::kRedisMultiplexConnections));
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const Error& error) {
+      fmt::print(stderr, "poolkit bench redis: cannot set up the bench key: {}\n", error.what());
+      throw CLI::RuntimeError(kExitFailure);
+    }
+    return;
+  }
   if (cluster && !options.reuse) {
     fmt::print(stderr, "poolkit bench redis: --no-reuse is not supported in cluster mode\n");
     throw CLI::RuntimeError(kExitInvalid);
@@ -114,6 +225,7 @@ void add_bench_redis(CLI::App& bench) {
   auto options = std::make_shared<BenchOptions>();
   auto strict_fifo = std::make_shared<bool>(false);
   auto mode = std::make_shared<std::string>();
+  auto async = std::make_shared<AsyncArguments>();
   options->backend = "redis";
   CLI::App* command =
       bench.add_subcommand("redis", "GET one key from N threads through the Redis pool");
@@ -128,8 +240,37 @@ void add_bench_redis(CLI::App& bench) {
                                "cover every slot and --pool-size bounds each node's pool",
                                setting::kRedisMode))
       ->check(CLI::IsMember({"standalone", "cluster"}));
-  command->callback(
-      [options, strict_fifo, mode] { run_bench_redis(*options, *strict_fifo, *mode); });
+  command->add_flag("--async", async->async,
+                    fmt::format("Through the async, multiplexed client ({} connections, "
+                                "--pool-size sets it)",
+                                setting::kRedisMultiplexConnections));
+  command
+      ->add_option("--inflight", async->inflight,
+                   "With --async: commands kept in flight, each started from the last one's "
+                   "callback (sets --concurrency)")
+      ->check(CLI::Range(1, 100000));
+  command
+      ->add_option("--threads", async->threads,
+                   "With --async: threads calling the blocking get() (sets --concurrency)")
+      ->check(CLI::Range(1, 10000));
+  // --inflight or --threads stand for --concurrency in async runs.
+  command->get_option("--concurrency")->required(false);
+  command->callback([options, strict_fifo, mode, async, command] {
+    const bool sized =
+        command->count("--concurrency") > 0 || async->inflight > 0 || async->threads > 0;
+    if (!sized) {
+      fmt::print(stderr,
+                 "poolkit bench redis: --concurrency is required (or, with --async, "
+                 "--inflight / --threads)\n");
+      throw CLI::RuntimeError(kExitInvalid);
+    }
+    if (!async->async && (async->inflight > 0 || async->threads > 0)) {
+      fmt::print(stderr, "poolkit bench redis: --inflight and --threads need --async\n");
+      throw CLI::RuntimeError(kExitInvalid);
+    }
+    async->pool_size_given = command->count("--pool-size") > 0;
+    run_bench_redis(*options, *strict_fifo, *mode, *async);
+  });
 }
 
 }  // namespace poolkit::cli

@@ -383,6 +383,7 @@ BenchReport run_bench(const BenchOptions& options, const Workload& workload) {
   done = true;
   if (sampler.joinable()) sampler.join();
   report.peak_in_use = workload.peak_in_use ? workload.peak_in_use() : peak.load();
+  if (workload.extra) report.extra = workload.extra();
   return report;
 }
 
@@ -546,7 +547,7 @@ void print_bench_report(const BenchOptions& options, const BenchReport& report) 
     nlohmann::ordered_json errors;
     for (const Outcome kind : error_kinds())
       errors[outcome_name(kind)] = report.errors[static_cast<std::size_t>(kind)];
-    const nlohmann::ordered_json out = {
+    nlohmann::ordered_json out = {
         {"backend", options.backend},
         {"url", redact_url_text(options.url)},
         {"concurrency", options.concurrency},
@@ -564,6 +565,7 @@ void print_bench_report(const BenchOptions& options, const BenchReport& report) 
         {"connections_opened", report.connections_opened},
         {"error_examples", examples_json(options, report.error_examples)},
     };
+    for (const auto& [name, value] : report.extra) out[name] = value;
     fmt::print("{}\n", out.dump());
     return;
   }
@@ -582,6 +584,7 @@ void print_bench_report(const BenchOptions& options, const BenchReport& report) 
   }
   fmt::print("  errors       {}\n", errors);
   fmt::print("  connections  {} opened\n", report.connections_opened);
+  for (const auto& [name, value] : report.extra) fmt::print("  {:<12} {:.4g}\n", name, value);
   print_examples(options, report.error_examples);
 }
 

@@ -12,7 +12,9 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 namespace poolkit::cli {
 
@@ -75,6 +77,9 @@ struct Workload {
   // The client's own high-water mark of connections in use, read once after the run; when
   // set, it replaces sampling in_use (which wakes a thread every 10 ms during the run).
   std::function<std::size_t()> peak_in_use{};
+  // Figures of the layer's own, read once after the run and printed after the shared ones
+  // (e.g. the async Redis client's batch sizes and CPU per command).
+  std::function<std::vector<std::pair<std::string, double>>()> extra{};
 };
 // Builds the workload for options.pool_size / options.reuse against options.url.
 using WorkloadFactory = std::function<Workload(const BenchOptions& options)>;
@@ -88,7 +93,8 @@ struct BenchReport {
   double elapsed_s = 0.0;
   std::uint64_t latency_us_p50 = 0, latency_us_p99 = 0, latency_us_p999 = 0, latency_us_max = 0;
   std::uint64_t connections_opened = 0;
-  std::size_t peak_in_use = 0;  // most pool connections in use at once
+  std::size_t peak_in_use = 0;                          // most pool connections in use at once
+  std::vector<std::pair<std::string, double>> extra{};  // Workload::extra's figures
   double ops_per_sec() const { return elapsed_s > 0 ? static_cast<double>(ops) / elapsed_s : 0.0; }
   std::uint64_t error_count() const noexcept {
     std::uint64_t sum = 0;
@@ -110,7 +116,8 @@ void run_bench_command(BenchOptions options, const WorkloadFactory& factory,
 // Text report, or with options.json one JSON object: backend, url (redacted), concurrency,
 // pool_size, reuse, duration_s, ops, ops_per_sec, latency_us {p50, p99, p999, max},
 // errors {timeout, connect, tls, pool_timeout, server, circuit_open, protocol, other},
-// connections_opened, and error_examples {kind: first message} for the kinds that occurred.
+// connections_opened, error_examples {kind: first message} for the kinds that occurred, then
+// the workload's extra figures (name: value).
 // The text report ends with the same examples, one line per kind.
 void print_bench_report(const BenchOptions& options, const BenchReport& report);
 

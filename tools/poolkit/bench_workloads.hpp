@@ -13,6 +13,10 @@ namespace poolkit::cli {
 Workload redis_workload(const BenchOptions& options, RedisSettings settings,
                         bool strict_fifo = false);
 
+// GET of the same key through redis::AsyncClient (options.pool_size connections): from
+// options.concurrency callbacks in flight, or from that many threads calling get().
+Workload redis_async_workload(const BenchOptions& options, RedisSettings settings, bool callbacks);
+
 // REDIS_MODE=cluster: GET of 1,024 keys spread over every slot through redis::ClusterClient;
 // options.pool_size bounds each node's pool, in_use is the sum over the nodes.
 Workload redis_cluster_workload(const BenchOptions& options, RedisSettings settings);
