@@ -7,5 +7,6 @@
 #include "poolkit/mongo.hpp"           // IWYU pragma: export
 #include "poolkit/pools.hpp"           // IWYU pragma: export
 #include "poolkit/redis.hpp"           // IWYU pragma: export
+#include "poolkit/redis_async.hpp"     // IWYU pragma: export
 #include "poolkit/redis_cluster.hpp"   // IWYU pragma: export
 #include "poolkit/redis_sentinel.hpp"  // IWYU pragma: export

@@ -29,6 +29,7 @@
 // libmongoc's or any client's headers. Include the client headers you call (or
 // <poolkit/poolkit.hpp>, which has them all).
 namespace poolkit::redis {
+class AsyncClient;
 class Client;
 class ClusterClient;
 class SentinelClient;
@@ -60,6 +61,10 @@ class Pools {
 
   // REDIS_MODE=standalone (redis() throws ConfigError in the other modes, naming the right one).
   redis::Client& redis();
+  // The async, multiplexed client of the same server (REDIS_MULTIPLEX_CONNECTIONS connections
+  // shared by every caller, REDIS_MAX_PENDING commands at most): REDIS_MODE=standalone.
+  // Include <poolkit/redis_async.hpp> to call it.
+  redis::AsyncClient& redis_async();
   // REDIS_MODE=cluster: the cluster client (REDIS_MAX_CONNECTIONS per node).
   redis::ClusterClient& redis_cluster();
   // REDIS_MODE=sentinel: the master named REDIS_SENTINEL_MASTER, followed across failovers.

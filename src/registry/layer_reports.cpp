@@ -192,6 +192,64 @@ void add_redis_metrics(MetricsSnapshot& snapshot, const redis::ClientStats& stat
                        static_cast<double>(stats.tls_resumed_handshakes));
 }
 
+void add_redis_async_details(LayerHealth& h, const redis::AsyncClientStats& s) {
+  detail(h, "async_connections",
+         fmt::format("{} open of {} ({}), {} reconnects", s.connected, s.connections,
+                     setting::kRedisMultiplexConnections, s.reconnects));
+  detail(h, "async_commands",
+         fmt::format("{} pending ({} in flight), {} waited for a slot, {} timed out waiting, {} "
+                     "late replies dropped",
+                     s.pending, s.in_flight, s.pending_waits, s.pending_timeouts, s.late_replies));
+  detail(h, "async_batches",
+         fmt::format("{} writes, {:.1f} commands per write on average, {} at most", s.writes,
+                     s.writes == 0
+                         ? 0.0
+                         : static_cast<double>(s.batched_commands) / static_cast<double>(s.writes),
+                     s.max_batch));
+  if (s.pending_timeouts > 0) {
+    signal(h, fmt::format("{} async commands timed out waiting for a pending slot: raise {} if "
+                          "the server keeps up (or {}), or send fewer commands at once",
+                          s.pending_timeouts, setting::kRedisMaxPending,
+                          setting::kRedisMultiplexConnections));
+  }
+  if (s.connected < s.connections && s.connections > 0) {
+    signal(h, fmt::format("{} of {} async connections are down; commands wait for them to "
+                          "reopen (backoff up to 250 ms)",
+                          s.connections - s.connected, s.connections));
+  }
+}
+
+void add_redis_async_metrics(MetricsSnapshot& snapshot, const redis::AsyncClientStats& stats) {
+  const std::string layer(layer_name(Layer::redis));
+  const MetricLabels labels{{"layer", layer}, {"pool", "redis async"}};
+  // Operation names and outcomes as the pooled client's; `kind` tells the two apart.
+  snapshot.add_operations(layer, "async_command", stats.commands);
+  const auto gauge = [&](std::string_view name, std::string_view help, double value) {
+    snapshot.add_gauge(name, help, labels, value);
+  };
+  const auto counter = [&](std::string_view name, std::string_view help, std::uint64_t value) {
+    snapshot.add_counter(name, help, labels, static_cast<double>(value));
+  };
+  gauge("redis_async_connections", "Multiplexed connections open", stats.connected);
+  gauge("redis_async_pending", "Commands queued or in flight (REDIS_MAX_PENDING bounds it)",
+        static_cast<double>(stats.pending));
+  gauge("redis_async_in_flight", "Commands written whose reply is not read yet",
+        static_cast<double>(stats.in_flight));
+  gauge("redis_async_batch_max", "Most commands written in one write",
+        static_cast<double>(stats.max_batch));
+  counter("redis_async_writes", "Writes, each carrying a batch of commands", stats.writes);
+  counter("redis_async_batched_commands", "Commands written (divided by writes: the batch size)",
+          stats.batched_commands);
+  counter("redis_async_reconnects", "Multiplexed connections reopened after a loss",
+          stats.reconnects);
+  counter("redis_async_retries", "Idempotent commands resent after a connection loss",
+          stats.retries);
+  counter("redis_async_pending_timeouts", "Callers that gave up waiting for a pending slot",
+          stats.pending_timeouts);
+  counter("redis_async_late_replies", "Replies read and dropped after their command timed out",
+          stats.late_replies);
+}
+
 void add_redis_cluster_metrics(MetricsSnapshot& snapshot, const redis::ClusterStats& stats) {
   const std::string layer(layer_name(Layer::redis));
   for (const redis::ClusterNodeStats& node : stats.nodes) {

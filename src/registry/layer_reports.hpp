@@ -10,6 +10,7 @@
 #include "poolkit/metrics.hpp"
 #include "poolkit/mongo.hpp"
 #include "poolkit/redis.hpp"
+#include "poolkit/redis_async.hpp"
 #include "poolkit/redis_cluster.hpp"
 
 namespace poolkit::detail {
@@ -26,6 +27,11 @@ void add_http_signals(LayerHealth& health, const http::Metrics& metrics, const S
 std::string mongo_server_version(mongo::Client& client);
 
 void add_redis_metrics(MetricsSnapshot& snapshot, const redis::ClientStats& stats);
+// The async client's connections, pending and in-flight commands, batch sizes and reconnects as
+// health details (with a signal when callers timed out waiting for a pending slot), and metrics
+// (pool="redis async").
+void add_redis_async_details(LayerHealth& health, const redis::AsyncClientStats& stats);
+void add_redis_async_metrics(MetricsSnapshot& snapshot, const redis::AsyncClientStats& stats);
 // Each node's pool (pool="redis host:port"), the cluster's commands, and its refreshes,
 // redirects and retries.
 void add_redis_cluster_metrics(MetricsSnapshot& snapshot, const redis::ClusterStats& stats);

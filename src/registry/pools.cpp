@@ -10,6 +10,7 @@
 #include "metrics_server.hpp"
 #include "mongo/mongo_detail.hpp"
 #include "poolkit/detail/lazy_client.hpp"
+#include "poolkit/redis_async.hpp"
 #include "poolkit/redis_cluster.hpp"
 #include "poolkit/redis_sentinel.hpp"
 #include "poolkit/setting_names.hpp"
@@ -70,6 +71,7 @@ struct Pools::Impl {
         options(std::move(o)),
         listener(std::make_shared<LoggingListener>(options.log ? options.log : default_log)),
         redis([this] { return make_redis(); }),
+        redis_async([this] { return make_redis_async(); }),
         redis_cluster([this] { return make_redis_cluster(); }),
         redis_sentinel([this] { return make_redis_sentinel(); }),
         mongo([this] { return make_mongo(); }),
@@ -82,6 +84,16 @@ struct Pools::Impl {
     o.listener = listener;
     o.leak_threshold = options.leak_threshold;
     return std::make_unique<redis::Client>(settings.redis, o);
+  }
+  std::unique_ptr<redis::AsyncClient> make_redis_async() {
+    if (!settings.redis.url) not_configured(layer_name(Layer::redis), setting::kRedisUrl);
+    if (settings.redis.mode != RedisMode::standalone) {
+      throw ConfigError(fmt::format(
+          "{} is not standalone: the async client (poolkit::pools().redis_async()) talks to one "
+          "server; use pools().redis_cluster() or pools().redis_sentinel() in that mode",
+          setting::kRedisMode));
+    }
+    return std::make_unique<redis::AsyncClient>(settings.redis);
   }
   std::unique_ptr<redis::ClusterClient> make_redis_cluster() {
     if (!settings.redis.url) not_configured(layer_name(Layer::redis), setting::kRedisUrl);
@@ -129,6 +141,7 @@ struct Pools::Impl {
   PoolsOptions options;
   std::shared_ptr<LoggingListener> listener;
   detail::LazyClient<redis::Client> redis;
+  detail::LazyClient<redis::AsyncClient> redis_async;
   detail::LazyClient<redis::ClusterClient> redis_cluster;
   detail::LazyClient<redis::SentinelClient> redis_sentinel;
   detail::LazyClient<mongo::Client> mongo;
@@ -275,6 +288,8 @@ LayerHealth Pools::Impl::redis_health(const HealthOptions&) {
         add_pool_details(h, stats.pool, setting::kRedisMaxConnections);
         h.details.emplace_back("retries", std::to_string(stats.retries));
         add_pool_signals(h, stats.pool, setting::kRedisMaxConnections, setting::kRedisWaitTimeout);
+        // The async client, when something uses it (it is not created to be reported on).
+        if (const auto* async = redis_async.peek()) add_redis_async_details(h, async->stats());
       });
 }
 
@@ -361,6 +376,9 @@ Pools::~Pools() {
 redis::Client& Pools::redis() {
   return impl_->redis.get();
 }
+redis::AsyncClient& Pools::redis_async() {
+  return impl_->redis_async.get();
+}
 redis::ClusterClient& Pools::redis_cluster() {
   return impl_->redis_cluster.get();
 }
@@ -401,6 +419,9 @@ Health Pools::health(const HealthOptions& options) {
 MetricsSnapshot Pools::metrics() const {
   MetricsSnapshot snapshot;
   if (const auto* client = impl_->redis.peek()) add_redis_metrics(snapshot, client->stats());
+  if (const auto* client = impl_->redis_async.peek()) {
+    add_redis_async_metrics(snapshot, client->stats());
+  }
   if (const auto* client = impl_->redis_cluster.peek()) {
     add_redis_cluster_metrics(snapshot, client->stats());
   }
@@ -419,6 +440,7 @@ void Pools::close() {
   impl_->http.close();
   impl_->http_sync.close();
   impl_->redis.close();
+  impl_->redis_async.close();
   impl_->redis_cluster.close();
   impl_->redis_sentinel.close();
   impl_->mongo.close();

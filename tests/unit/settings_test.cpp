@@ -282,6 +282,8 @@ TEST(SettingsTable, CoversEveryVariableOfTheSpecification) {
                            "REDIS_SENTINEL_MASTER",
                            "REDIS_SENTINEL_PASSWORD",
                            "REDIS_READ_FROM",
+                           "REDIS_MULTIPLEX_CONNECTIONS",
+                           "REDIS_MAX_PENDING",
                            "HTTP_MAX_RESPONSE_BYTES",
                            "AIOHTTP_POOL_LIMIT",
                            "AIOHTTP_LIMIT_PER_HOST",

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <latch>
 #include <thread>
@@ -12,6 +13,7 @@
 
 #include "async_test_support.hpp"
 #include "poolkit/error.hpp"
+#include "poolkit/pools.hpp"
 #include "poolkit/redis_async.hpp"
 
 namespace poolkit::test {
@@ -227,6 +229,26 @@ TEST_F(AsyncRedis, CloseFailsLaterCallsAndRunsNoMore) {
   redis.close();
   redis.close();
   EXPECT_THROW(redis.send("PING"), PoolClosedError);
+}
+
+TEST_F(AsyncRedis, RegistryServesHealthMetricsAndClosesIt) {
+  Settings settings = Settings::defaults();
+  settings.redis = async_settings(server_->url(), "pk-async-registry");
+  Pools pools(settings, PoolsOptions{.log = [](std::string_view) {}});
+  redis::AsyncClient& redis = pools.redis_async();
+  EXPECT_EQ(redis.command("SET", "r", "1").as_string(), "OK");
+  const Health health = pools.health({.only = {"redis"}});
+  ASSERT_EQ(health.layers.size(), 1u);
+  const auto& details = health.layers.front().details;
+  const auto found = std::find_if(details.begin(), details.end(),
+                                  [](const auto& d) { return d.first == "async_connections"; });
+  ASSERT_NE(found, details.end());
+  EXPECT_NE(found->second.find("REDIS_MULTIPLEX_CONNECTIONS"), std::string::npos);
+  const std::string prometheus = pools.metrics().to_prometheus();
+  EXPECT_NE(prometheus.find("poolkit_redis_async_pending"), std::string::npos);
+  EXPECT_NE(prometheus.find("kind=\"async_command\""), std::string::npos);
+  pools.close();
+  EXPECT_THROW(redis.command("GET", "r"), PoolClosedError);
 }
 
 }  // namespace
