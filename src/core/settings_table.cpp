@@ -268,8 +268,8 @@ constexpr std::array kSettingSpecs{
                 .valid = ValueRange{1, 10'000'000},
                 .recommended = ValueRange{1000, 100'000},
                 .help = "async client: most commands queued or in flight; callers beyond it wait "
-                        "up to REDIS_WAIT_TIMEOUT for a slot, then get a timeout naming this "
-                        "limit"},
+                        "for a slot (as long as for a pooled connection), then get a timeout "
+                        "naming this limit"},
 
     // --- Async HTTP (the aiohttp role) ----------------------------------------------------
     SettingSpec{.name = setting::kAiohttpPoolLimit,

@@ -231,7 +231,7 @@ void add_redis_async_metrics(MetricsSnapshot& snapshot, const redis::AsyncClient
     snapshot.add_counter(name, help, labels, static_cast<double>(value));
   };
   gauge("redis_async_connections", "Multiplexed connections open", stats.connected);
-  gauge("redis_async_pending", "Commands queued or in flight (REDIS_MAX_PENDING bounds it)",
+  gauge("redis_async_pending", "Commands queued or in flight (the pending bound limits it)",
         static_cast<double>(stats.pending));
   gauge("redis_async_in_flight", "Commands written whose reply is not read yet",
         static_cast<double>(stats.in_flight));

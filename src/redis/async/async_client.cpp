@@ -32,38 +32,6 @@ bool has_word(std::span<const Arg> args, std::string_view word) noexcept {
                      [&](const Arg& arg) { return equals_ignoring_case(arg.view(), word); });
 }
 
-// Why a command cannot share a multiplexed connection; empty when it can.
-std::string_view refusal_of(std::span<const Arg> args) noexcept {
-  const std::string_view name = args.front().view();
-  auto is = [&](std::initializer_list<std::string_view> names) {
-    return std::any_of(names.begin(), names.end(), [&](std::string_view candidate) {
-      return equals_ignoring_case(name, candidate);
-    });
-  };
-  if (is({"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"})) {
-    return "a transaction holds the connection between its commands, and every caller shares "
-           "it; use redis::Client::transaction()";
-  }
-  if (is({"BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP",
-          "WAIT", "WAITAOF"}) ||
-      (is({"XREAD", "XREADGROUP"}) && has_word(args, "BLOCK"))) {
-    return "it blocks the connection, and with it every other caller's replies; use "
-           "redis::Client::with_connection()";
-  }
-  if (is({"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
-          "MONITOR", "SYNC", "PSYNC"})) {
-    return "it turns the connection into a stream of messages; use "
-           "redis::Client::with_connection()";
-  }
-  if (is({"SELECT", "AUTH", "HELLO", "RESET", "QUIT"}) ||
-      (is({"CLIENT"}) && args.size() > 1 && equals_ignoring_case(args[1].view(), "REPLY"))) {
-    return "it changes the shared connection's state for every caller (set the database, user "
-           "and name in REDIS_URL / REDIS_CLIENT_NAME instead); use "
-           "redis::Client::with_connection() for a connection of your own";
-  }
-  return {};
-}
-
 // The fields RedisSettings and AsyncOptions share (settings member, options member).
 const auto kSharedFields = std::make_tuple(
     std::pair{&RedisSettings::connect_timeout, &AsyncOptions::connect_timeout},
@@ -110,6 +78,42 @@ std::vector<std::optional<std::string>> as_optional_strings(Reply&& reply) {
 }
 
 }  // namespace
+
+namespace detail {
+
+// Why a command cannot share a multiplexed connection; empty when it can.
+std::string_view async_refusal(std::span<const Arg> args) noexcept {
+  const std::string_view name = args.front().view();
+  auto is = [&](std::initializer_list<std::string_view> names) {
+    return std::any_of(names.begin(), names.end(), [&](std::string_view candidate) {
+      return equals_ignoring_case(name, candidate);
+    });
+  };
+  if (is({"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"})) {
+    return "a transaction holds the connection between its commands, and every caller shares "
+           "it; use redis::Client::transaction()";
+  }
+  if (is({"BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP",
+          "WAIT", "WAITAOF"}) ||
+      (is({"XREAD", "XREADGROUP"}) && has_word(args, "BLOCK"))) {
+    return "it blocks the connection, and with it every other caller's replies; use "
+           "redis::Client::with_connection()";
+  }
+  if (is({"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+          "MONITOR", "SYNC", "PSYNC"})) {
+    return "it turns the connection into a stream of messages; use "
+           "redis::Client::with_connection()";
+  }
+  if (is({"SELECT", "AUTH", "HELLO", "RESET", "QUIT"}) ||
+      (is({"CLIENT"}) && args.size() > 1 && equals_ignoring_case(args[1].view(), "REPLY"))) {
+    return "it changes the shared connection's state for every caller (set the database, user "
+           "and client name in the client's settings instead); use "
+           "redis::Client::with_connection() for a connection of your own";
+  }
+  return {};
+}
+
+}  // namespace detail
 
 AsyncOptions AsyncOptions::from(const RedisSettings& settings, AsyncOptions rest) {
   const AsyncOptions defaults;
@@ -260,7 +264,7 @@ detail::CallHandle AsyncClient::submit(std::span<const Arg> args, Callback* call
   if (args.empty()) {
     throw ConfigError("an async Redis command needs at least its name; none was given");
   }
-  if (const std::string_view why = refusal_of(args); !why.empty()) {
+  if (const std::string_view why = detail::async_refusal(args); !why.empty()) {
     throw ConfigError(fmt::format("{} is refused by the async Redis client: {}",
                                   detail::MetricName(args).view(), why));
   }

@@ -85,6 +85,14 @@ struct MuxConnection {
   bool ever_opened = false;
 };
 
+// Why a command cannot share a multiplexed connection (naming the pooled client's way to run
+// it); empty when it can.
+std::string_view async_refusal(std::span<const Arg> args) noexcept;
+
+// A whole reply the scanner accepted: parsed in place when it is a scalar (status, error,
+// integer, bulk string, nil); nullopt for an array, which hiredis builds.
+std::optional<Reply> parse_scalar_reply(std::string_view bytes);
+
 // Counters the I/O thread writes and stats() reads.
 struct AsyncCounters {
   std::atomic<std::uint64_t> in_flight{0};

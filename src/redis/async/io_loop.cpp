@@ -31,9 +31,16 @@ long long milliseconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
 }
 
+std::size_t histogram_bucket(std::size_t batch) {
+  return std::min<std::size_t>(std::bit_width(batch) - 1, 15);
+}
+
+}  // namespace
+
+namespace detail {
 // A whole scalar reply (status, error, integer, bulk string or nil), parsed in place: most
 // replies of a multiplexed connection are these, and they need no trip through hiredis.
-std::optional<Reply> parse_scalar(std::string_view bytes) {
+std::optional<Reply> parse_scalar_reply(std::string_view bytes) {
   const std::string_view body = bytes.substr(1, bytes.size() - 3);  // without type and CRLF
   switch (bytes.front()) {
     case '+':
@@ -55,11 +62,7 @@ std::optional<Reply> parse_scalar(std::string_view bytes) {
   }
 }
 
-std::size_t histogram_bucket(std::size_t batch) {
-  return std::min<std::size_t>(std::bit_width(batch) - 1, 15);
-}
-
-}  // namespace
+}  // namespace detail
 
 void AsyncClient::Impl::run() noexcept {
   std::vector<pollfd> descriptors;
@@ -276,7 +279,7 @@ bool AsyncClient::Impl::parse_replies(MuxConnection& connection) {
     const std::string_view part = fresh.substr(0, result.consumed);
     connection.scanned += result.consumed;
     if (result.status == detail::ReplyScanner::Status::complete && at_start) {
-      if (std::optional<Reply> reply = parse_scalar(part)) {
+      if (std::optional<Reply> reply = detail::parse_scalar_reply(part)) {
         deliver(connection, std::move(*reply));
         if (!connection.open()) return false;
         continue;
@@ -433,8 +436,9 @@ void AsyncClient::Impl::lose(MuxConnection& connection, const std::string& why) 
                  fmt::format("{}, after {} was written and before its reply: it may have run, so "
                              "it was not repeated ({}); check before retrying it",
                              lost, queued.name.view(),
-                             queued.idempotent ? "retries used up (REDIS_RETRY_ATTEMPTS)"
-                                               : "it is not idempotent"))),
+                             queued.idempotent
+                                 ? fmt::format("retries used up ({})", setting::kRedisRetryAttempts)
+                                 : std::string("it is not idempotent")))),
              to_string(ErrorCode::connect));
     }
   }

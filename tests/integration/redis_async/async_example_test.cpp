@@ -26,7 +26,7 @@ TEST(AsyncRedisExample, CoroutinesCountPageViewsAndExitCleanly) {
   local::TempDir dir{"poolkit-async-example"};
   const auto log_file = dir.path() / "example.log";
   local::ChildProcess example({kExample}, log_file,
-                              {"REDIS_URL=" + server.url(), "POOLKIT_PROFILE=", "REDIS_MODE="});
+                              {"REDIS_URL=" + server.url(), "REDIS_MODE=standalone"});
   EXPECT_EQ(example.wait(60s), std::optional<int>(0)) << local::read_text(log_file);
   const std::string output = local::read_text(log_file);
   EXPECT_NE(output.find("1000 requests, 0 failed"), std::string::npos) << output;
