@@ -78,6 +78,8 @@ struct CallStateRelease {
 using CallHandle = std::unique_ptr<CallState, CallStateRelease>;
 
 bool call_ready(const CallState& state) noexcept;
+// Ready, and no client executor to resume through: a coroutine may go on without suspending.
+bool call_ready_inline(const CallState& state) noexcept;
 // Throws ConfigError on the client's I/O thread (it would wait for itself).
 void call_wait(const CallState& state);
 // Registers the coroutine to resume; false when the result is already in (resume at once).
@@ -95,8 +97,9 @@ void call_then(CallState& state, std::function<void(CallState&)> then);
 // refused command the matching typed error.
 //
 // Resumption: a coroutine resumes on the client's I/O thread (keep that part short, never block
-// in it: every caller's replies wait while it runs), unless AsyncOptions::executor or
-// resume_on() names another place.
+// in it: every caller's replies wait while it runs), or goes on without suspending on its own
+// thread when the reply is already in. With an executor (AsyncOptions::executor, resume_on()) it
+// always resumes through the executor, even then.
 template <class T>
 class Awaitable {
  public:
@@ -130,7 +133,9 @@ class Awaitable {
     return result;
   }
 
-  bool await_ready() const noexcept { return ready(); }
+  bool await_ready() const noexcept {
+    return executor_ == nullptr && detail::call_ready_inline(*state_);
+  }
   bool await_suspend(std::coroutine_handle<> continuation) noexcept {
     return detail::call_suspend(*state_, continuation, executor_.get());
   }

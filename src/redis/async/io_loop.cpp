@@ -320,9 +320,12 @@ void AsyncClient::Impl::deliver(MuxConnection& connection, Reply reply) {
   finish(queued, std::move(reply));
 }
 
+// The slot is freed before the waiter runs, so a callback (or a coroutine resumed here) that
+// sends its next command finds it free; and stats() read after a reply shows it.
 void AsyncClient::Impl::finish(Queued& queued, Reply reply) {
   if (queued.call == nullptr) return;  // our own health check
   const auto elapsed = Clock::now() - queued.submitted;
+  release_slots(1);
   if (reply.is_error()) {
     operations.record(queued.name.view(), to_string(ErrorCode::server), elapsed);
     queued.call->fail(std::make_exception_ptr(
@@ -333,18 +336,17 @@ void AsyncClient::Impl::finish(Queued& queued, Reply reply) {
     queued.call->complete(std::move(reply));
   }
   queued.call.reset();
-  release_slots(1);
 }
 
 void AsyncClient::Impl::finish(Queued& queued, const std::exception_ptr& error,
                                std::string_view outcome) {
   if (queued.call == nullptr) return;
   operations.record(queued.name.view(), outcome, Clock::now() - queued.submitted);
-  queued.call->fail(error);
-  queued.call.reset();
   // A timed-out command keeps its slot until its reply is read (or its connection lost): it is
   // still in flight.
   if (!queued.abandoned) release_slots(1);
+  queued.call->fail(error);
+  queued.call.reset();
 }
 
 // A command past its deadline fails with TimeoutError; if it was written, it stays in the queue
