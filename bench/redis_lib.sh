@@ -28,17 +28,26 @@ redis_bench_setup() {
   export REDISCLI_AUTH=$password
 }
 
+# Runs a command with its output in $scratch/run.out and run.err; prints the CPU seconds (user
+# + system, its children included) it used, or nothing when it failed.
+run_measuring_cpu() {
+  (if "$@" >"$scratch/run.out" 2>"$scratch/run.err"; then times; fi) |
+    awk 'function seconds(t, p) { split(t, p, /[ms]/); return p[1] * 60 + p[2] }
+         NR == 2 { printf "%.3f\n", seconds($1) + seconds($2) }'
+}
+
 # redis-benchmark GET against the server, CLIENTS connections plus any other options (-P 16),
 # requests sized to run about $duration seconds at the rate a short probe shows. Prints
-# "rps p50_ms p99_ms".
+# "rps p50_ms p99_ms requests cpu_seconds" (the sized run's).
 redis_benchmark_get() {  # clients [redis-benchmark options...]
-  local clients=$1 probe requests
+  local clients=$1 probe requests cpu
   shift
   local run=(redis-benchmark "${redis_client_args[@]}" -p "$redis_port" -a "$password" -t get
              -c "$clients" "$@" --csv)
   probe=$("${run[@]}" -n 20000 2>/dev/null | awk -F'"' '/^"GET"/ {print $4}')
   requests=$(awk -v r="$probe" -v d="$duration" 'BEGIN {printf "%d", r * d}')
-  "${run[@]}" -n "$requests" 2>/dev/null | awk -F'"' '/^"GET"/ {print $4, $10, $14}'
+  cpu=$(run_measuring_cpu "${run[@]}" -n "$requests")
+  awk -F'"' -v n="$requests" -v cpu="$cpu" '/^"GET"/ {print $4, $10, $14, n, cpu}' "$scratch/run.out"
 }
 
 # `poolkit bench redis` against $url for $duration seconds, with the options given; prints
@@ -50,4 +59,4 @@ poolkit_bench_redis() {  # [poolkit bench redis options...]
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
-median() { tr ' ' '\n' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }

@@ -40,7 +40,7 @@ declare -A pooled_rps
 for n in 1 8 32; do
   peer_rps=() peer_p50=() peer_p99=() our_rps=() our_p50=() our_p99=() our_errors=0
   for _ in $(seq 1 "$rounds"); do  # alternate, so both see the same background load
-    read -r a b c < <(peer "$n")
+    read -r a b c _ < <(peer "$n")
     peer_rps+=("$a") peer_p50+=("$b") peer_p99+=("$c")
     read -r a b c _ e < <(ours --concurrency "$n")
     our_rps+=("$a") our_p50+=("$(ms "$b")") our_p99+=("$(ms "$c")") our_errors=$((our_errors + e))
