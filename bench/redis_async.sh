@@ -62,7 +62,7 @@ start_redis_server "$scratch" "requirepass $password" || exit 1
 url="redis://:${password}@127.0.0.1:${redis_port}/0"
 redis-cli -p "$redis_port" set "$key" xxx >/dev/null
 
-# --- one run of one tool; each prints "rps p50_ms p99_ms cpu_us_per_get batch_mean", or
+# --- one run of one tool; each prints "rps p50_ms p99_ms cpu_us_per_get batch_mean batch_max", or
 # "failed" and the first line of what the tool said
 
 per_get() { awk -v s="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.2f", s * 1e6 / n; else print "n/a" }'; }
@@ -71,7 +71,7 @@ redis_benchmark() {  # clients [options]
   local rps p50 p99 requests cpu
   read -r rps p50 p99 requests cpu < <(redis_benchmark_get "$@") || true
   if [ -z "${cpu:-}" ]; then echo failed "$(head -1 "$scratch/run.err")"; return; fi
-  echo "$rps $p50 $p99 $(per_get "$cpu" "$requests") -"
+  echo "$rps $p50 $p99 $(per_get "$cpu" "$requests") - -"
 }
 
 # A peer program printing "rps p50_us p99_us commands cpu_seconds" (of its timed run).
@@ -82,7 +82,7 @@ peer_program() {  # command...
     return
   fi
   read -r rps p50 p99 commands cpu <"$scratch/run.out"
-  echo "$rps $(ms "$p50") $(ms "$p99") $(per_get "$cpu" "$commands") -"
+  echo "$rps $(ms "$p50") $(ms "$p99") $(per_get "$cpu" "$commands") - -"
 }
 
 poolkit_run() {  # poolkit bench redis options...
@@ -91,7 +91,8 @@ poolkit_run() {  # poolkit bench redis options...
   if [ -z "$cpu" ]; then echo failed "$(head -1 "$scratch/run.err")"; return; fi
   jq -r --argjson cpu "$cpu" '[.ops_per_sec, .latency_us.p50 / 1000, .latency_us.p99 / 1000,
       (if .ops > 0 then $cpu * 1e6 / .ops * 100 | round / 100 else "n/a" end),
-      (.batch_mean // "-" | if type == "number" then . * 10 | round / 10 else . end)]
+      (.batch_mean // "-" | if type == "number" then . * 10 | round / 10 else . end),
+      (.batch_max // "-")]
     | map(tostring) | join(" ")' "$scratch/run.out"
 }
 
@@ -126,7 +127,7 @@ label() {
 }
 
 # Runs every tool named $rounds times in turns; leaves the median of each column in
-# result[tool] ("rps p50 p99 cpu batch") or the reason it has none.
+# result[tool] ("rps p50 p99 cpu batch_mean batch_max") or the reason it has none.
 declare -A result
 measure() {  # tool...
   local tool round line
@@ -143,7 +144,7 @@ measure() {  # tool...
     if grep -q '^failed' <<<"${lines[$tool]}"; then
       result[$tool]=$(grep -m1 '^failed' <<<"${lines[$tool]}"); continue
     fi
-    result[$tool]=$(for column in 1 2 3 4 5; do
+    result[$tool]=$(for column in 1 2 3 4 5 6; do
       awk -v c="$column" 'NF {print $c}' <<<"${lines[$tool]}" | tr '\n' ' ' | median
     done | tr '\n' ' ')
   done
@@ -155,7 +156,8 @@ has_figures() { [[ ${result[$1]} =~ ^[0-9] ]]; }
 rps_ratio() { if has_figures "$1" && has_figures "$2"; then ratio "$(field "$1" 0)" "$(field "$2" 0)"; else echo n/a; fi; }
 row() {  # prefix tool compared-with
   if has_figures "$2"; then
-    read -r rps p50 p99 cpu batch <<<"${result[$2]}"
+    read -r rps p50 p99 cpu batch batch_max <<<"${result[$2]}"
+    [ "$batch" = - ] || batch="$batch / $batch_max"
     printf '| %s%s | %.0f | %.3f | %.3f | %s | %s | %s |\n' "$1" "$(label "$2")" "$rps" "$p50" "$p99" \
       "$cpu" "$batch" "$([ "$2" = "$3" ] && echo "" || rps_ratio "$3" "$2")"
   else
@@ -165,7 +167,7 @@ row() {  # prefix tool compared-with
 
 echo "GET at N in flight (median of $rounds turns, $duration s each); the last column is poolkit async's rps ÷ the row's:"
 echo
-echo "| N | client | rps | p50 ms | p99 ms | client CPU µs/GET | batch (mean) | poolkit async ÷ this |"
+echo "| N | client | rps | p50 ms | p99 ms | client CPU µs/GET | batch mean / max | poolkit async ÷ this |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
 declare -A async_at
 for n in "${inflights[@]}"; do
@@ -177,7 +179,7 @@ done
 echo
 echo "References (median of $rounds turns); the last column is the first row's rps ÷ the row's:"
 echo
-echo "| client | rps | p50 ms | p99 ms | client CPU µs/GET | batch (mean) | poolkit async, 32 threads ÷ this |"
+echo "| client | rps | p50 ms | p99 ms | client CPU µs/GET | batch mean / max | poolkit async, 32 threads ÷ this |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 n=32  # none of these depends on it
 measure async_threads pooled rb_p16 rb_c32
