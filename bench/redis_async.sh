@@ -165,6 +165,12 @@ row() {  # prefix tool compared-with
   fi
 }
 
+versions="redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
+[ -n "$ioredis_missing" ] || versions+=", ioredis $(node -p \
+  "require('$peers/node_modules/ioredis/package.json').version" || echo ?) on node $(node --version)"
+[ -n "$redispy_missing" ] || versions+=", $("$redispy" -c $'import sys, redis\ntry:\n  import hiredis\n  parser = "hiredis " + hiredis.__version__\nexcept ImportError:\n  parser = "no hiredis"\nprint(f"redis-py {redis.__version__} ({parser}) on Python {sys.version.split()[0]}")' || echo "redis-py ?")"
+echo "Versions: $versions."
+echo
 echo "GET at N in flight (median of $rounds turns, $duration s each); the last column is poolkit async's rps ÷ the row's:"
 echo
 echo "| N | client | rps | p50 ms | p99 ms | client CPU µs/GET | batch mean / max | poolkit async ÷ this |"
