@@ -35,6 +35,7 @@
 
 #include "poolkit/operation_stats.hpp"
 #include "poolkit/redis.hpp"
+#include "poolkit/redis_commands.hpp"
 #include "poolkit/settings.hpp"
 #include "poolkit/tls.hpp"
 
@@ -181,7 +182,7 @@ struct AsyncClientStats {
   std::vector<OperationSnapshot> commands;  // by command name and outcome
 };
 
-class AsyncClient {
+class AsyncClient : public Commands<AsyncClient> {
  public:
   // redis://…, rediss://… or unix://… as redis::Client takes them. Throws ConfigError as it does.
   // Connections open on the I/O thread: the constructor does not wait for the server.
@@ -221,15 +222,13 @@ class AsyncClient {
     return async_command(std::span<const Arg>(argv));
   }
 
-  // Blocking: send and wait (what redis::Commands' typed helpers call). Throws ServerError on an
-  // error reply. Never call it on the I/O thread (from a callback or a coroutine resumed there).
+  // Blocking: send and wait. Throws ServerError on an error reply. Never call it on the I/O
+  // thread (from a callback or a coroutine resumed there): it throws ConfigError there.
   Reply command(std::span<const Arg> args) { return async_command(args).get(); }
-  template <class... Args>
-  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> && ...)) Reply
-      command(const Args&... args) {
-    const Arg argv[] = {Arg(args)...};
-    return command(std::span<const Arg>(argv));
-  }
+  using Commands<AsyncClient>::command;  // command("GET", key), ... (redis_commands.hpp)
+
+  // The blocking typed helpers (get, set, del, incr, mget, the hash, list and set helpers) are
+  // redis::Commands' (redis_commands.hpp), over command(): each sends and waits.
 
   // Typed awaitables, the shapes of the pooled client's helpers.
   Awaitable<std::optional<std::string>> async_get(std::string_view key);

@@ -120,7 +120,7 @@ Workload redis_async_workload(const BenchOptions& options, RedisSettings setting
   settings.max_pending =
       std::max<std::size_t>(settings.max_pending, static_cast<std::size_t>(options.concurrency));
   auto client = std::make_shared<redis::AsyncClient>(settings);
-  client->command("SET", kBenchKey, kBenchValue);
+  client->set(kBenchKey, kBenchValue);
   Workload workload;
   if (callbacks) {
     workload.run = AsyncWorkload{
@@ -144,7 +144,7 @@ Workload redis_async_workload(const BenchOptions& options, RedisSettings setting
   } else {
     workload.run = ThreadWorkload{
         .make_worker = [client](int) -> std::function<void()> {
-          return [client] { client->command("GET", kBenchKey); };
+          return [client] { client->get(kBenchKey); };
         },
         .connections_opened = [client] { return client->stats().connections; },
     };

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <latch>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -50,6 +51,16 @@ TEST_F(AsyncRedis, FutureCallbackAndBlockingCallsGetTheirReplies) {
   EXPECT_EQ(redis.command("GET", "k").as_string(), "v");
   auto std_future = redis.async_incr("n").future();
   EXPECT_EQ(std_future.get(), 7);
+
+  // The blocking typed helpers are redis::Commands', over command().
+  EXPECT_TRUE(redis.set("typed", "yes"));
+  EXPECT_EQ(redis.get("typed"), "yes");
+  EXPECT_EQ(redis.incr("typed-n", 3), 3);
+  EXPECT_EQ(redis.hset("h", {{"a", "1"}, {"b", "2"}}), 2);
+  EXPECT_EQ(redis.hgetall("h"), (std::map<std::string, std::string>{{"a", "1"}, {"b", "2"}}));
+  EXPECT_EQ(redis.del({"typed", "typed-n", "h"}), 3);
+  EXPECT_EQ(redis.sadd("s2", {"x", "y"}), 2);
+  EXPECT_EQ(redis.smembers("s2"), (std::vector<std::string>{"x", "y"}));
 }
 
 TEST_F(AsyncRedis, CoroutinesAwaitTypedReplies) {
@@ -86,7 +97,7 @@ TEST_F(AsyncRedis, SixtyFourThreadsIncrementTheirOwnCountersExactly) {
     threads.emplace_back([&, t] {
       const std::string key = "counter:" + std::to_string(t);
       for (int i = 1; i <= kIncrements; ++i) {
-        if (redis.command("INCR", key).as_integer() != i) out_of_order.fetch_add(1);
+        if (redis.incr(key) != i) out_of_order.fetch_add(1);
       }
     });
   }
