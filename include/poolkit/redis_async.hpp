@@ -257,7 +257,8 @@ class AsyncClient : public Commands<AsyncClient> {
   // Whether the calling thread is this client's I/O thread (callbacks, resumed coroutines).
   bool on_io_thread() const noexcept;
   // Fails every pending command with PoolClosedError, closes the connections and joins the I/O
-  // thread. Idempotent; later calls throw PoolClosedError.
+  // thread. Idempotent, any thread; later calls throw PoolClosedError. From a callback it only
+  // stops the loop (the thread is joined later); never destroy the client from a callback.
   void close();
   // The URL with its password masked.
   const std::string& address() const noexcept;

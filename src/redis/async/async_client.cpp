@@ -152,23 +152,24 @@ AsyncClient::Impl::~Impl() {
   if (wake_fd >= 0) ::close(wake_fd);
 }
 
+// From a callback (the I/O thread) it only stops the loop, which ends after this turn; the
+// thread is joined by the next close() from elsewhere, or the destructor.
 void AsyncClient::Impl::close() {
+  bool first = false;
   {
     const std::lock_guard lock(mutex);
-    if (closed) return;
+    first = !closed;
     closed = true;
   }
-  slot_freed.notify_all();
-  stopping.store(true, std::memory_order_release);
-  const std::uint64_t one = 1;
-  [[maybe_unused]] const auto ignored = ::write(wake_fd, &one, sizeof one);
-  if (io_thread.joinable()) {
-    if (std::this_thread::get_id() == io_thread_id) {
-      io_thread.detach();  // close() from a callback: the loop ends after this turn
-    } else {
-      io_thread.join();
-    }
+  if (first) {
+    slot_freed.notify_all();
+    stopping.store(true, std::memory_order_release);
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto ignored = ::write(wake_fd, &one, sizeof one);
   }
+  if (std::this_thread::get_id() == io_thread_id) return;
+  const std::lock_guard lock(join_mutex);
+  if (io_thread.joinable()) io_thread.join();
 }
 
 void AsyncClient::Impl::acquire_slot() {

@@ -164,6 +164,7 @@ struct AsyncClient::Impl {
 
   std::vector<detail::Queued> taken;  // the I/O thread's swap partner for `incoming`
   std::vector<std::unique_ptr<detail::MuxConnection>> connections;
+  std::mutex join_mutex;  // one close() joins the I/O thread, the others wait for it
   std::thread io_thread;
   std::thread::id io_thread_id;
 };
