@@ -285,8 +285,10 @@ detail::CallHandle AsyncClient::submit(std::span<const Arg> args, Callback* call
       callback(AsyncResult(done));
     });
   }
+  // The caller's handle first, so a refusal below (closed, no slot in time) releases both.
+  detail::CallHandle callers = callback != nullptr ? detail::CallHandle() : detail::adopt(state);
   impl_->submit(std::move(queued));
-  return callback != nullptr ? detail::CallHandle() : detail::adopt(state);
+  return callers;
 }
 
 std::future<Reply> AsyncClient::send(std::span<const Arg> args) {

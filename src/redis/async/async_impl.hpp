@@ -140,6 +140,7 @@ struct AsyncClient::Impl {
   void finish(detail::Queued& queued, Reply reply);
   void finish(detail::Queued& queued, const std::exception_ptr& error, std::string_view outcome);
   int poll_timeout(detail::Clock::time_point now) const;
+  bool wants_connection(const detail::MuxConnection& connection) const;
   void wake() noexcept;
   void shut_down() noexcept;
 

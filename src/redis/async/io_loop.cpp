@@ -70,8 +70,7 @@ void AsyncClient::Impl::run() noexcept {
     take_incoming();
     auto now = Clock::now();
     for (auto& connection : connections) {
-      if (!connection->open() && now >= connection->next_connect &&
-          (connection->load() > 0 || !connection->ever_opened)) {
+      if (!connection->open() && now >= connection->next_connect && wants_connection(*connection)) {
         connect(*connection);
       }
       if (connection->open()) check_health(*connection, now);
@@ -460,6 +459,15 @@ void AsyncClient::Impl::fail_unwritten(MuxConnection& connection, const std::exc
   }
 }
 
+// A closed connection reopens when it has commands to send, or when a sibling is open (the
+// server answers, so the connect is quick and the load spreads again); otherwise it waits for
+// a command, so a server that is down costs no connect attempts while nobody sends.
+bool AsyncClient::Impl::wants_connection(const MuxConnection& connection) const {
+  if (connection.load() > 0 || !connection.ever_opened) return true;
+  return std::any_of(connections.begin(), connections.end(),
+                     [](const auto& other) { return other->open(); });
+}
+
 // Until the next deadline, reconnect or health check; -1 when none is due.
 int AsyncClient::Impl::poll_timeout(Clock::time_point now) const {
   std::optional<Clock::time_point> due;
@@ -472,10 +480,8 @@ int AsyncClient::Impl::poll_timeout(Clock::time_point now) const {
     } else if (!connection->in_flight.empty()) {
       consider(connection->in_flight.front().deadline + options.socket_timeout);
     }
-    if (!connection->unwritten.empty()) {
-      consider(connection->unwritten.front().deadline);
-      if (!connection->open()) consider(connection->next_connect);
-    }
+    if (!connection->unwritten.empty()) consider(connection->unwritten.front().deadline);
+    if (!connection->open() && wants_connection(*connection)) consider(connection->next_connect);
     if (connection->open() && options.health_check_interval.count() > 0) {
       consider(connection->last_activity + options.health_check_interval);
     }
