@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 
+#include "../../core/ascii.hpp"
 #include "../../core/settings_url.hpp"
 #include "../../core/shared_fields.hpp"
 #include "async_impl.hpp"
@@ -21,16 +22,7 @@ namespace {
 
 using detail::Clock;
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
-bool has_word(std::span<const Arg> args, std::string_view word) noexcept {
-  return std::any_of(args.begin() + 1, args.end(),
-                     [&](const Arg& arg) { return equals_ignoring_case(arg.view(), word); });
-}
+using poolkit::detail::equals_ignoring_case;
 
 // The fields RedisSettings and AsyncOptions share (settings member, options member).
 const auto kSharedFields = std::make_tuple(
@@ -95,7 +87,7 @@ std::string_view async_refusal(std::span<const Arg> args) noexcept {
   }
   if (is({"BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP",
           "WAIT", "WAITAOF"}) ||
-      (is({"XREAD", "XREADGROUP"}) && has_word(args, "BLOCK"))) {
+      (is({"XREAD", "XREADGROUP"}) && has_option(args, "BLOCK"))) {
     return "it blocks the connection, and with it every other caller's replies; use "
            "redis::Client::with_connection()";
   }
