@@ -145,7 +145,8 @@ class Connection {
 
   // Sends one command and reads its reply. Throws ServerError on an error reply (the connection
   // stays usable), ConnectError / TimeoutError / ProtocolError on a network failure or a reply
-  // that breaks a limit (the connection is then closed).
+  // that breaks a limit (the connection is then closed). A ConnectError or TimeoutError says in
+  // may_have_run() whether any byte of the current operation (the client's call) was written.
   Reply command(std::span<const Arg> args);
   template <class... Args>
   requires(std::constructible_from<Arg, const Args&>&&...) Reply command(const Args&... args) {

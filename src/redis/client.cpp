@@ -87,16 +87,20 @@ RedisSettings settings_of(Url url, const Options& options) {
 
 // The last attempt's error, saying what the whole call cost when it took more than one attempt,
 // so the time in the message is the time the caller waited.
-[[noreturn]] void rethrow_with_attempts(const Error& error, int attempts, Clock::duration elapsed) {
+// `wrote_before`: an earlier attempt was written, so the command may have run even when the
+// last attempt sent nothing.
+[[noreturn]] void rethrow_with_attempts(const Error& error, int attempts, Clock::duration elapsed,
+                                        bool wrote_before) {
   if (attempts <= 1) throw;
   const std::string message =
       fmt::format("{} ({} attempts, {} ms in all)", error.what(), attempts,
                   std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  const Sent sent = wrote_before ? Sent::maybe : error.sent();
   switch (error.code()) {
     case ErrorCode::timeout:
-      throw TimeoutError(error.backend(), message);
+      throw TimeoutError(error.backend(), message, sent);
     case ErrorCode::connect:
-      throw ConnectError(error.backend(), message);
+      throw ConnectError(error.backend(), message, sent);
     case ErrorCode::tls:
       throw TlsError(error.backend(), message, error.retryable());
     case ErrorCode::pool_timeout:
@@ -197,6 +201,7 @@ struct Client::Impl {
 void Client::Impl::run(std::string_view name, Repeat repeat, std::span<const Arg> command,
                        const std::function<void(Connection&)>& fn) {
   const auto started = Clock::now();
+  bool wrote_before = false;  // by an attempt before this one
   for (int attempt = 0;; ++attempt) {
     bool wrote = false;
     bool stale = false;
@@ -225,8 +230,9 @@ void Client::Impl::run(std::string_view name, Repeat repeat, std::span<const Arg
       if (error.code() == ErrorCode::connect && !wrote && !stale) clear_pool();
       if (!should_retry(error, wrote, slow_reply, attempt, repeat, command)) {
         operations.record(name, to_string(error.code()), Clock::now() - started);
-        rethrow_with_attempts(error, attempt + 1, Clock::now() - started);
+        rethrow_with_attempts(error, attempt + 1, Clock::now() - started, wrote_before);
       }
+      wrote_before = wrote_before || wrote;
     } catch (...) {
       operations.record(name, "other", Clock::now() - started);
       throw;

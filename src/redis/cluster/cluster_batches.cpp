@@ -74,7 +74,7 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
                                 error.code() == ErrorCode::timeout ||
                                 error.code() == ErrorCode::pool_cleared;
       // As redis::Client's pipelines: repeated after a write only when every command may be.
-      if (!node_failure || (entered && !idempotent)) throw;
+      if (!node_failure || (entered && error.may_have_run() && !idempotent)) throw;
       node_failures.fetch_add(1, std::memory_order_relaxed);
       try {
         refresh(false);

@@ -344,8 +344,8 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
         refresh(false);
       } catch (const Error&) {
       }
-      // As redis::Client: a command that may have been written is repeated only if idempotent.
-      if ((entered && !is_idempotent(args)) || !wait_more()) throw;
+      // As redis::Client: a command that may have run is repeated only if idempotent.
+      if ((entered && error.may_have_run() && !is_idempotent(args)) || !wait_more()) throw;
       target.reset();
       continue;
     }

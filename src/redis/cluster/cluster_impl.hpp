@@ -52,8 +52,8 @@ struct ClusterClient::Impl {
   // reply, an error reply included; throws the node's transport errors when they may not or
   // can no longer be retried, and ServerError after too many redirects.
   Reply run_routed(std::span<const Arg> args, std::optional<std::uint16_t> slot, Start start);
-  // The command on one connection of `node` (ASKING first when asked). `entered` tells whether
-  // it may have been written.
+  // The command on one connection of `node` (ASKING first when asked). `entered`: a connection
+  // was leased, so the error's may_have_run() is the command's.
   Reply send(detail::ClusterNode& node, std::span<const Arg> args, Prefix prefix, bool& entered);
   // The node for `slot` in `map`: its master, or for a read one of its replicas (round robin)
   // as read_from says; `prefix` becomes readonly for a replica. nullptr when none serves it.

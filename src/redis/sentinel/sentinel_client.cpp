@@ -66,19 +66,15 @@ bool is_readonly(const ServerError& error) {
 }
 
 // Whether a failed call may be sent again to the (possibly new) master. A connect failure wrote
-// nothing; a connection lost mid-command or a timeout may have run it, so only idempotent
-// commands are repeated then, as redis::Client does.
+// nothing; a connection lost or timed out after the command was written may have run it
+// (Error::may_have_run), so only idempotent commands are repeated then, as redis::Client does.
 bool may_repeat(const Error& error, std::span<const Arg> args) {
   switch (error.code()) {
-    case ErrorCode::connect: {
-      const bool lost =
-          std::string_view(error.what()).find("lost the connection") != std::string_view::npos;
-      return !lost || is_idempotent(args);
-    }
+    case ErrorCode::connect:
+    case ErrorCode::timeout:
+      return !error.may_have_run() || is_idempotent(args);
     case ErrorCode::pool_cleared:
       return true;  // cleared while waiting for a connection: nothing sent
-    case ErrorCode::timeout:
-      return is_idempotent(args);
     default:
       return false;
   }
