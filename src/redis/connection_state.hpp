@@ -62,6 +62,12 @@ struct ConnectionAccess {
   static const TlsStream* tls(const Connection& connection) noexcept {
     return connection.state_->tls.get();
   }
+  // Bytes received (or decrypted) and not read as a reply yet: the next reply may be waiting
+  // although the socket is not readable. For a subscriber that polls before each read.
+  static bool has_buffered(const Connection& connection) noexcept {
+    const ConnectionState& state = *connection.state_;
+    return state.has_unscanned() || (state.tls && state.tls->has_buffered());
+  }
 };
 
 }  // namespace poolkit::redis::detail

@@ -208,6 +208,11 @@ std::optional<int> RedisSentinelSet::master_port_seen_by(std::size_t index) cons
   }
 }
 
+bool RedisSentinelSet::failover(std::size_t index) const {
+  const ToolRun run = sentinel_cli(index, {"SENTINEL", "FAILOVER", options_.master_name});
+  return run.status == 0 && run.output.starts_with("OK");
+}
+
 bool RedisSentinelSet::replica_in_sync() const {
   const std::vector<std::string> argv = {
       "redis-cli", "-h",         "127.0.0.1", "-p", std::to_string(data_.at(1)->port()),

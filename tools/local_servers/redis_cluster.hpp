@@ -88,6 +88,9 @@ class RedisSentinelSet {
   // sentinel knows the replica and the other sentinels: only then do the sentinels agree to
   // fail over, and does a failover keep what the master acknowledged.
   bool wait_until_ready(std::chrono::milliseconds timeout);
+  // SENTINEL FAILOVER on the sentinel at `index`: a coordinated failover, the master alive (the
+  // replica is promoted, the old master made its replica). True when the sentinel accepted it.
+  bool failover(std::size_t index = 0) const;
 
  private:
   ToolRun sentinel_cli(std::size_t index, const std::vector<std::string>& args) const;

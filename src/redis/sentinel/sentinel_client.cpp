@@ -80,6 +80,16 @@ bool may_repeat(const Error& error, std::span<const Arg> args) {
   }
 }
 
+// SENTINEL get-master-addr-by-name's [host, port]; nullopt when malformed.
+std::optional<NodeAddress> master_address_of(const Reply& reply) {
+  try {
+    const auto& words = reply.as_array();
+    return NodeAddress{words.at(0).as_string(), std::stoi(words.at(1).as_string())};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 SentinelClient::Impl::Impl(RedisSettings settings, SentinelOptions sentinel_options)
@@ -100,13 +110,66 @@ SentinelClient::Impl::Impl(RedisSettings settings, SentinelOptions sentinel_opti
   data_settings.mode = RedisMode::standalone;  // the master's client talks to that one node
 }
 
+SentinelClient::Impl::~Impl() {
+  stop_watcher();
+}
+
+void SentinelClient::Impl::start_watcher_locked() {
+  if (!options.follow_switch_messages || watcher || closed || sentinels.empty()) return;
+  detail::SwitchWatcher::Hooks hooks{
+      .open = [this](std::size_t index) { return sentinels.at(index).client->open_unpooled(); },
+      .switched = [this](const NodeAddress& address,
+                         std::size_t index) { follow_announced(address, index); },
+      .subscribed = [this](std::size_t index) { check_after_subscribing(index); }};
+  watcher = std::make_unique<detail::SwitchWatcher>(sentinels.size(), master_name, std::move(hooks),
+                                                    options.subscriber_ping_interval);
+}
+
+void SentinelClient::Impl::stop_watcher() noexcept {
+  detail::SwitchWatcher* running = nullptr;
+  {
+    const std::lock_guard lock(mutex);
+    running = watcher.get();
+  }
+  if (running != nullptr) running->stop();
+}
+
+void SentinelClient::Impl::follow_announced(const NodeAddress& address,
+                                            std::size_t index) noexcept {
+  try {
+    const std::lock_guard resolving(resolve_mutex);
+    {
+      const std::lock_guard lock(mutex);
+      if (closed || master == address) return;  // the command path got there first
+    }
+    std::string errors;
+    std::shared_ptr<Client> confirmed;
+    if (!confirm(address, confirmed, errors)) return;
+    install(address, std::move(confirmed), Cause::subscription);
+    last_resolve = Clock::now();
+    if (data_settings.read_from != RedisReadFrom::master) choose_replica(index);
+  } catch (...) {
+    // Closed meanwhile, or out of memory: the command path still follows from its errors.
+  }
+}
+
+void SentinelClient::Impl::check_after_subscribing(std::size_t index) noexcept {
+  try {
+    const Reply reply =
+        sentinels.at(index).client->command("SENTINEL", "get-master-addr-by-name", master_name);
+    if (const auto address = master_address_of(reply)) follow_announced(*address, index);
+  } catch (...) {
+    // The sentinel went again; the subscriber finds that and takes the next one.
+  }
+}
+
 std::shared_ptr<Client> SentinelClient::Impl::current() {
   if (closed) throw PoolClosedError(Backend::redis, "the Redis Sentinel client is closed");
   {
     const std::lock_guard lock(mutex);
     if (client) return client;
   }
-  resolve(false);
+  resolve(false, Cause::query);
   const std::lock_guard lock(mutex);
   if (!client) {
     throw ConnectError(Backend::redis,
@@ -144,7 +207,8 @@ bool SentinelClient::Impl::confirm(const NodeAddress& address, std::shared_ptr<C
 
 // The old pool is cleared (its idle connections closed, those in use discarded on return) and
 // dropped; callers still holding it finish with it and meet the new master on their retry.
-void SentinelClient::Impl::install(const NodeAddress& address, std::shared_ptr<Client> fresh) {
+void SentinelClient::Impl::install(const NodeAddress& address, std::shared_ptr<Client> fresh,
+                                   Cause cause) {
   std::shared_ptr<Client> old;
   {
     const std::lock_guard lock(mutex);
@@ -155,14 +219,18 @@ void SentinelClient::Impl::install(const NodeAddress& address, std::shared_ptr<C
     }
     old = std::exchange(client, std::move(fresh));
     master = address;
+    start_watcher_locked();
   }
   if (old) {
     ++failovers;
+    ++(cause == Cause::subscription ? by_subscription
+       : cause == Cause::error      ? by_error
+                                    : by_query);
     old->clear();
   }
 }
 
-void SentinelClient::Impl::resolve(bool force) {
+void SentinelClient::Impl::resolve(bool force, Cause cause) {
   const std::lock_guard resolving(resolve_mutex);
   const auto started = Clock::now();
   {
@@ -190,17 +258,14 @@ void SentinelClient::Impl::resolve(bool force) {
       continue;
     }
     ++named;
-    NodeAddress address;
-    try {
-      address.host = reply.as_array().at(0).as_string();
-      address.port = std::stoi(reply.as_array().at(1).as_string());
-    } catch (const std::exception&) {
+    const std::optional<NodeAddress> address = master_address_of(reply);
+    if (!address) {
       errors += fmt::format("; sentinel {} gave a malformed address", sentinel.address.text());
       continue;
     }
     std::shared_ptr<Client> confirmed;
-    if (confirm(address, confirmed, errors)) {
-      install(address, std::move(confirmed));
+    if (confirm(*address, confirmed, errors)) {
+      install(*address, std::move(confirmed), cause);
       if (data_settings.read_from != RedisReadFrom::master) choose_replica(index);
       return;
     }
@@ -241,7 +306,7 @@ Reply SentinelClient::Impl::run(std::span<const Arg> args) {
     }
     ++retries;
     try {
-      resolve(false);
+      resolve(false, Cause::error);
     } catch (const ConfigError&) {
       throw;
     } catch (const Error&) {

@@ -52,6 +52,9 @@ TEST(RedisSentinelRegistry, HealthShowsMasterReplicasAndSentinels) {
   EXPECT_EQ(health.to_json().find(secret()), std::string::npos) << "the password leaked";
   const std::string metrics = pools.metrics().to_prometheus();
   EXPECT_NE(metrics.find("pool=\"redis"), std::string::npos) << metrics.substr(0, 400);
+  EXPECT_NE(metrics.find("poolkit_redis_sentinel_failovers_total{cause=\"subscription\""),
+            std::string::npos)
+      << metrics.substr(0, 400);
 }
 
 }  // namespace
