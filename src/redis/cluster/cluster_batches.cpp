@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 #include <thread>
 
 #include "cluster_impl.hpp"
@@ -32,24 +33,39 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
     const std::vector<std::vector<std::string>>& commands) {
   // Every command is judged before anything is sent: one spanning slots fails the batch.
   std::vector<std::optional<std::uint16_t>> slots;
+  // Reads alone (a pipeline of them, a split MGET's parts) go where REDIS_READ_FROM sends
+  // reads; one write keeps the whole batch on the masters, in order with its reads.
+  bool reads_only = options.read_from != RedisReadFrom::master;
   for (const auto& words : commands) {
     const std::vector<Arg> args = args_of(words);
     const auto routing = detail::route_of(args);
     bool spans = false;
     slots.push_back(detail::common_slot(args, routing, spans));
     if (spans) throw_cross_slot(args, "a pipeline does not split its commands");
+    reads_only = reads_only && routing.read_only;
   }
   ensure_map();
   const auto snapshot = current_map();
   std::map<std::shared_ptr<ClusterNode>, std::vector<std::size_t>> by_node;
-  std::vector<std::size_t> unplaced;
+  std::set<std::shared_ptr<ClusterNode>> replicas;  // of by_node's: READONLY first
+  std::map<const detail::Shard*, std::shared_ptr<ClusterNode>> chosen;  // one node per shard
   for (std::size_t i = 0; i < commands.size(); ++i) {
-    auto node = slots[i] ? snapshot->master_of(*slots[i]) : snapshot->any_master();
-    if (node) {
-      by_node[node].push_back(i);
-    } else {
-      unplaced.push_back(i);
+    std::shared_ptr<ClusterNode> node;
+    const detail::Shard* shard = slots[i] ? snapshot->shard_of(*slots[i]) : nullptr;
+    if (!slots[i]) {
+      node = snapshot->any_master();
+    } else if (shard != nullptr && reads_only) {
+      auto [at, added] = chosen.try_emplace(shard);
+      if (added) {
+        Prefix prefix = Prefix::none;
+        at->second = choose(*snapshot, slots[i], true, false, prefix);
+        if (prefix == Prefix::readonly) replicas.insert(at->second);
+      }
+      node = at->second;
+    } else if (shard != nullptr) {
+      node = shard->master;
     }
+    if (node) by_node[node].push_back(i);  // else: no shard serves it now, routed one by one
   }
   std::vector<Reply> replies(commands.size());
   std::vector<bool> answered(commands.size(), false);
@@ -62,8 +78,11 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
       idempotent = idempotent && is_idempotent(args_of(commands[i]));
     }
     bool entered = false;
+    const bool replica = replicas.contains(node);
     try {
-      std::vector<Reply> got = send_batch(*node, group, entered);
+      std::vector<Reply> got =
+          send_batch(*node, group, replica ? Prefix::readonly : Prefix::none, entered);
+      if (replica) replica_reads.fetch_add(group.size(), std::memory_order_relaxed);
       for (std::size_t k = 0; k < indexes.size(); ++k) {
         replies[indexes[k]] = std::move(got[k]);
         answered[indexes[k]] = true;
@@ -76,6 +95,8 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
       // As redis::Client's pipelines: repeated after a write only when every command may be.
       if (!node_failure || (entered && error.may_have_run() && !idempotent)) throw;
       node_failures.fetch_add(1, std::memory_order_relaxed);
+      // Its reads go one by one to another replica, or to the master (replica_preferred).
+      if (replica) node->note_failure(kReplicaQuarantine);
       try {
         refresh(false);
       } catch (const Error&) {
@@ -86,6 +107,7 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
     if (answered[i] && !must_reroute(replies[i])) continue;
     const std::vector<Arg> args = args_of(commands[i]);
     Start start;
+    start.read = reads_only;
     if (answered[i]) {
       const auto redirect = detail::parse_redirect(replies[i].error_text(), answered_by[i]);
       if (redirect && redirect->kind == detail::Redirect::Kind::moved) {

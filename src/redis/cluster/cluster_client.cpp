@@ -20,9 +20,6 @@ using detail::NodeAddress;
 
 constexpr std::string_view kAsking = "ASKING";
 constexpr std::string_view kReadOnly = "READONLY";
-// How long reads pass over a replica that failed: about a cluster-node-timeout, after which the
-// cluster has marked it failed (and the map dropped it) or it is back.
-constexpr std::chrono::seconds kReplicaQuarantine{1};
 
 // Commands counted by name in upper case; anything else as OTHER, so callers cannot grow the
 // metrics without bound.
@@ -264,25 +261,26 @@ std::shared_ptr<ClusterNode> ClusterClient::Impl::choose(const detail::SlotMap& 
     const auto& replica = shard->replicas[(start + i) % count];
     if (replica->recently_failed()) continue;
     prefix = Prefix::readonly;
-    replica_reads.fetch_add(1, std::memory_order_relaxed);
     return replica;
   }
   if (!strict) return shard->master;
   prefix = Prefix::readonly;  // every replica failed lately: try one again rather than none
-  replica_reads.fetch_add(1, std::memory_order_relaxed);
   return shard->replicas[start % count];
 }
 
 std::vector<Reply> ClusterClient::Impl::send_batch(
-    ClusterNode& node, const std::vector<std::vector<std::string>>& commands, bool& entered) {
+    ClusterNode& node, const std::vector<std::vector<std::string>>& commands, Prefix prefix,
+    bool& entered) {
   std::vector<Reply> replies;
   node.client().with_connection([&](Connection& connection) {
     entered = true;
+    if (prefix == Prefix::readonly) connection.append(std::vector<Arg>{kReadOnly});
     for (const auto& words : commands) {
       const std::vector<Arg> args(words.begin(), words.end());
       connection.append(args);
     }
     connection.flush();
+    if (prefix == Prefix::readonly) connection.read_reply();  // OK
     replies.clear();
     for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(connection.read_reply());
   });
@@ -305,6 +303,7 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
       auto current = current_map();
       if (current->shards().empty()) current = ensure_map();
       target = choose(*current, slot, start.read, replica_failed, prefix);
+      if (prefix == Prefix::readonly) replica_reads.fetch_add(1, std::memory_order_relaxed);
     }
     // Waits before the next try when the budget allows it; false when it is spent.
     const auto wait_more = [&] {

@@ -33,6 +33,10 @@ struct ClusterClient::Impl {
     bool read = false;  // read-only: may go to a replica
   };
 
+  // How long reads pass over a replica that failed: about a cluster-node-timeout, after which
+  // the cluster has marked it failed (and the map dropped it) or it is back.
+  static constexpr std::chrono::seconds kReplicaQuarantine{1};
+
   Impl(RedisSettings seeds, ClusterOptions options);
 
   std::shared_ptr<const detail::SlotMap> current_map() const;
@@ -56,14 +60,16 @@ struct ClusterClient::Impl {
   // was leased, so the error's may_have_run() is the command's.
   Reply send(detail::ClusterNode& node, std::span<const Arg> args, Prefix prefix, bool& entered);
   // The node for `slot` in `map`: its master, or for a read one of its replicas (round robin)
-  // as read_from says; `prefix` becomes readonly for a replica. nullptr when none serves it.
+  // as read_from says; `prefix` becomes readonly for a replica (the caller counts the reads).
+  // nullptr when none serves it.
   std::shared_ptr<detail::ClusterNode> choose(const detail::SlotMap& map,
                                               std::optional<std::uint16_t> slot, bool read,
                                               bool replica_failed, Prefix& prefix);
-  // Several commands on one connection of `node`, one reply each.
+  // Several commands on one connection of `node`, one reply each (READONLY first for a
+  // replica).
   std::vector<Reply> send_batch(detail::ClusterNode& node,
                                 const std::vector<std::vector<std::string>>& commands,
-                                bool& entered);
+                                Prefix prefix, bool& entered);
 
   // Any command: routed, split by slot when its keys span slots and it may be split, refused
   // before sending otherwise. Throws ServerError on an error reply.
