@@ -129,6 +129,7 @@ struct ConnectionStateDeleter {
   void operator()(ConnectionState* state) const noexcept;
 };
 struct ConnectionAccess;  // the client's view of ConnectionState
+struct ClientAccess;      // the topology clients' view of a Client
 }  // namespace detail
 
 // One open, authenticated connection. A caller sees it only inside with_connection(); any
@@ -524,6 +525,7 @@ class Client {
 
  private:
   friend class Pipeline;
+  friend struct detail::ClientAccess;
   // with_connection()'s body: on one leased connection, retried only when fn wrote nothing.
   void run_with_connection(const std::function<void(Connection&)>& fn);
   Reply command(const detail::CommandWords& words) { return command(words.args()); }

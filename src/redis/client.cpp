@@ -7,6 +7,7 @@
 
 #include "../core/settings_url.hpp"
 #include "../core/shared_fields.hpp"
+#include "client_access.hpp"
 #include "connection_state.hpp"
 #include "endpoint.hpp"
 #include "poolkit/backoff.hpp"
@@ -19,30 +20,7 @@ namespace poolkit::redis {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Metric names are command names in upper case; anything else (a typo, a binary blob) is
-// counted as OTHER so a caller cannot grow the metrics without bound.
-class MetricName {
- public:
-  explicit MetricName(std::span<const Arg> command) {
-    const std::string_view name = command.empty() ? std::string_view() : command.front().view();
-    if (name.empty() || name.size() > sizeof text_) return;
-    for (std::size_t i = 0; i < name.size(); ++i) {
-      const char c = name[i];
-      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.';
-      if (!letter) return;
-      text_[i] = c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
-    }
-    length_ = name.size();
-  }
-  std::string_view view() const noexcept {
-    return length_ == 0 ? std::string_view("OTHER") : std::string_view(text_, length_);
-  }
-
- private:
-  char text_[24] = {};
-  std::size_t length_ = 0;
-};
+using detail::MetricName;
 
 std::vector<Arg> to_args(std::span<const std::string> words) {
   return std::vector<Arg>(words.begin(), words.end());
@@ -169,9 +147,9 @@ struct Client::Impl {
   }
 
   // Runs fn on a leased connection, retrying as docs/redis.md "Retries" says; records the
-  // outcome under `name`.
+  // outcome under `name` ("server" when fn set *error_reply: an error reply it did not throw).
   void run(std::string_view name, Repeat repeat, std::span<const Arg> command,
-           const std::function<void(Connection&)>& fn);
+           const std::function<void(Connection&)>& fn, const bool* error_reply = nullptr);
 
   void note_failure(bool lost, bool stale) {
     if (stale) closed_while_idle.fetch_add(1, std::memory_order_relaxed);
@@ -199,7 +177,7 @@ struct Client::Impl {
 };
 
 void Client::Impl::run(std::string_view name, Repeat repeat, std::span<const Arg> command,
-                       const std::function<void(Connection&)>& fn) {
+                       const std::function<void(Connection&)>& fn, const bool* error_reply) {
   const auto started = Clock::now();
   bool wrote_before = false;  // by an attempt before this one
   for (int attempt = 0;; ++attempt) {
@@ -224,7 +202,9 @@ void Client::Impl::run(std::string_view name, Repeat repeat, std::span<const Arg
         throw;
       }
       if (!connection.in_step()) lease.mark_broken();  // with_connection left replies unread
-      operations.record(name, "ok", Clock::now() - started);
+      const bool refused = error_reply != nullptr && *error_reply;
+      operations.record(name, refused ? to_string(ErrorCode::server) : "ok",
+                        Clock::now() - started);
       return;
     } catch (const Error& error) {
       if (error.code() == ErrorCode::connect && !wrote && !stale) clear_pool();
@@ -438,6 +418,14 @@ std::vector<Reply> Pipeline::execute() {
         }
       });
   return replies;
+}
+
+void detail::ClientAccess::run(Client& client, std::string_view name,
+                               const std::function<bool(Connection&)>& fn) {
+  bool error_reply = false;
+  client.impl_->run(
+      name, Client::Impl::Repeat::never, {},
+      [&](Connection& connection) { error_reply = fn(connection); }, &error_reply);
 }
 
 Connection Client::open_unpooled() {

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "../client_access.hpp"
 #include "cluster_impl.hpp"
 #include "poolkit/error.hpp"
 
@@ -30,7 +31,7 @@ bool must_reroute(const Reply& reply) {
 }  // namespace
 
 std::vector<Reply> ClusterClient::Impl::execute_batch(
-    const std::vector<std::vector<std::string>>& commands) {
+    const std::vector<std::vector<std::string>>& commands, std::string_view name) {
   // Every command is judged before anything is sent: one spanning slots fails the batch.
   std::vector<std::optional<std::uint16_t>> slots;
   // Reads alone (a pipeline of them, a split MGET's parts) go where REDIS_READ_FROM sends
@@ -81,7 +82,7 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
     const bool replica = replicas.contains(node);
     try {
       std::vector<Reply> got =
-          send_batch(*node, group, replica ? Prefix::readonly : Prefix::none, entered);
+          send_batch(*node, group, replica ? Prefix::readonly : Prefix::none, name, entered);
       if (replica) replica_reads.fetch_add(group.size(), std::memory_order_relaxed);
       for (std::size_t k = 0; k < indexes.size(); ++k) {
         replies[indexes[k]] = std::move(got[k]);
@@ -144,7 +145,7 @@ Reply ClusterClient::Impl::execute_split(std::span<const Arg> args,
     }
     keys_of_group[found->second].push_back(k);
   }
-  const std::vector<Reply> replies = execute_batch(commands);
+  const std::vector<Reply> replies = execute_batch(commands, detail::MetricName(args).view());
   for (std::size_t g = 0; g < replies.size(); ++g) {
     if (replies[g].is_error()) throw_reply_error(replies[g], args, "(split by slot)");
   }
@@ -242,7 +243,9 @@ std::optional<std::vector<Reply>> ClusterClient::transaction(
     std::optional<std::vector<Reply>> result;
     std::optional<detail::Redirect> redirect;
     bool later = false;
-    node->client().with_connection([&](Connection& connection) {
+    // Counted in the node's metrics as TRANSACTION, a redirect as "server", as the one-server
+    // client counts it.
+    detail::ClientAccess::run(node->client(), "TRANSACTION", [&](Connection& connection) {
       // A redirect before EXEC means nothing ran: the transaction is tried again elsewhere.
       const auto note = [&](std::string_view text) {
         redirect = detail::parse_redirect(text, node->address().host);
@@ -253,7 +256,7 @@ std::optional<std::vector<Reply>> ClusterClient::transaction(
         connection.append(watch_args);
         connection.flush();
         const Reply watched = connection.read_reply();
-        if (watched.is_error() && note(watched.error_text())) return;
+        if (watched.is_error() && note(watched.error_text())) return true;
         if (watched.is_error()) impl.throw_reply_error(watched, watch_args, node->address().text());
       }
       ClusterTransaction transaction(connection, slot, node->address().text());
@@ -261,7 +264,7 @@ std::optional<std::vector<Reply>> ClusterClient::transaction(
         body(transaction);
       } catch (const ServerError& error) {
         if (!watch.empty() && !connection.broken()) connection.command("UNWATCH");
-        if (note(error.what())) return;
+        if (note(error.what())) return true;
         throw;
       } catch (...) {
         if (!watch.empty() && !connection.broken()) connection.command("UNWATCH");
@@ -277,11 +280,12 @@ std::optional<std::vector<Reply>> ClusterClient::transaction(
         if (queued.is_error() && !rerouted) rerouted = note(queued.error_text());
       }
       const Reply exec = connection.read_reply();
-      if (exec.is_error() && rerouted) return;  // EXECABORT: nothing ran
+      if (exec.is_error() && rerouted) return true;  // EXECABORT: nothing ran
       if (exec.is_error()) {
         impl.throw_reply_error(exec, std::vector<Arg>{"EXEC"}, node->address().text());
       }
       if (!exec.is_nil()) result = exec.as_array();
+      return false;
     });
     if (!redirect && !later) return result;
     if (redirects >= impl.options.max_redirects ||
