@@ -241,6 +241,7 @@ void SentinelClient::Impl::resolve(bool force, Cause cause) {
   ++resolves;
   std::string errors;
   int answered = 0, named = 0;
+  bool only_tls_failures = true;  // every sentinel refused our TLS (a wrong CA): a TlsError
   for (std::size_t index = 0; index < sentinels.size(); ++index) {
     const Sentinel& sentinel = sentinels[index];
     if (closed) throw PoolClosedError(Backend::redis, "the Redis Sentinel client is closed");
@@ -249,6 +250,7 @@ void SentinelClient::Impl::resolve(bool force, Cause cause) {
       reply = sentinel.client->command("SENTINEL", "get-master-addr-by-name", master_name);
     } catch (const Error& error) {
       errors += fmt::format("; sentinel {}: {}", sentinel.address.text(), error.what());
+      only_tls_failures = only_tls_failures && error.code() == ErrorCode::tls;
       continue;
     }
     ++answered;
@@ -276,11 +278,13 @@ void SentinelClient::Impl::resolve(bool force, Cause cause) {
         "given to 'sentinel monitor' in their configuration{}",
         setting::kRedisSentinelMaster, master_name, sentinels_text, errors));
   }
-  throw ConnectError(
-      Backend::redis,
-      fmt::format("no master for {}={} could be reached through the sentinels "
-                  "({}){}",
-                  setting::kRedisSentinelMaster, master_name, sentinels_text, errors));
+  const std::string message =
+      fmt::format("no master for {}={} could be reached through the sentinels ({}){}",
+                  setting::kRedisSentinelMaster, master_name, sentinels_text, errors);
+  if (answered == 0 && only_tls_failures && !sentinels.empty()) {
+    throw TlsError(Backend::redis, message);
+  }
+  throw ConnectError(Backend::redis, message);
 }
 
 Reply SentinelClient::Impl::run(std::span<const Arg> args) {

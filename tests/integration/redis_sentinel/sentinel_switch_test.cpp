@@ -7,13 +7,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <thread>
 
 #include "local_servers/redis_cluster.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis_sentinel.hpp"
+#include "sentinel_test_support.hpp"
 
 namespace {
 
@@ -22,15 +22,8 @@ using namespace std::chrono_literals;
 using poolkit::redis::SentinelClient;
 using poolkit::redis::SentinelStats;
 
-std::string test_secret() {
-  const char* secret = std::getenv("POOLKIT_TEST_SECRET");
-  return secret && *secret ? secret : "pkSecretStandIn7x9q";
-}
-
-std::string data_url(const poolkit::local::RedisSentinelSet& set) {
-  std::string url = set.sentinels_url();
-  return url.insert(std::string("redis://").size(), ":" + test_secret() + "@");
-}
+using poolkit::sentinel_testing::data_url;
+using poolkit::sentinel_testing::test_secret;
 
 poolkit::redis::SentinelOptions quick_options() {
   poolkit::redis::SentinelOptions options;
