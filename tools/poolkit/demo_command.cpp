@@ -45,8 +45,9 @@ struct DemoOptions {
   std::vector<std::string> only{};  // --only values, each a comma list
   std::string html = "poolkit-demo-report.html";
   bool short_run = false;
-  bool tls = true;       // also the re-created vs pooled rows over TLS
-  bool cluster = false;  // the failover demo on a local Redis Cluster instead
+  bool tls = true;        // also the re-created vs pooled rows over TLS
+  bool cluster = false;   // the failover demo on a local Redis Cluster instead
+  bool sentinel = false;  // the same on a local Sentinel set
 };
 
 // Long enough for the steady state, the kill, the ~2 s election and the recovery after it.
@@ -248,26 +249,32 @@ std::vector<LayerResult> run_tls_layers(LocalServers& servers,
   return results;
 }
 
-// `--cluster`: a master of a local cluster killed under load, reported as a time chart.
-void run_cluster_demo(const DemoOptions& options) {
+// `--cluster` / `--sentinel`: a master killed under load, reported as a time chart.
+void run_failover_demo(const DemoOptions& options) {
+  const std::string flag = options.cluster ? "--cluster" : "--sentinel";
   LocalServers servers;
   const InterruptWatcher watcher(servers);  // before any other thread starts
   try {
     const auto duration = std::chrono::milliseconds(std::lround(options.duration_s * 1000));
-    const FailoverRun run = run_cluster_failover(servers, options.concurrency, duration);
+    const FailoverRun run = options.cluster
+                                ? run_cluster_failover(servers, options.concurrency, duration)
+                                : run_sentinel_failover(servers, options.concurrency, duration);
     servers.stop_all();
     fmt::print("{}", render_failover_report(run));
   } catch (const std::exception& error) {
     servers.stop_all();
-    fmt::print(stderr, "poolkit demo --cluster: {}\n", error.what());
+    fmt::print(stderr, "poolkit demo {}: {}\n", flag, error.what());
     throw CLI::RuntimeError(kExitFailure);
   }
 }
 
 void run_demo(const DemoOptions& options) {
-  if (options.cluster) {
-    if (!options.only.empty()) invalid("--cluster runs the failover demo alone: drop --only");
-    run_cluster_demo(options);
+  if (options.cluster || options.sentinel) {
+    if (options.cluster && options.sentinel) invalid("--cluster or --sentinel: one at a time");
+    if (!options.only.empty())
+      invalid(fmt::format("{} runs the failover demo alone: drop --only",
+                          options.cluster ? "--cluster" : "--sentinel"));
+    run_failover_demo(options);
     return;
   }
   std::vector<std::string> layers = selected_layers("demo", options.only);
@@ -339,10 +346,16 @@ void add_demo_command(CLI::App& app) {
   demo->add_flag("--cluster", options->cluster,
                  "Instead: start a 6-node Redis Cluster, run INCR/GET from --concurrency threads, "
                  "kill a master 30% into the run and chart the errors and the recovery (text)");
+  demo->add_flag("--sentinel", options->sentinel,
+                 "Instead: the same with a master, its replica and 3 sentinels "
+                 "(SentinelClient)");
   demo->callback([options, duration] {
-    if (options->cluster && duration->count() == 0) options->duration_s = kClusterDemoSeconds;
-    if (options->cluster && options->duration_s < 5)
-      invalid("--cluster needs --duration of at least 5 s: the election alone takes about 2 s");
+    const bool failover = options->cluster || options->sentinel;
+    if (failover && duration->count() == 0) options->duration_s = kClusterDemoSeconds;
+    if (failover && options->duration_s < 5)
+      invalid(
+          "--cluster and --sentinel need --duration of at least 5 s: the election alone "
+          "takes about 2 s");
     run_demo(*options);
   });
 }

@@ -1,7 +1,8 @@
-// `poolkit demo --cluster`: the run behind the failover report (see demo_failover.hpp). Threads
-// alternate INCR and GET over 1,024 counters (every master owns some), each call's outcome
-// counted in the 250 ms bucket it ended in; a master is killed 30% into the run; afterwards
-// every counter is read back and compared with the INCRs its callers were told succeeded.
+// `poolkit demo --cluster` / `--sentinel`: the run behind the failover report (see
+// demo_failover.hpp). Threads alternate INCR and GET over 1,024 counters (in a cluster every
+// master owns some), each call's outcome counted in the 250 ms bucket it ended in; a master is
+// killed 30% into the run; afterwards every counter is read back and compared with the INCRs
+// its callers were told succeeded. One template serves both clients.
 
 #include "demo_failover.hpp"
 
@@ -10,10 +11,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <poolkit/redis_cluster.hpp>
+#include <poolkit/redis_sentinel.hpp>
 #include <poolkit/settings.hpp>
 #include <poolkit/url.hpp>
 #include <stdexcept>
@@ -38,12 +41,12 @@ std::string counter_key(std::size_t index) {
   return fmt::format("poolkit:demo:n:{}", index);
 }
 
-// Short timeouts, so a caller of the dead master's slots fails in about a second instead of
-// waiting the defaults out: the chart then shows the burst as it happens.
-RedisSettings demo_settings(const std::string& seed_url, int threads) {
+// Short timeouts, so a caller of the dead master fails in about a second instead of waiting
+// the defaults out: the chart then shows the burst as it happens.
+RedisSettings demo_settings(const std::string& url, RedisMode mode, int threads) {
   RedisSettings settings = Settings::defaults().redis;
-  settings.url = parse_url(seed_url);
-  settings.mode = RedisMode::cluster;
+  settings.url = parse_url(url);
+  settings.mode = mode;
   settings.max_connections = static_cast<std::size_t>(threads);
   settings.connect_timeout = milliseconds(500);
   settings.socket_timeout = milliseconds(1000);
@@ -130,7 +133,8 @@ struct IncrTally {
 };
 
 // One thread's load until `stop`: INCR and GET in turn, over the counters from its own start.
-void run_worker(redis::ClusterClient& client, Recorder& recorder, IncrTally& tally, int worker,
+template <class Client>
+void run_worker(Client& client, Recorder& recorder, IncrTally& tally, int worker,
                 const std::atomic<bool>& stop) {
   std::size_t next = static_cast<std::size_t>(worker) * 7919;
   for (std::uint64_t call = 0; !stop.load(std::memory_order_relaxed); ++call) {
@@ -151,9 +155,10 @@ void run_worker(redis::ClusterClient& client, Recorder& recorder, IncrTally& tal
   }
 }
 
-// Every counter against its successful and failed INCRs. Read after the cluster is whole
-// again; a read that fails is retried for a few seconds (the map may still be settling).
-CounterCheck check_counters(redis::ClusterClient& client, const IncrTally& total) {
+// Every counter against its successful and failed INCRs. Read after the failover; a read that
+// fails is retried for a few seconds (the slot map or the sentinels may still be settling).
+template <class Client>
+CounterCheck check_counters(Client& client, const IncrTally& total) {
   std::vector<std::string> keys;
   for (std::size_t i = 0; i < kCounters; ++i) keys.push_back(counter_key(i));
   std::vector<std::optional<std::string>> values;
@@ -187,41 +192,23 @@ CounterCheck check_counters(redis::ClusterClient& client, const IncrTally& total
   return check;
 }
 
-std::string address_of(local::RedisCluster& cluster, std::optional<std::size_t> index) {
-  return index ? fmt::format("127.0.0.1:{}", cluster.node(*index).port()) : std::string();
-}
+// The deployment under test, as the load needs it.
+struct Deployment {
+  std::string topology;  // "cluster", "sentinel"
+  std::string victim;    // host:port of the master to kill
+  std::function<void()> kill_victim;
+  std::function<std::string()> promoted;  // host:port serving in its place, after the run
+};
 
-// The node serving the victim's slot 0 once a replica took over (waited for up to 10 s; the
-// load has usually seen it happen already). Not RedisCluster::wait_until_ok: that asks node 0,
-// which may be the victim.
-std::optional<std::size_t> promoted_master(local::RedisCluster& cluster, std::size_t victim) {
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  std::optional<std::size_t> master = cluster.master_of_slot(0);
-  while ((!master || *master == victim) && Clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(100));
-    master = cluster.master_of_slot(0);
-  }
-  return master && *master != victim ? master : std::nullopt;
-}
-
-}  // namespace
-
-FailoverRun run_cluster_failover(LocalServers& servers, int threads, milliseconds duration) {
-  const std::string seed_url = start_redis_cluster(servers);
-  local::RedisCluster& cluster = *servers.cluster;
-  const RedisSettings settings = demo_settings(seed_url, threads);
-  redis::ClusterClient client(settings);
-  client.del(std::vector<std::string>{counter_key(0)});  // reads the slot map before the clock
-
-  FailoverRun run{.topology = "cluster",
-                  .url = settings.url->redacted(),
+// `threads` workers on `client` for `duration`; the victim killed 30% in (at least 1.5 s).
+template <class Client>
+FailoverRun run_failover_load(Client& client, const Deployment& deployment, const Url& url,
+                              int threads, milliseconds duration) {
+  FailoverRun run{.topology = deployment.topology,
+                  .url = url.redacted(),
                   .threads = threads,
-                  .duration = duration};
-  run.killed_at = std::max(kMinimumBeforeKill, milliseconds(duration.count() * 3 / 10));
-  const std::optional<std::size_t> victim = cluster.master_of_slot(0);
-  if (!victim) throw std::runtime_error("no master serves slot 0: the cluster is not whole");
-  run.victim = address_of(cluster, victim);
-
+                  .duration = duration,
+                  .victim = deployment.victim};
   const Clock::time_point start = Clock::now();
   Recorder recorder(start, duration);
   std::vector<IncrTally> tallies(static_cast<std::size_t>(threads));
@@ -231,16 +218,17 @@ FailoverRun run_cluster_failover(LocalServers& servers, int threads, millisecond
     workers.emplace_back(
         [&, i] { run_worker(client, recorder, tallies[static_cast<std::size_t>(i)], i, stop); });
   }
-  std::this_thread::sleep_until(start + run.killed_at);
+  std::this_thread::sleep_until(
+      start + std::max(kMinimumBeforeKill, milliseconds(duration.count() * 3 / 10)));
   run.killed_at = recorder.since_start();  // as it happened, and before any error it causes
-  cluster.node(*victim).kill();
+  deployment.kill_victim();
   fmt::print(stderr, "killed master {} at {:.2f} s\n", run.victim,
              static_cast<double>(run.killed_at.count()) / 1000.0);
   std::this_thread::sleep_until(start + duration);
   stop = true;
   for (auto& worker : workers) worker.join();
 
-  recorder.fill(run, *settings.url);
+  recorder.fill(run, url);
   IncrTally total;
   for (const IncrTally& tally : tallies) {
     for (std::size_t i = 0; i < kCounters; ++i) {
@@ -248,9 +236,66 @@ FailoverRun run_cluster_failover(LocalServers& servers, int threads, millisecond
       total.failed[i] += tally.failed[i];
     }
   }
-  run.promoted = address_of(cluster, promoted_master(cluster, *victim));
+  run.promoted = deployment.promoted();
   run.counters = check_counters(client, total);
   return run;
+}
+
+// Polls `current` (up to 10 s) until it names someone other than `victim`; empty if never.
+template <class Current>
+std::string successor(const std::string& victim, Current current) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    const std::string now = current();
+    if (!now.empty() && now != victim) return now;
+    if (Clock::now() > deadline) return {};
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+}
+
+}  // namespace
+
+FailoverRun run_cluster_failover(LocalServers& servers, int threads, milliseconds duration) {
+  const std::string seed_url = start_redis_cluster(servers);
+  local::RedisCluster& cluster = *servers.cluster;
+  const RedisSettings settings = demo_settings(seed_url, RedisMode::cluster, threads);
+  redis::ClusterClient client(settings);
+  client.del({counter_key(0)});  // reads the slot map before the clock starts
+  const std::optional<std::size_t> victim = cluster.master_of_slot(0);
+  if (!victim) throw std::runtime_error("no master serves slot 0: the cluster is not whole");
+  const std::string victim_address = fmt::format("127.0.0.1:{}", cluster.node(*victim).port());
+  // Not RedisCluster::wait_until_ok afterwards: that asks node 0, which may be the victim.
+  const auto master_of_slot_0 = [&cluster] {
+    const auto index = cluster.master_of_slot(0);
+    return index ? fmt::format("127.0.0.1:{}", cluster.node(*index).port()) : std::string();
+  };
+  const Deployment deployment{
+      .topology = "cluster",
+      .victim = victim_address,
+      .kill_victim = [&cluster, index = *victim] { cluster.node(index).kill(); },
+      .promoted = [&] { return successor(victim_address, master_of_slot_0); }};
+  return run_failover_load(client, deployment, *settings.url, threads, duration);
+}
+
+FailoverRun run_sentinel_failover(LocalServers& servers, int threads, milliseconds duration) {
+  const std::string url = start_redis_sentinels(servers);
+  local::RedisSentinelSet& set = *servers.sentinels;
+  RedisSettings settings = demo_settings(url, RedisMode::sentinel, threads);
+  settings.sentinel_master = set.master_name();
+  redis::SentinelClient client(settings);
+  client.del({counter_key(0)});  // asks the sentinels for the master before the clock starts
+  const std::string victim_address = fmt::format("127.0.0.1:{}", set.master().port());
+  const auto master_seen = [&set] {
+    for (std::size_t i = 0; i < set.sentinel_count(); ++i) {
+      if (const auto port = set.master_port_seen_by(i)) return fmt::format("127.0.0.1:{}", *port);
+    }
+    return std::string();
+  };
+  const Deployment deployment{.topology = "sentinel",
+                              .victim = victim_address,
+                              .kill_victim = [&set] { set.master().kill(); },
+                              .promoted = [&] { return successor(victim_address, master_seen); }};
+  return run_failover_load(client, deployment, *settings.url, threads, duration);
 }
 
 }  // namespace poolkit::cli

@@ -1,8 +1,9 @@
 #pragma once
-// `poolkit demo --cluster`: a steady INCR/GET load on a local 6-node Redis Cluster while one
-// master is killed, recorded in 250 ms buckets, and a report of what the callers saw: the
-// error burst, the recovery time and whether every counter kept exactly its successful INCRs.
-// The analysis and the text chart are pure functions of the recorded run (tested on their own).
+// `poolkit demo --cluster` / `--sentinel`: a steady INCR/GET load on a local 6-node Redis
+// Cluster (or a master, replica and 3 sentinels) while a master is killed, recorded in 250 ms
+// buckets, and a report of what the callers saw: the error burst, the recovery time and whether
+// every counter kept exactly its successful INCRs. The analysis and the text chart are pure
+// functions of the recorded run (tested on their own).
 
 #include <chrono>
 #include <cstdint>
@@ -38,7 +39,7 @@ struct CounterCheck {
 
 // What the run recorded.
 struct FailoverRun {
-  std::string topology;  // "cluster"
+  std::string topology;  // "cluster" or "sentinel"
   std::string url;       // redacted
   int threads = 0;
   std::chrono::milliseconds duration{0};
@@ -66,10 +67,13 @@ FailoverAnalysis analyse_failover(const FailoverRun& run);
 // the recovery marked), the error burst, the recovery time and the counters' check.
 std::string render_failover_report(const FailoverRun& run);
 
-// Starts the cluster, runs the load, kills a master, checks the counters (demo_failover.cpp).
+// Starts the servers, runs the load, kills a master, checks the counters (demo_failover.cpp).
 // Throws std::exception when the cluster cannot start or the load cannot begin.
 // The cluster is kept in `servers`, so an interrupt stops it.
 FailoverRun run_cluster_failover(LocalServers& servers, int threads,
                                  std::chrono::milliseconds duration);
+// The same through SentinelClient on a master, its replica and three sentinels.
+FailoverRun run_sentinel_failover(LocalServers& servers, int threads,
+                                  std::chrono::milliseconds duration);
 
 }  // namespace poolkit::cli

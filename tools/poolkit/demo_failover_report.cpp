@@ -123,12 +123,15 @@ FailoverAnalysis analyse_failover(const FailoverRun& run) {
 
 std::string render_failover_report(const FailoverRun& run) {
   const FailoverAnalysis analysis = analyse_failover(run);
+  const std::string where = run.topology == "cluster" ? "counters on every master's slots"
+                                                      : "counters on the master the sentinels name";
   std::string out = fmt::format(
       "\npoolkit demo --{}: a master killed under load\n\n"
-      "  {}\n  {} threads of INCR/GET over keys on every slot for {:.1f} s; master {} killed at "
-      "{:.2f} s{}\n\n",
-      run.topology, run.url, run.threads, seconds(run.duration), run.victim, seconds(run.killed_at),
-      run.promoted.empty() ? "" : fmt::format("; its slots now on {}", run.promoted));
+      "  {}\n  {} threads of INCR/GET over {} {} for {:.1f} s; master {} killed at {:.2f} "
+      "s{}\n\n",
+      run.topology, run.url, run.threads, run.counters.counters, where, seconds(run.duration),
+      run.victim, seconds(run.killed_at),
+      run.promoted.empty() ? "" : fmt::format("; {} took over", run.promoted));
   out += fmt::format("per {} ms:\n", kFailoverBucket.count());
   out += chart(run, analysis);
   out += "\n";

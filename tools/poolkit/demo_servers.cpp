@@ -66,6 +66,7 @@ void LocalServers::stop_all() {
   tls_nginx.reset();
   tls_ferretdb.reset();
   cluster.reset();
+  sentinels.reset();
   ca.reset();
 }
 
@@ -86,6 +87,11 @@ int LocalServers::kill_all() {
   kill(tls_nginx);
   kill(tls_ferretdb);
   for (std::size_t i = 0; cluster && i < cluster->size(); ++i) kill(&cluster->node(i));
+  if (sentinels) {
+    kill(&sentinels->master());
+    kill(&sentinels->replica());
+    for (std::size_t i = 0; i < sentinels->sentinel_count(); ++i) kill(&sentinels->sentinel(i));
+  }
   if (ca) {
     std::error_code ignored;
     std::filesystem::remove_all(ca->dir(), ignored);
@@ -235,6 +241,19 @@ std::string start_redis_cluster(LocalServers& servers) {
   fmt::print(stderr, "started a Redis Cluster of {} nodes (3 masters, 3 replicas) on 127.0.0.1\n",
              servers.cluster->size());
   return servers.cluster->seed_url();
+}
+
+std::string start_redis_sentinels(LocalServers& servers) {
+  // Ready once the replica has synced and every sentinel knows it and the others.
+  const std::string password = random_password();
+  servers.start(servers.sentinels, local::RedisSentinelSet::Options{.password = password});
+  fmt::print(stderr, "started a Redis master, its replica and {} sentinels on 127.0.0.1\n",
+             servers.sentinels->sentinel_count());
+  // REDIS_URL's password is the data nodes' (the sentinels need none).
+  std::string url = servers.sentinels->sentinels_url();
+  const std::string scheme_end = "://";
+  url.insert(url.find(scheme_end) + scheme_end.size(), fmt::format(":{}@", password));
+  return url;
 }
 
 }  // namespace poolkit::cli
