@@ -3,8 +3,8 @@
 # blocking threads on a pool per node) against `redis-benchmark --cluster -t get` (one event
 # loop, each client on one master, random keys of that master's slots), and each tool against
 # one standalone redis-server, all at the same concurrency, in turns so that all four see the
-# same background load. The cluster (3 masters, 3 replicas) comes from poolkit-redis-topology,
-# the same layout the tests use. Prints a markdown table of the medians, with ratios.
+# same background load. The cluster (3 masters, 3 replicas, the tests' layout) and the node
+# come from poolkit-redis-topology. Prints a markdown table of the medians, with ratios.
 #
 # Usage: bench/redis_cluster.sh [poolkit binary] (default build/tools/poolkit/poolkit; the
 #        launcher is looked for in tools/local_servers of the same build)
@@ -20,10 +20,9 @@ duration=${DURATION:-5}
 rounds=${ROUNDS:-3}
 threads=${THREADS:-32}
 scratch=$(mktemp -d)
-server_pid= cluster_pid=
+launched=()
 cleanup() {
-  if [ -n "$cluster_pid" ]; then { kill -TERM "$cluster_pid" && wait "$cluster_pid"; } 2>/dev/null || true; fi
-  if [ -n "$server_pid" ]; then { kill -9 "$server_pid" && wait "$server_pid"; } 2>/dev/null || true; fi
+  for pid in "${launched[@]}"; do { kill -TERM "$pid" && wait "$pid"; } 2>/dev/null || true; done
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -36,38 +35,29 @@ done
 password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export REDISCLI_AUTH=$password BENCH_REDIS_PASSWORD=$password
 
-"$launcher" cluster "$scratch/cluster.ready" --password-env BENCH_REDIS_PASSWORD --max-seconds 3600 \
-  >"$scratch/cluster.log" 2>&1 &
-cluster_pid=$!
-for _ in $(seq 1 600); do
-  [ -f "$scratch/cluster.ready" ] && break
-  kill -0 "$cluster_pid" 2>/dev/null || { cat "$scratch/cluster.log" >&2; exit 1; }
-  sleep 0.1
-done
-cluster_url=$(sed -n 's/^url=//p' "$scratch/cluster.ready")
-read -r -a masters <<<"$(sed -n 's/^masters=//p' "$scratch/cluster.ready")"
-
-start_server() {
-  for _ in $(seq 1 20); do
-    port=$((20000 + RANDOM % 40000))
-    printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly no\ndir %s\nrequirepass %s\n' \
-      "$port" "$scratch" "$password" >"$scratch/redis.conf"
-    chmod 600 "$scratch/redis.conf"
-    redis-server "$scratch/redis.conf" >"$scratch/redis.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 50); do
-      if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then return 0; fi
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$server_pid" 2>/dev/null || true
-    server_pid=
+# start_topology NAME: poolkit-redis-topology in the background until the script ends; its
+# ready file ($scratch/NAME.ready) holds url= and the ports.
+start_topology() {
+  "$launcher" "$1" "$scratch/$1.ready" --password-env BENCH_REDIS_PASSWORD --max-seconds 3600 \
+    >"$scratch/$1.log" 2>&1 &
+  launched+=($!)
+  for _ in $(seq 1 600); do
+    [ -f "$scratch/$1.ready" ] && return 0
+    kill -0 "${launched[-1]}" 2>/dev/null || break
+    sleep 0.1
   done
-  echo "bench/redis_cluster.sh: could not start redis-server" >&2
+  echo "bench/redis_cluster.sh: could not start the $1:" >&2
+  cat "$scratch/$1.log" >&2
   exit 1
 }
-start_server
-single_url="redis://:${password}@127.0.0.1:${port}/0"
+ready_value() { sed -n "s/^$2=//p" "$scratch/$1.ready"; }
+
+start_topology cluster
+start_topology standalone
+cluster_url=$(ready_value cluster url)
+read -r -a masters <<<"$(ready_value cluster masters)"
+single_url=$(ready_value standalone url)
+port=$(ready_value standalone port)
 
 # redis-benchmark, requests sized to run about $duration seconds at the rate a short probe shows;
 # -r 1024 spreads the keys (in cluster mode, over the slots of each client's master). Prints rps.
