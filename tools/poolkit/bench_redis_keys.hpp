@@ -31,8 +31,8 @@ inline std::vector<std::string> spread_bench_keys() {
 
 // `client` must already hold the keys (the caller sets them the way its topology does best).
 template <class Client, class Opened, class InUse>
-Workload spread_keys_workload(std::shared_ptr<Client> client,
-                              std::shared_ptr<const std::vector<std::string>> keys,
+Workload spread_keys_workload(const std::shared_ptr<Client>& client,
+                              const std::shared_ptr<const std::vector<std::string>>& keys,
                               Opened connections_opened, InUse in_use) {
   ThreadWorkload threads{
       .make_worker = [client, keys](int worker) -> std::function<void()> {

@@ -214,6 +214,7 @@ FailoverRun run_failover_load(Client& client, const Deployment& deployment, cons
   std::vector<IncrTally> tallies(static_cast<std::size_t>(threads));
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(threads));
   for (int i = 0; i < threads; ++i) {
     workers.emplace_back(
         [&, i] { run_worker(client, recorder, tallies[static_cast<std::size_t>(i)], i, stop); });
@@ -246,7 +247,7 @@ template <class Current>
 std::string successor(const std::string& victim, Current current) {
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   for (;;) {
-    const std::string now = current();
+    std::string now = current();
     if (!now.empty() && now != victim) return now;
     if (Clock::now() > deadline) return {};
     std::this_thread::sleep_for(milliseconds(100));

@@ -104,7 +104,8 @@ FailoverAnalysis analyse_failover(const FailoverRun& run) {
   std::uint64_t ops = 0;
   for (std::size_t i = first; i < killed; ++i) ops += run.buckets[i].ops;
   if (killed > first)
-    analysis.baseline_ops_per_bucket = static_cast<double>(ops) / (killed - first);
+    analysis.baseline_ops_per_bucket =
+        static_cast<double>(ops) / static_cast<double>(killed - first);
   // Recovery is looked for once the failure showed (the first error after the kill), or right
   // after the kill's bucket when no caller ever failed.
   std::size_t from = killed + 1;

@@ -73,6 +73,7 @@ std::vector<int> master_ports(RedisCluster& cluster) {
   }
   if (const auto last = cluster.master_of_slot(16383)) masters.insert(*last);
   std::vector<int> ports;
+  ports.reserve(masters.size());
   for (const std::size_t index : masters) ports.push_back(cluster.node(index).port());
   return ports;
 }
@@ -129,7 +130,8 @@ int main(int argc, char** argv) {
   for (std::size_t i = 2; i < args.size(); i += 2) {
     if (i + 1 >= args.size()) return usage(fmt::format("{} needs a value", args[i]));
     if (args[i] == "--password-env") {
-      const char* value = std::getenv(args[i + 1].c_str());
+      // Read once, in main, before any thread starts.
+      const char* value = std::getenv(args[i + 1].c_str());  // NOLINT(concurrency-mt-unsafe)
       if (value == nullptr) return usage(fmt::format("{} is not set", args[i + 1]));
       arguments.password = value;
     } else if (args[i] == "--max-seconds") {
