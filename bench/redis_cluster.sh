@@ -12,52 +12,33 @@
 #        median of each (default 3); THREADS=concurrency of every run (default 32).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=redis_lib.sh
+source "$(dirname "$0")/redis_lib.sh"
+redis_bench_setup bench/redis_cluster.sh redis-server redis-benchmark redis-cli jq
+duration=${DURATION:-5}
+threads=${THREADS:-32}
 poolkit=$(realpath "${1:-$root/build/tools/poolkit/poolkit}")
 launcher=$(dirname "$poolkit")/../local_servers/poolkit-redis-topology
 [ -x "$launcher" ] || { echo "bench/redis_cluster.sh: build poolkit_redis_topology first ($launcher)" >&2; exit 1; }
-duration=${DURATION:-5}
-rounds=${ROUNDS:-3}
-threads=${THREADS:-32}
-scratch=$(mktemp -d)
-launched=()
-cleanup() {
-  for pid in "${launched[@]}"; do { kill -TERM "$pid" && wait "$pid"; } 2>/dev/null || true; done
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
 
-for tool in redis-server redis-benchmark redis-cli jq; do
-  command -v "$tool" >/dev/null || { echo "bench/redis_cluster.sh: $tool is missing (scripts/install-deps)" >&2; exit 1; }
+# The cluster through poolkit-redis-topology, kept until the script ends (stopped before the
+# library's clean-up runs); its ready file holds url= and masters=.
+export BENCH_REDIS_PASSWORD=$password
+"$launcher" cluster "$scratch/cluster.ready" --password-env BENCH_REDIS_PASSWORD --max-seconds 3600 \
+  >"$scratch/cluster.log" 2>&1 &
+cluster_pid=$!
+trap '{ kill -TERM "$cluster_pid" && wait "$cluster_pid"; } 2>/dev/null || true; stop_redis_server; rm -rf "$scratch"' EXIT
+for _ in $(seq 1 600); do
+  [ -f "$scratch/cluster.ready" ] && break
+  kill -0 "$cluster_pid" 2>/dev/null || { cat "$scratch/cluster.log" >&2; exit 1; }
+  sleep 0.1
 done
+cluster_url=$(sed -n 's/^url=//p' "$scratch/cluster.ready")
+read -r -a masters <<<"$(sed -n 's/^masters=//p' "$scratch/cluster.ready")"
 
-# One random password for every server of this run, passed to the tools through the environment.
-password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export REDISCLI_AUTH=$password BENCH_REDIS_PASSWORD=$password
-
-# start_topology NAME: poolkit-redis-topology in the background until the script ends; its
-# ready file ($scratch/NAME.ready) holds url= and the ports.
-start_topology() {
-  "$launcher" "$1" "$scratch/$1.ready" --password-env BENCH_REDIS_PASSWORD --max-seconds 3600 \
-    >"$scratch/$1.log" 2>&1 &
-  launched+=($!)
-  for _ in $(seq 1 600); do
-    [ -f "$scratch/$1.ready" ] && return 0
-    kill -0 "${launched[-1]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "bench/redis_cluster.sh: could not start the $1:" >&2
-  cat "$scratch/$1.log" >&2
-  exit 1
-}
-ready_value() { sed -n "s/^$2=//p" "$scratch/$1.ready"; }
-
-start_topology cluster
-start_topology standalone
-cluster_url=$(ready_value cluster url)
-read -r -a masters <<<"$(ready_value cluster masters)"
-single_url=$(ready_value standalone url)
-port=$(ready_value standalone port)
+start_redis_server "$scratch" "requirepass $password" || exit 1
+port=$redis_port
+single_url="redis://:${password}@127.0.0.1:${port}/0"
 
 # redis-benchmark, requests sized to run about $duration seconds at the rate a short probe shows;
 # -r 1024 spreads the keys (in cluster mode, over the slots of each client's master). Prints rps.
@@ -80,8 +61,6 @@ ours() {  # url, then extra flags
     jq -r '"\(.ops_per_sec) \([.errors[]] | add)"'
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
-median() { tr ' ' '\n' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 spread() { tr ' ' '\n' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f – %.0f", lo, hi}'; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -7,12 +7,8 @@
 # (see helpers.bash).
 set -uo pipefail
 
-bin=$(realpath "$1")
-secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
-failures=0
-
 # shellcheck source=helpers.bash
-source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"
 use_scratch_and_redis_topology
 
 # GET calls one node has served, from INFO commandstats (0 when it served none).

@@ -1,25 +1,23 @@
 #!/usr/bin/env bash
 # `poolkit demo --cluster` and `--sentinel` (short runs): each starts its own 6-node Redis
-# Cluster (or master, replica and 3 sentinels), kills a master under load, and reports a 250 ms time chart with the kill and the recovery marked, the error
-# burst, a recovery time, and no counter above its INCRs (none ran twice) and at most a few below
-# (Redis' asynchronous replication may drop the last acknowledged writes); it leaves no server
-# behind. Bad combinations exit 2.
+# Cluster (or master, replica and 3 sentinels), kills a master under load, and reports a 250 ms
+# time chart with the kill and the recovery marked, the error burst, a recovery time, and no
+# counter above its INCRs (none ran twice) and at most a few below (Redis' asynchronous
+# replication may drop the last acknowledged writes); it leaves no server behind. Bad
+# combinations exit 2.
 # Usage: demo_cluster.sh <poolkit binary> <repository root>.
 #
 # TMPDIR is a private folder: the cluster's nodes keep their scratch folders (and so their
 # command lines) there, which tells exactly which processes are the demo's.
 set -uo pipefail
 
-bin=$(realpath "$1")
-secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
-failures=0
+# shellcheck source=helpers.bash
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"
+
 scratch=$(mktemp -d)
 demo_tmp="$scratch/tmp"
 mkdir -p "$demo_tmp"
 trap 'pkill -9 -f "$demo_tmp" 2>/dev/null; rm -rf "$scratch"' EXIT
-
-# shellcheck source=helpers.bash
-source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
 # check_failover_report TOPOLOGY: the checks on $out of `poolkit demo --TOPOLOGY --duration 8`.
 check_failover_report() {

@@ -117,7 +117,7 @@ use_scratch_and_redis_topology() {
 }
 
 start_redis_topology() {  # cluster|sentinel
-  local launcher=${POOLKIT_REDIS_TOPOLOGY:-$(dirname "$bin")/../local_servers/poolkit-redis-topology}
+  local launcher=${POOLKIT_REDIS_TOPOLOGY:-$build_dir/tools/local_servers/poolkit-redis-topology}
   [ -x "$launcher" ] || { echo "FAIL: no launcher at $launcher (build poolkit_redis_topology)" >&2; exit 1; }
   topology_file="$scratch/$1.ready"
   "$launcher" "$1" "$topology_file" --password-env POOLKIT_TEST_SECRET --max-seconds 600 \

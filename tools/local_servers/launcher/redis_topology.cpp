@@ -1,17 +1,14 @@
-// poolkit-redis-topology: starts a local Redis Cluster (3 masters, 3 replicas), a Sentinel set
-// (master, replica, 3 sentinels) or one standalone redis-server on free loopback ports for the CLI
-// tests and bench scripts, writes where they are to a file, and keeps them until SIGTERM/SIGINT (or
-// --max-seconds).
+// poolkit-redis-topology: starts a local Redis Cluster (3 masters, 3 replicas) or a Sentinel
+// set (master, replica, 3 sentinels) on free loopback ports for the CLI tests and bench scripts,
+// writes where they are to a file, and keeps them until SIGTERM/SIGINT (or --max-seconds).
 //
-//   poolkit-redis-topology cluster|sentinel|standalone READY_FILE [--password-env VAR]
-//                          [--max-seconds N]
+//   poolkit-redis-topology cluster|sentinel READY_FILE [--password-env VAR] [--max-seconds N]
 //
 // READY_FILE gets `key=value` lines once everything is up (written to a temporary name, then
 // renamed, so a reader never sees half of it):
 //   cluster:  url=redis://[:pw@]h:p,.../0   masters=p1 p2 p3   nodes=p1 ... p6
 //   sentinel: url=redis://[:pw@]s1,s2,s3   master_name=mymaster   master_port=p   replica_port=p
 //             data_url=redis://[:pw@]127.0.0.1:p/0
-//   standalone: url=redis://[:pw@]127.0.0.1:p/0   port=p
 // The URLs hold the password (taken from the environment, never from argv): do not print them.
 
 #include <fmt/format.h>
@@ -45,11 +42,10 @@ struct Arguments {
 };
 
 int usage(std::string_view problem) {
-  fmt::print(
-      stderr,
-      "poolkit-redis-topology: {}\nusage: poolkit-redis-topology cluster|sentinel|standalone "
-      "READY_FILE [--password-env VAR] [--max-seconds N]\n",
-      problem);
+  fmt::print(stderr,
+             "poolkit-redis-topology: {}\nusage: poolkit-redis-topology cluster|sentinel "
+             "READY_FILE [--password-env VAR] [--max-seconds N]\n",
+             problem);
   return kExitUsage;
 }
 
@@ -85,14 +81,6 @@ void wait_for_signal(const sigset_t& signals, int max_seconds) {
 }
 
 int run(const Arguments& arguments, const sigset_t& signals) {
-  if (arguments.topology == "standalone") {
-    poolkit::local::RedisServer server(
-        poolkit::local::RedisServer::Options{.password = arguments.password});
-    write_ready_file(arguments.ready_file,
-                     fmt::format("url={}\nport={}\n", server.url(), server.port()));
-    wait_for_signal(signals, arguments.max_seconds);
-    return 0;
-  }
   if (arguments.topology == "cluster") {
     RedisCluster cluster(RedisCluster::Options{.password = arguments.password});
     std::vector<int> nodes;
@@ -123,10 +111,8 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() < 2) return usage("expected a topology and a ready file");
   Arguments arguments{.topology = args[0], .ready_file = args[1]};
-  if (arguments.topology != "cluster" && arguments.topology != "sentinel" &&
-      arguments.topology != "standalone")
-    return usage(
-        fmt::format("unknown topology {:?}: expected cluster, sentinel or standalone", args[0]));
+  if (arguments.topology != "cluster" && arguments.topology != "sentinel")
+    return usage(fmt::format("unknown topology {:?}: expected cluster or sentinel", args[0]));
   for (std::size_t i = 2; i < args.size(); i += 2) {
     if (i + 1 >= args.size()) return usage(fmt::format("{} needs a value", args[i]));
     if (args[i] == "--password-env") {
