@@ -1,8 +1,22 @@
-# Helpers shared by the CLI tests (sourced, not run: ctest runs only tests/cli/*.sh). The
-# caller sets $bin (the poolkit binary), $secret (POOLKIT_TEST_SECRET) and failures=0.
+# Helpers shared by the CLI tests (sourced, not run: ctest runs only tests/cli/*.sh). Each test
+# sources it first, with its own arguments:
+#
+#   set -uo pipefail
+#   source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"   # <poolkit binary> <repository root>
+#
+# which sets $bin (the poolkit binary), $root (the repository), $build_dir (the build it belongs
+# to), $secret (POOLKIT_TEST_SECRET) and failures=0.
 #
 # Never print a command line or output that could hold the password: the test output is
 # scanned for it afterwards. Failure messages show output with the password replaced.
+
+bin=$(realpath "$1")
+root=$(realpath "${2:-$(dirname "${BASH_SOURCE[0]}")/../..}")
+build_dir=$(realpath "$(dirname "$bin")/../..")
+secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
+failures=0
+# shellcheck source=../../scripts/lib/redis_server.sh
+source "$root/scripts/lib/redis_server.sh"
 
 scrub() { sed "s/${secret}/<SECRET>/g"; }
 
@@ -53,43 +67,11 @@ expect_no_secret() {  # description
   if grep -q -F -- "$secret" <<<"$out"; then fail "$1: output contains the test password" "$out"; fi
 }
 
-# A scratch folder ($scratch) and room for one redis-server ($server_pid), both gone when the
-# script exits, however it exits.
+# A scratch folder ($scratch) and room for one redis-server (start_redis_server "$scratch" …,
+# scripts/lib/redis_server.sh), both gone when the script exits, however it exits.
 use_scratch_and_redis_server() {
   scratch=$(mktemp -d)
-  server_pid=
   trap 'stop_redis_server; rm -rf "$scratch"' EXIT
-}
-
-stop_redis_server() {
-  if [ -n "$server_pid" ]; then kill -9 "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
-  server_pid=
-}
-
-# Starts redis-server on a free loopback port with the given extra configuration line (a few
-# random tries: a port taken meanwhile just fails that try). Needs $scratch; sets $port and
-# $server_pid (the caller kills it on exit).
-start_redis_server() {  # extra-config-line
-  local redis_server
-  redis_server=$(command -v redis-server || echo /usr/bin/redis-server)
-  for _ in $(seq 1 20); do
-    port=$((20000 + RANDOM % 40000))
-    printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly no\ndir %s\n%s\n' \
-      "$port" "$scratch" "$1" >"$scratch/redis.conf"
-    chmod 600 "$scratch/redis.conf"
-    "$redis_server" "$scratch/redis.conf" >"$scratch/redis.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 50); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-      if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-      sleep 0.1
-    done
-    kill -9 "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-    server_pid=
-  done
-  echo "FAIL: could not start redis-server" >&2
-  exit 1
 }
 
 # A paced bench (--rate R --duration D) makes about R*D operations: not R/N or R/N² (a pacing
@@ -122,4 +104,40 @@ finish() {
     exit 1
   fi
   echo "$1: all checks passed"
+}
+
+# Starts tools/local_servers' poolkit-redis-topology (a 6-node cluster or a Sentinel set, with
+# the test password) in the background and waits for its ready file; `topology_value KEY` then
+# reads it (url=, masters=, master_name=, ...: see the launcher's comment). Needs $scratch;
+# stop_redis_topology (run on exit by use_scratch_and_redis_topology) stops every server.
+use_scratch_and_redis_topology() {
+  scratch=$(mktemp -d)
+  topology_pid=
+  trap 'stop_redis_topology; rm -rf "$scratch"' EXIT
+}
+
+start_redis_topology() {  # cluster|sentinel
+  local launcher=${POOLKIT_REDIS_TOPOLOGY:-$build_dir/tools/local_servers/poolkit-redis-topology}
+  [ -x "$launcher" ] || { echo "FAIL: no launcher at $launcher (build poolkit_redis_topology)" >&2; exit 1; }
+  topology_file="$scratch/$1.ready"
+  "$launcher" "$1" "$topology_file" --password-env POOLKIT_TEST_SECRET --max-seconds 600 \
+    >"$scratch/$1.log" 2>&1 &
+  topology_pid=$!
+  for _ in $(seq 1 600); do
+    [ -f "$topology_file" ] && return 0
+    kill -0 "$topology_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "FAIL: the $1 did not start:" >&2
+  scrub <"$scratch/$1.log" | tail -20 >&2
+  exit 1
+}
+
+topology_value() {  # key
+  sed -n "s/^$1=//p" "$topology_file"
+}
+
+stop_redis_topology() {
+  if [ -n "${topology_pid:-}" ]; then kill -TERM "$topology_pid" 2>/dev/null; wait "$topology_pid" 2>/dev/null; fi
+  topology_pid=
 }
