@@ -24,18 +24,8 @@ using Clock = std::chrono::steady_clock;
 using poolkit::redis::SentinelClient;
 
 using poolkit::sentinel_testing::data_url;
+using poolkit::sentinel_testing::quick_options;
 using poolkit::sentinel_testing::test_secret;
-
-poolkit::redis::SentinelOptions quick_options() {
-  poolkit::redis::SentinelOptions options;
-  options.node.max_connections = 8;
-  options.node.connect_timeout = std::chrono::milliseconds(500);
-  options.node.socket_timeout = std::chrono::milliseconds(2000);
-  options.node.wait_timeout = std::chrono::milliseconds(3000);
-  options.node.client_name = "poolkit-sentinel-test";
-  options.sentinel_timeout = std::chrono::milliseconds(300);
-  return options;
-}
 
 bool replica_linked(poolkit::local::RedisSentinelSet& set, std::chrono::seconds timeout) {
   poolkit::redis::Client replica(set.replica().url());

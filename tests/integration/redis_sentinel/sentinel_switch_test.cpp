@@ -25,13 +25,9 @@ using poolkit::redis::SentinelStats;
 using poolkit::sentinel_testing::data_url;
 using poolkit::sentinel_testing::test_secret;
 
-poolkit::redis::SentinelOptions quick_options() {
-  poolkit::redis::SentinelOptions options;
-  options.node.max_connections = 4;
-  options.node.connect_timeout = 500ms;
-  options.node.socket_timeout = 2000ms;
-  options.node.client_name = "poolkit-switch-test";
-  options.sentinel_timeout = 300ms;
+// Quick, and the subscribed sentinel checked twice a second.
+poolkit::redis::SentinelOptions switch_options() {
+  auto options = poolkit::sentinel_testing::quick_options();
   options.subscriber_ping_interval = 500ms;
   return options;
 }
@@ -63,7 +59,7 @@ void start_following(SentinelClient& redis, poolkit::local::RedisSentinelSet& se
 
 TEST(RedisSentinelSwitch, ACoordinatedFailoverIsFollowedFromTheSubscriptionBeforeAnyCommand) {
   poolkit::local::RedisSentinelSet set({.password = test_secret()});
-  SentinelClient redis(data_url(set), set.master_name(), quick_options());
+  SentinelClient redis(data_url(set), set.master_name(), switch_options());
   start_following(redis, set);
   const std::string promoted = local(set.replica().port());
 
@@ -93,7 +89,7 @@ TEST(RedisSentinelSwitch, ACoordinatedFailoverIsFollowedFromTheSubscriptionBefor
 
 TEST(RedisSentinelSwitch, ALostSentinelIsReplacedAndTheNextSwitchStillFollowed) {
   poolkit::local::RedisSentinelSet set({.password = test_secret()});
-  SentinelClient redis(data_url(set), set.master_name(), quick_options());
+  SentinelClient redis(data_url(set), set.master_name(), switch_options());
   start_following(redis, set);
   const std::string first = redis.stats().subscribed_to;
   std::size_t lost = 0;
@@ -122,7 +118,7 @@ TEST(RedisSentinelSwitch, ALostSentinelIsReplacedAndTheNextSwitchStillFollowed) 
 // command meets the old master demoted (READONLY) or gone.
 TEST(RedisSentinelSwitch, WithoutTheSubscriptionAFailingCommandFindsTheNewMaster) {
   poolkit::local::RedisSentinelSet set({.password = test_secret()});
-  auto options = quick_options();
+  auto options = switch_options();
   options.follow_switch_messages = false;
   options.retry_budget = 5s;
   SentinelClient redis(data_url(set), set.master_name(), options);

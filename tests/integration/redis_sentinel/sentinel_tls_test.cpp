@@ -22,14 +22,12 @@ using poolkit::redis::SentinelClient;
 using poolkit::sentinel_testing::data_url;
 using poolkit::sentinel_testing::test_secret;
 
+// Quick, with the CA, and timeouts that leave room for TLS handshakes on a loaded machine.
 poolkit::redis::SentinelOptions tls_options(const std::filesystem::path& ca) {
-  poolkit::redis::SentinelOptions options;
-  options.node.max_connections = 4;
+  auto options = poolkit::sentinel_testing::quick_options();
   options.node.connect_timeout = 1000ms;
-  options.node.socket_timeout = 2000ms;
-  options.node.client_name = "poolkit-sentinel-tls-test";
   options.node.tls.ca_file = ca.string();
-  options.sentinel_timeout = 1000ms;  // a TLS handshake on a loaded machine
+  options.sentinel_timeout = 1000ms;
   return options;
 }
 
