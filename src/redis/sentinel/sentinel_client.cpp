@@ -80,6 +80,9 @@ bool may_repeat(const Error& error, std::span<const Arg> args) {
   }
 }
 
+// ROLE questions to a master a +switch-master announced before it is left to the command path.
+constexpr int kAnnouncedConfirmAttempts = 4;
+
 // SENTINEL get-master-addr-by-name's [host, port]; nullopt when malformed.
 std::optional<NodeAddress> master_address_of(const Reply& reply) {
   try {
@@ -142,9 +145,14 @@ void SentinelClient::Impl::follow_announced(const NodeAddress& address,
       const std::lock_guard lock(mutex);
       if (closed || master == address) return;  // the command path got there first
     }
+    // The announced master may still be finishing its promotion, or slow to accept a
+    // connection (a TLS handshake on a loaded host): a few tries, a moment apart.
     std::string errors;
     std::shared_ptr<Client> confirmed;
-    if (!confirm(address, confirmed, errors)) return;
+    for (int attempt = 1; !confirm(address, confirmed, errors); ++attempt) {
+      if (attempt >= kAnnouncedConfirmAttempts || closed) return;
+      std::this_thread::sleep_for(backoff.delay(attempt));
+    }
     install(address, std::move(confirmed), Cause::subscription);
     last_resolve = Clock::now();
     if (data_settings.read_from != RedisReadFrom::master) choose_replica(index);

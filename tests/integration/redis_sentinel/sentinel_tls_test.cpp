@@ -45,14 +45,22 @@ TEST(RedisSentinelTls, TheMasterIsFoundAndAFailoverFollowedOverTls) {
   ASSERT_EQ(redis.command("WAIT", 1, 5000).as_integer(), 1) << "the replica did not sync";
   auto stats = redis.stats();
   EXPECT_GT(stats.client.tls_full_handshakes + stats.client.tls_resumed_handshakes, 0u);
+  auto deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline && redis.stats().subscribed_to.empty()) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_FALSE(redis.stats().subscribed_to.empty()) << "no +switch-master subscription over TLS";
 
   ASSERT_TRUE(set.failover(0)) << "SENTINEL FAILOVER was refused";
-  const auto deadline = Clock::now() + 20s;
+  deadline = Clock::now() + 20s;
   while (Clock::now() < deadline && redis.stats().failovers == 0) {
     std::this_thread::sleep_for(20ms);
   }
   stats = redis.stats();
-  EXPECT_EQ(stats.master, local(set.replica().port())) << "the failover was not followed";
+  EXPECT_EQ(stats.master, local(set.replica().port()))
+      << "the failover was not followed; sentinels name port "
+      << set.master_port_seen_by(0).value_or(0) << ", subscribed to '" << stats.subscribed_to
+      << "', " << stats.resubscriptions << " resubscriptions";
   EXPECT_EQ(stats.failovers_followed.subscription, 1u) << "no +switch-master over TLS";
   EXPECT_EQ(redis.incr("tls:after"), 1);
   EXPECT_EQ(redis.get("tls:before"), "1");
