@@ -156,49 +156,81 @@ Workload redis_async_workload(const BenchOptions& options, RedisSettings setting
 
 namespace {
 
-void run_bench_redis(BenchOptions options, bool strict_fifo, const std::string& mode,
-                     const AsyncArguments& async) {
-  RedisSettings settings = bench_settings(options);
-  if (mode == "cluster") settings.mode = RedisMode::cluster;
+// --mode on top of REDIS_MODE; exits 2 on a combination the mode cannot run.
+void apply_mode(const std::string& mode, const BenchOptions& options, RedisSettings& settings) {
   if (mode == "standalone") settings.mode = RedisMode::standalone;
-  const bool cluster = settings.mode == RedisMode::cluster;
-  if (async.async) {
-    if (cluster || !options.reuse) {
-      fmt::print(stderr, "poolkit bench redis: --async runs against one server, with reuse\n");
-      throw CLI::RuntimeError(kExitInvalid);
-    }
-    if (async.inflight > 0) options.concurrency = async.inflight;
-    if (async.threads > 0 && async.inflight == 0) options.concurrency = async.threads;
-    if (!async.pool_size_given) options.pool_size = settings.multiplex_connections;
-    try {
-      run_bench_command(
-          options,
-          [&](const BenchOptions& run) {
-            RedisSettings sized = settings;
-            sized.multiplex_connections = run.pool_size;
-            return redis_async_workload(run, sized, async.inflight > 0);
-          },
-          std::string(setting::kRedisMultiplexConnections));
-    } catch (const ConfigError&) {
-      throw;
-    } catch (const Error& error) {
-      fmt::print(stderr, "poolkit bench redis: cannot set up the bench key: {}\n", error.what());
-      throw CLI::RuntimeError(kExitFailure);
-    }
-    return;
+  if (mode == "cluster") settings.mode = RedisMode::cluster;
+  if (mode == "sentinel") settings.mode = RedisMode::sentinel;
+  std::string problem;
+  if (settings.mode != RedisMode::standalone && !options.reuse) {
+    problem = "--no-reuse is supported in standalone mode only";
+  } else if (settings.mode == RedisMode::sentinel &&
+             (!settings.sentinel_master || settings.sentinel_master->empty())) {
+    problem = fmt::format(
+        "sentinel mode needs {}, the name the sentinels monitor the master under "
+        "(e.g. {}=mymaster); --url lists the sentinels",
+        setting::kRedisSentinelMaster, setting::kRedisSentinelMaster);
   }
-  if (cluster && !options.reuse) {
-    fmt::print(stderr, "poolkit bench redis: --no-reuse is not supported in cluster mode\n");
+  if (problem.empty()) return;
+  fmt::print(stderr, "poolkit bench redis: {}\n", problem);
+  throw CLI::RuntimeError(kExitInvalid);
+}
+
+WorkloadFactory redis_factory(const RedisSettings& settings, bool strict_fifo) {
+  switch (settings.mode) {
+    case RedisMode::cluster:
+      return [settings](const BenchOptions& run) { return redis_cluster_workload(run, settings); };
+    case RedisMode::sentinel:
+      return [settings](const BenchOptions& run) { return redis_sentinel_workload(run, settings); };
+    case RedisMode::standalone:
+      break;
+  }
+  return [settings, strict_fifo](const BenchOptions& run) {
+    return redis_workload(run, settings, strict_fifo);
+  };
+}
+
+// The async client's run: one server, connections reused; --inflight or --threads set the
+// concurrency, --pool-size (else REDIS_MULTIPLEX_CONNECTIONS) the connections.
+void run_bench_redis_async(BenchOptions options, const RedisSettings& settings,
+                           const AsyncArguments& async) {
+  if (settings.mode != RedisMode::standalone || !options.reuse) {
+    fmt::print(stderr, "poolkit bench redis: --async runs against one server, with reuse\n");
     throw CLI::RuntimeError(kExitInvalid);
   }
+  if (async.inflight > 0) options.concurrency = async.inflight;
+  if (async.threads > 0 && async.inflight == 0) options.concurrency = async.threads;
+  if (!async.pool_size_given) options.pool_size = settings.multiplex_connections;
   try {
     run_bench_command(
         options,
         [&](const BenchOptions& run) {
-          return cluster ? redis_cluster_workload(run, settings)
-                         : redis_workload(run, settings, strict_fifo);
+          RedisSettings sized = settings;
+          sized.multiplex_connections = run.pool_size;
+          return redis_async_workload(run, sized, async.inflight > 0);
         },
-        std::string(setting::kRedisMaxConnections));
+        std::string(setting::kRedisMultiplexConnections));
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& error) {
+    fmt::print(stderr, "poolkit bench redis: cannot set up the bench key: {}\n", error.what());
+    throw CLI::RuntimeError(kExitFailure);
+  }
+}
+
+void run_bench_redis(BenchOptions options, bool strict_fifo, const std::string& mode,
+                     const AsyncArguments& async) {
+  RedisSettings settings = bench_settings(options);
+  if (async.async) {
+    if (mode == "standalone") settings.mode = RedisMode::standalone;
+    if (mode == "cluster") settings.mode = RedisMode::cluster;
+    if (mode == "sentinel") settings.mode = RedisMode::sentinel;
+    return run_bench_redis_async(std::move(options), settings, async);
+  }
+  apply_mode(mode, options, settings);
+  try {
+    run_bench_command(options, redis_factory(settings, strict_fifo),
+                      std::string(setting::kRedisMaxConnections));
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& error) {
@@ -236,10 +268,11 @@ void add_bench_redis(CLI::App& bench) {
                     "Strict FIFO check-out (the pool's CMAP mode) instead of the client's default");
   command
       ->add_option("--mode", *mode,
-                   fmt::format("standalone or cluster (default: {}); in cluster mode the keys "
-                               "cover every slot and --pool-size bounds each node's pool",
-                               setting::kRedisMode))
-      ->check(CLI::IsMember({"standalone", "cluster"}));
+                   fmt::format("standalone, cluster or sentinel (default: {}); in cluster mode "
+                               "the keys cover every slot and --pool-size bounds each node's "
+                               "pool; sentinel mode needs {} and --url listing the sentinels",
+                               setting::kRedisMode, setting::kRedisSentinelMaster))
+      ->check(CLI::IsMember({"standalone", "cluster", "sentinel"}));
   command->add_flag("--async", async->async,
                     fmt::format("Through the async, multiplexed client ({} connections, "
                                 "--pool-size sets it)",

@@ -20,6 +20,9 @@ Workload redis_async_workload(const BenchOptions& options, RedisSettings setting
 // REDIS_MODE=cluster: GET of 1,024 keys spread over every slot through redis::ClusterClient;
 // options.pool_size bounds each node's pool, in_use is the sum over the nodes.
 Workload redis_cluster_workload(const BenchOptions& options, RedisSettings settings);
+// REDIS_MODE=sentinel: the same keys through redis::SentinelClient, on the master
+// REDIS_SENTINEL_MASTER names; options.pool_size bounds the master's pool.
+Workload redis_sentinel_workload(const BenchOptions& options, RedisSettings settings);
 
 // Writes the small collection mongo_workload reads (left alone when it is already right).
 void seed_mongo(const MongoSettings& settings);
