@@ -190,10 +190,10 @@ WorkloadFactory redis_factory(const RedisSettings& settings, bool strict_fifo) {
   };
 }
 
-// The async client's run: one server, connections reused; --inflight or --threads set the
+// The async client's runs: one server, connections reused; --inflight or --threads set the
 // concurrency, --pool-size (else REDIS_MULTIPLEX_CONNECTIONS) the connections.
-void run_bench_redis_async(BenchOptions options, const RedisSettings& settings,
-                           const AsyncArguments& async) {
+WorkloadFactory async_factory(BenchOptions& options, const RedisSettings& settings,
+                              const AsyncArguments& async) {
   if (settings.mode != RedisMode::standalone || !options.reuse) {
     fmt::print(stderr, "poolkit bench redis: --async runs against one server, with reuse\n");
     throw CLI::RuntimeError(kExitInvalid);
@@ -201,36 +201,23 @@ void run_bench_redis_async(BenchOptions options, const RedisSettings& settings,
   if (async.inflight > 0) options.concurrency = async.inflight;
   if (async.threads > 0 && async.inflight == 0) options.concurrency = async.threads;
   if (!async.pool_size_given) options.pool_size = settings.multiplex_connections;
-  try {
-    run_bench_command(
-        options,
-        [&](const BenchOptions& run) {
-          RedisSettings sized = settings;
-          sized.multiplex_connections = run.pool_size;
-          return redis_async_workload(run, sized, async.inflight > 0);
-        },
-        std::string(setting::kRedisMultiplexConnections));
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const Error& error) {
-    fmt::print(stderr, "poolkit bench redis: cannot set up the bench key: {}\n", error.what());
-    throw CLI::RuntimeError(kExitFailure);
-  }
+  return [settings, callbacks = async.inflight > 0](const BenchOptions& run) {
+    RedisSettings sized = settings;
+    sized.multiplex_connections = run.pool_size;
+    return redis_async_workload(run, sized, callbacks);
+  };
 }
 
 void run_bench_redis(BenchOptions options, bool strict_fifo, const std::string& mode,
                      const AsyncArguments& async) {
   RedisSettings settings = bench_settings(options);
-  if (async.async) {
-    if (mode == "standalone") settings.mode = RedisMode::standalone;
-    if (mode == "cluster") settings.mode = RedisMode::cluster;
-    if (mode == "sentinel") settings.mode = RedisMode::sentinel;
-    return run_bench_redis_async(std::move(options), settings, async);
-  }
   apply_mode(mode, options, settings);
+  const WorkloadFactory factory =
+      async.async ? async_factory(options, settings, async) : redis_factory(settings, strict_fifo);
   try {
-    run_bench_command(options, redis_factory(settings, strict_fifo),
-                      std::string(setting::kRedisMaxConnections));
+    run_bench_command(options, factory,
+                      std::string(async.async ? setting::kRedisMultiplexConnections
+                                              : setting::kRedisMaxConnections));
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& error) {
