@@ -136,7 +136,7 @@ struct AsyncClient::Impl {
   void check_health(detail::MuxConnection& connection, detail::Clock::time_point now);
   // The connection is gone: requeue what may be resent, fail the rest, reconnect later.
   void lose(detail::MuxConnection& connection, const std::string& why);
-  void fail_unwritten(detail::MuxConnection& connection, const std::exception_ptr& error);
+  void fail_unwritten(detail::MuxConnection& connection, const std::string& why);
   void finish(detail::Queued& queued, Reply reply);
   void finish(detail::Queued& queued, const std::exception_ptr& error, std::string_view outcome);
   int poll_timeout(detail::Clock::time_point now) const;

@@ -155,11 +155,9 @@ void AsyncClient::Impl::connect(MuxConnection& connection) {
     // Nothing can be sent until a connection opens: after REDIS_RETRY_ATTEMPTS failed tries,
     // its waiting commands fail now rather than at their deadline.
     if (connection.failed_connects > options.retry_attempts) {
-      fail_unwritten(connection, std::make_exception_ptr(ConnectError(
-                                     Backend::redis,
-                                     fmt::format("{} ({} attempts to connect failed; the command "
-                                                 "was not sent)",
-                                                 error.what(), connection.failed_connects))));
+      fail_unwritten(connection, fmt::format("{} ({} attempts to connect failed; the command was "
+                                             "not sent)",
+                                             error.what(), connection.failed_connects));
     }
     return;
   }
@@ -453,11 +451,14 @@ void AsyncClient::Impl::lose(MuxConnection& connection, const std::string& why) 
   connection.last_error = lost;
 }
 
-void AsyncClient::Impl::fail_unwritten(MuxConnection& connection, const std::exception_ptr& error) {
+// Each command gets an exception object of its own: its caller may be on any thread, and one
+// object rethrown on several threads at once is shared mutable state.
+void AsyncClient::Impl::fail_unwritten(MuxConnection& connection, const std::string& why) {
   while (!connection.unwritten.empty()) {
     Queued queued = std::move(connection.unwritten.front());
     connection.unwritten.pop_front();
-    finish(queued, error, to_string(ErrorCode::connect));
+    finish(queued, std::make_exception_ptr(ConnectError(Backend::redis, why)),
+           to_string(ErrorCode::connect));
   }
 }
 
@@ -503,15 +504,17 @@ void AsyncClient::Impl::wake() noexcept {
 // After close(): every command still here fails with PoolClosedError.
 void AsyncClient::Impl::shut_down() noexcept {
   take_incoming();
-  const auto error = std::make_exception_ptr(PoolClosedError(
-      Backend::redis, fmt::format("the async Redis client for {} was closed before the reply came",
-                                  endpoint->address)));
+  const std::string why = fmt::format(
+      "the async Redis client for {} was closed before the reply came", endpoint->address);
+  const auto closed_error = [&why] {
+    return std::make_exception_ptr(PoolClosedError(Backend::redis, why));
+  };
   for (auto& connection : connections) {
     for (Queued& queued : connection->in_flight) {
-      if (!queued.abandoned) finish(queued, error, to_string(ErrorCode::pool_closed));
+      if (!queued.abandoned) finish(queued, closed_error(), to_string(ErrorCode::pool_closed));
     }
     for (Queued& queued : connection->unwritten) {
-      finish(queued, error, to_string(ErrorCode::pool_closed));
+      finish(queued, closed_error(), to_string(ErrorCode::pool_closed));
     }
     connection->in_flight.clear();
     connection->unwritten.clear();
