@@ -138,7 +138,7 @@ struct AsyncClient::Impl {
   void lose(detail::MuxConnection& connection, const std::string& why);
   void fail_unwritten(detail::MuxConnection& connection, const std::string& why);
   void finish(detail::Queued& queued, Reply reply);
-  void finish(detail::Queued& queued, const std::exception_ptr& error, std::string_view outcome);
+  void finish(detail::Queued& queued, std::exception_ptr error, std::string_view outcome);
   int poll_timeout(detail::Clock::time_point now) const;
   bool wants_connection(const detail::MuxConnection& connection) const;
   void wake() noexcept;

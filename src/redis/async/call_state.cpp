@@ -2,6 +2,8 @@
 
 #include "call_state.hpp"
 
+#include <utility>
+
 #include "poolkit/error.hpp"
 
 namespace poolkit::redis::detail {
@@ -87,8 +89,10 @@ void CallState::then(std::function<void(CallState&)> then) {
   }
 }
 
+// The error moves out too: the exception object then lives and dies with the taker's handling
+// of it, on the taker's thread, whatever becomes of this state on the I/O thread.
 Reply CallState::take() {
-  if (error_) std::rethrow_exception(error_);
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   return std::move(reply_);
 }
 

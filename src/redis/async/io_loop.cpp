@@ -335,14 +335,15 @@ void AsyncClient::Impl::finish(Queued& queued, Reply reply) {
   queued.call.reset();
 }
 
-void AsyncClient::Impl::finish(Queued& queued, const std::exception_ptr& error,
-                               std::string_view outcome) {
+// The error moves into the command's state, so the I/O thread keeps no reference to it: the
+// exception object is freed with the state, by whichever side lets go of it last.
+void AsyncClient::Impl::finish(Queued& queued, std::exception_ptr error, std::string_view outcome) {
   if (queued.call == nullptr) return;
   operations.record(queued.name.view(), outcome, Clock::now() - queued.submitted);
   // A timed-out command keeps its slot until its reply is read (or its connection lost): it is
   // still in flight.
   if (!queued.abandoned) release_slots(1);
-  queued.call->fail(error);
+  queued.call->fail(std::move(error));
   queued.call.reset();
 }
 
