@@ -215,25 +215,32 @@ void ClusterClient::Impl::note_moved(std::uint16_t slot, const NodeAddress& targ
 
 Reply ClusterClient::Impl::send(ClusterNode& node, std::span<const Arg> args, Prefix prefix,
                                 bool& entered) {
-  Reply reply;
+  // The callable captures one reference, so std::function keeps it inline rather than
+  // allocating it on every command.
+  struct Call {
+    std::span<const Arg> args;
+    Prefix prefix;
+    bool& entered;
+    Reply reply;
+  } call{args, prefix, entered, {}};
   // Counted in the node's metrics under the command's name, an error reply (MOVED, ASK, ...)
   // as "server", as the one-server client counts it.
   detail::ClientAccess::run(
-      node.client(), detail::MetricName(args).view(), [&](Connection& connection) {
-        entered = true;
+      node.client(), detail::MetricName(args).view(), [&call](Connection& connection) {
+        call.entered = true;
         // ASKING holds for the next command on this connection only, so both go in one write.
         // READONLY lasts for the connection, but a pooled connection does not say whether it was
         // sent; sending it with every read costs no extra round trip.
-        if (prefix != Prefix::none) {
-          connection.append(std::vector<Arg>{prefix == Prefix::asking ? kAsking : kReadOnly});
+        if (call.prefix != Prefix::none) {
+          connection.append(std::vector<Arg>{call.prefix == Prefix::asking ? kAsking : kReadOnly});
         }
-        connection.append(args);
+        connection.append(call.args);
         connection.flush();
-        if (prefix != Prefix::none) connection.read_reply();  // OK
-        reply = connection.read_reply();
-        return reply.is_error();
+        if (call.prefix != Prefix::none) connection.read_reply();  // OK
+        call.reply = connection.read_reply();
+        return call.reply.is_error();
       });
-  return reply;
+  return std::move(call.reply);
 }
 
 std::shared_ptr<ClusterNode> ClusterClient::Impl::choose(const detail::SlotMap& snapshot,
@@ -297,9 +304,13 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
   const auto deadline = Clock::now() + retry_budget;
   int redirects = start.redirects_used;
   // For the give-up message, formatted only then; held so that a node leaving the map meanwhile
-  // can still be named.
+  // can still be named. Noted only when the call moves on from a node, so that a command its
+  // first node answers allocates nothing for it.
   std::vector<std::shared_ptr<ClusterNode>> visited;
   std::shared_ptr<ClusterNode> target = std::move(start.node);
+  const auto leave_target = [&] {
+    if (visited.empty() || visited.back() != target) visited.push_back(target);
+  };
   Prefix prefix = start.prefix;
   bool replica_failed = false;
   for (int attempt = 1;; ++attempt) {
@@ -331,13 +342,13 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
       }
       continue;
     }
-    if (visited.empty() || visited.back() != target) visited.push_back(target);
     bool entered = false;
     Reply reply;
     try {
       reply = send(*target, args, prefix, entered);
     } catch (const Error& error) {
       if (!is_node_failure(error)) throw;
+      leave_target();
       node_failures.fetch_add(1, std::memory_order_relaxed);
       if (prefix == Prefix::readonly) {
         replica_failed = true;
@@ -356,6 +367,7 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
     if (!reply.is_error()) return reply;
     const std::string& text = reply.error_text();
     if (const auto redirect = detail::parse_redirect(text, target->address().host)) {
+      leave_target();
       if (++redirects > options.max_redirects) {
         throw ServerError(
             Backend::redis,
@@ -375,6 +387,7 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
     }
     const bool not_master_any_more = text.starts_with("READONLY");  // a failed-over master
     if (detail::is_retry_later(text) || not_master_any_more) {
+      leave_target();
       try_again.fetch_add(1, std::memory_order_relaxed);
       if (!wait_more()) return reply;
       if (not_master_any_more || text.starts_with("CLUSTERDOWN")) {

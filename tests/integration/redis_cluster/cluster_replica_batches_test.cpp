@@ -137,13 +137,18 @@ TEST(ClusterReplicaBatches, ReplicaPreferredPipelinesFallBackToTheMasterOfADeadR
   ASSERT_TRUE(replica.has_value());
   cluster.node(*replica).kill();
   reset_stats(cluster);
+  const auto refreshes_before = redis.stats().topology_refreshes;
 
   const auto started = Clock::now();
   const auto replies = read_all(redis, names);
   const auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   for (std::size_t i = 0; i < names.size(); ++i) EXPECT_EQ(replies[i].as_string(), names[i] + "!");
-  EXPECT_GE(redis.stats().node_failures, 1u);
+  // Either the client met the dead replica, or (on a slow machine, once the cluster had marked
+  // it failed) a refreshed map no longer offered it: both are the client noticing.
+  const auto after = redis.stats();
+  EXPECT_GE(after.node_failures + (after.topology_refreshes - refreshes_before), 1u)
+      << "the dead replica was neither met nor dropped from the map";
   EXPECT_GT(calls(cluster, *master, "get"), 0)
       << "the dead replica's reads did not reach its master";
   const Placement gets = placement(cluster, "get");
