@@ -15,17 +15,12 @@
 #include <chrono>
 #include <concepts>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <initializer_list>
-#include <map>
 #include <memory>
 #include <optional>
-#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -33,86 +28,13 @@
 #include "poolkit/operation_stats.hpp"
 #include "poolkit/pool_events.hpp"
 #include "poolkit/pool_stats.hpp"
+#include "poolkit/redis_commands.hpp"
 #include "poolkit/settings.hpp"
 #include "poolkit/tls.hpp"
 
 struct redisContext;  // hiredis
 
 namespace poolkit::redis {
-
-// ---------------------------------------------------------------------------------------------
-// Arguments and replies
-
-// One command argument: text (viewed, not copied: it must outlive the call) or an integer.
-class Arg {
- public:
-  Arg(const char* text) noexcept : text_(text) {}         // NOLINT: implicit by design
-  Arg(std::string_view text) noexcept : text_(text) {}    // NOLINT
-  Arg(const std::string& text) noexcept : text_(text) {}  // NOLINT
-  template <std::integral Int>
-  requires(!std::same_as<Int, char> && !std::same_as<Int, bool>) Arg(Int number)
-  noexcept {  // NOLINT
-    number_length_ = format_number(static_cast<long long>(number), digits_);
-  }
-
-  std::string_view view() const noexcept {
-    return number_length_ != 0 ? std::string_view(digits_, number_length_) : text_;
-  }
-
- private:
-  static unsigned char format_number(long long number, char (&out)[24]) noexcept;
-  std::string_view text_;
-  char digits_[24] = {};
-  unsigned char number_length_ = 0;
-};
-
-// A RESP2 reply: nil, integer, bulk string, status ("OK"), error ("WRONGTYPE ...") or array.
-class Reply {
- public:
-  enum class Type { nil, integer, string, status, error, array };
-
-  Reply() = default;  // nil
-  static Reply integer(long long value);
-  static Reply string(std::string value);
-  static Reply status(std::string value);
-  static Reply error(std::string value);
-  static Reply array(std::vector<Reply> elements);
-
-  Type type() const noexcept { return type_; }
-  bool is_nil() const noexcept { return type_ == Type::nil; }
-  bool is_error() const noexcept { return type_ == Type::error; }
-
-  // Each accessor throws ProtocolError naming the type it found when the reply is another type.
-  long long as_integer() const;
-  const std::string& as_string() const;                   // a bulk string or a status
-  std::optional<std::string> as_optional_string() const;  // nil → nullopt
-  const std::string& error_text() const;
-  const std::vector<Reply>& as_array() const;
-
-  bool operator==(const Reply&) const = default;
-
- private:
-  Type type_ = Type::nil;
-  long long integer_ = 0;
-  std::string text_;
-  std::vector<Reply> elements_;
-};
-
-std::string_view to_string(Reply::Type type) noexcept;
-
-// Whether repeating this command gives the same result, so it may be retried after it was
-// written (reads, SET without NX/GET, DEL, EXPIRE, HSET, ...; never INCR, LPUSH, ...).
-bool is_idempotent(std::span<const Arg> command) noexcept;
-
-// INFO, by section (lower case: "server", "clients", "memory", "stats", ...) and key.
-struct Info {
-  std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> sections;
-
-  std::optional<std::string_view> get(std::string_view section, std::string_view key) const;
-  // The key in whichever section holds it.
-  std::optional<std::string_view> find(std::string_view key) const;
-};
-Info parse_info(std::string_view text);
 
 // ---------------------------------------------------------------------------------------------
 // One connection
@@ -247,18 +169,6 @@ class Transaction {
 // ---------------------------------------------------------------------------------------------
 // The client
 
-enum class SetCondition { always, if_not_exists /* NX */, if_exists /* XX */ };
-
-struct SetOptions {
-  // Expiry; 0 = none. Whole seconds are sent as EX, anything else as PX.
-  std::chrono::milliseconds ttl{0};
-  SetCondition condition = SetCondition::always;
-};
-
-// SET key value [EX s | PX ms] [NX | XX]: the command every client's set() sends. The key and
-// value are viewed, not copied.
-std::vector<Arg> set_command(std::string_view key, std::string_view value, SetOptions options);
-
 // Everything a client can be told besides its URL. The first group mirrors RedisSettings, with
 // the settings table's defaults (docs/configuration.md); the rest has no variable.
 struct Options {
@@ -298,57 +208,6 @@ struct Options {
 };
 using ClientOptions = Options;  // the earlier name
 
-// Text a multi-key helper accepts: std::string, std::string_view, const char*, ...
-template <class Range>
-concept StringRange = std::ranges::input_range<Range> &&
-    std::convertible_to<std::ranges::range_reference_t<Range>, std::string_view>;
-
-// Pairs a multi-key helper accepts (std::map<std::string, std::string>, a vector of pairs, ...).
-template <class Range>
-concept StringPairRange = std::ranges::input_range<Range> &&
-    requires(std::ranges::range_reference_t<Range> pair) {
-  { std::get<0>(pair) } -> std::convertible_to<std::string_view>;
-  { std::get<1>(pair) } -> std::convertible_to<std::string_view>;
-};
-
-namespace detail {
-// A command's arguments: a fixed head, then the words of a range. Words the range yields as
-// temporaries (a transforming view) are kept here, since an Arg only views its text.
-class CommandWords {
- public:
-  template <class Range>
-  CommandWords(std::initializer_list<Arg> head, Range&& words) : args_(head) {
-    for (auto&& word : words) add(std::forward<decltype(word)>(word));
-  }
-  template <class Range>
-  CommandWords(std::initializer_list<Arg> head, Range&& pairs, std::in_place_t) : args_(head) {
-    for (auto&& pair : pairs) {
-      add(std::get<0>(std::forward<decltype(pair)>(pair)));
-      add(std::get<1>(std::forward<decltype(pair)>(pair)));
-    }
-  }
-  std::span<const Arg> args() const noexcept { return args_; }
-
- private:
-  template <class Word>
-  void add(Word&& word) {
-    using Plain = std::remove_cvref_t<Word>;
-    constexpr bool only_views = std::is_same_v<Plain, std::string_view> ||
-                                std::is_pointer_v<std::decay_t<Word>> || std::is_array_v<Plain>;
-    if constexpr (std::is_lvalue_reference_v<Word> || only_views) {
-      args_.emplace_back(std::string_view(word));
-    } else {
-      args_.emplace_back(std::string_view(owned_.emplace_back(std::forward<Word>(word))));
-    }
-  }
-  std::vector<Arg> args_;
-  std::deque<std::string> owned_;  // a deque: its elements stay where they are as it grows
-};
-}  // namespace detail
-
-// Each element of an array reply as a string, nil as nullopt (MGET's reply).
-std::vector<std::optional<std::string>> optional_strings_of(const Reply& reply);
-
 struct ClientStats {
   PoolStats pool;
   std::vector<OperationSnapshot> commands;  // by command name and outcome
@@ -360,7 +219,7 @@ struct ClientStats {
   std::uint64_t tls_resumed_handshakes = 0;
 };
 
-class Client {
+class Client : public Commands<Client> {
  public:
   // redis://[user:password@]host:port/db, rediss://… (TLS; ssl_* query options as redis-py's
   // from_url reads them, e.g. ?ssl_ca_certs=/etc/ca.pem), or unix:///path.sock?db=N. Throws
@@ -376,111 +235,9 @@ class Client {
 
   // Any command. Throws ServerError on an error reply.
   Reply command(std::span<const Arg> args);
-  Reply command(std::span<const std::string> args);
-  template <class... Args>
-  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> && ...)) Reply
-      command(const Args&... args) {
-    const Arg argv[] = {Arg(args)...};
-    return command(std::span<const Arg>(argv));
-  }
+  using Commands<Client>::command;  // command("GET", key), ... (redis_commands.hpp)
 
-  // Strings and keys
-  std::optional<std::string> get(std::string_view key);
-  // false when the NX / XX condition was not met.
-  bool set(std::string_view key, std::string_view value, SetOptions options = {});
-  // The multi-key helpers take a braced list or any range of text (a std::vector<std::string>,
-  // a std::set, a view, ...); the pair helpers a braced list of pairs or a range of pairs (a
-  // std::map, ...).
-  long long del(std::initializer_list<std::string_view> keys) { return del<>(keys); }
-  template <StringRange Keys>
-  long long del(Keys&& keys) {
-    return count(detail::CommandWords({"DEL"}, std::forward<Keys>(keys)));
-  }
-  long long exists(std::initializer_list<std::string_view> keys) { return exists<>(keys); }
-  template <StringRange Keys>
-  long long exists(Keys&& keys) {
-    return count(detail::CommandWords({"EXISTS"}, std::forward<Keys>(keys)));
-  }
-  long long incr(std::string_view key, long long by = 1);
-  long long decr(std::string_view key, long long by = 1);
-  bool expire(std::string_view key, std::chrono::seconds ttl);
-  // Seconds left; -1 when the key has no expiry, -2 when it does not exist (as TTL).
-  long long ttl(std::string_view key);
-  std::vector<std::optional<std::string>> mget(std::initializer_list<std::string_view> keys) {
-    return mget<>(keys);
-  }
-  template <StringRange Keys>
-  std::vector<std::optional<std::string>> mget(Keys&& keys) {
-    return optional_strings_of(command(detail::CommandWords({"MGET"}, std::forward<Keys>(keys))));
-  }
-  void mset(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
-    mset<>(pairs);
-  }
-  template <StringPairRange Pairs>
-  void mset(Pairs&& pairs) {
-    command(detail::CommandWords({"MSET"}, std::forward<Pairs>(pairs), std::in_place));
-  }
-
-  // Hashes
-  bool hset(std::string_view key, std::string_view field, std::string_view value);  // new field?
-  long long hset(std::string_view key,
-                 std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
-    return hset<>(key, fields);
-  }
-  template <StringPairRange Fields>
-  long long hset(std::string_view key, Fields&& fields) {
-    return count(detail::CommandWords({"HSET", key}, std::forward<Fields>(fields), std::in_place));
-  }
-  std::optional<std::string> hget(std::string_view key, std::string_view field);
-  std::map<std::string, std::string> hgetall(std::string_view key);
-  long long hdel(std::string_view key, std::initializer_list<std::string_view> fields) {
-    return hdel<>(key, fields);
-  }
-  template <StringRange Words>
-  long long hdel(std::string_view key, Words&& fields) {
-    return count(detail::CommandWords({"HDEL", key}, std::forward<Words>(fields)));
-  }
-  long long hincrby(std::string_view key, std::string_view field, long long by);
-  bool hexists(std::string_view key, std::string_view field);
-
-  // Lists
-  long long lpush(std::string_view key, std::initializer_list<std::string_view> values) {
-    return lpush<>(key, values);
-  }
-  template <StringRange Words>
-  long long lpush(std::string_view key, Words&& values) {
-    return count(detail::CommandWords({"LPUSH", key}, std::forward<Words>(values)));
-  }
-  long long rpush(std::string_view key, std::initializer_list<std::string_view> values) {
-    return rpush<>(key, values);
-  }
-  template <StringRange Words>
-  long long rpush(std::string_view key, Words&& values) {
-    return count(detail::CommandWords({"RPUSH", key}, std::forward<Words>(values)));
-  }
-  std::optional<std::string> lpop(std::string_view key);
-  std::optional<std::string> rpop(std::string_view key);
-  std::vector<std::string> lrange(std::string_view key, long long start, long long stop);
-  long long llen(std::string_view key);
-
-  // Sets
-  long long sadd(std::string_view key, std::initializer_list<std::string_view> members) {
-    return sadd<>(key, members);
-  }
-  template <StringRange Words>
-  long long sadd(std::string_view key, Words&& members) {
-    return count(detail::CommandWords({"SADD", key}, std::forward<Words>(members)));
-  }
-  long long srem(std::string_view key, std::initializer_list<std::string_view> members) {
-    return srem<>(key, members);
-  }
-  template <StringRange Words>
-  long long srem(std::string_view key, Words&& members) {
-    return count(detail::CommandWords({"SREM", key}, std::forward<Words>(members)));
-  }
-  std::vector<std::string> smembers(std::string_view key);  // sorted
-  bool sismember(std::string_view key, std::string_view member);
-  long long scard(std::string_view key);
+  // get, set, del, mget, the hash, list and set helpers: redis_commands.hpp.
 
   // Health: the round trip of one PING, and INFO parsed.
   std::chrono::microseconds ping();
@@ -525,8 +282,6 @@ class Client {
   friend class Pipeline;
   // with_connection()'s body: on one leased connection, retried only when fn wrote nothing.
   void run_with_connection(const std::function<void(Connection&)>& fn);
-  Reply command(const detail::CommandWords& words) { return command(words.args()); }
-  long long count(const detail::CommandWords& words) { return command(words).as_integer(); }
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -155,7 +155,7 @@ class ClusterPipeline {
   std::vector<std::vector<std::string>> commands_;
 };
 
-class ClusterClient {
+class ClusterClient : public Commands<ClusterClient> {
  public:
   // redis://[user:password@]h1:p1,h2:p2/0: the seed nodes (any of them; one is enough).
   explicit ClusterClient(std::string_view url, ClusterOptions options = {});
@@ -168,49 +168,9 @@ class ClusterClient {
   // Any command, routed by its keys (a command without keys goes to a master). Throws as
   // redis::Client does: ServerError on an error reply, ConnectError, TimeoutError, ...
   Reply command(std::span<const Arg> args);
-  Reply command(std::span<const std::string> args);
-  template <class... Args>
-  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> && ...)) Reply
-      command(const Args&... args) {
-    const Arg argv[] = {Arg(args)...};
-    return command(std::span<const Arg>(argv));
-  }
+  using Commands<ClusterClient>::command;  // command("GET", key), ... (redis_commands.hpp)
 
-  std::optional<std::string> get(std::string_view key);
-  bool set(std::string_view key, std::string_view value, SetOptions options = {});
-  long long incr(std::string_view key, long long by = 1);
-  long long decr(std::string_view key, long long by = 1);
-  bool expire(std::string_view key, std::chrono::seconds ttl);
-  long long ttl(std::string_view key);
-  bool hset(std::string_view key, std::string_view field, std::string_view value);
-  std::optional<std::string> hget(std::string_view key, std::string_view field);
-  long long hincrby(std::string_view key, std::string_view field, long long by);
-
-  long long del(std::initializer_list<std::string_view> keys) { return del<>(keys); }
-  template <StringRange Keys>
-  long long del(Keys&& keys) {
-    return command(detail::CommandWords({"DEL"}, std::forward<Keys>(keys)).args()).as_integer();
-  }
-  long long exists(std::initializer_list<std::string_view> keys) { return exists<>(keys); }
-  template <StringRange Keys>
-  long long exists(Keys&& keys) {
-    return command(detail::CommandWords({"EXISTS"}, std::forward<Keys>(keys)).args()).as_integer();
-  }
-  std::vector<std::optional<std::string>> mget(std::initializer_list<std::string_view> keys) {
-    return mget<>(keys);
-  }
-  template <StringRange Keys>
-  std::vector<std::optional<std::string>> mget(Keys&& keys) {
-    return optional_strings_of(
-        command(detail::CommandWords({"MGET"}, std::forward<Keys>(keys)).args()));
-  }
-  void mset(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
-    mset<>(pairs);
-  }
-  template <StringPairRange Pairs>
-  void mset(Pairs&& pairs) {
-    command(detail::CommandWords({"MSET"}, std::forward<Pairs>(pairs), std::in_place).args());
-  }
+  // get, set, del, mget, the hash, list and set helpers: redis_commands.hpp.
 
   ClusterPipeline pipeline() { return ClusterPipeline(*this); }
 

@@ -77,7 +77,7 @@ struct SentinelHealth {
   bool ok() const noexcept;
 };
 
-class SentinelClient {
+class SentinelClient : public Commands<SentinelClient> {
  public:
   // redis://[user:password@]s1:p1,s2:p2/0: the sentinels; `master_name` the monitored master.
   SentinelClient(std::string_view url, std::string master_name, SentinelOptions options = {},
@@ -90,41 +90,9 @@ class SentinelClient {
 
   // Any command, on the master. Throws as redis::Client does.
   Reply command(std::span<const Arg> args);
-  Reply command(std::span<const std::string> args);
-  template <class... Args>
-  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> && ...)) Reply
-      command(const Args&... args) {
-    const Arg argv[] = {Arg(args)...};
-    return command(std::span<const Arg>(argv));
-  }
+  using Commands<SentinelClient>::command;  // command("GET", key), ... (redis_commands.hpp)
 
-  std::optional<std::string> get(std::string_view key);
-  bool set(std::string_view key, std::string_view value, SetOptions options = {});
-  long long incr(std::string_view key, long long by = 1);
-  long long decr(std::string_view key, long long by = 1);
-  bool expire(std::string_view key, std::chrono::seconds ttl);
-  long long ttl(std::string_view key);
-  bool hset(std::string_view key, std::string_view field, std::string_view value);
-  std::optional<std::string> hget(std::string_view key, std::string_view field);
-  long long hincrby(std::string_view key, std::string_view field, long long by);
-  long long del(std::initializer_list<std::string_view> keys) { return del<>(keys); }
-  template <StringRange Keys>
-  long long del(Keys&& keys) {
-    return command(detail::CommandWords({"DEL"}, std::forward<Keys>(keys)).args()).as_integer();
-  }
-  long long exists(std::initializer_list<std::string_view> keys) { return exists<>(keys); }
-  template <StringRange Keys>
-  long long exists(Keys&& keys) {
-    return command(detail::CommandWords({"EXISTS"}, std::forward<Keys>(keys)).args()).as_integer();
-  }
-  std::vector<std::optional<std::string>> mget(std::initializer_list<std::string_view> keys) {
-    return mget<>(keys);
-  }
-  template <StringRange Keys>
-  std::vector<std::optional<std::string>> mget(Keys&& keys) {
-    return optional_strings_of(
-        command(detail::CommandWords({"MGET"}, std::forward<Keys>(keys)).args()));
-  }
+  // get, set, del, mget, the hash, list and set helpers: redis_commands.hpp.
 
   // Asks the sentinels now (no rate limit) and switches to the master they name; returns its
   // host:port. Throws ConnectError when no sentinel answers or the master does not confirm,

@@ -27,13 +27,6 @@ std::vector<Arg> to_args(std::span<const std::string> words) {
   return std::vector<Arg>(words.begin(), words.end());
 }
 
-std::vector<std::string> strings_of(const Reply& reply) {
-  std::vector<std::string> result;
-  result.reserve(reply.as_array().size());
-  for (const Reply& element : reply.as_array()) result.push_back(element.as_string());
-  return result;
-}
-
 // The endpoint with the reply limit: REDIS_MAX_REPLY_BYTES (0, from settings built by hand,
 // means the default).
 std::shared_ptr<const detail::Endpoint> endpoint_for(const RedisSettings& settings,
@@ -115,13 +108,6 @@ Options Options::from(const RedisSettings& settings, Options rest) {
 
 Options Options::from(const RedisSettings& settings) {
   return from(settings, Options{});
-}
-
-std::vector<std::optional<std::string>> optional_strings_of(const Reply& reply) {
-  std::vector<std::optional<std::string>> values;
-  values.reserve(reply.as_array().size());
-  for (const Reply& element : reply.as_array()) values.push_back(element.as_optional_string());
-  return values;
 }
 
 struct Client::Impl {
@@ -235,101 +221,6 @@ Reply Client::command(std::span<const Arg> args) {
   impl_->run(MetricName(args).view(), Impl::Repeat::by_command, args,
              [&](Connection& connection) { reply = connection.command(args); });
   return reply;
-}
-
-Reply Client::command(std::span<const std::string> args) {
-  const std::vector<Arg> argv = to_args(args);
-  return command(std::span<const Arg>(argv));
-}
-
-std::optional<std::string> Client::get(std::string_view key) {
-  return command("GET", key).as_optional_string();
-}
-
-std::vector<Arg> set_command(std::string_view key, std::string_view value, SetOptions options) {
-  std::vector<Arg> args{"SET", key, value};
-  if (options.ttl.count() > 0) {
-    const bool whole_seconds = options.ttl.count() % 1000 == 0;
-    args.emplace_back(whole_seconds ? "EX" : "PX");
-    args.emplace_back(whole_seconds ? options.ttl.count() / 1000 : options.ttl.count());
-  }
-  if (options.condition == SetCondition::if_not_exists) args.emplace_back("NX");
-  if (options.condition == SetCondition::if_exists) args.emplace_back("XX");
-  return args;
-}
-
-bool Client::set(std::string_view key, std::string_view value, SetOptions options) {
-  const std::vector<Arg> args = set_command(key, value, options);
-  return !command(std::span<const Arg>(args)).is_nil();
-}
-
-long long Client::incr(std::string_view key, long long by) {
-  return (by == 1 ? command("INCR", key) : command("INCRBY", key, by)).as_integer();
-}
-
-long long Client::decr(std::string_view key, long long by) {
-  return (by == 1 ? command("DECR", key) : command("DECRBY", key, by)).as_integer();
-}
-
-bool Client::expire(std::string_view key, std::chrono::seconds ttl) {
-  return command("EXPIRE", key, ttl.count()).as_integer() == 1;
-}
-
-long long Client::ttl(std::string_view key) {
-  return command("TTL", key).as_integer();
-}
-
-bool Client::hset(std::string_view key, std::string_view field, std::string_view value) {
-  return command("HSET", key, field, value).as_integer() == 1;
-}
-
-std::optional<std::string> Client::hget(std::string_view key, std::string_view field) {
-  return command("HGET", key, field).as_optional_string();
-}
-
-std::map<std::string, std::string> Client::hgetall(std::string_view key) {
-  const std::vector<std::string> flat = strings_of(command("HGETALL", key));
-  std::map<std::string, std::string> fields;
-  for (std::size_t i = 0; i + 1 < flat.size(); i += 2) fields[flat[i]] = flat[i + 1];
-  return fields;
-}
-
-long long Client::hincrby(std::string_view key, std::string_view field, long long by) {
-  return command("HINCRBY", key, field, by).as_integer();
-}
-
-bool Client::hexists(std::string_view key, std::string_view field) {
-  return command("HEXISTS", key, field).as_integer() == 1;
-}
-
-std::optional<std::string> Client::lpop(std::string_view key) {
-  return command("LPOP", key).as_optional_string();
-}
-
-std::optional<std::string> Client::rpop(std::string_view key) {
-  return command("RPOP", key).as_optional_string();
-}
-
-std::vector<std::string> Client::lrange(std::string_view key, long long start, long long stop) {
-  return strings_of(command("LRANGE", key, start, stop));
-}
-
-long long Client::llen(std::string_view key) {
-  return command("LLEN", key).as_integer();
-}
-
-std::vector<std::string> Client::smembers(std::string_view key) {
-  std::vector<std::string> members = strings_of(command("SMEMBERS", key));
-  std::sort(members.begin(), members.end());
-  return members;
-}
-
-bool Client::sismember(std::string_view key, std::string_view member) {
-  return command("SISMEMBER", key, member).as_integer() == 1;
-}
-
-long long Client::scard(std::string_view key) {
-  return command("SCARD", key).as_integer();
 }
 
 std::chrono::microseconds Client::ping() {

@@ -4,23 +4,18 @@
 # on bad arguments. Usage: bench_http.sh <poolkit binary> <root>
 set -uo pipefail
 
-bin=$(realpath "$1")
-root=$(realpath "$2")
-secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
+# shellcheck source=helpers.bash
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"
+
 # shellcheck source=../../scripts/lib/nginx.sh
 source "$root/scripts/lib/nginx.sh"
 scratch=$(mktemp -d)
-server_pid=
 cleanup() {
   stop_nginx
-  if [ -n "$server_pid" ]; then kill -9 "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+  stop_redis_server
   rm -rf "$scratch"
 }
 trap cleanup EXIT
-failures=0
-
-# shellcheck source=helpers.bash
-source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
 start_nginx "$scratch" || exit 1
 port=$nginx_port
@@ -78,8 +73,8 @@ expect_status 0 "--sweep 1:2"
 
 # A Redis server is no HTTP server: every request breaks with a protocol error until the circuit
 # for it opens (after CIRCUIT_BREAKER_FAILURE_THRESHOLD of them); each kind in its own field.
-start_redis_server ""
-run_split bench http --url "http://127.0.0.1:$port/x" --concurrency 2 --duration 1 --json --quiet
+start_redis_server "$scratch" || exit 1
+run_split bench http --url "http://127.0.0.1:$redis_port/x" --concurrency 2 --duration 1 --json --quiet
 expect_status 1 "bench http against a Redis server"
 jq -e "($shape) and .ops == 0 and .errors.protocol > 0 and .errors.circuit_open > 0
   and .errors.other == 0 and (.error_examples.circuit_open | contains(\"circuit\"))" \

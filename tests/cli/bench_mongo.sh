@@ -4,13 +4,8 @@
 # password never appears. Usage: bench_mongo.sh <poolkit binary> <repository root>
 set -uo pipefail
 
-bin=$(realpath "$1")
-root=$(realpath "$2")
-secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
-build_dir=$(realpath "$(dirname "$bin")/../..")
-failures=0
 # shellcheck source=helpers.bash
-source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"
 
 # Runs poolkit bench mongo from /tmp in a clean environment (plus VAR=value words first). Sets
 # $out (stdout), $err (stderr) and $status.

@@ -5,16 +5,12 @@
 # helpers.bash).
 set -uo pipefail
 
-bin=$(realpath "$1")
-secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
-failures=0
-
 # shellcheck source=helpers.bash
-source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"
 use_scratch_and_redis_server
 
-start_redis_server "requirepass $secret"
-url="redis://:${secret}@127.0.0.1:${port}/0"
+start_redis_server "$scratch" "requirepass $secret" || exit 1
+url="redis://:${secret}@127.0.0.1:${redis_port}/0"
 
 # --- the JSON report, pooled
 run bench redis --url "$url" --concurrency 2 --duration 0.5 --json --quiet
@@ -27,7 +23,7 @@ jq -e '
   and ([.errors[]] | all(. == 0)) and .error_examples == {}
   and .connections_opened >= 1 and .connections_opened <= 2 and '"$bench_errors_shape" <<<"$out" >/dev/null ||
   fail "pooled JSON has every field, no errors, at most 2 connections" "$out"
-[[ $out == *"127.0.0.1:${port}"* ]] || fail "the report names the server" "$out"
+[[ $out == *"127.0.0.1:${redis_port}"* ]] || fail "the report names the server" "$out"
 expect_no_secret "pooled JSON report"
 
 # --- one connection per operation
@@ -62,7 +58,7 @@ expect_invalid "an unknown option" bench redis --url "$url" -c 1 -d 1 --bogus
 expect_invalid "a URL that does not parse" bench redis --url "not a url" -c 1 -d 1
 expect_invalid "no URL at all" bench redis -c 1 -d 1
 expect_invalid "rediss:// naming a missing CA file" bench redis \
-  --url "rediss://:${secret}@127.0.0.1:${port}/0?ssl_ca_certs=/nonexistent/ca.pem" -c 1 -d 1
+  --url "rediss://:${secret}@127.0.0.1:${redis_port}/0?ssl_ca_certs=/nonexistent/ca.pem" -c 1 -d 1
 expect_output "ssl_ca_certs" "rediss:// naming a missing CA file"
 expect_no_secret "rediss:// error"
 
@@ -74,7 +70,7 @@ expect_paced_ops 40 3 "paced redis"
 (
   sleep 0.3
   for _ in 1 2 3 4 5; do
-    redis-cli -p "$port" -a "$secret" --no-auth-warning DEL poolkit:bench >/dev/null
+    redis-cli -p "$redis_port" -a "$secret" --no-auth-warning DEL poolkit:bench >/dev/null
     sleep 0.1
   done
 ) &
@@ -89,13 +85,13 @@ fi
 # failures after have their kind and first message
 (
   sleep 0.5
-  kill -9 "$server_pid" 2>/dev/null
+  kill -9 "$redis_pid" 2>/dev/null
 ) &
 killer=$!
 run_split bench redis --url "$url" --concurrency 2 --duration 1.5 --json --quiet
 wait "$killer"
-wait "$server_pid" 2>/dev/null
-server_pid=
+wait "$redis_pid" 2>/dev/null
+redis_pid=
 expect_status 0 "a run during which the server died"
 jq -e '.ops > 0 and ([.errors[]] | add) > 0 and '"$bench_errors_shape" <<<"$out" >/dev/null ||
   fail "a server that died mid-run: errors by kind, each with its first message" "$out"

@@ -10,8 +10,9 @@
 # so their command lines) there, which tells exactly which processes and files are the demo's.
 set -uo pipefail
 
-bin=$(realpath "$1")
-secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
+# shellcheck source=helpers.bash
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"
+
 scratch=$(mktemp -d)
 # nginx's workers (an unprivileged user when the tests run as root) must reach the files it serves.
 chmod 755 "$scratch"
@@ -24,10 +25,6 @@ cleanup() {
   rm -rf "$scratch"
 }
 trap cleanup EXIT
-failures=0
-
-# shellcheck source=helpers.bash
-source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
 # start_demo HTML: starts the demo in the background (clean environment, TMPDIR=$demo_tmp);
 # output in $scratch/out.

@@ -1,8 +1,22 @@
-# Helpers shared by the CLI tests (sourced, not run: ctest runs only tests/cli/*.sh). The
-# caller sets $bin (the poolkit binary), $secret (POOLKIT_TEST_SECRET) and failures=0.
+# Helpers shared by the CLI tests (sourced, not run: ctest runs only tests/cli/*.sh). Each test
+# sources it first, with its own arguments:
+#
+#   set -uo pipefail
+#   source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"   # <poolkit binary> <repository root>
+#
+# which sets $bin (the poolkit binary), $root (the repository), $build_dir (the build it belongs
+# to), $secret (POOLKIT_TEST_SECRET) and failures=0.
 #
 # Never print a command line or output that could hold the password: the test output is
 # scanned for it afterwards. Failure messages show output with the password replaced.
+
+bin=$(realpath "$1")
+root=$(realpath "${2:-$(dirname "${BASH_SOURCE[0]}")/../..}")
+build_dir=$(realpath "$(dirname "$bin")/../..")
+secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
+failures=0
+# shellcheck source=../../scripts/lib/redis_server.sh
+source "$root/scripts/lib/redis_server.sh"
 
 scrub() { sed "s/${secret}/<SECRET>/g"; }
 
@@ -53,43 +67,11 @@ expect_no_secret() {  # description
   if grep -q -F -- "$secret" <<<"$out"; then fail "$1: output contains the test password" "$out"; fi
 }
 
-# A scratch folder ($scratch) and room for one redis-server ($server_pid), both gone when the
-# script exits, however it exits.
+# A scratch folder ($scratch) and room for one redis-server (start_redis_server "$scratch" …,
+# scripts/lib/redis_server.sh), both gone when the script exits, however it exits.
 use_scratch_and_redis_server() {
   scratch=$(mktemp -d)
-  server_pid=
   trap 'stop_redis_server; rm -rf "$scratch"' EXIT
-}
-
-stop_redis_server() {
-  if [ -n "$server_pid" ]; then kill -9 "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
-  server_pid=
-}
-
-# Starts redis-server on a free loopback port with the given extra configuration line (a few
-# random tries: a port taken meanwhile just fails that try). Needs $scratch; sets $port and
-# $server_pid (the caller kills it on exit).
-start_redis_server() {  # extra-config-line
-  local redis_server
-  redis_server=$(command -v redis-server || echo /usr/bin/redis-server)
-  for _ in $(seq 1 20); do
-    port=$((20000 + RANDOM % 40000))
-    printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly no\ndir %s\n%s\n' \
-      "$port" "$scratch" "$1" >"$scratch/redis.conf"
-    chmod 600 "$scratch/redis.conf"
-    "$redis_server" "$scratch/redis.conf" >"$scratch/redis.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 50); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-      if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-      sleep 0.1
-    done
-    kill -9 "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-    server_pid=
-  done
-  echo "FAIL: could not start redis-server" >&2
-  exit 1
 }
 
 # A paced bench (--rate R --duration D) makes about R*D operations: not R/N or R/N² (a pacing

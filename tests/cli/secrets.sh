@@ -8,12 +8,8 @@
 # Usage: secrets.sh <poolkit binary> <repository root>. Never print the password (see helpers.bash).
 set -uo pipefail
 
-bin=$(realpath "$1")
-secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
-failures=0
-
 # shellcheck source=helpers.bash
-source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"
 use_scratch_and_redis_server
 
 # Every byte of the password percent-encoded, the way a careful user writes a password with
@@ -97,12 +93,12 @@ while read -r url; do
 done < <(planted_urls http "127.0.0.1:$closed_port" /v1/items; planted_urls https "127.0.0.1:$closed_port" /)
 
 # A real server that refuses the password: the error path that quotes the server's answer.
-start_redis_server "requirepass other-${RANDOM}"
+start_redis_server "$scratch" "requirepass other-${RANDOM}" || exit 1
 while read -r url; do
   run "${quick_redis[@]}" "REDIS_URL=$url" check
   expect_nothing_secret "redis URL, wrong password: check"
   run "${quick_redis[@]}" bench redis --url "$url" "${bench_args[@]}" --json
   expect_nothing_secret "redis URL, wrong password: bench redis"
-done < <(planted_urls redis "127.0.0.1:$port" /0 | head -3)
+done < <(planted_urls redis "127.0.0.1:$redis_port" /0 | head -3)
 
 finish secrets

@@ -8,9 +8,9 @@
 # scanned for it afterwards. Failure messages show output with the password replaced.
 set -uo pipefail
 
-bin=$(realpath "$1")
-root=$(realpath "$2")
-secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
+# shellcheck source=helpers.bash
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"
+
 scratch=$(mktemp -d)
 writer_pid=
 cleanup() {
@@ -18,10 +18,7 @@ cleanup() {
   rm -rf "$scratch"
 }
 trap cleanup EXIT
-failures=0
 
-# shellcheck source=helpers.bash
-source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 cd "$root" || exit 1
 
 # A sanitizer build reserves terabytes of address space and cannot start under a memory limit:

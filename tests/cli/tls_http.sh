@@ -5,9 +5,9 @@
 # secrets masked; `config` says which CA source is in force. Usage: tls_http.sh <poolkit> <root>
 set -uo pipefail
 
-bin=$(realpath "$1")
-root=$(realpath "$2")
-secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
+# shellcheck source=helpers.bash
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"
+
 # shellcheck source=../../scripts/lib/nginx.sh
 source "$root/scripts/lib/nginx.sh"
 # shellcheck source=../../scripts/lib/test_ca.sh
@@ -18,10 +18,6 @@ cleanup() {
   rm -rf "$scratch"
 }
 trap cleanup EXIT
-failures=0
-
-# shellcheck source=helpers.bash
-source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
 chmod 755 "$scratch"  # nginx's workers run unprivileged
 make_test_ca "$scratch/ca" || exit 1

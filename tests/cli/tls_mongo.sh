@@ -7,13 +7,8 @@
 # Usage: tls_mongo.sh <poolkit binary> <repository root>
 set -uo pipefail
 
-bin=$(realpath "$1")
-root=$(realpath "$2")
-secret=${POOLKIT_TEST_SECRET:?POOLKIT_TEST_SECRET must be set}
-build_dir=$(realpath "$(dirname "$bin")/../..")
-failures=0
 # shellcheck source=helpers.bash
-source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash" "$@"
 
 launcher="$build_dir/ferretdb-launcher/ferretdb-launcher"
 if [ ! -x "$launcher" ]; then

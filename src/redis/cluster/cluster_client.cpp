@@ -450,11 +450,6 @@ Reply ClusterClient::command(std::span<const Arg> args) {
   return impl_->execute(args);
 }
 
-Reply ClusterClient::command(std::span<const std::string> args) {
-  const std::vector<Arg> argv(args.begin(), args.end());
-  return impl_->execute(argv);
-}
-
 void ClusterClient::refresh_topology() {
   impl_->refresh(true);
 }

@@ -1,5 +1,5 @@
-// SentinelClient's public face: constructors, typed helpers (the shapes of redis::Client's),
-// stats, and health: the master, its replicas and the sentinels as the sentinels see them.
+// SentinelClient's public face: constructors, stats, and health: the master, its replicas and
+// the sentinels as the sentinels see them.
 
 #include <fmt/format.h>
 
@@ -82,48 +82,6 @@ SentinelClient::~SentinelClient() = default;
 
 Reply SentinelClient::command(std::span<const Arg> args) {
   return impl_->run(args);
-}
-
-Reply SentinelClient::command(std::span<const std::string> args) {
-  const std::vector<Arg> argv(args.begin(), args.end());
-  return impl_->run(argv);
-}
-
-std::optional<std::string> SentinelClient::get(std::string_view key) {
-  return command("GET", key).as_optional_string();
-}
-
-bool SentinelClient::set(std::string_view key, std::string_view value, SetOptions options) {
-  const std::vector<Arg> args = set_command(key, value, options);
-  return !command(std::span<const Arg>(args)).is_nil();
-}
-
-long long SentinelClient::incr(std::string_view key, long long by) {
-  return (by == 1 ? command("INCR", key) : command("INCRBY", key, by)).as_integer();
-}
-
-long long SentinelClient::decr(std::string_view key, long long by) {
-  return (by == 1 ? command("DECR", key) : command("DECRBY", key, by)).as_integer();
-}
-
-bool SentinelClient::expire(std::string_view key, std::chrono::seconds ttl) {
-  return command("EXPIRE", key, ttl.count()).as_integer() == 1;
-}
-
-long long SentinelClient::ttl(std::string_view key) {
-  return command("TTL", key).as_integer();
-}
-
-bool SentinelClient::hset(std::string_view key, std::string_view field, std::string_view value) {
-  return command("HSET", key, field, value).as_integer() == 1;
-}
-
-std::optional<std::string> SentinelClient::hget(std::string_view key, std::string_view field) {
-  return command("HGET", key, field).as_optional_string();
-}
-
-long long SentinelClient::hincrby(std::string_view key, std::string_view field, long long by) {
-  return command("HINCRBY", key, field, by).as_integer();
 }
 
 std::string SentinelClient::resolve_master() {
