@@ -226,12 +226,24 @@ void AsyncClient::Impl::release_slots(std::uint64_t count) noexcept {
   }
 }
 
-void AsyncClient::Impl::submit(detail::Queued queued) {
+void AsyncClient::Impl::submit(detail::Queued queued, bool after_asking) {
   acquire_slot();
   queued.holds_slot = true;
+  detail::Queued asking;
+  if (after_asking) {
+    const Arg args[] = {Arg("ASKING")};
+    detail::append_command(asking.bytes, args);
+    asking.name = detail::MetricName(args);
+    asking.affinity = queued.affinity;
+    asking.submitted = queued.submitted;
+    asking.deadline = queued.deadline;
+    asking.idempotent = true;
+  }
   {
     const std::lock_guard lock(mutex);
     if (!closed) {
+      // Taken together by the I/O thread, both land on the same connection, in this order.
+      if (after_asking) incoming.push_back(std::move(asking));
       incoming.push_back(std::move(queued));
       queued.call = nullptr;
     }
@@ -260,7 +272,8 @@ detail::CallHandle AsyncClient::submit(std::span<const Arg> args) {
   return submit(args, nullptr);
 }
 
-detail::CallHandle AsyncClient::submit(std::span<const Arg> args, Callback* callback) {
+detail::CallHandle AsyncClient::submit(std::span<const Arg> args, Callback* callback,
+                                       bool after_asking) {
   if (args.empty()) {
     throw ConfigError("an async Redis command needs at least its name; none was given");
   }
@@ -284,8 +297,12 @@ detail::CallHandle AsyncClient::submit(std::span<const Arg> args, Callback* call
       callback(AsyncResult(done));
     });
   }
-  impl_->submit(std::move(queued));
+  impl_->submit(std::move(queued), after_asking);
   return callback != nullptr ? detail::CallHandle() : detail::adopt(state);
+}
+
+void detail::send_after_asking(AsyncClient& client, std::span<const Arg> args, Callback callback) {
+  client.submit(args, &callback, true);
 }
 
 std::future<Reply> AsyncClient::send(std::span<const Arg> args) {
