@@ -14,7 +14,10 @@
 #include "../redis_cluster/cluster_test_support.hpp"
 #include "async_cluster_support.hpp"
 #include "poolkit/error.hpp"
+#include "poolkit/health.hpp"
+#include "poolkit/pools.hpp"
 #include "poolkit/redis_async_cluster.hpp"
+#include "poolkit/settings.hpp"
 
 namespace poolkit {
 namespace {
@@ -200,6 +203,39 @@ TEST_F(AsyncCluster, ClosedClientFailsWithPoolClosed) {
   redis.close();
   EXPECT_THROW(redis.get("closing"), PoolClosedError);
   redis.close();  // idempotent
+}
+
+TEST_F(AsyncCluster, RegistryGivesTheSlotRoutedClientInClusterMode) {
+  LoadOptions load;
+  load.discover_env_file = false;
+  load.environment = Environment{{"REDIS_MODE", "cluster"},
+                                 {"REDIS_URL", cluster().seed_url()},
+                                 {"REDIS_MULTIPLEX_CONNECTIONS", "3"}};
+  const LoadResult loaded = load_settings(load);
+  ASSERT_TRUE(loaded.ok());
+  Pools pools(*loaded.settings);
+  try {
+    pools.redis_async();
+    FAIL() << "the one-server async client in cluster mode";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("redis_async_cluster()"), std::string::npos)
+        << error.what();
+  }
+  redis::AsyncClusterClient& redis = pools.redis_async_cluster();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(redis.set(fmt::format("registry:{}", i), "1"));
+  for (const auto& node : redis.stats().nodes) EXPECT_EQ(node.client.connections, 3u);
+  const Health health = pools.health({.only = {"redis"}});
+  ASSERT_EQ(health.layers.size(), 1u);
+  std::size_t async_nodes = 0;
+  for (const auto& [name, value] : health.layers[0].details) {
+    if (name.starts_with("async node ")) ++async_nodes;
+  }
+  EXPECT_EQ(async_nodes, 3u);
+  EXPECT_EQ(health.to_json().find(test_secret()), std::string::npos);
+  const std::string metrics = pools.metrics().to_prometheus();
+  EXPECT_NE(metrics.find("redis_async_cluster_moved"), std::string::npos);
+  EXPECT_NE(metrics.find("pool=\"redis async 127.0.0.1:"), std::string::npos)
+      << "a series per node";
 }
 
 }  // namespace
