@@ -18,12 +18,6 @@ namespace {
 // Enough keys that each of the 16384 slots' owners gets its share, few enough to set at once.
 constexpr int kClusterBenchKeys = 1024;
 
-std::vector<std::string> cluster_bench_keys() {
-  std::vector<std::string> keys;
-  for (int i = 0; i < kClusterBenchKeys; ++i) keys.push_back(fmt::format("poolkit:bench:{}", i));
-  return keys;
-}
-
 template <class Field>
 std::size_t sum_over_nodes(const redis::ClusterClient& client, Field field) {
   std::size_t total = 0;
@@ -32,6 +26,12 @@ std::size_t sum_over_nodes(const redis::ClusterClient& client, Field field) {
 }
 
 }  // namespace
+
+std::vector<std::string> cluster_bench_keys() {
+  std::vector<std::string> keys;
+  for (int i = 0; i < kClusterBenchKeys; ++i) keys.push_back(fmt::format("poolkit:bench:{}", i));
+  return keys;
+}
 
 Workload redis_cluster_workload(const BenchOptions& options, RedisSettings settings) {
   settings.max_connections = options.pool_size;
