@@ -105,3 +105,39 @@ finish() {
   fi
   echo "$1: all checks passed"
 }
+
+# Starts tools/local_servers' poolkit-redis-topology (a 6-node cluster or a Sentinel set, with
+# the test password) in the background and waits for its ready file; `topology_value KEY` then
+# reads it (url=, masters=, master_name=, ...: see the launcher's comment). Needs $scratch;
+# stop_redis_topology (run on exit by use_scratch_and_redis_topology) stops every server.
+use_scratch_and_redis_topology() {
+  scratch=$(mktemp -d)
+  topology_pid=
+  trap 'stop_redis_topology; rm -rf "$scratch"' EXIT
+}
+
+start_redis_topology() {  # cluster|sentinel
+  local launcher=${POOLKIT_REDIS_TOPOLOGY:-$build_dir/tools/local_servers/poolkit-redis-topology}
+  [ -x "$launcher" ] || { echo "FAIL: no launcher at $launcher (build poolkit_redis_topology)" >&2; exit 1; }
+  topology_file="$scratch/$1.ready"
+  "$launcher" "$1" "$topology_file" --password-env POOLKIT_TEST_SECRET --max-seconds 600 \
+    >"$scratch/$1.log" 2>&1 &
+  topology_pid=$!
+  for _ in $(seq 1 600); do
+    [ -f "$topology_file" ] && return 0
+    kill -0 "$topology_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "FAIL: the $1 did not start:" >&2
+  scrub <"$scratch/$1.log" | tail -20 >&2
+  exit 1
+}
+
+topology_value() {  # key
+  sed -n "s/^$1=//p" "$topology_file"
+}
+
+stop_redis_topology() {
+  if [ -n "${topology_pid:-}" ]; then kill -TERM "$topology_pid" 2>/dev/null; wait "$topology_pid" 2>/dev/null; fi
+  topology_pid=
+}

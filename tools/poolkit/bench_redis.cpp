@@ -13,6 +13,7 @@
 #include <memory>
 #include <utility>
 
+#include "bench_redis_keys.hpp"
 #include "bench_runner.hpp"
 #include "bench_workloads.hpp"
 #include "commands.hpp"
@@ -200,7 +201,7 @@ Workload redis_async_cluster_workload(const BenchOptions& options, RedisSettings
   settings.max_pending =
       std::max<std::size_t>(settings.max_pending, static_cast<std::size_t>(options.concurrency));
   auto client = std::make_shared<redis::AsyncClusterClient>(settings);
-  auto keys = std::make_shared<const std::vector<std::string>>(cluster_bench_keys());
+  auto keys = std::make_shared<const std::vector<std::string>>(spread_bench_keys());
   std::vector<std::future<redis::Reply>> sets;
   for (const std::string& key : *keys) sets.push_back(client->send("SET", key, kBenchValue));
   for (auto& set : sets) set.get();
@@ -211,50 +212,66 @@ Workload redis_async_cluster_workload(const BenchOptions& options, RedisSettings
 
 namespace {
 
+// --mode on top of REDIS_MODE; exits 2 on a combination the mode cannot run.
+void apply_mode(const std::string& mode, const BenchOptions& options, RedisSettings& settings) {
+  if (mode == "standalone") settings.mode = RedisMode::standalone;
+  if (mode == "cluster") settings.mode = RedisMode::cluster;
+  if (mode == "sentinel") settings.mode = RedisMode::sentinel;
+  std::string problem;
+  if (settings.mode != RedisMode::standalone && !options.reuse) {
+    problem = "--no-reuse is supported in standalone mode only";
+  } else if (settings.mode == RedisMode::sentinel &&
+             (!settings.sentinel_master || settings.sentinel_master->empty())) {
+    problem = fmt::format(
+        "sentinel mode needs {}, the name the sentinels monitor the master under "
+        "(e.g. {}=mymaster); --url lists the sentinels",
+        setting::kRedisSentinelMaster, setting::kRedisSentinelMaster);
+  }
+  if (problem.empty()) return;
+  fmt::print(stderr, "poolkit bench redis: {}\n", problem);
+  throw CLI::RuntimeError(kExitInvalid);
+}
+
+WorkloadFactory redis_factory(const RedisSettings& settings, bool strict_fifo) {
+  switch (settings.mode) {
+    case RedisMode::cluster:
+      return [settings](const BenchOptions& run) { return redis_cluster_workload(run, settings); };
+    case RedisMode::sentinel:
+      return [settings](const BenchOptions& run) { return redis_sentinel_workload(run, settings); };
+    case RedisMode::standalone:
+      break;
+  }
+  return [settings, strict_fifo](const BenchOptions& run) {
+    return redis_workload(run, settings, strict_fifo);
+  };
+}
+
 void run_bench_redis(BenchOptions options, bool strict_fifo, const std::string& mode,
                      const AsyncArguments& async) {
   RedisSettings settings = bench_settings(options);
-  if (mode == "cluster") settings.mode = RedisMode::cluster;
-  if (mode == "standalone") settings.mode = RedisMode::standalone;
-  const bool cluster = settings.mode == RedisMode::cluster;
+  apply_mode(mode, options, settings);
+  WorkloadFactory factory = redis_factory(settings, strict_fifo);
+  std::string size_setting(setting::kRedisMaxConnections);
   if (async.async) {
-    if (!options.reuse) {
-      fmt::print(stderr, "poolkit bench redis: --async runs with reuse\n");
+    if (settings.mode == RedisMode::sentinel || !options.reuse) {
+      fmt::print(stderr,
+                 "poolkit bench redis: --async runs in standalone or cluster mode, with reuse\n");
       throw CLI::RuntimeError(kExitInvalid);
     }
     if (async.inflight > 0) options.concurrency = async.inflight;
     if (async.threads > 0 && async.inflight == 0) options.concurrency = async.threads;
     if (!async.pool_size_given) options.pool_size = settings.multiplex_connections;
-    try {
-      run_bench_command(
-          options,
-          [&](const BenchOptions& run) {
-            RedisSettings sized = settings;
-            sized.multiplex_connections = run.pool_size;
-            return cluster ? redis_async_cluster_workload(run, sized, async.inflight > 0)
-                           : redis_async_workload(run, sized, async.inflight > 0);
-          },
-          std::string(setting::kRedisMultiplexConnections));
-    } catch (const ConfigError&) {
-      throw;
-    } catch (const Error& error) {
-      fmt::print(stderr, "poolkit bench redis: cannot set up the bench key: {}\n", error.what());
-      throw CLI::RuntimeError(kExitFailure);
-    }
-    return;
-  }
-  if (cluster && !options.reuse) {
-    fmt::print(stderr, "poolkit bench redis: --no-reuse is not supported in cluster mode\n");
-    throw CLI::RuntimeError(kExitInvalid);
+    factory = [settings, callbacks = async.inflight > 0](const BenchOptions& run) {
+      RedisSettings sized = settings;
+      sized.multiplex_connections = run.pool_size;
+      return settings.mode == RedisMode::cluster
+                 ? redis_async_cluster_workload(run, sized, callbacks)
+                 : redis_async_workload(run, sized, callbacks);
+    };
+    size_setting = setting::kRedisMultiplexConnections;
   }
   try {
-    run_bench_command(
-        options,
-        [&](const BenchOptions& run) {
-          return cluster ? redis_cluster_workload(run, settings)
-                         : redis_workload(run, settings, strict_fifo);
-        },
-        std::string(setting::kRedisMaxConnections));
+    run_bench_command(options, factory, size_setting);
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& error) {
@@ -292,10 +309,11 @@ void add_bench_redis(CLI::App& bench) {
                     "Strict FIFO check-out (the pool's CMAP mode) instead of the client's default");
   command
       ->add_option("--mode", *mode,
-                   fmt::format("standalone or cluster (default: {}); in cluster mode the keys "
-                               "cover every slot and --pool-size bounds each node's pool",
-                               setting::kRedisMode))
-      ->check(CLI::IsMember({"standalone", "cluster"}));
+                   fmt::format("standalone, cluster or sentinel (default: {}); in cluster mode "
+                               "the keys cover every slot and --pool-size bounds each node's "
+                               "pool; sentinel mode needs {} and --url listing the sentinels",
+                               setting::kRedisMode, setting::kRedisSentinelMaster))
+      ->check(CLI::IsMember({"standalone", "cluster", "sentinel"}));
   command->add_flag("--async", async->async,
                     fmt::format("Through the async, multiplexed client ({} connections, "
                                 "--pool-size sets it)",

@@ -26,8 +26,9 @@ Workload redis_cluster_workload(const BenchOptions& options, RedisSettings setti
 // redis_async_workload runs them.
 Workload redis_async_cluster_workload(const BenchOptions& options, RedisSettings settings,
                                       bool callbacks);
-// The cluster benchmarks' 1,024 keys, spread over the slots.
-std::vector<std::string> cluster_bench_keys();
+// REDIS_MODE=sentinel: the same keys through redis::SentinelClient, on the master
+// REDIS_SENTINEL_MASTER names; options.pool_size bounds the master's pool.
+Workload redis_sentinel_workload(const BenchOptions& options, RedisSettings settings);
 
 // Writes the small collection mongo_workload reads (left alone when it is already right).
 void seed_mongo(const MongoSettings& settings);

@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <fstream>
 #include <functional>
@@ -28,6 +29,7 @@
 #include "bench_runner.hpp"
 #include "bench_workloads.hpp"
 #include "commands.hpp"
+#include "demo_failover.hpp"
 #include "demo_report.hpp"
 #include "demo_servers.hpp"
 #include "local_servers/ferretdb.hpp"
@@ -43,8 +45,13 @@ struct DemoOptions {
   std::vector<std::string> only{};  // --only values, each a comma list
   std::string html = "poolkit-demo-report.html";
   bool short_run = false;
-  bool tls = true;  // also the re-created vs pooled rows over TLS
+  bool tls = true;        // also the re-created vs pooled rows over TLS
+  bool cluster = false;   // the failover demo on a local Redis Cluster instead
+  bool sentinel = false;  // the same on a local Sentinel set
 };
+
+// Long enough for the steady state, the kill, the ~2 s election and the recovery after it.
+constexpr double kClusterDemoSeconds = 15.0;
 
 [[noreturn]] void invalid(const std::string& message) {
   fmt::print(stderr, "poolkit demo: {}\n", message);
@@ -242,7 +249,34 @@ std::vector<LayerResult> run_tls_layers(LocalServers& servers,
   return results;
 }
 
+// `--cluster` / `--sentinel`: a master killed under load, reported as a time chart.
+void run_failover_demo(const DemoOptions& options) {
+  const std::string flag = options.cluster ? "--cluster" : "--sentinel";
+  LocalServers servers;
+  const InterruptWatcher watcher(servers);  // before any other thread starts
+  try {
+    const auto duration = std::chrono::milliseconds(std::lround(options.duration_s * 1000));
+    const FailoverRun run = options.cluster
+                                ? run_cluster_failover(servers, options.concurrency, duration)
+                                : run_sentinel_failover(servers, options.concurrency, duration);
+    servers.stop_all();
+    fmt::print("{}", render_failover_report(run));
+  } catch (const std::exception& error) {
+    servers.stop_all();
+    fmt::print(stderr, "poolkit demo {}: {}\n", flag, error.what());
+    throw CLI::RuntimeError(kExitFailure);
+  }
+}
+
 void run_demo(const DemoOptions& options) {
+  if (options.cluster || options.sentinel) {
+    if (options.cluster && options.sentinel) invalid("--cluster or --sentinel: one at a time");
+    if (!options.only.empty())
+      invalid(fmt::format("{} runs the failover demo alone: drop --only",
+                          options.cluster ? "--cluster" : "--sentinel"));
+    run_failover_demo(options);
+    return;
+  }
   std::vector<std::string> layers = selected_layers("demo", options.only);
   if (layers.empty()) {
     for (const Layer layer : kBackendLayers) layers.emplace_back(layer_name(layer));
@@ -292,8 +326,12 @@ void add_demo_command(CLI::App& app) {
       "demo",
       "Start local Redis, FerretDB and nginx, compare pooled and re-created connections, and "
       "write an HTML report");
-  demo->add_option("--duration", options->duration_s, "Seconds per run (default 3)")
-      ->check(CLI::Range(0.1, 600.0));
+  CLI::Option* duration =
+      demo->add_option("--duration", options->duration_s,
+                       fmt::format("Seconds per run (default 3; with --cluster the whole load, "
+                                   "default {:.0f})",
+                                   kClusterDemoSeconds))
+          ->check(CLI::Range(0.1, 600.0));
   demo->add_option("--concurrency", options->concurrency, "Workers per run (default 16)")
       ->check(CLI::Range(1, 1024));
   demo->add_option("--only", options->only,
@@ -305,7 +343,21 @@ void add_demo_command(CLI::App& app) {
                  "A quick run for the tests: 0.4 s per run, concurrency 4, sweep 1:4");
   demo->add_flag("--tls,!--no-tls", options->tls,
                  "Also compare re-created and pooled connections over TLS (default: on)");
-  demo->callback([options] { run_demo(*options); });
+  demo->add_flag("--cluster", options->cluster,
+                 "Instead: start a 6-node Redis Cluster, run INCR/GET from --concurrency threads, "
+                 "kill a master 30% into the run and chart the errors and the recovery (text)");
+  demo->add_flag("--sentinel", options->sentinel,
+                 "Instead: the same with a master, its replica and 3 sentinels "
+                 "(SentinelClient)");
+  demo->callback([options, duration] {
+    const bool failover = options->cluster || options->sentinel;
+    if (failover && duration->count() == 0) options->duration_s = kClusterDemoSeconds;
+    if (failover && options->duration_s < 5)
+      invalid(
+          "--cluster and --sentinel need --duration of at least 5 s: the election alone "
+          "takes about 2 s");
+    run_demo(*options);
+  });
 }
 
 }  // namespace poolkit::cli

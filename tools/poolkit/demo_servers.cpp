@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <initializer_list>
 #include <poolkit/url.hpp>
 #include <random>
+#include <stdexcept>
 #include <string_view>
+#include <thread>
 
 namespace poolkit::cli {
 namespace {
@@ -41,6 +44,17 @@ void serve_demo_file(const local::NginxServer& nginx) {
   std::ofstream(nginx.root() / (kHttpFile + 1)) << std::string(512, 'x') << "\n";
 }
 
+// True once every replica of the cluster reports master_link_status:up.
+bool replicas_in_sync(const local::RedisCluster& cluster) {
+  for (std::size_t i = 0; i < cluster.size(); ++i) {
+    const local::ToolRun info = cluster.cli(i, {"INFO", "replication"});
+    if (info.status != 0) return false;
+    const bool replica = info.output.find("role:slave") != std::string::npos;
+    if (replica && info.output.find("master_link_status:up") == std::string::npos) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void LocalServers::stop_all() {
@@ -51,6 +65,8 @@ void LocalServers::stop_all() {
   tls_redis.reset();
   tls_nginx.reset();
   tls_ferretdb.reset();
+  cluster.reset();
+  sentinels.reset();
   ca.reset();
 }
 
@@ -70,6 +86,12 @@ int LocalServers::kill_all() {
   kill(tls_redis);
   kill(tls_nginx);
   kill(tls_ferretdb);
+  for (std::size_t i = 0; cluster && i < cluster->size(); ++i) kill(&cluster->node(i));
+  if (sentinels) {
+    kill(&sentinels->master());
+    kill(&sentinels->replica());
+    for (std::size_t i = 0; i < sentinels->sentinel_count(); ++i) kill(&sentinels->sentinel(i));
+  }
   if (ca) {
     std::error_code ignored;
     std::filesystem::remove_all(ca->dir(), ignored);
@@ -203,6 +225,35 @@ Started start_tls_servers(LocalServers& servers, const std::vector<std::string>&
     }
   }
   return started;
+}
+
+std::string start_redis_cluster(LocalServers& servers) {
+  // A replica syncs at once instead of after redis' default 5 s wait for more replicas.
+  servers.start(servers.cluster,
+                local::RedisCluster::Options{.password = random_password(),
+                                             .extra_args = {"--repl-diskless-sync-delay", "0"}});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!replicas_in_sync(*servers.cluster)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("the cluster's replicas did not sync with their masters in 30 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  fmt::print(stderr, "started a Redis Cluster of {} nodes (3 masters, 3 replicas) on 127.0.0.1\n",
+             servers.cluster->size());
+  return servers.cluster->seed_url();
+}
+
+std::string start_redis_sentinels(LocalServers& servers) {
+  // Ready once the replica has synced and every sentinel knows it and the others.
+  const std::string password = random_password();
+  servers.start(servers.sentinels, local::RedisSentinelSet::Options{.password = password});
+  fmt::print(stderr, "started a Redis master, its replica and {} sentinels on 127.0.0.1\n",
+             servers.sentinels->sentinel_count());
+  // REDIS_URL's password is the data nodes' (the sentinels need none).
+  std::string url = servers.sentinels->sentinels_url();
+  const std::string scheme_end = "://";
+  url.insert(url.find(scheme_end) + scheme_end.size(), fmt::format(":{}@", password));
+  return url;
 }
 
 }  // namespace poolkit::cli

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "local_servers/ferretdb.hpp"
+#include "local_servers/redis_cluster.hpp"
 #include "local_servers/servers.hpp"
 #include "local_servers/test_ca.hpp"
 
@@ -32,6 +33,8 @@ class LocalServers {
   std::unique_ptr<local::RedisServer> tls_redis;
   std::unique_ptr<local::NginxServer> tls_nginx;
   std::unique_ptr<local::FerretDbServer> tls_ferretdb;
+  std::unique_ptr<local::RedisCluster> cluster;        // `poolkit demo --cluster`
+  std::unique_ptr<local::RedisSentinelSet> sentinels;  // `poolkit demo --sentinel`
 
   template <class Server, class... Args>
   void start(std::unique_ptr<Server>& slot, Args&&... args) {
@@ -79,6 +82,14 @@ Started start_servers(LocalServers& servers, const std::vector<std::string>& lay
 // The TLS servers for the selected layers (redis, mongo, http), trusting a CA made for the run;
 // the layers are named "redis+tls", "mongo+tls" and "http+tls".
 Started start_tls_servers(LocalServers& servers, const std::vector<std::string>& layers);
+
+// A 6-node cluster (3 masters, 3 replicas, a random password) for `poolkit demo --cluster`,
+// returned once every replica has synced with its master (only then does a replica take over
+// its dead master's slots). Returns the seed URL (it holds the password: print it redacted).
+std::string start_redis_cluster(LocalServers& servers);
+// A master, its replica (synced) and three sentinels for `poolkit demo --sentinel`. Returns the
+// sentinels' URL carrying the data nodes' random password (print it redacted).
+std::string start_redis_sentinels(LocalServers& servers);
 
 // The file nginx serves to the HTTP runs.
 inline constexpr const char* kHttpFile = "/poolkit-demo.txt";
