@@ -35,6 +35,7 @@
 
 #include "poolkit/operation_stats.hpp"
 #include "poolkit/redis.hpp"
+#include "poolkit/redis_commands.hpp"
 #include "poolkit/settings.hpp"
 #include "poolkit/tls.hpp"
 
@@ -78,6 +79,8 @@ struct CallStateRelease {
 using CallHandle = std::unique_ptr<CallState, CallStateRelease>;
 
 bool call_ready(const CallState& state) noexcept;
+// Ready, and no client executor to resume through: a coroutine may go on without suspending.
+bool call_ready_inline(const CallState& state) noexcept;
 // Throws ConfigError on the client's I/O thread (it would wait for itself).
 void call_wait(const CallState& state);
 // Registers the coroutine to resume; false when the result is already in (resume at once).
@@ -95,8 +98,9 @@ void call_then(CallState& state, std::function<void(CallState&)> then);
 // refused command the matching typed error.
 //
 // Resumption: a coroutine resumes on the client's I/O thread (keep that part short, never block
-// in it: every caller's replies wait while it runs), unless AsyncOptions::executor or
-// resume_on() names another place.
+// in it: every caller's replies wait while it runs), or goes on without suspending on its own
+// thread when the reply is already in. With an executor (AsyncOptions::executor, resume_on()) it
+// always resumes through the executor, even then.
 template <class T>
 class Awaitable {
  public:
@@ -130,7 +134,9 @@ class Awaitable {
     return result;
   }
 
-  bool await_ready() const noexcept { return ready(); }
+  bool await_ready() const noexcept {
+    return executor_ == nullptr && detail::call_ready_inline(*state_);
+  }
   bool await_suspend(std::coroutine_handle<> continuation) noexcept {
     return detail::call_suspend(*state_, continuation, executor_.get());
   }
@@ -183,7 +189,7 @@ struct AsyncClientStats {
   std::vector<OperationSnapshot> commands;  // by command name and outcome
 };
 
-class AsyncClient {
+class AsyncClient : public Commands<AsyncClient> {
  public:
   // redis://…, rediss://… or unix://… as redis::Client takes them. Throws ConfigError as it does.
   // Connections open on the I/O thread: the constructor does not wait for the server.
@@ -223,15 +229,13 @@ class AsyncClient {
     return async_command(std::span<const Arg>(argv));
   }
 
-  // Blocking: send and wait (what redis::Commands' typed helpers call). Throws ServerError on an
-  // error reply. Never call it on the I/O thread (from a callback or a coroutine resumed there).
+  // Blocking: send and wait. Throws ServerError on an error reply. Never call it on the I/O
+  // thread (from a callback or a coroutine resumed there): it throws ConfigError there.
   Reply command(std::span<const Arg> args) { return async_command(args).get(); }
-  template <class... Args>
-  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> && ...)) Reply
-      command(const Args&... args) {
-    const Arg argv[] = {Arg(args)...};
-    return command(std::span<const Arg>(argv));
-  }
+  using Commands<AsyncClient>::command;  // command("GET", key), ... (redis_commands.hpp)
+
+  // The blocking typed helpers (get, set, del, incr, mget, the hash, list and set helpers) are
+  // redis::Commands' (redis_commands.hpp), over command(): each sends and waits.
 
   // Typed awaitables, the shapes of the pooled client's helpers.
   Awaitable<std::optional<std::string>> async_get(std::string_view key);
@@ -260,7 +264,8 @@ class AsyncClient {
   // Whether the calling thread is this client's I/O thread (callbacks, resumed coroutines).
   bool on_io_thread() const noexcept;
   // Fails every pending command with PoolClosedError, closes the connections and joins the I/O
-  // thread. Idempotent; later calls throw PoolClosedError.
+  // thread. Idempotent, any thread; later calls throw PoolClosedError. From a callback it only
+  // stops the loop (the thread is joined later); never destroy the client from a callback.
   void close();
   // The URL with its password masked.
   const std::string& address() const noexcept;

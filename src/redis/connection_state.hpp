@@ -20,6 +20,8 @@ namespace poolkit::redis::detail {
 
 // The command in RESP, appended to `out`.
 void append_command(std::string& out, std::span<const Arg> args);
+// Whether a word after the command's name is `option`, in any case (SET … NX, XREAD … BLOCK).
+bool has_option(std::span<const Arg> args, std::string_view option) noexcept;
 // hiredis' reply as ours.
 Reply reply_from_hiredis(const redisReply& reply);
 

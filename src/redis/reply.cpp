@@ -3,11 +3,23 @@
 #include <algorithm>
 #include <array>
 
+#include "../core/ascii.hpp"
+#include "connection_state.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis.hpp"
 
 namespace poolkit::redis {
+
+using poolkit::detail::equals_ignoring_case;
+
+bool detail::has_option(std::span<const Arg> args, std::string_view option) noexcept {
+  return std::any_of(args.begin() + 1, args.end(),
+                     [&](const Arg& arg) { return equals_ignoring_case(arg.view(), option); });
+}
+
 namespace {
+
+using detail::has_option;
 
 // Commands that may be repeated after a failure that happened once they were written: reads, and
 // writes whose effect is the same when applied twice (SET, DEL, EXPIRE, HSET, SADD...). Not here,
@@ -89,21 +101,9 @@ constexpr std::array<std::string_view, 76> kIdempotent = {"BITCOUNT",
                                                           "ZUNION",
                                                           "ZINTER"};
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x >= 'a' && x <= 'z' ? x - 32 : x) == (y >= 'a' && y <= 'z' ? y - 32 : y);
-         });
-}
-
 bool in_idempotent_table(std::string_view name) noexcept {
   return std::any_of(kIdempotent.begin(), kIdempotent.end(),
                      [&](std::string_view entry) { return equals_ignoring_case(entry, name); });
-}
-
-// Options that make a repeated command answer differently (SET NX, SET GET, ZADD INCR).
-bool has_option(std::span<const Arg> args, std::string_view option) noexcept {
-  return std::any_of(args.begin() + 1, args.end(),
-                     [&](const Arg& arg) { return equals_ignoring_case(arg.view(), option); });
 }
 
 [[noreturn]] void wrong_type(Reply::Type found, std::string_view wanted) {

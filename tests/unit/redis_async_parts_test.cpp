@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/detached_coroutine.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis_async.hpp"
 #include "poolkit/settings.hpp"
@@ -62,22 +63,11 @@ TEST(AsyncCallState, ACallbackRunsOnceWhicheverSideComesSecond) {
   }
 }
 
-// Resumes a coroutine through the hand-over, racing the completion.
-struct Resumed {
-  struct promise_type {
-    Resumed get_return_object() noexcept { return {}; }
-    std::suspend_never initial_suspend() noexcept { return {}; }
-    std::suspend_never final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-};
-
 TEST(AsyncCallState, ACoroutineResumesExactlyOnceWithItsReply) {
   for (int round = 0; round < 2000; ++round) {
     auto [waiter, queue] = new_call();
     std::atomic<long long> seen{-1};
-    auto body = [&](detail::CallHandle handle) -> Resumed {
+    auto body = [&](detail::CallHandle handle) -> test::Detached {
       Awaitable<long long> awaitable(std::move(handle),
                                      [](Reply&& reply) { return reply.as_integer(); });
       seen = co_await awaitable;

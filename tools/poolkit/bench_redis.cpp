@@ -175,7 +175,7 @@ Workload async_get_workload(const std::shared_ptr<Client>& client, bool callback
         .make_worker = [client, key_for](int worker) -> std::function<void()> {
           // Each thread walks the keys from its own start, so a cluster's masters share the load.
           auto next = std::make_shared<std::size_t>(static_cast<std::size_t>(worker) * 7919);
-          return [client, key_for, next] { client->command("GET", key_for((*next)++)); };
+          return [client, key_for, next] { client->get(key_for((*next)++)); };
         },
         .connections_opened = [client] { return totals_of(*client).connections; },
     };
@@ -192,7 +192,7 @@ Workload redis_async_workload(const BenchOptions& options, RedisSettings setting
   settings.max_pending =
       std::max<std::size_t>(settings.max_pending, static_cast<std::size_t>(options.concurrency));
   auto client = std::make_shared<redis::AsyncClient>(settings);
-  client->command("SET", kBenchKey, kBenchValue);
+  client->set(kBenchKey, kBenchValue);
   return async_get_workload(client, callbacks, [](std::size_t) { return kBenchKey; });
 }
 

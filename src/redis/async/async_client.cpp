@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 
+#include "../../core/ascii.hpp"
 #include "../../core/settings_url.hpp"
 #include "../../core/shared_fields.hpp"
 #include "async_impl.hpp"
@@ -21,16 +22,7 @@ namespace {
 
 using detail::Clock;
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
-bool has_word(std::span<const Arg> args, std::string_view word) noexcept {
-  return std::any_of(args.begin() + 1, args.end(),
-                     [&](const Arg& arg) { return equals_ignoring_case(arg.view(), word); });
-}
+using poolkit::detail::equals_ignoring_case;
 
 // The fields RedisSettings and AsyncOptions share (settings member, options member).
 const auto kSharedFields = std::make_tuple(
@@ -95,7 +87,7 @@ std::string_view async_refusal(std::span<const Arg> args) noexcept {
   }
   if (is({"BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP",
           "WAIT", "WAITAOF"}) ||
-      (is({"XREAD", "XREADGROUP"}) && has_word(args, "BLOCK"))) {
+      (is({"XREAD", "XREADGROUP"}) && has_option(args, "BLOCK"))) {
     return "it blocks the connection, and with it every other caller's replies; use "
            "redis::Client::with_connection()";
   }
@@ -152,23 +144,24 @@ AsyncClient::Impl::~Impl() {
   if (wake_fd >= 0) ::close(wake_fd);
 }
 
+// From a callback (the I/O thread) it only stops the loop, which ends after this turn; the
+// thread is joined by the next close() from elsewhere, or the destructor.
 void AsyncClient::Impl::close() {
+  bool first = false;
   {
     const std::lock_guard lock(mutex);
-    if (closed) return;
+    first = !closed;
     closed = true;
   }
-  slot_freed.notify_all();
-  stopping.store(true, std::memory_order_release);
-  const std::uint64_t one = 1;
-  [[maybe_unused]] const auto ignored = ::write(wake_fd, &one, sizeof one);
-  if (io_thread.joinable()) {
-    if (std::this_thread::get_id() == io_thread_id) {
-      io_thread.detach();  // close() from a callback: the loop ends after this turn
-    } else {
-      io_thread.join();
-    }
+  if (first) {
+    slot_freed.notify_all();
+    stopping.store(true, std::memory_order_release);
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto ignored = ::write(wake_fd, &one, sizeof one);
   }
+  if (std::this_thread::get_id() == io_thread_id) return;
+  const std::lock_guard lock(join_mutex);
+  if (io_thread.joinable()) io_thread.join();
 }
 
 void AsyncClient::Impl::acquire_slot() {
@@ -297,8 +290,10 @@ detail::CallHandle AsyncClient::submit(std::span<const Arg> args, Callback* call
       callback(AsyncResult(done));
     });
   }
+  // The caller's handle first, so a refusal below (closed, no slot in time) releases both.
+  detail::CallHandle callers = callback != nullptr ? detail::CallHandle() : detail::adopt(state);
   impl_->submit(std::move(queued), after_asking);
-  return callback != nullptr ? detail::CallHandle() : detail::adopt(state);
+  return callers;
 }
 
 void detail::send_after_asking(AsyncClient& client, std::span<const Arg> args, Callback callback) {

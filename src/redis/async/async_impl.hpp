@@ -141,6 +141,7 @@ struct AsyncClient::Impl {
   void finish(detail::Queued& queued, Reply reply);
   void finish(detail::Queued& queued, const std::exception_ptr& error, std::string_view outcome);
   int poll_timeout(detail::Clock::time_point now) const;
+  bool wants_connection(const detail::MuxConnection& connection) const;
   void wake() noexcept;
   void shut_down() noexcept;
 
@@ -165,6 +166,7 @@ struct AsyncClient::Impl {
 
   std::vector<detail::Queued> taken;  // the I/O thread's swap partner for `incoming`
   std::vector<std::unique_ptr<detail::MuxConnection>> connections;
+  std::mutex join_mutex;  // one close() joins the I/O thread, the others wait for it
   std::thread io_thread;
   std::thread::id io_thread_id;
 };

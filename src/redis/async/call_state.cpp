@@ -38,7 +38,7 @@ void CallState::finish() noexcept {
       }
     } else if (executor_) {
       executor_(continuation_);
-    } else if (default_executor_ != nullptr && *default_executor_) {
+    } else if (has_default_executor()) {
       (*default_executor_)(continuation_);
     } else {
       continuation_.resume();
@@ -61,11 +61,22 @@ void CallState::wait() const {
   }
 }
 
+// With an executor the coroutine always resumes through it, even when the reply was in before
+// it could suspend: its code after co_await then always runs where the executor puts it.
 bool CallState::suspend(std::coroutine_handle<> continuation, Executor* executor) noexcept {
   continuation_ = continuation;
   if (executor != nullptr) executor_ = std::move(*executor);
   std::uint32_t expected = pending;
-  return phase_.compare_exchange_strong(expected, waiting, std::memory_order_acq_rel);
+  if (phase_.compare_exchange_strong(expected, waiting, std::memory_order_acq_rel)) return true;
+  if (executor_) {
+    executor_(continuation);
+    return true;
+  }
+  if (has_default_executor()) {
+    (*default_executor_)(continuation);
+    return true;
+  }
+  return false;  // resume at once, on this thread
 }
 
 void CallState::then(std::function<void(CallState&)> then) {
@@ -83,6 +94,9 @@ Reply CallState::take() {
 
 bool call_ready(const CallState& state) noexcept {
   return state.ready();
+}
+bool call_ready_inline(const CallState& state) noexcept {
+  return state.ready() && !state.has_default_executor();
 }
 void call_wait(const CallState& state) {
   state.wait();

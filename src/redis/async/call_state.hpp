@@ -32,6 +32,9 @@ class CallState {
 
   // The waiter's side.
   bool ready() const noexcept { return phase_.load(std::memory_order_acquire) == done; }
+  bool has_default_executor() const noexcept {
+    return default_executor_ != nullptr && *default_executor_;
+  }
   void wait() const;
   bool suspend(std::coroutine_handle<> continuation, Executor* executor) noexcept;
   void then(std::function<void(CallState&)> then);

@@ -70,8 +70,7 @@ void AsyncClient::Impl::run() noexcept {
     take_incoming();
     auto now = Clock::now();
     for (auto& connection : connections) {
-      if (!connection->open() && now >= connection->next_connect &&
-          (connection->load() > 0 || !connection->ever_opened)) {
+      if (!connection->open() && now >= connection->next_connect && wants_connection(*connection)) {
         connect(*connection);
       }
       if (connection->open()) check_health(*connection, now);
@@ -320,9 +319,12 @@ void AsyncClient::Impl::deliver(MuxConnection& connection, Reply reply) {
   finish(queued, std::move(reply));
 }
 
+// The slot is freed before the waiter runs, so a callback (or a coroutine resumed here) that
+// sends its next command finds it free; and stats() read after a reply shows it.
 void AsyncClient::Impl::finish(Queued& queued, Reply reply) {
   if (queued.call == nullptr) return;  // our own health check
   const auto elapsed = Clock::now() - queued.submitted;
+  release_slots(1);
   if (reply.is_error()) {
     operations.record(queued.name.view(), to_string(ErrorCode::server), elapsed);
     queued.call->fail(std::make_exception_ptr(
@@ -333,18 +335,17 @@ void AsyncClient::Impl::finish(Queued& queued, Reply reply) {
     queued.call->complete(std::move(reply));
   }
   queued.call.reset();
-  release_slots(1);
 }
 
 void AsyncClient::Impl::finish(Queued& queued, const std::exception_ptr& error,
                                std::string_view outcome) {
   if (queued.call == nullptr) return;
   operations.record(queued.name.view(), outcome, Clock::now() - queued.submitted);
-  queued.call->fail(error);
-  queued.call.reset();
   // A timed-out command keeps its slot until its reply is read (or its connection lost): it is
   // still in flight.
   if (!queued.abandoned) release_slots(1);
+  queued.call->fail(error);
+  queued.call.reset();
 }
 
 // A command past its deadline fails with TimeoutError; if it was written, it stays in the queue
@@ -458,6 +459,15 @@ void AsyncClient::Impl::fail_unwritten(MuxConnection& connection, const std::exc
   }
 }
 
+// A closed connection reopens when it has commands to send, or when a sibling is open (the
+// server answers, so the connect is quick and the load spreads again); otherwise it waits for
+// a command, so a server that is down costs no connect attempts while nobody sends.
+bool AsyncClient::Impl::wants_connection(const MuxConnection& connection) const {
+  if (connection.load() > 0 || !connection.ever_opened) return true;
+  return std::any_of(connections.begin(), connections.end(),
+                     [](const auto& other) { return other->open(); });
+}
+
 // Until the next deadline, reconnect or health check; -1 when none is due.
 int AsyncClient::Impl::poll_timeout(Clock::time_point now) const {
   std::optional<Clock::time_point> due;
@@ -470,10 +480,8 @@ int AsyncClient::Impl::poll_timeout(Clock::time_point now) const {
     } else if (!connection->in_flight.empty()) {
       consider(connection->in_flight.front().deadline + options.socket_timeout);
     }
-    if (!connection->unwritten.empty()) {
-      consider(connection->unwritten.front().deadline);
-      if (!connection->open()) consider(connection->next_connect);
-    }
+    if (!connection->unwritten.empty()) consider(connection->unwritten.front().deadline);
+    if (!connection->open() && wants_connection(*connection)) consider(connection->next_connect);
     if (connection->open() && options.health_check_interval.count() > 0) {
       consider(connection->last_activity + options.health_check_interval);
     }

@@ -1,24 +1,12 @@
 #pragma once
-// For the async cluster client's tests: short timeouts, and a fire-and-forget coroutine type.
+// For the async cluster client's tests: short timeouts (and the tests' Detached coroutine type).
 
 #include <chrono>
-#include <coroutine>
-#include <exception>
 
+#include "detached_coroutine.hpp"
 #include "poolkit/redis_async_cluster.hpp"
 
 namespace poolkit::test {
-
-// Starts at once, runs to its end, frees itself; an escaping exception ends the test run.
-struct Detached {
-  struct promise_type {
-    Detached get_return_object() noexcept { return {}; }
-    std::suspend_never initial_suspend() noexcept { return {}; }
-    std::suspend_never final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-};
 
 inline redis::AsyncClusterOptions async_cluster_options() {
   redis::AsyncClusterOptions options;
