@@ -16,9 +16,17 @@
 #include "async_impl.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/setting_names.hpp"
+#include "reply_converters.hpp"
 
 namespace poolkit::redis {
 namespace {
+
+using detail::as_flag;
+using detail::as_integer;
+using detail::as_optional_string;
+using detail::as_optional_strings;
+using detail::as_reply;
+using detail::as_set_done;
 
 using detail::Clock;
 
@@ -47,26 +55,6 @@ RedisSettings settings_of(Url url, const AsyncOptions& options) {
 std::size_t thread_affinity() noexcept {
   thread_local const std::size_t hash = std::hash<std::thread::id>{}(std::this_thread::get_id());
   return hash;
-}
-
-// Converters from a reply to what each typed awaitable gives.
-Reply as_reply(Reply&& reply) {
-  return std::move(reply);
-}
-std::optional<std::string> as_optional_string(Reply&& reply) {
-  return reply.as_optional_string();
-}
-long long as_integer(Reply&& reply) {
-  return reply.as_integer();
-}
-bool as_flag(Reply&& reply) {
-  return reply.as_integer() != 0;
-}
-bool as_set_done(Reply&& reply) {
-  return !reply.is_nil();  // SET NX/XX answers nil when its condition was not met
-}
-std::vector<std::optional<std::string>> as_optional_strings(Reply&& reply) {
-  return optional_strings_of(reply);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <set>
 
-#include "../async/async_impl.hpp"
+#include "../async/reply_converters.hpp"
 #include "../cluster/command_keys.hpp"
 #include "async_cluster_impl.hpp"
 #include "poolkit/error.hpp"

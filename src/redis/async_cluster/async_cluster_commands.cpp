@@ -1,27 +1,14 @@
 // AsyncClusterClient's typed awaitables: AsyncClient's shapes, each routed by its key.
 
+#include "../async/reply_converters.hpp"
 #include "async_cluster_impl.hpp"
 
 namespace poolkit::redis {
-namespace {
-
-std::optional<std::string> as_optional_string(Reply&& reply) {
-  return reply.as_optional_string();
-}
-long long as_integer(Reply&& reply) {
-  return reply.as_integer();
-}
-bool as_flag(Reply&& reply) {
-  return reply.as_integer() != 0;
-}
-bool as_set_done(Reply&& reply) {
-  return !reply.is_nil();  // SET NX/XX answers nil when its condition was not met
-}
-std::vector<std::optional<std::string>> as_optional_strings(Reply&& reply) {
-  return optional_strings_of(reply);
-}
-
-}  // namespace
+using detail::as_flag;
+using detail::as_integer;
+using detail::as_optional_string;
+using detail::as_optional_strings;
+using detail::as_set_done;
 
 template <class T>
 Awaitable<T> AsyncClusterClient::typed(std::span<const Arg> args, T (*convert)(Reply&&)) {
