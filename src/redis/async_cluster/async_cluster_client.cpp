@@ -53,6 +53,37 @@ bool is_node_failure(const Error& error) {
          error.code() == ErrorCode::pool_closed;
 }
 
+// The node's error as an object of the caller's own. The node's client fails every command of a
+// lost connection with one shared exception object, and each caller drops its reference on its
+// own thread (as the sanitizers see it, a race on the shared object's count).
+std::exception_ptr own_copy(const Error& error) {
+  const std::string message = error.what();
+  const Backend backend = error.backend();
+  switch (error.code()) {
+    case ErrorCode::config:
+      return std::make_exception_ptr(ConfigError(message));
+    case ErrorCode::pool_timeout:
+      return std::make_exception_ptr(PoolTimeoutError(backend, message));
+    case ErrorCode::pool_closed:
+      return std::make_exception_ptr(PoolClosedError(backend, message));
+    case ErrorCode::pool_cleared:
+      return std::make_exception_ptr(PoolClearedError(backend, message));
+    case ErrorCode::connect:
+      return std::make_exception_ptr(ConnectError(backend, message));
+    case ErrorCode::tls:
+      return std::make_exception_ptr(TlsError(backend, message, error.retryable()));
+    case ErrorCode::timeout:
+      return std::make_exception_ptr(TimeoutError(backend, message));
+    case ErrorCode::protocol:
+      return std::make_exception_ptr(ProtocolError(backend, message));
+    case ErrorCode::server:
+      return std::make_exception_ptr(ServerError(backend, message, error.retryable()));
+    case ErrorCode::circuit_open:
+      return std::make_exception_ptr(CircuitOpenError(backend, message));
+  }
+  return std::make_exception_ptr(Error(error.code(), backend, error.retryable(), message));
+}
+
 // The topology reader's settings: the seeds', one pooled connection per node.
 RedisSettings topology_settings(RedisSettings seeds, const AsyncOptions& node) {
   seeds.mode = RedisMode::cluster;
@@ -272,6 +303,8 @@ void AsyncClusterClient::Impl::on_result(const CallPtr& call, const std::string&
     on_server_error(call, node, error);
   } catch (const Error& error) {
     on_failure(call, error);
+  } catch (...) {
+    fail(*call, std::current_exception(), "other");
   }
 }
 
@@ -306,7 +339,7 @@ void AsyncClusterClient::Impl::on_server_error(const CallPtr& call, const std::s
     }
     if (retry_later(call)) return;
   }
-  fail(*call, std::current_exception(), to_string(ErrorCode::server));
+  fail(*call, own_copy(error), to_string(ErrorCode::server));
 }
 
 void AsyncClusterClient::Impl::on_failure(const CallPtr& call, const Error& error) {
@@ -321,7 +354,7 @@ void AsyncClusterClient::Impl::on_failure(const CallPtr& call, const Error& erro
       return;
     }
   }
-  fail(*call, std::current_exception(), to_string(error.code()));
+  fail(*call, own_copy(error), to_string(error.code()));
 }
 
 bool AsyncClusterClient::Impl::retry_later(const CallPtr& call) {
