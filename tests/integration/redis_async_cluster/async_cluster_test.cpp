@@ -181,7 +181,12 @@ TEST_F(AsyncCluster, FollowsAskDuringAMigrationAndMovedAfterIt) {
   EXPECT_EQ(redis.get(moved_key), "there");
   EXPECT_EQ(redis.get(staying_key), "here");
   auto coroutine_value = std::make_shared<std::promise<std::optional<std::string>>>();
-  [&]() -> test::Detached { coroutine_value->set_value(co_await redis.async_get(moved_key)); }();
+  // No captures: a temporary lambda's captures would be gone when the coroutine resumes.
+  auto read = [](AsyncClusterClient& client, std::string key,
+                 std::shared_ptr<std::promise<std::optional<std::string>>> out) -> test::Detached {
+    out->set_value(co_await client.async_get(key));
+  };
+  read(redis, moved_key, coroutine_value);
   EXPECT_EQ(coroutine_value->get_future().get(), "there");
   EXPECT_GE(redis.stats().ask, 2u);
   EXPECT_EQ(redis.stats().moved, 0u);
