@@ -24,22 +24,39 @@ enum class ErrorCode {
 
 enum class Backend { core, redis, mongo, http };
 
+// Whether a failed operation may have reached the server before the failure: `no` when nothing
+// of it was written (a connect failure, a connection found closed before writing), `maybe` when
+// some byte was (the connection was lost or timed out mid-command: the server may have run it).
+// Only an operation that may not run twice needs to tell the two apart.
+enum class Sent { no, maybe };
+
 std::string_view to_string(ErrorCode code) noexcept;
 std::string_view to_string(Backend backend) noexcept;
 
 class Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, Backend backend, bool retryable, const std::string& message)
-      : std::runtime_error(message), code_(code), backend_(backend), retryable_(retryable) {}
+  Error(ErrorCode code, Backend backend, bool retryable, const std::string& message,
+        Sent sent = Sent::no)
+      : std::runtime_error(message),
+        code_(code),
+        backend_(backend),
+        retryable_(retryable),
+        sent_(sent) {}
 
   ErrorCode code() const noexcept { return code_; }
   Backend backend() const noexcept { return backend_; }
   bool retryable() const noexcept { return retryable_; }
+  // For a transport failure (ConnectError, TimeoutError): some of the operation had been
+  // written, so the server may have run it; repeat it only if running it twice is harmless.
+  // False for the other errors, which say nothing about it.
+  Sent sent() const noexcept { return sent_; }
+  bool may_have_run() const noexcept { return sent_ == Sent::maybe; }
 
  private:
   ErrorCode code_;
   Backend backend_;
   bool retryable_;
+  Sent sent_;
 };
 
 class ConfigError : public Error {
@@ -66,10 +83,13 @@ class PoolClearedError : public Error {
       : Error(ErrorCode::pool_cleared, backend, true, message) {}
 };
 
+// Opening a connection failed (Sent::no), or an open one was lost: before anything of the
+// operation was written (Sent::no), or after (Sent::maybe: "lost the connection ... while
+// reading from it").
 class ConnectError : public Error {
  public:
-  ConnectError(Backend backend, const std::string& message)
-      : Error(ErrorCode::connect, backend, true, message) {}
+  ConnectError(Backend backend, const std::string& message, Sent sent = Sent::no)
+      : Error(ErrorCode::connect, backend, true, message, sent) {}
 
  protected:
   ConnectError(ErrorCode code, Backend backend, bool retryable, const std::string& message)
@@ -85,10 +105,13 @@ class TlsError : public ConnectError {
       : ConnectError(ErrorCode::tls, backend, retryable, message) {}
 };
 
+// A read, write or connect took too long. Sent::maybe unless the thrower knows nothing of the
+// operation was written (a connect timeout), since a command may have run and only its reply
+// been late.
 class TimeoutError : public Error {
  public:
-  TimeoutError(Backend backend, const std::string& message)
-      : Error(ErrorCode::timeout, backend, true, message) {}
+  TimeoutError(Backend backend, const std::string& message, Sent sent = Sent::maybe)
+      : Error(ErrorCode::timeout, backend, true, message, sent) {}
 };
 
 class ProtocolError : public Error {

@@ -51,6 +51,7 @@ struct ConnectionStateDeleter {
   void operator()(ConnectionState* state) const noexcept;
 };
 struct ConnectionAccess;  // the client's view of ConnectionState
+struct ClientAccess;      // the topology clients' view of a Client
 }  // namespace detail
 
 // One open, authenticated connection. A caller sees it only inside with_connection(); any
@@ -67,7 +68,8 @@ class Connection {
 
   // Sends one command and reads its reply. Throws ServerError on an error reply (the connection
   // stays usable), ConnectError / TimeoutError / ProtocolError on a network failure or a reply
-  // that breaks a limit (the connection is then closed).
+  // that breaks a limit (the connection is then closed). A ConnectError or TimeoutError says in
+  // may_have_run() whether any byte of the current operation (the client's call) was written.
   Reply command(std::span<const Arg> args);
   template <class... Args>
   requires(std::constructible_from<Arg, const Args&>&&...) Reply command(const Args&... args) {
@@ -280,6 +282,7 @@ class Client : public Commands<Client> {
 
  private:
   friend class Pipeline;
+  friend struct detail::ClientAccess;
   // with_connection()'s body: on one leased connection, retried only when fn wrote nothing.
   void run_with_connection(const std::function<void(Connection&)>& fn);
 

@@ -2,7 +2,8 @@
 // The async Redis client: many callers share a few connections (REDIS_MULTIPLEX_CONNECTIONS),
 // and every command queued while a write is in flight goes out together in the next write
 // (automatic pipelining). One I/O thread per client owns the connections; callers on any thread
-// queue commands and get a future, a callback, or an awaitable for C++20 coroutines.
+// queue commands and get a future, a callback, or an awaitable for C++20 coroutines. What one
+// thread queues goes to one connection, so it runs in the order it was queued.
 //
 //   poolkit::redis::AsyncClient redis(settings.redis);
 //   std::future<Reply> pong = redis.send("PING");                  // futures

@@ -12,13 +12,16 @@
 // other REDIS_* settings; the URL's user, password and TLS options). The sentinels get
 // REDIS_SENTINEL_PASSWORD, or no password when it is unset.
 //
-// Failover (docs/redis.md "Sentinel"): a connection error or a READONLY reply (the old master
-// was demoted) makes the client ask the sentinels again (at most once per min_resolve_interval,
-// so a dead master cannot cause a storm of questions). When the master moved, the old pool is
-// cleared and dropped and the call goes on against the new one; it is repeated when nothing of
-// it may have run (a connect error, READONLY) or when it is idempotent (redis::is_idempotent),
-// as redis::Client does for one server. All within the call's retry budget, after which the
-// last typed error is thrown (ConnectError, TimeoutError, ...).
+// Failover (docs/redis.md "Sentinel"): once it has a master, the client subscribes to
+// +switch-master on one sentinel (a background thread, another sentinel taken when that one
+// goes), and moves to the master a switch names once ROLE confirms it, usually before any
+// command meets the old one. As a fallback, a connection error or a READONLY reply (the old
+// master was demoted) makes the client ask the sentinels again (at most once per
+// min_resolve_interval, so a dead master cannot cause a storm of questions). When the master moved,
+// the old pool is cleared and dropped and the call goes on against the new one; it is repeated when
+// nothing of it may have run (a connect error, READONLY) or when it is idempotent
+// (redis::is_idempotent), as redis::Client does for one server. All within the call's retry budget,
+// after which the last typed error is thrown (ConnectError, TimeoutError, ...).
 
 #include <chrono>
 #include <cstdint>
@@ -48,6 +51,19 @@ struct SentinelOptions {
   // commands go. `replica`: a replica from SENTINEL replicas (an error when none is usable);
   // `replica_preferred`: a replica, or the master when there is none or it failed.
   RedisReadFrom read_from = RedisReadFrom::master;
+  // Subscribe to +switch-master (one connection to one sentinel, in a thread of the client's
+  // own); false: follow failovers from command errors alone.
+  bool follow_switch_messages = true;
+  // The subscribed sentinel gets a PING when it has been silent this long, and is replaced when
+  // it does not answer before the next one.
+  std::chrono::milliseconds subscriber_ping_interval{1000};
+};
+
+// Failovers followed, by what made the client ask: the sum is SentinelStats::failovers.
+struct SentinelFailoverCauses {
+  std::uint64_t subscription = 0;  // a +switch-master message from a sentinel
+  std::uint64_t error = 0;         // a command failed (connection error, READONLY)
+  std::uint64_t query = 0;         // resolve_master() or health() asked the sentinels
 };
 
 struct SentinelStats {
@@ -58,6 +74,11 @@ struct SentinelStats {
   std::uint64_t retries = 0;        // calls repeated after a failure of the master
   std::string replica;              // host:port reads go to (REDIS_READ_FROM); empty: none
   std::uint64_t replica_reads = 0;  // read-only commands a replica answered
+  SentinelFailoverCauses failovers_followed{};
+  // The sentinel whose +switch-master messages the client listens to (host:port); empty: none
+  // now (not started, or between sentinels).
+  std::string subscribed_to;
+  std::uint64_t resubscriptions = 0;  // subscriptions after the first (a sentinel lost)
 };
 
 struct SentinelNodeHealth {

@@ -7,9 +7,9 @@
 
 #include "../core/settings_url.hpp"
 #include "../core/shared_fields.hpp"
+#include "client_access.hpp"
 #include "connection_state.hpp"
 #include "endpoint.hpp"
-#include "metric_name.hpp"
 #include "poolkit/backoff.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/pool.hpp"
@@ -59,16 +59,20 @@ RedisSettings settings_of(Url url, const Options& options) {
 
 // The last attempt's error, saying what the whole call cost when it took more than one attempt,
 // so the time in the message is the time the caller waited.
-[[noreturn]] void rethrow_with_attempts(const Error& error, int attempts, Clock::duration elapsed) {
+// `wrote_before`: an earlier attempt was written, so the command may have run even when the
+// last attempt sent nothing.
+[[noreturn]] void rethrow_with_attempts(const Error& error, int attempts, Clock::duration elapsed,
+                                        bool wrote_before) {
   if (attempts <= 1) throw;
   const std::string message =
       fmt::format("{} ({} attempts, {} ms in all)", error.what(), attempts,
                   std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  const Sent sent = wrote_before ? Sent::maybe : error.sent();
   switch (error.code()) {
     case ErrorCode::timeout:
-      throw TimeoutError(error.backend(), message);
+      throw TimeoutError(error.backend(), message, sent);
     case ErrorCode::connect:
-      throw ConnectError(error.backend(), message);
+      throw ConnectError(error.backend(), message, sent);
     case ErrorCode::tls:
       throw TlsError(error.backend(), message, error.retryable());
     case ErrorCode::pool_timeout:
@@ -130,9 +134,9 @@ struct Client::Impl {
   }
 
   // Runs fn on a leased connection, retrying as docs/redis.md "Retries" says; records the
-  // outcome under `name`.
+  // outcome under `name` ("server" when fn set *error_reply: an error reply it did not throw).
   void run(std::string_view name, Repeat repeat, std::span<const Arg> command,
-           const std::function<void(Connection&)>& fn);
+           const std::function<void(Connection&)>& fn, const bool* error_reply = nullptr);
 
   void note_failure(bool lost, bool stale) {
     if (stale) closed_while_idle.fetch_add(1, std::memory_order_relaxed);
@@ -160,8 +164,9 @@ struct Client::Impl {
 };
 
 void Client::Impl::run(std::string_view name, Repeat repeat, std::span<const Arg> command,
-                       const std::function<void(Connection&)>& fn) {
+                       const std::function<void(Connection&)>& fn, const bool* error_reply) {
   const auto started = Clock::now();
+  bool wrote_before = false;  // by an attempt before this one
   for (int attempt = 0;; ++attempt) {
     bool wrote = false;
     bool stale = false;
@@ -184,14 +189,17 @@ void Client::Impl::run(std::string_view name, Repeat repeat, std::span<const Arg
         throw;
       }
       if (!connection.in_step()) lease.mark_broken();  // with_connection left replies unread
-      operations.record(name, "ok", Clock::now() - started);
+      const bool refused = error_reply != nullptr && *error_reply;
+      operations.record(name, refused ? to_string(ErrorCode::server) : "ok",
+                        Clock::now() - started);
       return;
     } catch (const Error& error) {
       if (error.code() == ErrorCode::connect && !wrote && !stale) clear_pool();
       if (!should_retry(error, wrote, slow_reply, attempt, repeat, command)) {
         operations.record(name, to_string(error.code()), Clock::now() - started);
-        rethrow_with_attempts(error, attempt + 1, Clock::now() - started);
+        rethrow_with_attempts(error, attempt + 1, Clock::now() - started, wrote_before);
       }
+      wrote_before = wrote_before || wrote;
     } catch (...) {
       operations.record(name, "other", Clock::now() - started);
       throw;
@@ -302,6 +310,14 @@ std::vector<Reply> Pipeline::execute() {
         }
       });
   return replies;
+}
+
+void detail::ClientAccess::run(Client& client, std::string_view name,
+                               const std::function<bool(Connection&)>& fn) {
+  bool error_reply = false;
+  client.impl_->run(
+      name, Client::Impl::Repeat::never, {},
+      [&](Connection& connection) { error_reply = fn(connection); }, &error_reply);
 }
 
 Connection Client::open_unpooled() {

@@ -71,6 +71,12 @@ void append_length_line(std::string& out, char marker, std::size_t length) {
   out += "\r\n";
 }
 
+// Whether the current operation (since begin_operation) wrote anything: what its transport
+// errors carry, so that a caller can tell a command that may have run from one that did not.
+Sent sent_by(const detail::ConnectionState& state) noexcept {
+  return state.attempt.wrote ? Sent::maybe : Sent::no;
+}
+
 }  // namespace
 
 namespace detail {
@@ -328,9 +334,10 @@ void Connection::fail_io(std::string_view doing, int saved_errno) {
   state_->attempt.lost = true;
   const std::string reason = saved_errno == 0 ? std::string("the server closed the connection")
                                               : strerrordesc_np(saved_errno);
-  throw ConnectError(Backend::redis, fmt::format("lost the connection to Redis at {} while {} "
-                                                 "it: {}",
-                                                 endpoint_->address, doing, reason));
+  throw ConnectError(Backend::redis,
+                     fmt::format("lost the connection to Redis at {} while {} it: {}",
+                                 endpoint_->address, doing, reason),
+                     sent_by(*state_));
 }
 
 // A TLS refusal after the handshake (TLS 1.3 servers judge the client's certificate then, so
@@ -343,7 +350,8 @@ void Connection::fail_tls(std::string_view doing) {
     state_->attempt.lost = true;
     throw ConnectError(Backend::redis,
                        fmt::format("lost the connection to Redis at {} while {} it: {}",
-                                   endpoint_->address, doing, why.cause));
+                                   endpoint_->address, doing, why.cause),
+                       sent_by(*state_));
   }
   broken_ = true;
   throw TlsError(
@@ -367,7 +375,8 @@ void Connection::fail_timeout(std::string_view doing) {
                   endpoint_->socket_timeout.count(),
                   received == 0 ? std::string()
                                 : fmt::format(", and {} bytes of the reply had arrived", received),
-                  setting::kRedisSocketTimeout));
+                  setting::kRedisSocketTimeout),
+      sent_by(*state_));
 }
 
 void Connection::fail_protocol(std::string_view what) {

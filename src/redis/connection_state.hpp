@@ -75,6 +75,12 @@ struct ConnectionAccess {
   }
   // The async client drives the stream itself once the connection is open.
   static TlsStream* tls_stream(Connection& connection) noexcept;
+  // Bytes received (or decrypted) and not read as a reply yet: the next reply may be waiting
+  // although the socket is not readable. For a subscriber that polls before each read.
+  static bool has_buffered(const Connection& connection) noexcept {
+    const ConnectionState& state = *connection.state_;
+    return state.has_unscanned() || (state.tls && state.tls->has_buffered());
+  }
 };
 
 }  // namespace poolkit::redis::detail

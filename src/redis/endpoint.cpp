@@ -58,7 +58,7 @@ std::unique_ptr<redisContext, ContextDeleter> connect_socket(const Endpoint& end
         "could not connect to Redis at {}: {}; check that the server runs there and {}{}",
         endpoint.address, reason, setting::kRedisUrl,
         timed_out ? fmt::format(" (or raise {})", setting::kRedisConnectTimeout) : "");
-    if (timed_out) throw TimeoutError(Backend::redis, message);
+    if (timed_out) throw TimeoutError(Backend::redis, message, Sent::no);
     throw ConnectError(Backend::redis, message);
   }
   if (redisSetTimeout(context.get(), to_timeval(endpoint.socket_timeout)) != REDIS_OK ||
@@ -187,17 +187,22 @@ Connection open_connection(const std::shared_ptr<const Endpoint>& endpoint, Dead
       std::min(deadline, std::chrono::steady_clock::now() + endpoint->connect_timeout);
   Connection connection(connect_socket(*endpoint, connect_deadline), endpoint);
   if (endpoint->tls) start_tls(connection, *endpoint, connect_deadline);
+  // Only the handshake's commands were written when it fails, none of a caller's: its errors
+  // say Sent::no.
   try {
     handshake(connection, *endpoint);
   } catch (const TlsError&) {
     throw;
   } catch (const ConnectError& error) {
     // A TLS port drops a plain-text client at its first command.
-    if (endpoint->tls || endpoint->is_unix()) throw;
+    if (endpoint->tls || endpoint->is_unix()) throw ConnectError(Backend::redis, error.what());
     throw ConnectError(Backend::redis, fmt::format("{} (while setting the connection up: if that "
                                                    "port speaks TLS, use rediss://)",
                                                    error.what()));
+  } catch (const TimeoutError& error) {
+    throw TimeoutError(Backend::redis, error.what(), Sent::no);
   }
+  ConnectionAccess::begin_operation(connection);  // the handshake's writes are not a caller's
   return connection;
 }
 

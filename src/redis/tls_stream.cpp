@@ -211,7 +211,7 @@ void TlsStream::handshake(Clock::time_point deadline, const std::string& address
                  : "",
           setting::kRedisConnectTimeout);
       if (silent) throw TlsError(Backend::redis, message);
-      throw TimeoutError(Backend::redis, message);
+      throw TimeoutError(Backend::redis, message, Sent::no);  // the handshake: no command yet
     }
     const std::string message = fmt::format("TLS to {} failed: {}{}{}", address, why.cause,
                                             why.advice.empty() ? "" : "; ", why.advice);

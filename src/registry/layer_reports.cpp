@@ -334,6 +334,30 @@ void add_redis_cluster_metrics(MetricsSnapshot& snapshot, const redis::ClusterSt
                        static_cast<double>(stats.replica_reads));
 }
 
+void add_redis_sentinel_metrics(MetricsSnapshot& snapshot, const redis::SentinelStats& stats) {
+  add_redis_metrics(snapshot, stats.client);
+  const MetricLabels labels{{"layer", std::string(layer_name(Layer::redis))}};
+  const auto by = [&](const char* cause) {
+    MetricLabels l = labels;
+    l["cause"] = cause;
+    return l;
+  };
+  const auto& followed = stats.failovers_followed;
+  snapshot.add_counter("redis_sentinel_failovers",
+                       "Master moves followed, by what made the client ask the sentinels",
+                       by("subscription"), static_cast<double>(followed.subscription));
+  snapshot.add_counter("redis_sentinel_failovers", "", by("error"),
+                       static_cast<double>(followed.error));
+  snapshot.add_counter("redis_sentinel_failovers", "", by("query"),
+                       static_cast<double>(followed.query));
+  snapshot.add_counter("redis_sentinel_resolves", "Questions to the sentinels for the master",
+                       labels, static_cast<double>(stats.resolves));
+  snapshot.add_counter("redis_sentinel_retries", "Calls repeated after a failure of the master",
+                       labels, static_cast<double>(stats.retries));
+  snapshot.add_counter("redis_sentinel_replica_reads", "Reads sent to a replica", labels,
+                       static_cast<double>(stats.replica_reads));
+}
+
 void add_http_metrics(MetricsSnapshot& snapshot, std::string_view layer, const http::Metrics& m) {
   snapshot.add_operations(layer, "request", m.requests);
   for (const auto& host : m.hosts) {

@@ -13,6 +13,7 @@
 #include "poolkit/redis_async.hpp"
 #include "poolkit/redis_async_cluster.hpp"
 #include "poolkit/redis_cluster.hpp"
+#include "poolkit/redis_sentinel.hpp"
 
 namespace poolkit::detail {
 
@@ -42,6 +43,8 @@ void add_redis_async_cluster_details(LayerHealth& health, const redis::AsyncClus
 // Each node's pool (pool="redis host:port"), the cluster's commands, and its refreshes,
 // redirects and retries.
 void add_redis_cluster_metrics(MetricsSnapshot& snapshot, const redis::ClusterStats& stats);
+// The master's pool and commands (as for one server), and the failovers followed by cause.
+void add_redis_sentinel_metrics(MetricsSnapshot& snapshot, const redis::SentinelStats& stats);
 void add_http_metrics(MetricsSnapshot& snapshot, std::string_view layer,
                       const http::Metrics& metrics);
 

@@ -455,7 +455,7 @@ MetricsSnapshot Pools::metrics() const {
     add_redis_async_cluster_metrics(snapshot, client->stats());
   }
   if (const auto* client = impl_->redis_sentinel.peek()) {
-    add_redis_metrics(snapshot, client->stats().client);
+    add_redis_sentinel_metrics(snapshot, client->stats());
   }
   if (const auto* client = impl_->mongo.peek()) mongo::add_metrics(snapshot, client->stats());
   if (const auto* client = impl_->http.peek())

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `poolkit bench redis` against a real redis-server on a free loopback port: the JSON report's
-# shape, --no-reuse, REDIS_URL from the environment, and exit status 2 on bad arguments.
+# shape, --no-reuse, REDIS_URL from the environment, the async client (--async), and exit
+# status 2 on bad arguments.
 # Usage: bench_redis.sh <poolkit binary> <repository root>. Never print the password (see
 # helpers.bash).
 set -uo pipefail
@@ -44,6 +45,19 @@ expect_status 0 "--sweep run"
 expect_output "REDIS_MAX_CONNECTIONS=" "--sweep recommends a setting"
 expect_no_secret "sweep table"
 
+# --- the async client: commands in flight from callbacks, or threads calling get()
+run bench redis --url "$url" --async --inflight 16 --duration 0.5 --json --quiet
+expect_status 0 "--async --inflight run"
+jq -e '.concurrency == 16 and .ops > 0 and ([.errors[]] | all(. == 0))
+  and .batch_mean >= 1 and .batch_max >= 1 and .batch_max <= 16 and .cpu_us_per_op > 0
+  and .connections_opened == .pool_size' <<<"$out" >/dev/null ||
+  fail "--async --inflight reports batches and CPU per command, no errors" "$out"
+expect_no_secret "async JSON report"
+run bench redis --url "$url" --async --threads 3 --pool-size 1 --duration 0.3 --quiet
+expect_status 0 "--async --threads run"
+expect_output "batch_mean" "the text report shows the batch sizes"
+expect_output "pool size 1" "--pool-size sets the async client's connections"
+
 # --- bad arguments exit 2
 expect_invalid() {
   local what=$1
@@ -52,6 +66,9 @@ expect_invalid() {
   expect_status 2 "$what"
 }
 expect_invalid "concurrency 0" bench redis --url "$url" --concurrency 0 --duration 1
+expect_invalid "no --concurrency" bench redis --url "$url" --duration 1
+expect_invalid "--inflight without --async" bench redis --url "$url" --inflight 4 --duration 1
+expect_invalid "--async with --no-reuse" bench redis --url "$url" --async -c 2 -d 1 --no-reuse
 expect_invalid "a missing --duration" bench redis --url "$url" --concurrency 1
 expect_invalid "a negative --rate" bench redis --url "$url" -c 1 -d 1 --rate -5
 expect_invalid "an unknown option" bench redis --url "$url" -c 1 -d 1 --bogus

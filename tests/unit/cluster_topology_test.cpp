@@ -48,6 +48,22 @@ TEST(ClusterTopology, ShardsGiveEachMasterItsSlotsAndHealthyReplicas) {
   EXPECT_EQ(shards[1].slots[1].last, 16383);
 }
 
+// A node listening on both ports: a rediss:// client takes the TLS one, a plain one the other.
+TEST(ClusterTopology, ATlsClientTakesTheTlsPort) {
+  const Reply node = Reply::array({text("port"), Reply::integer(7000), text("tls-port"),
+                                   Reply::integer(8000), text("ip"), text("127.0.0.1"),
+                                   text("role"), text("master"), text("health"), text("online")});
+  const Reply tls_only = Reply::array(
+      {text("port"), Reply::integer(0), text("tls-port"), Reply::integer(8001), text("ip"),
+       text("127.0.0.1"), text("role"), text("replica"), text("health"), text("online")});
+  const Reply reply = Reply::array(
+      {Reply::array({text("slots"), Reply::array({Reply::integer(0), Reply::integer(16383)}),
+                     text("nodes"), Reply::array({node, tls_only})})});
+  EXPECT_EQ(parse_cluster_shards(reply, "h", true)[0].master.port, 8000);
+  EXPECT_EQ(parse_cluster_shards(reply, "h", false)[0].master.port, 7000);
+  EXPECT_EQ(parse_cluster_shards(reply, "h", false)[0].replicas.at(0).port, 8001);
+}
+
 TEST(ClusterTopology, SlotsReplyOfOlderServers) {
   const Reply reply = Reply::array(
       {Reply::array({Reply::integer(0), Reply::integer(100),

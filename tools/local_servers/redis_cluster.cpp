@@ -32,6 +32,45 @@ std::vector<std::string> auth_environment(const std::string& password) {
   return {"REDISCLI_AUTH=" + password};
 }
 
+// redis-cli (and redis-server arguments) for TLS everywhere, with the shared test CA: the
+// server's certificate, and the CA to check the others' (a node or sentinel is a TLS client of
+// the others for the bus, replication and the sentinels' links).
+std::optional<ServerTls> server_tls(bool tls) {
+  if (!tls) return std::nullopt;
+  return ServerTls{.files = TestCa::shared().server()};
+}
+
+std::vector<std::string> tls_server_args(bool tls, bool cluster) {
+  if (!tls) return {};
+  std::vector<std::string> args = {"--tls-replication", "yes", "--tls-ca-cert-file",
+                                   TestCa::shared().ca_file().string()};
+  // The cluster bus asks every peer for a certificate whatever tls-auth-clients says: the
+  // nodes show the CA's client certificate (the server one is for serverAuth only).
+  if (cluster) {
+    const TlsFiles& client = TestCa::shared().client();
+    args.insert(args.end(), {"--tls-cluster", "yes", "--tls-client-cert-file", client.cert.string(),
+                             "--tls-client-key-file", client.key.string()});
+  }
+  return args;
+}
+
+// `redis-cli -h 127.0.0.1 -p port` (with --tls --cacert over TLS), then `args`.
+std::vector<std::string> cli_argv(bool tls, int port, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"redis-cli", "-h", "127.0.0.1", "-p", std::to_string(port)};
+  if (tls) argv.insert(argv.end(), {"--tls", "--cacert", TestCa::shared().ca_file().string()});
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+std::string hosts_url(bool tls, const std::string& auth,
+                      const std::vector<std::unique_ptr<RedisServer>>& servers) {
+  std::string hosts;
+  for (const auto& server : servers) {
+    hosts += fmt::format("{}127.0.0.1:{}", hosts.empty() ? "" : ",", server->port());
+  }
+  return fmt::format("{}://{}{}", tls ? "rediss" : "redis", auth, hosts);
+}
+
 }  // namespace
 
 ToolRun run_tool(const std::vector<std::string>& argv, const std::vector<std::string>& environment,
@@ -65,11 +104,14 @@ RedisCluster::RedisCluster(Options options) : options_(std::move(options)) {
   const int count = options_.masters * (1 + options_.replicas_per_master);
   std::vector<std::string> args = options_.extra_args;
   args.insert(args.end(), {"--cluster-node-timeout", std::to_string(options_.node_timeout_ms)});
+  const auto tls_args = tls_server_args(options_.tls, true);
+  args.insert(args.end(), tls_args.begin(), tls_args.end());
   for (int i = 0; i < count; ++i) {
     nodes_.push_back(std::make_unique<RedisServer>(
         RedisServer::Options{.password = options_.password,
                              .extra_args = args,
                              .port = free_cluster_port(),
+                             .tls = server_tls(options_.tls),
                              .role = RedisServer::Options::Role::cluster_node}));
   }
   std::vector<std::string> create = {"create"};
@@ -85,23 +127,20 @@ RedisCluster::RedisCluster(Options options) : options_(std::move(options)) {
 
 std::string RedisCluster::seed_url() const {
   const std::string auth = options_.password.empty() ? "" : ":" + options_.password + "@";
-  std::string hosts;
-  for (const auto& node : nodes_) {
-    hosts += fmt::format("{}127.0.0.1:{}", hosts.empty() ? "" : ",", node->port());
-  }
-  return fmt::format("redis://{}{}/0", auth, hosts);
+  return hosts_url(options_.tls, auth, nodes_) + "/0";
 }
 
 ToolRun RedisCluster::cli(std::size_t index, const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {"redis-cli", "-h", "127.0.0.1", "-p",
-                                   std::to_string(nodes_.at(index)->port())};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_tool(argv, auth_environment(options_.password), std::chrono::seconds(10));
+  return run_tool(cli_argv(options_.tls, nodes_.at(index)->port(), args),
+                  auth_environment(options_.password), std::chrono::seconds(10));
 }
 
 ToolRun RedisCluster::cluster_tool(const std::vector<std::string>& args,
                                    std::chrono::milliseconds timeout) const {
   std::vector<std::string> argv = {"redis-cli", "--cluster"};
+  if (options_.tls) {
+    argv.insert(argv.begin() + 1, {"--tls", "--cacert", TestCa::shared().ca_file().string()});
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   return run_tool(argv, auth_environment(options_.password), timeout);
 }
@@ -160,11 +199,14 @@ std::optional<std::size_t> RedisCluster::master_of_slot(int slot) const {
 
 RedisSentinelSet::RedisSentinelSet(Options options) : options_(std::move(options)) {
   // The password reaches every server through its config file (requirepass, masterauth).
-  data_.push_back(
-      std::make_unique<RedisServer>(RedisServer::Options{.password = options_.password}));
+  const auto tls_args = tls_server_args(options_.tls, false);
   data_.push_back(std::make_unique<RedisServer>(RedisServer::Options{
-      .password = options_.password,
-      .extra_args = {"--replicaof", "127.0.0.1", std::to_string(data_[0]->port())}}));
+      .password = options_.password, .extra_args = tls_args, .tls = server_tls(options_.tls)}));
+  std::vector<std::string> replica_args = {"--replicaof", "127.0.0.1",
+                                           std::to_string(data_[0]->port())};
+  replica_args.insert(replica_args.end(), tls_args.begin(), tls_args.end());
+  data_.push_back(std::make_unique<RedisServer>(RedisServer::Options{
+      .password = options_.password, .extra_args = replica_args, .tls = server_tls(options_.tls)}));
   const std::string& name = options_.master_name;
   std::vector<std::string> config = {
       fmt::format("sentinel monitor {} 127.0.0.1 {} 2", name, data_[0]->port()),
@@ -174,26 +216,24 @@ RedisSentinelSet::RedisSentinelSet(Options options) : options_(std::move(options
   if (!options_.password.empty())
     config.push_back(fmt::format("sentinel auth-pass {} {}", name, options_.password));
   for (int i = 0; i < 3; ++i) {
-    sentinels_.push_back(std::make_unique<RedisServer>(RedisServer::Options{
-        .role = RedisServer::Options::Role::sentinel, .sentinel_config = config}));
+    sentinels_.push_back(std::make_unique<RedisServer>(
+        RedisServer::Options{.extra_args = tls_args,
+                             .tls = server_tls(options_.tls),
+                             .role = RedisServer::Options::Role::sentinel,
+                             .sentinel_config = config}));
   }
   if (!wait_until_ready(std::chrono::seconds(30)))
     throw std::runtime_error("the sentinels did not see the replica and each other within 30 s");
 }
 
 std::string RedisSentinelSet::sentinels_url() const {
-  std::string hosts;
-  for (const auto& sentinel : sentinels_)
-    hosts += fmt::format("{}127.0.0.1:{}", hosts.empty() ? "" : ",", sentinel->port());
-  return "redis://" + hosts;
+  return hosts_url(options_.tls, "", sentinels_);
 }
 
 ToolRun RedisSentinelSet::sentinel_cli(std::size_t index,
                                        const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {"redis-cli", "-h", "127.0.0.1", "-p",
-                                   std::to_string(sentinels_.at(index)->port())};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_tool(argv, {}, std::chrono::seconds(10));
+  return run_tool(cli_argv(options_.tls, sentinels_.at(index)->port(), args), {},
+                  std::chrono::seconds(10));
 }
 
 std::optional<int> RedisSentinelSet::master_port_seen_by(std::size_t index) const {
@@ -208,13 +248,15 @@ std::optional<int> RedisSentinelSet::master_port_seen_by(std::size_t index) cons
   }
 }
 
+bool RedisSentinelSet::failover(std::size_t index) const {
+  const ToolRun run = sentinel_cli(index, {"SENTINEL", "FAILOVER", options_.master_name});
+  return run.status == 0 && run.output.starts_with("OK");
+}
+
 bool RedisSentinelSet::replica_in_sync() const {
-  const std::vector<std::string> argv = {
-      "redis-cli", "-h",         "127.0.0.1", "-p", std::to_string(data_.at(1)->port()),
-      "INFO",      "replication"};
-  std::vector<std::string> environment;
-  if (!options_.password.empty()) environment.push_back("REDISCLI_AUTH=" + options_.password);
-  return run_tool(argv, environment, std::chrono::seconds(10))
+  const std::vector<std::string> argv =
+      cli_argv(options_.tls, data_.at(1)->port(), {"INFO", "replication"});
+  return run_tool(argv, auth_environment(options_.password), std::chrono::seconds(10))
              .output.find("master_link_status:up") != std::string::npos;
 }
 

@@ -35,15 +35,19 @@ class RedisCluster {
     std::string password{};                 // requirepass and masterauth on every node
     std::vector<std::string> extra_args{};  // for every node
     int node_timeout_ms = 1000;             // cluster-node-timeout: how soon a failover starts
+    // TLS only on every node's port, the cluster bus and replication too (tls-cluster,
+    // tls-replication), certificates from TestCa::shared(); seed_url() is then rediss://.
+    bool tls = false;
   };
   explicit RedisCluster(Options options);
   RedisCluster() : RedisCluster(Options{}) {}
 
   std::size_t size() const noexcept { return nodes_.size(); }
   RedisServer& node(std::size_t index) { return *nodes_.at(index); }
-  // redis://[:password@]127.0.0.1:p1,127.0.0.1:p2,.../0 — every node, as seeds. Holds the
+  // redis[s]://[:password@]127.0.0.1:p1,127.0.0.1:p2,.../0 — every node, as seeds. Holds the
   // password: never print it unredacted.
   std::string seed_url() const;
+  bool tls() const noexcept { return options_.tls; }
 
   // `redis-cli -p <node's port> args...` (the password through REDISCLI_AUTH, never argv).
   ToolRun cli(std::size_t index, const std::vector<std::string>& args) const;
@@ -70,6 +74,9 @@ class RedisSentinelSet {
     std::string master_name = "mymaster";
     std::string password{};  // the data nodes' (requirepass, masterauth, sentinel auth-pass)
     int down_after_ms = 1000;
+    // TLS only on every port, data nodes and sentinels, replication and the sentinels' links
+    // too (tls-replication), certificates from TestCa::shared(); sentinels_url() is rediss://.
+    bool tls = false;
   };
   explicit RedisSentinelSet(Options options);
   RedisSentinelSet() : RedisSentinelSet(Options{}) {}
@@ -79,8 +86,8 @@ class RedisSentinelSet {
   RedisServer& sentinel(std::size_t index) { return *sentinels_.at(index); }
   std::size_t sentinel_count() const noexcept { return sentinels_.size(); }
   const std::string& master_name() const noexcept { return options_.master_name; }
-  // redis://127.0.0.1:s1,127.0.0.1:s2,127.0.0.1:s3 — the sentinels, as seeds (no password:
-  // the sentinels need none).
+  // redis[s]://127.0.0.1:s1,127.0.0.1:s2,127.0.0.1:s3 — the sentinels, as seeds (no
+  // password: the sentinels need none).
   std::string sentinels_url() const;
   // The port the sentinel at `index` names as the master now, from get-master-addr-by-name.
   std::optional<int> master_port_seen_by(std::size_t index) const;
@@ -88,6 +95,9 @@ class RedisSentinelSet {
   // sentinel knows the replica and the other sentinels: only then do the sentinels agree to
   // fail over, and does a failover keep what the master acknowledged.
   bool wait_until_ready(std::chrono::milliseconds timeout);
+  // SENTINEL FAILOVER on the sentinel at `index`: a coordinated failover, the master alive (the
+  // replica is promoted, the old master made its replica). True when the sentinel accepted it.
+  bool failover(std::size_t index = 0) const;
 
  private:
   ToolRun sentinel_cli(std::size_t index, const std::vector<std::string>& args) const;

@@ -246,32 +246,37 @@ WorkloadFactory redis_factory(const RedisSettings& settings, bool strict_fifo) {
   };
 }
 
+// The async client's runs (AsyncClient, or AsyncClusterClient in cluster mode), connections reused;
+// --inflight or --threads set the concurrency, --pool-size (else REDIS_MULTIPLEX_CONNECTIONS) the
+// connections.
+WorkloadFactory async_factory(BenchOptions& options, const RedisSettings& settings,
+                              const AsyncArguments& async) {
+  if (settings.mode == RedisMode::sentinel || !options.reuse) {
+    fmt::print(stderr,
+               "poolkit bench redis: --async runs in standalone or cluster mode, with reuse\n");
+    throw CLI::RuntimeError(kExitInvalid);
+  }
+  if (async.inflight > 0) options.concurrency = async.inflight;
+  if (async.threads > 0 && async.inflight == 0) options.concurrency = async.threads;
+  if (!async.pool_size_given) options.pool_size = settings.multiplex_connections;
+  return [settings, callbacks = async.inflight > 0](const BenchOptions& run) {
+    RedisSettings sized = settings;
+    sized.multiplex_connections = run.pool_size;
+    return settings.mode == RedisMode::cluster ? redis_async_cluster_workload(run, sized, callbacks)
+                                               : redis_async_workload(run, sized, callbacks);
+  };
+}
+
 void run_bench_redis(BenchOptions options, bool strict_fifo, const std::string& mode,
                      const AsyncArguments& async) {
   RedisSettings settings = bench_settings(options);
   apply_mode(mode, options, settings);
-  WorkloadFactory factory = redis_factory(settings, strict_fifo);
-  std::string size_setting(setting::kRedisMaxConnections);
-  if (async.async) {
-    if (settings.mode == RedisMode::sentinel || !options.reuse) {
-      fmt::print(stderr,
-                 "poolkit bench redis: --async runs in standalone or cluster mode, with reuse\n");
-      throw CLI::RuntimeError(kExitInvalid);
-    }
-    if (async.inflight > 0) options.concurrency = async.inflight;
-    if (async.threads > 0 && async.inflight == 0) options.concurrency = async.threads;
-    if (!async.pool_size_given) options.pool_size = settings.multiplex_connections;
-    factory = [settings, callbacks = async.inflight > 0](const BenchOptions& run) {
-      RedisSettings sized = settings;
-      sized.multiplex_connections = run.pool_size;
-      return settings.mode == RedisMode::cluster
-                 ? redis_async_cluster_workload(run, sized, callbacks)
-                 : redis_async_workload(run, sized, callbacks);
-    };
-    size_setting = setting::kRedisMultiplexConnections;
-  }
+  const WorkloadFactory factory =
+      async.async ? async_factory(options, settings, async) : redis_factory(settings, strict_fifo);
   try {
-    run_bench_command(options, factory, size_setting);
+    run_bench_command(options, factory,
+                      std::string(async.async ? setting::kRedisMultiplexConnections
+                                              : setting::kRedisMaxConnections));
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& error) {

@@ -18,9 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "../client_access.hpp"
 #include "../connection_state.hpp"
 #include "../endpoint.hpp"
-#include "../metric_name.hpp"
 #include "../reply_scanner.hpp"
 #include "call_state.hpp"
 #include "poolkit/backoff.hpp"

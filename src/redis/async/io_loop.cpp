@@ -364,7 +364,8 @@ void AsyncClient::Impl::expire(MuxConnection& connection, Clock::time_point now)
                     : connection.open()
                         ? std::string()
                         : fmt::format(", not sent: no connection ({})", connection.last_error),
-                    setting::kRedisSocketTimeout)));
+                    setting::kRedisSocketTimeout),
+        written ? Sent::maybe : Sent::no));
   };
   auto& in_flight = connection.in_flight;
   while (connection.abandoned_prefix < in_flight.size()) {
@@ -439,7 +440,8 @@ void AsyncClient::Impl::lose(MuxConnection& connection, const std::string& why) 
                              lost, queued.name.view(),
                              queued.idempotent
                                  ? fmt::format("retries used up ({})", setting::kRedisRetryAttempts)
-                                 : std::string("it is not idempotent")))),
+                                 : std::string("it is not idempotent")),
+                 Sent::maybe)),
              to_string(ErrorCode::connect));
     }
   }

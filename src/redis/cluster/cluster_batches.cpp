@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 #include <thread>
 
+#include "../client_access.hpp"
 #include "cluster_impl.hpp"
 #include "poolkit/error.hpp"
 
@@ -29,27 +31,42 @@ bool must_reroute(const Reply& reply) {
 }  // namespace
 
 std::vector<Reply> ClusterClient::Impl::execute_batch(
-    const std::vector<std::vector<std::string>>& commands) {
+    const std::vector<std::vector<std::string>>& commands, std::string_view name) {
   // Every command is judged before anything is sent: one spanning slots fails the batch.
   std::vector<std::optional<std::uint16_t>> slots;
+  // Reads alone (a pipeline of them, a split MGET's parts) go where REDIS_READ_FROM sends
+  // reads; one write keeps the whole batch on the masters, in order with its reads.
+  bool reads_only = options.read_from != RedisReadFrom::master;
   for (const auto& words : commands) {
     const std::vector<Arg> args = args_of(words);
     const auto routing = detail::route_of(args);
     bool spans = false;
     slots.push_back(detail::common_slot(args, routing, spans));
     if (spans) throw_cross_slot(args, "a pipeline does not split its commands");
+    reads_only = reads_only && routing.read_only;
   }
   ensure_map();
   const auto snapshot = current_map();
   std::map<std::shared_ptr<ClusterNode>, std::vector<std::size_t>> by_node;
-  std::vector<std::size_t> unplaced;
+  std::set<std::shared_ptr<ClusterNode>> replicas;  // of by_node's: READONLY first
+  std::map<const detail::Shard*, std::shared_ptr<ClusterNode>> chosen;  // one node per shard
   for (std::size_t i = 0; i < commands.size(); ++i) {
-    auto node = slots[i] ? snapshot->master_of(*slots[i]) : snapshot->any_master();
-    if (node) {
-      by_node[node].push_back(i);
-    } else {
-      unplaced.push_back(i);
+    std::shared_ptr<ClusterNode> node;
+    const detail::Shard* shard = slots[i] ? snapshot->shard_of(*slots[i]) : nullptr;
+    if (!slots[i]) {
+      node = snapshot->any_master();
+    } else if (shard != nullptr && reads_only) {
+      auto [at, added] = chosen.try_emplace(shard);
+      if (added) {
+        Prefix prefix = Prefix::none;
+        at->second = choose(*snapshot, slots[i], true, false, prefix);
+        if (prefix == Prefix::readonly) replicas.insert(at->second);
+      }
+      node = at->second;
+    } else if (shard != nullptr) {
+      node = shard->master;
     }
+    if (node) by_node[node].push_back(i);  // else: no shard serves it now, routed one by one
   }
   std::vector<Reply> replies(commands.size());
   std::vector<bool> answered(commands.size(), false);
@@ -62,8 +79,11 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
       idempotent = idempotent && is_idempotent(args_of(commands[i]));
     }
     bool entered = false;
+    const bool replica = replicas.contains(node);
     try {
-      std::vector<Reply> got = send_batch(*node, group, entered);
+      std::vector<Reply> got =
+          send_batch(*node, group, replica ? Prefix::readonly : Prefix::none, name, entered);
+      if (replica) replica_reads.fetch_add(group.size(), std::memory_order_relaxed);
       for (std::size_t k = 0; k < indexes.size(); ++k) {
         replies[indexes[k]] = std::move(got[k]);
         answered[indexes[k]] = true;
@@ -74,8 +94,10 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
                                 error.code() == ErrorCode::timeout ||
                                 error.code() == ErrorCode::pool_cleared;
       // As redis::Client's pipelines: repeated after a write only when every command may be.
-      if (!node_failure || (entered && !idempotent)) throw;
+      if (!node_failure || (entered && error.may_have_run() && !idempotent)) throw;
       node_failures.fetch_add(1, std::memory_order_relaxed);
+      // Its reads go one by one to another replica, or to the master (replica_preferred).
+      if (replica) node->note_failure(kReplicaQuarantine);
       try {
         refresh(false);
       } catch (const Error&) {
@@ -86,6 +108,7 @@ std::vector<Reply> ClusterClient::Impl::execute_batch(
     if (answered[i] && !must_reroute(replies[i])) continue;
     const std::vector<Arg> args = args_of(commands[i]);
     Start start;
+    start.read = reads_only;
     if (answered[i]) {
       const auto redirect = detail::parse_redirect(replies[i].error_text(), answered_by[i]);
       if (redirect && redirect->kind == detail::Redirect::Kind::moved) {
@@ -122,7 +145,7 @@ Reply ClusterClient::Impl::execute_split(std::span<const Arg> args,
     }
     keys_of_group[found->second].push_back(k);
   }
-  const std::vector<Reply> replies = execute_batch(commands);
+  const std::vector<Reply> replies = execute_batch(commands, detail::MetricName(args).view());
   for (std::size_t g = 0; g < replies.size(); ++g) {
     if (replies[g].is_error()) throw_reply_error(replies[g], args, "(split by slot)");
   }
@@ -220,7 +243,9 @@ std::optional<std::vector<Reply>> ClusterClient::transaction(
     std::optional<std::vector<Reply>> result;
     std::optional<detail::Redirect> redirect;
     bool later = false;
-    node->client().with_connection([&](Connection& connection) {
+    // Counted in the node's metrics as TRANSACTION, a redirect as "server", as the one-server
+    // client counts it.
+    detail::ClientAccess::run(node->client(), "TRANSACTION", [&](Connection& connection) {
       // A redirect before EXEC means nothing ran: the transaction is tried again elsewhere.
       const auto note = [&](std::string_view text) {
         redirect = detail::parse_redirect(text, node->address().host);
@@ -231,7 +256,7 @@ std::optional<std::vector<Reply>> ClusterClient::transaction(
         connection.append(watch_args);
         connection.flush();
         const Reply watched = connection.read_reply();
-        if (watched.is_error() && note(watched.error_text())) return;
+        if (watched.is_error() && note(watched.error_text())) return true;
         if (watched.is_error()) impl.throw_reply_error(watched, watch_args, node->address().text());
       }
       ClusterTransaction transaction(connection, slot, node->address().text());
@@ -239,7 +264,7 @@ std::optional<std::vector<Reply>> ClusterClient::transaction(
         body(transaction);
       } catch (const ServerError& error) {
         if (!watch.empty() && !connection.broken()) connection.command("UNWATCH");
-        if (note(error.what())) return;
+        if (note(error.what())) return true;
         throw;
       } catch (...) {
         if (!watch.empty() && !connection.broken()) connection.command("UNWATCH");
@@ -255,11 +280,12 @@ std::optional<std::vector<Reply>> ClusterClient::transaction(
         if (queued.is_error() && !rerouted) rerouted = note(queued.error_text());
       }
       const Reply exec = connection.read_reply();
-      if (exec.is_error() && rerouted) return;  // EXECABORT: nothing ran
+      if (exec.is_error() && rerouted) return true;  // EXECABORT: nothing ran
       if (exec.is_error()) {
         impl.throw_reply_error(exec, std::vector<Arg>{"EXEC"}, node->address().text());
       }
       if (!exec.is_nil()) result = exec.as_array();
+      return false;
     });
     if (!redirect && !later) return result;
     if (redirects >= impl.options.max_redirects ||

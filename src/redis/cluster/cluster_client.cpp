@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "../../core/settings_detail.hpp"
+#include "../client_access.hpp"
 #include "cluster_impl.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/setting_names.hpp"
@@ -20,23 +21,6 @@ using detail::NodeAddress;
 
 constexpr std::string_view kAsking = "ASKING";
 constexpr std::string_view kReadOnly = "READONLY";
-// How long reads pass over a replica that failed: about a cluster-node-timeout, after which the
-// cluster has marked it failed (and the map dropped it) or it is back.
-constexpr std::chrono::seconds kReplicaQuarantine{1};
-
-// Commands counted by name in upper case; anything else as OTHER, so callers cannot grow the
-// metrics without bound.
-std::string metric_name(std::span<const Arg> args) {
-  const std::string_view name = args.empty() ? std::string_view() : args.front().view();
-  if (name.empty() || name.size() > 24) return "OTHER";
-  std::string upper;
-  for (const char c : name) {
-    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.';
-    if (!letter) return "OTHER";
-    upper += c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
-  }
-  return upper;
-}
 
 // A failure of the node rather than of the command: the map may be stale (a failover, a node
 // gone), so it is refreshed and the command may go elsewhere.
@@ -66,6 +50,7 @@ RedisSettings settings_of_url(std::string_view text, const Options& node, RedisR
   settings.retry_attempts = node.retry_attempts;
   settings.client_name = node.client_name;
   settings.max_reply_bytes = node.max_reply_bytes;
+  settings.tls = node.tls;  // every node's client: rediss:// seeds make rediss:// nodes
   settings.read_from = read_from;
   return settings;
 }
@@ -142,20 +127,24 @@ void ClusterClient::Impl::refresh(bool force) {
   for (const NodeAddress& seed : seeds) add(seed);
 
   std::string last_error = "no node to ask";
+  bool only_tls_failures = true;  // every node refused our TLS (a wrong CA): a TlsError
   for (const NodeAddress& candidate : candidates) {
     if (closed) throw PoolClosedError(Backend::redis, "the Redis Cluster client is closed");
     std::vector<detail::ShardInfo> shards;
     try {
       Client& client = node_at(candidate)->client();
       try {
-        shards = detail::parse_cluster_shards(client.command("CLUSTER", "SHARDS"), candidate.host);
+        shards = detail::parse_cluster_shards(client.command("CLUSTER", "SHARDS"), candidate.host,
+                                              node_settings.url->scheme == "rediss");
       } catch (const ServerError&) {  // before Redis 7: no CLUSTER SHARDS
         shards = detail::parse_cluster_slots(client.command("CLUSTER", "SLOTS"), candidate.host);
       }
     } catch (const Error& error) {
       last_error = fmt::format("{}: {}", candidate.text(), error.what());
+      only_tls_failures = only_tls_failures && error.code() == ErrorCode::tls;
       continue;
     }
+    only_tls_failures = false;
     if (shards.empty()) continue;  // a node that has not joined yet knows no slots
     auto fresh = std::make_shared<detail::SlotMap>();
     std::set<NodeAddress> listed;
@@ -181,6 +170,12 @@ void ClusterClient::Impl::refresh(bool force) {
       "no node of the Redis Cluster at {} gave its slot map (CLUSTER SHARDS / CLUSTER SLOTS); "
       "last: {}; check {}",
       seeds_text, last_error, setting::kRedisUrl);
+  last_refresh_tls = only_tls_failures;
+  throw_refresh_error();
+}
+
+void ClusterClient::Impl::throw_refresh_error() const {
+  if (last_refresh_tls) throw TlsError(Backend::redis, last_refresh_error);
   throw ConnectError(Backend::redis, last_refresh_error);
 }
 
@@ -193,9 +188,10 @@ std::shared_ptr<const detail::SlotMap> ClusterClient::Impl::ensure_map() {
   current = current_map();
   if (current->shards().empty()) {
     const std::lock_guard refreshing(refresh_mutex);
-    throw ConnectError(Backend::redis, last_refresh_error.empty()
-                                           ? "the Redis Cluster's slot map is empty"
-                                           : last_refresh_error);
+    if (last_refresh_error.empty()) {
+      throw ConnectError(Backend::redis, "the Redis Cluster's slot map is empty");
+    }
+    throw_refresh_error();
   }
   return current;
 }
@@ -220,19 +216,23 @@ void ClusterClient::Impl::note_moved(std::uint16_t slot, const NodeAddress& targ
 Reply ClusterClient::Impl::send(ClusterNode& node, std::span<const Arg> args, Prefix prefix,
                                 bool& entered) {
   Reply reply;
-  node.client().with_connection([&](Connection& connection) {
-    entered = true;
-    // ASKING holds for the next command on this connection only, so both go in one write.
-    // READONLY lasts for the connection, but a pooled connection does not say whether it was
-    // sent; sending it with every read costs no extra round trip.
-    if (prefix != Prefix::none) {
-      connection.append(std::vector<Arg>{prefix == Prefix::asking ? kAsking : kReadOnly});
-    }
-    connection.append(args);
-    connection.flush();
-    if (prefix != Prefix::none) connection.read_reply();  // OK
-    reply = connection.read_reply();
-  });
+  // Counted in the node's metrics under the command's name, an error reply (MOVED, ASK, ...)
+  // as "server", as the one-server client counts it.
+  detail::ClientAccess::run(
+      node.client(), detail::MetricName(args).view(), [&](Connection& connection) {
+        entered = true;
+        // ASKING holds for the next command on this connection only, so both go in one write.
+        // READONLY lasts for the connection, but a pooled connection does not say whether it was
+        // sent; sending it with every read costs no extra round trip.
+        if (prefix != Prefix::none) {
+          connection.append(std::vector<Arg>{prefix == Prefix::asking ? kAsking : kReadOnly});
+        }
+        connection.append(args);
+        connection.flush();
+        if (prefix != Prefix::none) connection.read_reply();  // OK
+        reply = connection.read_reply();
+        return reply.is_error();
+      });
   return reply;
 }
 
@@ -264,27 +264,29 @@ std::shared_ptr<ClusterNode> ClusterClient::Impl::choose(const detail::SlotMap& 
     const auto& replica = shard->replicas[(start + i) % count];
     if (replica->recently_failed()) continue;
     prefix = Prefix::readonly;
-    replica_reads.fetch_add(1, std::memory_order_relaxed);
     return replica;
   }
   if (!strict) return shard->master;
   prefix = Prefix::readonly;  // every replica failed lately: try one again rather than none
-  replica_reads.fetch_add(1, std::memory_order_relaxed);
   return shard->replicas[start % count];
 }
 
 std::vector<Reply> ClusterClient::Impl::send_batch(
-    ClusterNode& node, const std::vector<std::vector<std::string>>& commands, bool& entered) {
+    ClusterNode& node, const std::vector<std::vector<std::string>>& commands, Prefix prefix,
+    std::string_view name, bool& entered) {
   std::vector<Reply> replies;
-  node.client().with_connection([&](Connection& connection) {
+  detail::ClientAccess::run(node.client(), name, [&](Connection& connection) {
     entered = true;
+    if (prefix == Prefix::readonly) connection.append(std::vector<Arg>{kReadOnly});
     for (const auto& words : commands) {
       const std::vector<Arg> args(words.begin(), words.end());
       connection.append(args);
     }
     connection.flush();
+    if (prefix == Prefix::readonly) connection.read_reply();  // OK
     replies.clear();
     for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(connection.read_reply());
+    return false;  // error replies are the caller's, in place, as in a pipeline
   });
   return replies;
 }
@@ -305,6 +307,7 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
       auto current = current_map();
       if (current->shards().empty()) current = ensure_map();
       target = choose(*current, slot, start.read, replica_failed, prefix);
+      if (prefix == Prefix::readonly) replica_reads.fetch_add(1, std::memory_order_relaxed);
     }
     // Waits before the next try when the budget allows it; false when it is spent.
     const auto wait_more = [&] {
@@ -344,8 +347,8 @@ Reply ClusterClient::Impl::run_routed(std::span<const Arg> args, std::optional<s
         refresh(false);
       } catch (const Error&) {
       }
-      // As redis::Client: a command that may have been written is repeated only if idempotent.
-      if ((entered && !is_idempotent(args)) || !wait_more()) throw;
+      // As redis::Client: a command that may have run is repeated only if idempotent.
+      if ((entered && error.may_have_run() && !is_idempotent(args)) || !wait_more()) throw;
       target.reset();
       continue;
     }
@@ -405,7 +408,7 @@ void ClusterClient::Impl::throw_cross_slot(std::span<const Arg> args, std::strin
 
 Reply ClusterClient::Impl::execute(std::span<const Arg> args) {
   const auto started = Clock::now();
-  const std::string name = metric_name(args);
+  const detail::MetricName name(args);
   try {
     const detail::CommandRouting routing = detail::route_of(args);
     bool spans = false;
@@ -425,10 +428,10 @@ Reply ClusterClient::Impl::execute(std::span<const Arg> args) {
         throw_reply_error(reply, args, owner ? owner->address().text() : seeds_text);
       }
     }
-    operations.record(name, "ok", Clock::now() - started);
+    operations.record(name.view(), "ok", Clock::now() - started);
     return reply;
   } catch (const Error& error) {
-    operations.record(name, to_string(error.code()), Clock::now() - started);
+    operations.record(name.view(), to_string(error.code()), Clock::now() - started);
     throw;
   }
 }

@@ -33,6 +33,10 @@ struct ClusterClient::Impl {
     bool read = false;  // read-only: may go to a replica
   };
 
+  // How long reads pass over a replica that failed: about a cluster-node-timeout, after which
+  // the cluster has marked it failed (and the map dropped it) or it is back.
+  static constexpr std::chrono::seconds kReplicaQuarantine{1};
+
   Impl(RedisSettings seeds, ClusterOptions options);
 
   std::shared_ptr<const detail::SlotMap> current_map() const;
@@ -45,6 +49,8 @@ struct ClusterClient::Impl {
   void refresh(bool force);
   // The map, read first if there is none yet; throws ConnectError when no node gives one.
   std::shared_ptr<const detail::SlotMap> ensure_map();
+  // The last refresh's failure: a TlsError when TLS was all that failed, else a ConnectError.
+  [[noreturn]] void throw_refresh_error() const;
   void note_moved(std::uint16_t slot, const detail::NodeAddress& target);
 
   // One command on its slot's owner (or any master when slot is nullopt), following MOVED and
@@ -52,25 +58,29 @@ struct ClusterClient::Impl {
   // reply, an error reply included; throws the node's transport errors when they may not or
   // can no longer be retried, and ServerError after too many redirects.
   Reply run_routed(std::span<const Arg> args, std::optional<std::uint16_t> slot, Start start);
-  // The command on one connection of `node` (ASKING first when asked). `entered` tells whether
-  // it may have been written.
+  // The command on one connection of `node` (ASKING first when asked). `entered`: a connection
+  // was leased, so the error's may_have_run() is the command's.
   Reply send(detail::ClusterNode& node, std::span<const Arg> args, Prefix prefix, bool& entered);
   // The node for `slot` in `map`: its master, or for a read one of its replicas (round robin)
-  // as read_from says; `prefix` becomes readonly for a replica. nullptr when none serves it.
+  // as read_from says; `prefix` becomes readonly for a replica (the caller counts the reads).
+  // nullptr when none serves it.
   std::shared_ptr<detail::ClusterNode> choose(const detail::SlotMap& map,
                                               std::optional<std::uint16_t> slot, bool read,
                                               bool replica_failed, Prefix& prefix);
-  // Several commands on one connection of `node`, one reply each.
+  // Several commands on one connection of `node`, one reply each (READONLY first for a
+  // replica), counted in the node's metrics as one operation called `name`.
   std::vector<Reply> send_batch(detail::ClusterNode& node,
                                 const std::vector<std::vector<std::string>>& commands,
-                                bool& entered);
+                                Prefix prefix, std::string_view name, bool& entered);
 
   // Any command: routed, split by slot when its keys span slots and it may be split, refused
   // before sending otherwise. Throws ServerError on an error reply.
   Reply execute(std::span<const Arg> args);
   Reply execute_split(std::span<const Arg> args, const detail::CommandRouting& routing);
-  // Pipelined commands, grouped per node, replies in order (error replies in place).
-  std::vector<Reply> execute_batch(const std::vector<std::vector<std::string>>& commands);
+  // Pipelined commands, grouped per node, replies in order (error replies in place). Each
+  // node's part counts in its metrics as one `name` (PIPELINE, or the split command's name).
+  std::vector<Reply> execute_batch(const std::vector<std::vector<std::string>>& commands,
+                                   std::string_view name = "PIPELINE");
 
   [[noreturn]] void throw_reply_error(const Reply& reply, std::span<const Arg> args,
                                       const std::string& node) const;
@@ -91,6 +101,7 @@ struct ClusterClient::Impl {
   std::mutex refresh_mutex;  // one refresh at a time
   Clock::time_point last_refresh{};
   std::string last_refresh_error;  // why the last refresh found no map (guarded as above)
+  bool last_refresh_tls = false;   // ... because every node refused the TLS handshake
   std::atomic<bool> closed{false};
 
   OperationStats operations;

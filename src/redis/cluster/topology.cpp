@@ -34,7 +34,7 @@ struct ShardNode {
   bool failed = false;
 };
 
-ShardNode parse_shard_node(const Reply& reply, std::string_view asked_host) {
+ShardNode parse_shard_node(const Reply& reply, std::string_view asked_host, bool tls) {
   const auto& fields = reply.as_array();
   std::string ip, endpoint;
   long long port = 0, tls_port = 0;
@@ -52,7 +52,10 @@ ShardNode parse_shard_node(const Reply& reply, std::string_view asked_host) {
   // The endpoint is what the cluster wants clients to use (cluster-preferred-endpoint-type).
   node.address.host =
       host_or_asked(endpoint.empty() || endpoint == "?" ? ip : endpoint, asked_host);
-  node.address.port = static_cast<int>(port != 0 ? port : tls_port);
+  // A node may listen on both; a rediss:// client wants its TLS port (tls-cluster yes announces
+  // only that one).
+  const long long preferred = tls ? tls_port : port;
+  node.address.port = static_cast<int>(preferred != 0 ? preferred : (tls ? port : tls_port));
   if (node.address.port <= 0 || node.address.port > 65535) {
     malformed("CLUSTER SHARDS", "a node without a valid port");
   }
@@ -66,7 +69,8 @@ std::string NodeAddress::text() const {
   return is_ipv6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
 }
 
-std::vector<ShardInfo> parse_cluster_shards(const Reply& reply, std::string_view asked_host) {
+std::vector<ShardInfo> parse_cluster_shards(const Reply& reply, std::string_view asked_host,
+                                            bool tls) {
   std::vector<ShardInfo> shards;
   for (const Reply& shard_reply : reply.as_array()) {
     const auto& fields = shard_reply.as_array();
@@ -84,7 +88,7 @@ std::vector<ShardInfo> parse_cluster_shards(const Reply& reply, std::string_view
         }
       } else if (name == "nodes") {
         for (const Reply& node_reply : value) {
-          const ShardNode node = parse_shard_node(node_reply, asked_host);
+          const ShardNode node = parse_shard_node(node_reply, asked_host, tls);
           // A failed master may still be listed next to the replica promoted in its place.
           const bool replaces = !has_master || (master_failed && !node.failed);
           if (node.master && replaces) {

@@ -40,8 +40,10 @@ struct ShardInfo {
 
 // The shards of a CLUSTER SHARDS reply that serve slots; nodes marked failed are left out of the
 // replicas. `asked` is the node that answered: a node announcing no address ("" or "?") is it.
-// Throws ProtocolError naming what is malformed.
-std::vector<ShardInfo> parse_cluster_shards(const Reply& reply, std::string_view asked_host);
+// `tls`: the client speaks TLS, so a node's tls-port is taken over its port. Throws
+// ProtocolError naming what is malformed.
+std::vector<ShardInfo> parse_cluster_shards(const Reply& reply, std::string_view asked_host,
+                                            bool tls = false);
 // The same from CLUSTER SLOTS: [[first, last, [host, port, id], [replica...]...], ...].
 std::vector<ShardInfo> parse_cluster_slots(const Reply& reply, std::string_view asked_host);
 

@@ -66,21 +66,30 @@ bool is_readonly(const ServerError& error) {
 }
 
 // Whether a failed call may be sent again to the (possibly new) master. A connect failure wrote
-// nothing; a connection lost mid-command or a timeout may have run it, so only idempotent
-// commands are repeated then, as redis::Client does.
+// nothing; a connection lost or timed out after the command was written may have run it
+// (Error::may_have_run), so only idempotent commands are repeated then, as redis::Client does.
 bool may_repeat(const Error& error, std::span<const Arg> args) {
   switch (error.code()) {
-    case ErrorCode::connect: {
-      const bool lost =
-          std::string_view(error.what()).find("lost the connection") != std::string_view::npos;
-      return !lost || is_idempotent(args);
-    }
+    case ErrorCode::connect:
+    case ErrorCode::timeout:
+      return !error.may_have_run() || is_idempotent(args);
     case ErrorCode::pool_cleared:
       return true;  // cleared while waiting for a connection: nothing sent
-    case ErrorCode::timeout:
-      return is_idempotent(args);
     default:
       return false;
+  }
+}
+
+// ROLE questions to a master a +switch-master announced before it is left to the command path.
+constexpr int kAnnouncedConfirmAttempts = 4;
+
+// SENTINEL get-master-addr-by-name's [host, port]; nullopt when malformed.
+std::optional<NodeAddress> master_address_of(const Reply& reply) {
+  try {
+    const auto& words = reply.as_array();
+    return NodeAddress{words.at(0).as_string(), std::stoi(words.at(1).as_string())};
+  } catch (const std::exception&) {
+    return std::nullopt;
   }
 }
 
@@ -104,13 +113,71 @@ SentinelClient::Impl::Impl(RedisSettings settings, SentinelOptions sentinel_opti
   data_settings.mode = RedisMode::standalone;  // the master's client talks to that one node
 }
 
+SentinelClient::Impl::~Impl() {
+  stop_watcher();
+}
+
+void SentinelClient::Impl::start_watcher_locked() {
+  if (!options.follow_switch_messages || watcher || closed || sentinels.empty()) return;
+  detail::SwitchWatcher::Hooks hooks{
+      .open = [this](std::size_t index) { return sentinels.at(index).client->open_unpooled(); },
+      .switched = [this](const NodeAddress& address,
+                         std::size_t index) { follow_announced(address, index); },
+      .subscribed = [this](std::size_t index) { check_after_subscribing(index); }};
+  watcher = std::make_unique<detail::SwitchWatcher>(sentinels.size(), master_name, std::move(hooks),
+                                                    options.subscriber_ping_interval);
+}
+
+void SentinelClient::Impl::stop_watcher() noexcept {
+  detail::SwitchWatcher* running = nullptr;
+  {
+    const std::lock_guard lock(mutex);
+    running = watcher.get();
+  }
+  if (running != nullptr) running->stop();
+}
+
+void SentinelClient::Impl::follow_announced(const NodeAddress& address,
+                                            std::size_t index) noexcept {
+  try {
+    const std::lock_guard resolving(resolve_mutex);
+    {
+      const std::lock_guard lock(mutex);
+      if (closed || master == address) return;  // the command path got there first
+    }
+    // The announced master may still be finishing its promotion, or slow to accept a
+    // connection (a TLS handshake on a loaded host): a few tries, a moment apart.
+    std::string errors;
+    std::shared_ptr<Client> confirmed;
+    for (int attempt = 1; !confirm(address, confirmed, errors); ++attempt) {
+      if (attempt >= kAnnouncedConfirmAttempts || closed) return;
+      std::this_thread::sleep_for(backoff.delay(attempt));
+    }
+    install(address, std::move(confirmed), Cause::subscription);
+    last_resolve = Clock::now();
+    if (data_settings.read_from != RedisReadFrom::master) choose_replica(index);
+  } catch (...) {
+    // Closed meanwhile, or out of memory: the command path still follows from its errors.
+  }
+}
+
+void SentinelClient::Impl::check_after_subscribing(std::size_t index) noexcept {
+  try {
+    const Reply reply =
+        sentinels.at(index).client->command("SENTINEL", "get-master-addr-by-name", master_name);
+    if (const auto address = master_address_of(reply)) follow_announced(*address, index);
+  } catch (...) {
+    // The sentinel went again; the subscriber finds that and takes the next one.
+  }
+}
+
 std::shared_ptr<Client> SentinelClient::Impl::current() {
   if (closed) throw PoolClosedError(Backend::redis, "the Redis Sentinel client is closed");
   {
     const std::lock_guard lock(mutex);
     if (client) return client;
   }
-  resolve(false);
+  resolve(false, Cause::query);
   const std::lock_guard lock(mutex);
   if (!client) {
     throw ConnectError(Backend::redis,
@@ -148,7 +215,8 @@ bool SentinelClient::Impl::confirm(const NodeAddress& address, std::shared_ptr<C
 
 // The old pool is cleared (its idle connections closed, those in use discarded on return) and
 // dropped; callers still holding it finish with it and meet the new master on their retry.
-void SentinelClient::Impl::install(const NodeAddress& address, std::shared_ptr<Client> fresh) {
+void SentinelClient::Impl::install(const NodeAddress& address, std::shared_ptr<Client> fresh,
+                                   Cause cause) {
   std::shared_ptr<Client> old;
   {
     const std::lock_guard lock(mutex);
@@ -159,14 +227,18 @@ void SentinelClient::Impl::install(const NodeAddress& address, std::shared_ptr<C
     }
     old = std::exchange(client, std::move(fresh));
     master = address;
+    start_watcher_locked();
   }
   if (old) {
     ++failovers;
+    ++(cause == Cause::subscription ? by_subscription
+       : cause == Cause::error      ? by_error
+                                    : by_query);
     old->clear();
   }
 }
 
-void SentinelClient::Impl::resolve(bool force) {
+void SentinelClient::Impl::resolve(bool force, Cause cause) {
   const std::lock_guard resolving(resolve_mutex);
   const auto started = Clock::now();
   {
@@ -177,6 +249,7 @@ void SentinelClient::Impl::resolve(bool force) {
   ++resolves;
   std::string errors;
   int answered = 0, named = 0;
+  bool only_tls_failures = true;  // every sentinel refused our TLS (a wrong CA): a TlsError
   for (std::size_t index = 0; index < sentinels.size(); ++index) {
     const Sentinel& sentinel = sentinels[index];
     if (closed) throw PoolClosedError(Backend::redis, "the Redis Sentinel client is closed");
@@ -185,6 +258,7 @@ void SentinelClient::Impl::resolve(bool force) {
       reply = sentinel.client->command("SENTINEL", "get-master-addr-by-name", master_name);
     } catch (const Error& error) {
       errors += fmt::format("; sentinel {}: {}", sentinel.address.text(), error.what());
+      only_tls_failures = only_tls_failures && error.code() == ErrorCode::tls;
       continue;
     }
     ++answered;
@@ -194,17 +268,14 @@ void SentinelClient::Impl::resolve(bool force) {
       continue;
     }
     ++named;
-    NodeAddress address;
-    try {
-      address.host = reply.as_array().at(0).as_string();
-      address.port = std::stoi(reply.as_array().at(1).as_string());
-    } catch (const std::exception&) {
+    const std::optional<NodeAddress> address = master_address_of(reply);
+    if (!address) {
       errors += fmt::format("; sentinel {} gave a malformed address", sentinel.address.text());
       continue;
     }
     std::shared_ptr<Client> confirmed;
-    if (confirm(address, confirmed, errors)) {
-      install(address, std::move(confirmed));
+    if (confirm(*address, confirmed, errors)) {
+      install(*address, std::move(confirmed), cause);
       if (data_settings.read_from != RedisReadFrom::master) choose_replica(index);
       return;
     }
@@ -215,11 +286,13 @@ void SentinelClient::Impl::resolve(bool force) {
         "given to 'sentinel monitor' in their configuration{}",
         setting::kRedisSentinelMaster, master_name, sentinels_text, errors));
   }
-  throw ConnectError(
-      Backend::redis,
-      fmt::format("no master for {}={} could be reached through the sentinels "
-                  "({}){}",
-                  setting::kRedisSentinelMaster, master_name, sentinels_text, errors));
+  const std::string message =
+      fmt::format("no master for {}={} could be reached through the sentinels ({}){}",
+                  setting::kRedisSentinelMaster, master_name, sentinels_text, errors);
+  if (answered == 0 && only_tls_failures && !sentinels.empty()) {
+    throw TlsError(Backend::redis, message);
+  }
+  throw ConnectError(Backend::redis, message);
 }
 
 Reply SentinelClient::Impl::run(std::span<const Arg> args) {
@@ -245,7 +318,7 @@ Reply SentinelClient::Impl::run(std::span<const Arg> args) {
     }
     ++retries;
     try {
-      resolve(false);
+      resolve(false, Cause::error);
     } catch (const ConfigError&) {
       throw;
     } catch (const Error&) {

@@ -85,7 +85,7 @@ Reply SentinelClient::command(std::span<const Arg> args) {
 }
 
 std::string SentinelClient::resolve_master() {
-  impl_->resolve(true);
+  impl_->resolve(true, Impl::Cause::query);
   return impl_->master_text();
 }
 
@@ -118,12 +118,20 @@ SentinelStats SentinelClient::stats() const {
     client = impl_->client;
     if (impl_->master) stats.master = impl_->master->text();
     if (impl_->replica_address) stats.replica = impl_->replica_address->text();
+    if (impl_->watcher) {
+      if (const auto index = impl_->watcher->subscribed_to()) {
+        stats.subscribed_to = impl_->sentinels.at(*index).address.text();
+      }
+      stats.resubscriptions = impl_->watcher->resubscriptions();
+    }
   }
   if (client) stats.client = client->stats();
   stats.resolves = impl_->resolves;
   stats.failovers = impl_->failovers;
   stats.retries = impl_->retries;
   stats.replica_reads = impl_->replica_reads;
+  stats.failovers_followed = {
+      .subscription = impl_->by_subscription, .error = impl_->by_error, .query = impl_->by_query};
   return stats;
 }
 
@@ -141,7 +149,7 @@ SentinelHealth SentinelClient::health() {
     health.sentinels.push_back(std::move(node));
   }
   try {
-    impl_->resolve(true);
+    impl_->resolve(true, Impl::Cause::query);
     const std::shared_ptr<Client> client = impl_->current();
     health.master.address = impl_->master_text();
     health.master.role = client->command("ROLE").as_array().at(0).as_string();
@@ -179,6 +187,7 @@ void SentinelClient::close() {
     impl_->closed = true;
     client = impl_->client;
   }
+  impl_->stop_watcher();  // before the sentinels' clients it opens connections with
   if (client) client->close();
   for (const Impl::Sentinel& sentinel : impl_->sentinels) sentinel.client->close();
 }

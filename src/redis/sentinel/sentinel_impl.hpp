@@ -14,6 +14,7 @@
 #include "../cluster/topology.hpp"
 #include "poolkit/backoff.hpp"
 #include "poolkit/redis_sentinel.hpp"
+#include "switch_watcher.hpp"
 
 namespace poolkit::redis {
 
@@ -25,14 +26,26 @@ struct SentinelClient::Impl {
     std::unique_ptr<Client> client;  // small pool, short timeouts, the sentinels' password
   };
 
+  // What made the client ask the sentinels (SentinelStats::failovers_followed).
+  enum class Cause { subscription, error, query };
+
   Impl(RedisSettings settings, SentinelOptions options);
+  ~Impl();  // stops the subscriber before anything it uses goes
 
   // The master's client, the sentinels asked first when there is none yet.
   std::shared_ptr<Client> current();
   // Asks the sentinels in turn for the master and confirms it with ROLE; switches the pool when
   // it moved. Unless forced, does nothing when the last question is younger than
   // min_resolve_interval (concurrent callers wait for the one in progress).
-  void resolve(bool force);
+  void resolve(bool force, Cause cause);
+  // A sentinel (the one at `index`) announced the master at `address`: moves there once ROLE
+  // confirms it. An unconfirmed announcement changes nothing (the command path still follows).
+  void follow_announced(const detail::NodeAddress& address, std::size_t index) noexcept;
+  // The subscriber (re)connected to the sentinel at `index`: a switch it announced while nobody
+  // listened is found by asking it.
+  void check_after_subscribing(std::size_t index) noexcept;
+  // Stops the subscriber, if one runs (close() and the destructor).
+  void stop_watcher() noexcept;
   // One command on the master, following a failover within the retry budget.
   Reply run(std::span<const Arg> args);
 
@@ -63,6 +76,10 @@ struct SentinelClient::Impl {
                   .jitter = std::chrono::milliseconds(0),
                   .jitter_ratio = 0.5};
   std::atomic<std::uint64_t> resolves{0}, failovers{0}, retries{0}, replica_reads{0};
+  std::atomic<std::uint64_t> by_subscription{0}, by_error{0}, by_query{0};
+  // +switch-master's subscriber, started with the first master (guarded by mutex; never reset
+  // before the destructor, so a pointer read under the mutex stays valid).
+  std::unique_ptr<detail::SwitchWatcher> watcher;
 
   // A read-only command on the replica when REDIS_READ_FROM asks for one; nullopt when it goes
   // to the master (REDIS_READ_FROM=master, a write, or replica_preferred with no replica).
@@ -75,7 +92,9 @@ struct SentinelClient::Impl {
   // ROLE on `address`: true, with `confirmed` the pool to use, when it answers as a master.
   bool confirm(const detail::NodeAddress& address, std::shared_ptr<Client>& confirmed,
                std::string& errors);
-  void install(const detail::NodeAddress& address, std::shared_ptr<Client> fresh);
+  void install(const detail::NodeAddress& address, std::shared_ptr<Client> fresh, Cause cause);
+  // Under `mutex`: starts the subscriber once there is a master to follow.
+  void start_watcher_locked();
 };
 
 }  // namespace poolkit::redis

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <latch>
 #include <map>
 #include <thread>
@@ -215,6 +216,29 @@ TEST_F(AsyncRedis, PendingBoundHoldsAndTimesOutWithItsName) {
   for (auto& future : held) EXPECT_GT(future.get().as_integer(), 0);
   EXPECT_EQ(server_->admin_text({"GET", "bounded"}), "4");
   EXPECT_GE(redis.stats().pending_timeouts, 1u);
+}
+
+TEST_F(AsyncRedis, OnTheIoThreadAFullBoundFailsAtOnceInsteadOfWaiting) {
+  RedisSettings settings = async_settings(server_->url());
+  settings.max_pending = 1;
+  settings.wait_timeout = 5s;
+  redis::AsyncClient redis(settings);
+  std::promise<std::string> refusal;
+  const auto started = Clock::now();
+  redis.send({"PING"}, [&](redis::AsyncResult) {
+    // This reply's slot is free again: the first send takes it, the second finds none.
+    redis.send({"INCR", "io-thread"}, [](redis::AsyncResult) {});
+    try {
+      redis.send({"INCR", "io-thread"}, [](redis::AsyncResult) {});
+      refusal.set_value("accepted beyond REDIS_MAX_PENDING=1");
+    } catch (const PoolTimeoutError& error) {
+      refusal.set_value(error.what());
+    }
+  });
+  const std::string message = refusal.get_future().get();
+  EXPECT_NE(message.find("I/O thread"), std::string::npos) << message;
+  EXPECT_LT(Clock::now() - started, 2s) << "the I/O thread waited for a slot only it can free";
+  EXPECT_EQ(redis.command("GET", "io-thread").as_string(), "1");
 }
 
 TEST_F(AsyncRedis, AReplyPastItsDeadlineTimesOutOneCommandAndTheNextOnesStayInStep) {

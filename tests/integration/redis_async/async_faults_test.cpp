@@ -30,8 +30,8 @@ struct LoadReport {
 
 // Threads INCR their own counters while `restart` kills and restarts the server. Each INCR's
 // reply is the counter's value: without a repeat it is at most the last value seen, plus one,
-// plus the INCRs that failed in between (those may have run); a restart (no persistence)
-// only lowers it.
+// plus the INCRs that failed in between saying they may have run (Error::may_have_run); a
+// restart (no persistence) only lowers it.
 template <class Restart>
 LoadReport increment_through_restart(redis::AsyncClient& redis, Restart restart) {
   constexpr int kThreads = 8;
@@ -53,8 +53,9 @@ LoadReport increment_through_restart(redis::AsyncClient& redis, Restart restart)
           last = value;
           failed_since = 0;
           ++mine.acknowledged;
-        } catch (const Error&) {
-          ++failed_since;
+        } catch (const Error& error) {
+          // Only a command that may have run can have moved the counter.
+          if (error.may_have_run()) ++failed_since;
           ++mine.failed;
         } catch (...) {
           ++mine.untyped_errors;

@@ -210,14 +210,7 @@ TEST(ClusterResilience, ReplicaPreferredReadsFallBackToTheMasterWhenTheReplicaDi
   // The replica of foo's master.
   const auto master = cluster.master_of_slot(redis::detail::key_slot("foo"));
   ASSERT_TRUE(master.has_value());
-  std::optional<std::size_t> replica;
-  for (std::size_t i = 0; i < cluster.size(); ++i) {
-    const auto info =
-        redis::parse_info(admin(cluster, i)->command("INFO", "replication").as_string());
-    if (info.get("replication", "master_port") == std::to_string(cluster.node(*master).port())) {
-      replica = i;
-    }
-  }
+  const std::optional<std::size_t> replica = replica_of(cluster, *master);
   ASSERT_TRUE(replica.has_value());
   cluster.node(*replica).kill();
   long long slowest_ms = 0;

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +38,7 @@ inline std::unique_ptr<redis::Client> admin(local::RedisCluster& cluster, std::s
   redis::Options options;
   options.max_connections = 2;
   options.client_name = "poolkit-cluster-admin";
+  if (cluster.tls()) options.tls.ca_file = local::TestCa::shared().ca_file().string();
   return std::make_unique<redis::Client>(cluster.node(index).url(), options);
 }
 
@@ -103,6 +105,18 @@ inline bool wait_for_replicas(local::RedisCluster& cluster, std::chrono::millise
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
+}
+
+// The node replicating master `master` (INFO replication's master_port), if one does.
+inline std::optional<std::size_t> replica_of(local::RedisCluster& cluster, std::size_t master) {
+  for (std::size_t i = 0; i < cluster.size(); ++i) {
+    const auto info =
+        redis::parse_info(admin(cluster, i)->command("INFO", "replication").as_string());
+    if (info.get("replication", "master_port") == std::to_string(cluster.node(master).port())) {
+      return i;
+    }
+  }
+  return std::nullopt;
 }
 
 // Replicas sync at once instead of after the default 5 s wait for more replicas to join.

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -17,33 +16,16 @@
 #include "local_servers/redis_cluster.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis_sentinel.hpp"
+#include "sentinel_test_support.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using poolkit::redis::SentinelClient;
 
-std::string test_secret() {
-  const char* secret = std::getenv("POOLKIT_TEST_SECRET");
-  return secret && *secret ? secret : "pkSecretStandIn7x9q";
-}
-
-// The sentinels' URL with the data nodes' password as user info (the sentinels need none).
-std::string data_url(const poolkit::local::RedisSentinelSet& set) {
-  std::string url = set.sentinels_url();
-  return url.insert(std::string("redis://").size(), ":" + test_secret() + "@");
-}
-
-poolkit::redis::SentinelOptions quick_options() {
-  poolkit::redis::SentinelOptions options;
-  options.node.max_connections = 8;
-  options.node.connect_timeout = std::chrono::milliseconds(500);
-  options.node.socket_timeout = std::chrono::milliseconds(2000);
-  options.node.wait_timeout = std::chrono::milliseconds(3000);
-  options.node.client_name = "poolkit-sentinel-test";
-  options.sentinel_timeout = std::chrono::milliseconds(300);
-  return options;
-}
+using poolkit::sentinel_testing::data_url;
+using poolkit::sentinel_testing::quick_options;
+using poolkit::sentinel_testing::test_secret;
 
 bool replica_linked(poolkit::local::RedisSentinelSet& set, std::chrono::seconds timeout) {
   poolkit::redis::Client replica(set.replica().url());

@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "local_servers/redis_cluster.hpp"
@@ -12,19 +11,17 @@
 #include "poolkit/pools.hpp"
 #include "poolkit/redis_sentinel.hpp"
 #include "poolkit/settings.hpp"
+#include "sentinel_test_support.hpp"
 
 namespace poolkit {
 namespace {
 
-std::string secret() {
-  const char* text = std::getenv("POOLKIT_TEST_SECRET");
-  return text && *text ? text : "pkSecretStandIn7x9q";
-}
+using sentinel_testing::data_url;
+const auto secret = sentinel_testing::test_secret;
 
 TEST(RedisSentinelRegistry, HealthShowsMasterReplicasAndSentinels) {
   local::RedisSentinelSet set({.password = secret()});
-  std::string url = set.sentinels_url();
-  url.insert(std::string("redis://").size(), ":" + secret() + "@");
+  const std::string url = data_url(set);
   LoadOptions load;
   load.discover_env_file = false;
   load.environment = Environment{
@@ -52,6 +49,9 @@ TEST(RedisSentinelRegistry, HealthShowsMasterReplicasAndSentinels) {
   EXPECT_EQ(health.to_json().find(secret()), std::string::npos) << "the password leaked";
   const std::string metrics = pools.metrics().to_prometheus();
   EXPECT_NE(metrics.find("pool=\"redis"), std::string::npos) << metrics.substr(0, 400);
+  EXPECT_NE(metrics.find("poolkit_redis_sentinel_failovers_total{cause=\"subscription\""),
+            std::string::npos)
+      << metrics.substr(0, 400);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #pragma once
-// The name a command is counted under in the metrics (pooled and async clients alike).
+// What the topology clients need of a node's redis::Client beyond its public API, and the
+// metric name every client counts a command under.
 
-#include <cstddef>
+#include <functional>
 #include <span>
 #include <string_view>
 
@@ -14,7 +15,8 @@ namespace poolkit::redis::detail {
 class MetricName {
  public:
   MetricName() = default;  // OTHER
-  explicit MetricName(std::string_view name) noexcept {
+  explicit MetricName(std::span<const Arg> command) {
+    const std::string_view name = command.empty() ? std::string_view() : command.front().view();
     if (name.empty() || name.size() > sizeof text_) return;
     for (std::size_t i = 0; i < name.size(); ++i) {
       const char c = name[i];
@@ -22,17 +24,24 @@ class MetricName {
       if (!letter) return;
       text_[i] = c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
     }
-    length_ = static_cast<unsigned char>(name.size());
+    length_ = name.size();
   }
-  explicit MetricName(std::span<const Arg> command) noexcept
-      : MetricName(command.empty() ? std::string_view() : command.front().view()) {}
   std::string_view view() const noexcept {
     return length_ == 0 ? std::string_view("OTHER") : std::string_view(text_, length_);
   }
 
  private:
   char text_[24] = {};
-  unsigned char length_ = 0;
+  std::size_t length_ = 0;
+};
+
+struct ClientAccess {
+  // fn on one leased connection, retried only when it wrote nothing (as with_connection), and
+  // counted in the client's command metrics under `name` rather than WITH_CONNECTION: outcome
+  // "server" when fn returns true (the server answered with an error reply), "ok" otherwise,
+  // the error's code when it throws.
+  static void run(Client& client, std::string_view name,
+                  const std::function<bool(Connection&)>& fn);
 };
 
 }  // namespace poolkit::redis::detail
