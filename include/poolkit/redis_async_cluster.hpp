@@ -16,9 +16,10 @@
 //   ASK         ASKING and the command back to back on one connection of the target;
 //   TRYAGAIN,   resent after a backoff (a timer on the cluster thread) until the call's retry
 //   CLUSTERDOWN budget is spent;
-//   a failed node (ConnectError, TimeoutError): the map is refreshed and an idempotent command
-//               (redis::is_idempotent) resent to the slot's owner within the budget; any other
-//               fails with the node's typed error, which says whether it may have run.
+//   a failed node (ConnectError, TimeoutError): the map is refreshed and the command resent to
+//               the slot's owner within the budget when nothing of it was written (Sent::no) or
+//               it is idempotent (redis::is_idempotent); any other fails with the node's typed
+//               error, whose may_have_run() is true.
 // At most max_redirects MOVED/ASK per call, then a ServerError naming the slot and the nodes.
 // Keys in several slots are refused before anything is sent (CROSSSLOT, as ClusterClient words
 // it); this client does not split MGET/DEL/MSET by slot: use {hash tags} or ClusterClient.

@@ -69,11 +69,11 @@ std::exception_ptr own_copy(const Error& error) {
     case ErrorCode::pool_cleared:
       return std::make_exception_ptr(PoolClearedError(backend, message));
     case ErrorCode::connect:
-      return std::make_exception_ptr(ConnectError(backend, message));
+      return std::make_exception_ptr(ConnectError(backend, message, error.sent()));
     case ErrorCode::tls:
       return std::make_exception_ptr(TlsError(backend, message, error.retryable()));
     case ErrorCode::timeout:
-      return std::make_exception_ptr(TimeoutError(backend, message));
+      return std::make_exception_ptr(TimeoutError(backend, message, error.sent()));
     case ErrorCode::protocol:
       return std::make_exception_ptr(ProtocolError(backend, message));
     case ErrorCode::server:
@@ -81,7 +81,8 @@ std::exception_ptr own_copy(const Error& error) {
     case ErrorCode::circuit_open:
       return std::make_exception_ptr(CircuitOpenError(backend, message));
   }
-  return std::make_exception_ptr(Error(error.code(), backend, error.retryable(), message));
+  return std::make_exception_ptr(
+      Error(error.code(), backend, error.retryable(), message, error.sent()));
 }
 
 // The topology reader's settings: the seeds', one pooled connection per node.
@@ -346,10 +347,10 @@ void AsyncClusterClient::Impl::on_failure(const CallPtr& call, const Error& erro
   if (!closed && is_node_failure(error)) {
     node_failures.fetch_add(1, std::memory_order_relaxed);
     refresh_wanted.store(true, std::memory_order_release);
-    // The node's client already retried what it could on its own connections; an idempotent
-    // command goes to whichever node owns the slot once the map is read again. Any other keeps
-    // the node's error, which says whether it may have run.
-    if (call->idempotent && retry_later(call)) {
+    // The node's client already retried what it could on its own connections. A command that
+    // never left (Sent::no), or one that may run twice, goes to whichever node owns the slot once
+    // the map is read again; any other keeps the node's error (may_have_run()).
+    if ((call->idempotent || !error.may_have_run()) && retry_later(call)) {
       retries.fetch_add(1, std::memory_order_relaxed);
       return;
     }

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "../async/call_state.hpp"
+#include "../client_access.hpp"
 #include "../cluster/key_slot.hpp"
 #include "../cluster/topology.hpp"
-#include "../metric_name.hpp"
 #include "poolkit/backoff.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/operation_stats.hpp"
