@@ -3,13 +3,15 @@
 # blocking threads on a pool per node) against `redis-benchmark --cluster -t get` (one event
 # loop, each client on one master, random keys of that master's slots), and each tool against
 # one standalone redis-server, all at the same concurrency, in turns so that all four see the
-# same background load. The cluster (3 masters, 3 replicas, the tests' layout) and the node
+# same background load; then the async client over the cluster (redis::AsyncClusterClient, N in
+# flight and T threads blocking) against redis-benchmark --cluster pipelined (-P 16). The cluster (3 masters, 3 replicas, the tests' layout) and the node
 # come from poolkit-redis-topology. Prints a markdown table of the medians, with ratios.
 #
 # Usage: bench/redis_cluster.sh [poolkit binary] (default build/tools/poolkit/poolkit; the
 #        launcher is looked for in tools/local_servers of the same build)
 #        DURATION=seconds per run (default 5); ROUNDS=turns of the four runs, the table shows the
-#        median of each (default 3); THREADS=concurrency of every run (default 32).
+#        median of each (default 3); THREADS=concurrency of every run (default 32);
+#        INFLIGHT=commands the async cluster client keeps in flight (default 256).
 set -euo pipefail
 
 # shellcheck source=redis_lib.sh
@@ -17,6 +19,7 @@ source "$(dirname "$0")/redis_lib.sh"
 redis_bench_setup bench/redis_cluster.sh redis-server redis-benchmark redis-cli jq
 duration=${DURATION:-5}
 threads=${THREADS:-32}
+inflight=${INFLIGHT:-256}
 poolkit=$(realpath "${1:-$root/build/tools/poolkit/poolkit}")
 launcher=$(dirname "$poolkit")/../local_servers/poolkit-redis-topology
 [ -x "$launcher" ] || { echo "bench/redis_cluster.sh: build poolkit_redis_topology first ($launcher)" >&2; exit 1; }
@@ -61,10 +64,17 @@ ours() {  # url, then extra flags
     jq -r '"\(.ops_per_sec) \([.errors[]] | add)"'
 }
 
+# The async cluster client (its default connections per node); prints "ops_per_sec errors".
+ours_async() {  # extra flags
+  "$poolkit" bench redis --url "$cluster_url" --mode cluster --async --duration "$duration" \
+    --json --quiet "$@" | jq -r '"\(.ops_per_sec) \([.errors[]] | add)"'
+}
+
 spread() { tr ' ' '\n' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f – %.0f", lo, hi}'; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 pk_cluster=() rb_cluster=() pk_single=() rb_single=() errors=0
+pk_inflight=() pk_threads=() rb_pipelined=()
 for _ in $(seq 1 "$rounds"); do
   read -r a e < <(ours "$cluster_url" --mode cluster)
   pk_cluster+=("$a") errors=$((errors + e))
@@ -72,6 +82,11 @@ for _ in $(seq 1 "$rounds"); do
   read -r a e < <(ours "$single_url")
   pk_single+=("$a") errors=$((errors + e))
   rb_single+=("$(peer "$port")")
+  read -r a e < <(ours_async --inflight "$inflight")
+  pk_inflight+=("$a") errors=$((errors + e))
+  read -r a e < <(ours_async --threads "$threads")
+  pk_threads+=("$a") errors=$((errors + e))
+  rb_pipelined+=("$(peer "${masters[0]}" --cluster -P 16)")
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -86,5 +101,18 @@ printf '| poolkit bench redis (pool of %s per node) | %.0f (%s) | %.0f (%s) | %s
 printf '| redis-benchmark -t get -r 1024 | %.0f (%s) | %.0f (%s) | %s |\n' \
   "$rc" "$(echo "${rb_cluster[*]}" | spread)" "$rs" "$(echo "${rb_single[*]}" | spread)" "$(ratio "$rc" "$rs")"
 printf '| poolkit / redis-benchmark | %s | %s | |\n' "$(ratio "$pc" "$rc")" "$(ratio "$ps" "$rs")"
+echo
+pi=$(echo "${pk_inflight[*]}" | median) pt=$(echo "${pk_threads[*]}" | median)
+rp=$(echo "${rb_pipelined[*]}" | median)
+echo "| over the cluster | rps | / redis-benchmark -c $threads | / redis-benchmark -c $threads -P 16 |"
+echo "|---|---:|---:|---:|"
+printf '| poolkit async cluster client, %s in flight | %.0f (%s) | %s | %s |\n' "$inflight" \
+  "$pi" "$(echo "${pk_inflight[*]}" | spread)" "$(ratio "$pi" "$rc")" "$(ratio "$pi" "$rp")"
+printf '| poolkit async cluster client, %s threads blocking | %.0f (%s) | %s | %s |\n' "$threads" \
+  "$pt" "$(echo "${pk_threads[*]}" | spread)" "$(ratio "$pt" "$rc")" "$(ratio "$pt" "$rp")"
+printf '| poolkit pooled cluster client, %s threads | %.0f | %s | %s |\n' "$threads" \
+  "$pc" "$(ratio "$pc" "$rc")" "$(ratio "$pc" "$rp")"
+printf '| redis-benchmark --cluster -t get -c %s -P 16 | %.0f (%s) | %s | |\n' "$threads" \
+  "$rp" "$(echo "${rb_pipelined[*]}" | spread)" "$(ratio "$rp" "$rc")"
 echo
 echo "poolkit errors in all runs: $errors"

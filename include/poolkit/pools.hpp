@@ -30,6 +30,7 @@
 // <poolkit/poolkit.hpp>, which has them all).
 namespace poolkit::redis {
 class AsyncClient;
+class AsyncClusterClient;
 class Client;
 class ClusterClient;
 class SentinelClient;
@@ -65,6 +66,10 @@ class Pools {
   // shared by every caller, REDIS_MAX_PENDING commands at most): REDIS_MODE=standalone.
   // Include <poolkit/redis_async.hpp> to call it.
   redis::AsyncClient& redis_async();
+  // REDIS_MODE=cluster: the async client routed by slot, one AsyncClient per node
+  // (REDIS_MULTIPLEX_CONNECTIONS connections and REDIS_MAX_PENDING commands per node).
+  // Include <poolkit/redis_async_cluster.hpp> to call it.
+  redis::AsyncClusterClient& redis_async_cluster();
   // REDIS_MODE=cluster: the cluster client (REDIS_MAX_CONNECTIONS per node).
   redis::ClusterClient& redis_cluster();
   // REDIS_MODE=sentinel: the master named REDIS_SENTINEL_MASTER, followed across failovers.

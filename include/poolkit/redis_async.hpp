@@ -161,6 +161,13 @@ class AsyncResult {
 };
 using Callback = std::function<void(AsyncResult)>;
 
+class AsyncClient;
+namespace detail {
+// Internal (AsyncClusterClient's ASK redirect): ASKING and the command queued back to back, so
+// they go out on one connection, one after the other. ASKING's own reply is dropped.
+void send_after_asking(AsyncClient& client, std::span<const Arg> args, Callback callback);
+}  // namespace detail
+
 // Counters of the multiplexed connections; with the commands by name and outcome as the pooled
 // client's ClientStats.
 struct AsyncClientStats {
@@ -268,8 +275,11 @@ class AsyncClient : public Commands<AsyncClient> {
 
  private:
   detail::CallHandle submit(std::span<const Arg> args);
-  // With a callback: the handle is empty (the queue owns the command).
-  detail::CallHandle submit(std::span<const Arg> args, Callback* callback);
+  // With a callback: the handle is empty (the queue owns the command). `after_asking`: ASKING
+  // goes just before it on the same connection.
+  detail::CallHandle submit(std::span<const Arg> args, Callback* callback,
+                            bool after_asking = false);
+  friend void detail::send_after_asking(AsyncClient&, std::span<const Arg>, Callback);
   std::unique_ptr<Impl> impl_;
 };
 

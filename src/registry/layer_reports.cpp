@@ -219,11 +219,12 @@ void add_redis_async_details(LayerHealth& h, const redis::AsyncClientStats& s) {
   }
 }
 
-void add_redis_async_metrics(MetricsSnapshot& snapshot, const redis::AsyncClientStats& stats) {
+namespace {
+// One async client's connections and batches, under pool=`pool`.
+void add_async_connection_metrics(MetricsSnapshot& snapshot, const redis::AsyncClientStats& stats,
+                                  const std::string& pool) {
   const std::string layer(layer_name(Layer::redis));
-  const MetricLabels labels{{"layer", layer}, {"pool", "redis async"}};
-  // Operation names and outcomes as the pooled client's; `kind` tells the two apart.
-  snapshot.add_operations(layer, "async_command", stats.commands);
+  const MetricLabels labels{{"layer", layer}, {"pool", pool}};
   const auto gauge = [&](std::string_view name, std::string_view help, double value) {
     snapshot.add_gauge(name, help, labels, value);
   };
@@ -248,6 +249,59 @@ void add_redis_async_metrics(MetricsSnapshot& snapshot, const redis::AsyncClient
           stats.pending_timeouts);
   counter("redis_async_late_replies", "Replies read and dropped after their command timed out",
           stats.late_replies);
+}
+}  // namespace
+
+void add_redis_async_metrics(MetricsSnapshot& snapshot, const redis::AsyncClientStats& stats) {
+  // Operation names and outcomes as the pooled client's; `kind` tells the two apart.
+  snapshot.add_operations(layer_name(Layer::redis), "async_command", stats.commands);
+  add_async_connection_metrics(snapshot, stats, "redis async");
+}
+
+void add_redis_async_cluster_metrics(MetricsSnapshot& snapshot,
+                                     const redis::AsyncClusterStats& stats) {
+  const std::string layer(layer_name(Layer::redis));
+  snapshot.add_operations(layer, "async_command", stats.commands);
+  for (const redis::AsyncClusterNodeStats& node : stats.nodes) {
+    if (node.has_client)
+      add_async_connection_metrics(snapshot, node.client, "redis async " + node.address);
+  }
+  const MetricLabels labels{{"layer", layer}, {"client", "async"}};
+  const auto counter = [&](std::string_view name, std::string_view help, std::uint64_t value) {
+    snapshot.add_counter(name, help, labels, static_cast<double>(value));
+  };
+  counter("redis_async_cluster_topology_refreshes", "Slot maps read by the async cluster client",
+          stats.topology_refreshes);
+  counter("redis_async_cluster_moved", "MOVED redirects followed by the async cluster client",
+          stats.moved);
+  counter("redis_async_cluster_ask", "ASK redirects followed by the async cluster client",
+          stats.ask);
+  counter("redis_async_cluster_try_again", "TRYAGAIN and CLUSTERDOWN replies waited out",
+          stats.try_again);
+  counter("redis_async_cluster_node_failures", "Replies that were a failed node's error",
+          stats.node_failures);
+}
+
+void add_redis_async_cluster_details(LayerHealth& h, const redis::AsyncClusterStats& s) {
+  detail(
+      h, "async_cluster",
+      fmt::format("{} map refreshes, {} MOVED, {} ASK, {} TRYAGAIN/CLUSTERDOWN, {} node "
+                  "failures, {} resent to a new owner",
+                  s.topology_refreshes, s.moved, s.ask, s.try_again, s.node_failures, s.retries));
+  for (const redis::AsyncClusterNodeStats& node : s.nodes) {
+    if (!node.has_client) continue;
+    const redis::AsyncClientStats& c = node.client;
+    detail(h, "async node " + node.address,
+           fmt::format("{} of {} connections open, {} pending ({} in flight), {} writes, {} "
+                       "commands, {} pending timeouts",
+                       c.connected, c.connections, c.pending, c.in_flight, c.writes,
+                       c.batched_commands, c.pending_timeouts));
+    if (c.pending_timeouts > 0) {
+      signal(h, fmt::format("{} async commands to {} timed out waiting for a pending slot: raise "
+                            "{} (per node) if the node keeps up",
+                            c.pending_timeouts, node.address, setting::kRedisMaxPending));
+    }
+  }
 }
 
 void add_redis_cluster_metrics(MetricsSnapshot& snapshot, const redis::ClusterStats& stats) {

@@ -11,6 +11,7 @@
 #include "poolkit/mongo.hpp"
 #include "poolkit/redis.hpp"
 #include "poolkit/redis_async.hpp"
+#include "poolkit/redis_async_cluster.hpp"
 #include "poolkit/redis_cluster.hpp"
 #include "poolkit/redis_sentinel.hpp"
 
@@ -33,6 +34,12 @@ void add_redis_metrics(MetricsSnapshot& snapshot, const redis::ClientStats& stat
 // (pool="redis async").
 void add_redis_async_details(LayerHealth& health, const redis::AsyncClientStats& stats);
 void add_redis_async_metrics(MetricsSnapshot& snapshot, const redis::AsyncClientStats& stats);
+// The async cluster client: the cluster's commands (kind=async_command), each node's connections
+// and batches as add_redis_async_metrics gives them (pool="redis async host:port"), and its
+// refreshes, redirects and retries (client="async"); health details one line per node.
+void add_redis_async_cluster_metrics(MetricsSnapshot& snapshot,
+                                     const redis::AsyncClusterStats& stats);
+void add_redis_async_cluster_details(LayerHealth& health, const redis::AsyncClusterStats& stats);
 // Each node's pool (pool="redis host:port"), the cluster's commands, and its refreshes,
 // redirects and retries.
 void add_redis_cluster_metrics(MetricsSnapshot& snapshot, const redis::ClusterStats& stats);

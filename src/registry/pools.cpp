@@ -11,6 +11,7 @@
 #include "mongo/mongo_detail.hpp"
 #include "poolkit/detail/lazy_client.hpp"
 #include "poolkit/redis_async.hpp"
+#include "poolkit/redis_async_cluster.hpp"
 #include "poolkit/redis_cluster.hpp"
 #include "poolkit/redis_sentinel.hpp"
 #include "poolkit/setting_names.hpp"
@@ -72,6 +73,7 @@ struct Pools::Impl {
         listener(std::make_shared<LoggingListener>(options.log ? options.log : default_log)),
         redis([this] { return make_redis(); }),
         redis_async([this] { return make_redis_async(); }),
+        redis_async_cluster([this] { return make_redis_async_cluster(); }),
         redis_cluster([this] { return make_redis_cluster(); }),
         redis_sentinel([this] { return make_redis_sentinel(); }),
         mongo([this] { return make_mongo(); }),
@@ -87,6 +89,12 @@ struct Pools::Impl {
   }
   std::unique_ptr<redis::AsyncClient> make_redis_async() {
     if (!settings.redis.url) not_configured(layer_name(Layer::redis), setting::kRedisUrl);
+    if (settings.redis.mode == RedisMode::cluster) {
+      throw ConfigError(fmt::format(
+          "{} is cluster: the async client (poolkit::pools().redis_async()) talks to one server; "
+          "use pools().redis_async_cluster(), the async client routed by slot",
+          setting::kRedisMode));
+    }
     if (settings.redis.mode != RedisMode::standalone) {
       throw ConfigError(fmt::format(
           "{} is not standalone: the async client (poolkit::pools().redis_async()) talks to one "
@@ -94,6 +102,16 @@ struct Pools::Impl {
           setting::kRedisMode));
     }
     return std::make_unique<redis::AsyncClient>(settings.redis);
+  }
+  std::unique_ptr<redis::AsyncClusterClient> make_redis_async_cluster() {
+    if (!settings.redis.url) not_configured(layer_name(Layer::redis), setting::kRedisUrl);
+    if (settings.redis.mode != RedisMode::cluster) {
+      throw ConfigError(fmt::format(
+          "{} is not cluster: pools().redis_async_cluster() routes by slot over a Redis Cluster; "
+          "use pools().redis_async() for one server, or set {}=cluster",
+          setting::kRedisMode, setting::kRedisMode));
+    }
+    return std::make_unique<redis::AsyncClusterClient>(settings.redis);
   }
   std::unique_ptr<redis::ClusterClient> make_redis_cluster() {
     if (!settings.redis.url) not_configured(layer_name(Layer::redis), setting::kRedisUrl);
@@ -142,6 +160,7 @@ struct Pools::Impl {
   std::shared_ptr<LoggingListener> listener;
   detail::LazyClient<redis::Client> redis;
   detail::LazyClient<redis::AsyncClient> redis_async;
+  detail::LazyClient<redis::AsyncClusterClient> redis_async_cluster;
   detail::LazyClient<redis::ClusterClient> redis_cluster;
   detail::LazyClient<redis::SentinelClient> redis_sentinel;
   detail::LazyClient<mongo::Client> mongo;
@@ -219,6 +238,10 @@ LayerHealth Pools::Impl::redis_cluster_health() {
         h.details.emplace_back("topology_refreshes", std::to_string(stats.topology_refreshes));
         h.details.emplace_back("redirects",
                                fmt::format("{} MOVED, {} ASK", stats.moved, stats.ask));
+        // The async cluster client, when something uses it (it is not created to be reported on).
+        if (const auto* async = redis_async_cluster.peek()) {
+          add_redis_async_cluster_details(h, async->stats());
+        }
         h.latency = slowest;
         if (!cluster.ok()) {
           throw std::runtime_error(fmt::format(
@@ -379,6 +402,9 @@ redis::Client& Pools::redis() {
 redis::AsyncClient& Pools::redis_async() {
   return impl_->redis_async.get();
 }
+redis::AsyncClusterClient& Pools::redis_async_cluster() {
+  return impl_->redis_async_cluster.get();
+}
 redis::ClusterClient& Pools::redis_cluster() {
   return impl_->redis_cluster.get();
 }
@@ -425,6 +451,9 @@ MetricsSnapshot Pools::metrics() const {
   if (const auto* client = impl_->redis_cluster.peek()) {
     add_redis_cluster_metrics(snapshot, client->stats());
   }
+  if (const auto* client = impl_->redis_async_cluster.peek()) {
+    add_redis_async_cluster_metrics(snapshot, client->stats());
+  }
   if (const auto* client = impl_->redis_sentinel.peek()) {
     add_redis_sentinel_metrics(snapshot, client->stats());
   }
@@ -441,6 +470,7 @@ void Pools::close() {
   impl_->http_sync.close();
   impl_->redis.close();
   impl_->redis_async.close();
+  impl_->redis_async_cluster.close();
   impl_->redis_cluster.close();
   impl_->redis_sentinel.close();
   impl_->mongo.close();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `poolkit bench redis --mode cluster` against a real 6-node cluster (3 masters, 3 replicas) and
 # `--mode sentinel` against a real Sentinel set, both started by poolkit-redis-topology: the
-# report's fields, no errors, every master served its share (INFO commandstats on each), and
+# report's fields, no errors, every master served its share (INFO commandstats on each), the
+# same through the async cluster client (--async --inflight / --threads), and
 # exit status 2 for sentinel mode without REDIS_SENTINEL_MASTER.
 # Usage: bench_redis_cluster.sh <poolkit binary> <repository root>. Never print the password
 # (see helpers.bash).
@@ -42,6 +43,26 @@ for port in "${masters[@]}"; do
   fi
 done
 [ "$total" -ge "${ops:-1}" ] || fail "the masters served $total GETs, fewer than the $ops reported" "$out"
+
+# The async cluster client: N in flight from callbacks, then threads blocking; no errors, each
+# master served its share, and batches of more than one command per write.
+before=0
+for port in "${masters[@]}"; do before=$((before + $(get_calls "$port"))); done
+run bench redis --mode cluster --async --inflight 64 --url "$url" --duration 1 --json --quiet
+expect_status 0 "async cluster run, 64 in flight"
+jq -e '.ops > 0 and ([.errors[]] | all(. == 0)) and .batch_mean > 1 and .cpu_us_per_op > 0
+  and .connections_opened == 6' <<<"$out" >/dev/null ||
+  fail "async cluster JSON: operations, no errors, batches, 2 connections per master" "$out"
+expect_no_secret "async cluster JSON report"
+after=0
+for port in "${masters[@]}"; do after=$((after + $(get_calls "$port"))); done
+ops=$(jq -r '.ops' <<<"$out" 2>/dev/null)
+[ $((after - before)) -ge "${ops:-1}" ] ||
+  fail "the masters served $((after - before)) GETs, fewer than the $ops reported" "$out"
+run bench redis --mode cluster --async --threads 8 --url "$url" --duration 0.5 --json --quiet
+expect_status 0 "async cluster run, 8 threads"
+jq -e '.ops > 0 and ([.errors[]] | all(. == 0))' <<<"$out" >/dev/null ||
+  fail "async cluster JSON (threads): operations, no errors" "$out"
 
 # REDIS_MODE from the environment, text report
 run "REDIS_MODE=cluster" "REDIS_URL=$url" bench redis --concurrency 4 --duration 0.5 --quiet

@@ -9,15 +9,18 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <future>
 #include <memory>
 #include <utility>
 
+#include "bench_redis_keys.hpp"
 #include "bench_runner.hpp"
 #include "bench_workloads.hpp"
 #include "commands.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/redis.hpp"
 #include "poolkit/redis_async.hpp"
+#include "poolkit/redis_async_cluster.hpp"
 #include "poolkit/setting_names.hpp"
 #include "poolkit/settings.hpp"
 #include "poolkit/url.hpp"
@@ -95,15 +98,42 @@ std::chrono::microseconds process_cpu_time() {
                                                                micros(usage.ru_stime));
 }
 
+// The multiplexed connections' counters, over every node of a cluster client.
+struct AsyncTotals {
+  std::uint64_t connections = 0;
+  std::uint64_t connected = 0;
+  std::uint64_t writes = 0;
+  std::uint64_t commands = 0;
+  std::uint64_t max_batch = 0;
+  void add(const redis::AsyncClientStats& stats) {
+    connections += stats.connections;
+    connected += stats.connected;
+    writes += stats.writes;
+    commands += stats.batched_commands;
+    max_batch = std::max(max_batch, stats.max_batch);
+  }
+};
+AsyncTotals totals_of(const redis::AsyncClient& client) {
+  AsyncTotals totals;
+  totals.add(client.stats());
+  return totals;
+}
+AsyncTotals totals_of(const redis::AsyncClusterClient& client) {
+  AsyncTotals totals;
+  for (const auto& node : client.stats().nodes) totals.add(node.client);
+  return totals;
+}
+
 // Batch sizes and CPU per command since the workload was made.
+template <class Client>
 std::function<std::vector<std::pair<std::string, double>>()> async_figures(
-    const std::shared_ptr<redis::AsyncClient>& client) {
+    const std::shared_ptr<Client>& client) {
   const auto cpu_before = process_cpu_time();
-  const auto before = client->stats();
+  const auto before = totals_of(*client);
   return [client, cpu_before, before] {
-    const auto after = client->stats();
+    const auto after = totals_of(*client);
     const double writes = static_cast<double>(after.writes - before.writes);
-    const double commands = static_cast<double>(after.batched_commands - before.batched_commands);
+    const double commands = static_cast<double>(after.commands - before.commands);
     const double cpu_us = static_cast<double>((process_cpu_time() - cpu_before).count());
     return std::vector<std::pair<std::string, double>>{
         {"batch_mean", writes > 0 ? commands / writes : 0.0},
@@ -113,21 +143,20 @@ std::function<std::vector<std::pair<std::string, double>>()> async_figures(
   };
 }
 
-}  // namespace
-
-Workload redis_async_workload(const BenchOptions& options, RedisSettings settings, bool callbacks) {
-  // A pending bound below the load would measure the bound, not the client.
-  settings.max_pending =
-      std::max<std::size_t>(settings.max_pending, static_cast<std::size_t>(options.concurrency));
-  auto client = std::make_shared<redis::AsyncClient>(settings);
-  client->set(kBenchKey, kBenchValue);
+// GETs through an async client (AsyncClient or AsyncClusterClient) of the key `key_for(n)`
+// gives for the n-th call: from callbacks in flight, or from threads calling the blocking get().
+template <class Client>
+Workload async_get_workload(const std::shared_ptr<Client>& client, bool callbacks,
+                            std::function<std::string_view(std::size_t)> key_for) {
   Workload workload;
   if (callbacks) {
+    auto calls = std::make_shared<std::atomic<std::size_t>>(0);
     workload.run = AsyncWorkload{
         .start =
-            [client](std::function<void(std::exception_ptr)> done) {
+            [client, calls, key_for](std::function<void(std::exception_ptr)> done) {
               try {
-                client->send({"GET", kBenchKey}, [done](redis::AsyncResult result) {
+                const std::string_view key = key_for(calls->fetch_add(1));
+                client->send({"GET", key}, [done](redis::AsyncResult result) {
                   try {
                     result.get();
                     done(nullptr);
@@ -139,19 +168,46 @@ Workload redis_async_workload(const BenchOptions& options, RedisSettings setting
                 done(std::current_exception());
               }
             },
-        .connections_opened = [client] { return client->stats().connections; },
+        .connections_opened = [client] { return totals_of(*client).connections; },
     };
   } else {
     workload.run = ThreadWorkload{
-        .make_worker = [client](int) -> std::function<void()> {
-          return [client] { client->get(kBenchKey); };
+        .make_worker = [client, key_for](int worker) -> std::function<void()> {
+          // Each thread walks the keys from its own start, so a cluster's masters share the load.
+          auto next = std::make_shared<std::size_t>(static_cast<std::size_t>(worker) * 7919);
+          return [client, key_for, next] { client->get(key_for((*next)++)); };
         },
-        .connections_opened = [client] { return client->stats().connections; },
+        .connections_opened = [client] { return totals_of(*client).connections; },
     };
   }
-  workload.peak_in_use = [client] { return client->stats().connected; };
+  workload.peak_in_use = [client] { return totals_of(*client).connected; };
   workload.extra = async_figures(client);
   return workload;
+}
+
+}  // namespace
+
+Workload redis_async_workload(const BenchOptions& options, RedisSettings settings, bool callbacks) {
+  // A pending bound below the load would measure the bound, not the client.
+  settings.max_pending =
+      std::max<std::size_t>(settings.max_pending, static_cast<std::size_t>(options.concurrency));
+  auto client = std::make_shared<redis::AsyncClient>(settings);
+  client->set(kBenchKey, kBenchValue);
+  return async_get_workload(client, callbacks, [](std::size_t) { return kBenchKey; });
+}
+
+Workload redis_async_cluster_workload(const BenchOptions& options, RedisSettings settings,
+                                      bool callbacks) {
+  settings.max_pending =
+      std::max<std::size_t>(settings.max_pending, static_cast<std::size_t>(options.concurrency));
+  auto client = std::make_shared<redis::AsyncClusterClient>(settings);
+  auto keys = std::make_shared<const std::vector<std::string>>(spread_bench_keys());
+  std::vector<std::future<redis::Reply>> sets;
+  for (const std::string& key : *keys) sets.push_back(client->send("SET", key, kBenchValue));
+  for (auto& set : sets) set.get();
+  return async_get_workload(client, callbacks, [keys](std::size_t n) -> std::string_view {
+    return (*keys)[n % keys->size()];
+  });
 }
 
 namespace {
@@ -190,12 +246,14 @@ WorkloadFactory redis_factory(const RedisSettings& settings, bool strict_fifo) {
   };
 }
 
-// The async client's runs: one server, connections reused; --inflight or --threads set the
-// concurrency, --pool-size (else REDIS_MULTIPLEX_CONNECTIONS) the connections.
+// The async client's runs (AsyncClient, or AsyncClusterClient in cluster mode), connections reused;
+// --inflight or --threads set the concurrency, --pool-size (else REDIS_MULTIPLEX_CONNECTIONS) the
+// connections.
 WorkloadFactory async_factory(BenchOptions& options, const RedisSettings& settings,
                               const AsyncArguments& async) {
-  if (settings.mode != RedisMode::standalone || !options.reuse) {
-    fmt::print(stderr, "poolkit bench redis: --async runs against one server, with reuse\n");
+  if (settings.mode == RedisMode::sentinel || !options.reuse) {
+    fmt::print(stderr,
+               "poolkit bench redis: --async runs in standalone or cluster mode, with reuse\n");
     throw CLI::RuntimeError(kExitInvalid);
   }
   if (async.inflight > 0) options.concurrency = async.inflight;
@@ -204,7 +262,8 @@ WorkloadFactory async_factory(BenchOptions& options, const RedisSettings& settin
   return [settings, callbacks = async.inflight > 0](const BenchOptions& run) {
     RedisSettings sized = settings;
     sized.multiplex_connections = run.pool_size;
-    return redis_async_workload(run, sized, callbacks);
+    return settings.mode == RedisMode::cluster ? redis_async_cluster_workload(run, sized, callbacks)
+                                               : redis_async_workload(run, sized, callbacks);
   };
 }
 

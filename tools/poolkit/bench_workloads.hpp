@@ -4,6 +4,8 @@
 // and reporting its in-use count so the runner can record the peak.
 
 #include <poolkit/settings.hpp>
+#include <string>
+#include <vector>
 
 #include "bench_runner.hpp"
 
@@ -20,6 +22,10 @@ Workload redis_async_workload(const BenchOptions& options, RedisSettings setting
 // REDIS_MODE=cluster: GET of 1,024 keys spread over every slot through redis::ClusterClient;
 // options.pool_size bounds each node's pool, in_use is the sum over the nodes.
 Workload redis_cluster_workload(const BenchOptions& options, RedisSettings settings);
+// The same keys through redis::AsyncClusterClient (options.pool_size connections per node), as
+// redis_async_workload runs them.
+Workload redis_async_cluster_workload(const BenchOptions& options, RedisSettings settings,
+                                      bool callbacks);
 // REDIS_MODE=sentinel: the same keys through redis::SentinelClient, on the master
 // REDIS_SENTINEL_MASTER names; options.pool_size bounds the master's pool.
 Workload redis_sentinel_workload(const BenchOptions& options, RedisSettings settings);

@@ -16,9 +16,17 @@
 #include "async_impl.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/setting_names.hpp"
+#include "reply_converters.hpp"
 
 namespace poolkit::redis {
 namespace {
+
+using detail::as_flag;
+using detail::as_integer;
+using detail::as_optional_string;
+using detail::as_optional_strings;
+using detail::as_reply;
+using detail::as_set_done;
 
 using detail::Clock;
 
@@ -47,26 +55,6 @@ RedisSettings settings_of(Url url, const AsyncOptions& options) {
 std::size_t thread_affinity() noexcept {
   thread_local const std::size_t hash = std::hash<std::thread::id>{}(std::this_thread::get_id());
   return hash;
-}
-
-// Converters from a reply to what each typed awaitable gives.
-Reply as_reply(Reply&& reply) {
-  return std::move(reply);
-}
-std::optional<std::string> as_optional_string(Reply&& reply) {
-  return reply.as_optional_string();
-}
-long long as_integer(Reply&& reply) {
-  return reply.as_integer();
-}
-bool as_flag(Reply&& reply) {
-  return reply.as_integer() != 0;
-}
-bool as_set_done(Reply&& reply) {
-  return !reply.is_nil();  // SET NX/XX answers nil when its condition was not met
-}
-std::vector<std::optional<std::string>> as_optional_strings(Reply&& reply) {
-  return optional_strings_of(reply);
 }
 
 }  // namespace
@@ -219,12 +207,24 @@ void AsyncClient::Impl::release_slots(std::uint64_t count) noexcept {
   }
 }
 
-void AsyncClient::Impl::submit(detail::Queued queued) {
+void AsyncClient::Impl::submit(detail::Queued queued, bool after_asking) {
   acquire_slot();
   queued.holds_slot = true;
+  detail::Queued asking;
+  if (after_asking) {
+    const Arg args[] = {Arg("ASKING")};
+    detail::append_command(asking.bytes, args);
+    asking.name = detail::MetricName(args);
+    asking.affinity = queued.affinity;
+    asking.submitted = queued.submitted;
+    asking.deadline = queued.deadline;
+    asking.idempotent = true;
+  }
   {
     const std::lock_guard lock(mutex);
     if (!closed) {
+      // Taken together by the I/O thread, both land on the same connection, in this order.
+      if (after_asking) incoming.push_back(std::move(asking));
       incoming.push_back(std::move(queued));
       queued.call = nullptr;
     }
@@ -253,7 +253,8 @@ detail::CallHandle AsyncClient::submit(std::span<const Arg> args) {
   return submit(args, nullptr);
 }
 
-detail::CallHandle AsyncClient::submit(std::span<const Arg> args, Callback* callback) {
+detail::CallHandle AsyncClient::submit(std::span<const Arg> args, Callback* callback,
+                                       bool after_asking) {
   if (args.empty()) {
     throw ConfigError("an async Redis command needs at least its name; none was given");
   }
@@ -279,8 +280,12 @@ detail::CallHandle AsyncClient::submit(std::span<const Arg> args, Callback* call
   }
   // The caller's handle first, so a refusal below (closed, no slot in time) releases both.
   detail::CallHandle callers = callback != nullptr ? detail::CallHandle() : detail::adopt(state);
-  impl_->submit(std::move(queued));
+  impl_->submit(std::move(queued), after_asking);
   return callers;
+}
+
+void detail::send_after_asking(AsyncClient& client, std::span<const Arg> args, Callback callback) {
+  client.submit(args, &callback, true);
 }
 
 std::future<Reply> AsyncClient::send(std::span<const Arg> args) {

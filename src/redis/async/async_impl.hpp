@@ -118,7 +118,8 @@ struct AsyncClient::Impl {
 
   // --- the callers' side (any thread) ---
   // Takes a pending slot (waiting for one up to REDIS_WAIT_TIMEOUT), then queues the command.
-  void submit(detail::Queued queued);
+  // `after_asking`: an ASKING (reply dropped) goes just before it, on the same connection.
+  void submit(detail::Queued queued, bool after_asking = false);
   void acquire_slot();
   void release_slots(std::uint64_t count) noexcept;
   void close();
