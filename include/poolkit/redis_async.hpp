@@ -102,6 +102,9 @@ void call_then(CallState& state, std::function<void(CallState&)> then);
 // in it: every caller's replies wait while it runs), or goes on without suspending on its own
 // thread when the reply is already in. With an executor (AsyncOptions::executor, resume_on()) it
 // always resumes through the executor, even then.
+template <class Client>
+class AsyncCommands;
+
 template <class T>
 class Awaitable {
  public:
@@ -144,6 +147,8 @@ class Awaitable {
   T await_resume() { return convert_(detail::call_take(*state_)); }
 
  private:
+  template <class Client>
+  friend class AsyncCommands;  // retypes async_command()'s Awaitable<Reply>
   detail::CallHandle state_;
   Convert convert_;
   std::unique_ptr<Executor> executor_;  // per call; null: the client's
@@ -160,6 +165,148 @@ class AsyncResult {
   detail::CallState* state_;
 };
 using Callback = std::function<void(AsyncResult)>;
+
+namespace detail {
+// What each typed awaitable gives, from its reply (an Awaitable<T> holds a plain function
+// pointer to one).
+inline Reply as_reply(Reply&& reply) {
+  return std::move(reply);
+}
+inline std::optional<std::string> as_optional_string(Reply&& reply) {
+  return reply.as_optional_string();
+}
+inline long long as_integer(Reply&& reply) {
+  return reply.as_integer();
+}
+inline bool as_flag(Reply&& reply) {
+  return reply.as_integer() != 0;
+}
+inline bool as_set_done(Reply&& reply) {
+  return !reply.is_nil();  // SET NX/XX answers nil when its condition was not met
+}
+inline std::vector<std::optional<std::string>> as_optional_strings(Reply&& reply) {
+  return optional_strings_of(reply);
+}
+}  // namespace detail
+
+// The forms of send() and async_command() and the typed awaitables every async client shares,
+// written once over the calls a client provides (as Commands does the blocking helpers):
+//
+//   class MyAsyncClient : public AsyncCommands<MyAsyncClient> {
+//    public:
+//     using AsyncCommands<MyAsyncClient>::send;           // the variadic and callback forms
+//     using AsyncCommands<MyAsyncClient>::async_command;  // async_command("GET", key)
+//     std::future<Reply> send(std::span<const Arg> args);
+//     void send(std::span<const Arg> args, Callback callback);
+//     Awaitable<Reply> async_command(std::span<const Arg> args);
+//   };
+//
+// Each typed awaitable is the client's async_command() with the reply's converter swapped in,
+// so whatever the client does with a command (routing, redirects) applies to it unchanged.
+template <class Client>
+class AsyncCommands {
+ public:
+  template <class... Args>
+  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> &&
+                                   ...)) std::future<Reply> send(const Args&... args) {
+    const Arg argv[] = {Arg(args)...};
+    return client().send(std::span<const Arg>(argv));
+  }
+  void send(std::initializer_list<Arg> args, Callback callback) {
+    client().send(std::span<const Arg>(args.begin(), args.size()), std::move(callback));
+  }
+
+  template <class... Args>
+  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> &&
+                                   ...)) Awaitable<Reply> async_command(const Args&... args) {
+    const Arg argv[] = {Arg(args)...};
+    return client().async_command(std::span<const Arg>(argv));
+  }
+
+  // Typed awaitables, the shapes of the pooled client's helpers.
+  Awaitable<std::optional<std::string>> async_get(std::string_view key) {
+    const Arg args[] = {"GET", key};
+    return typed(args, &detail::as_optional_string);
+  }
+  Awaitable<bool> async_set(std::string_view key, std::string_view value, SetOptions options = {}) {
+    return typed(set_command(key, value, options), &detail::as_set_done);
+  }
+  Awaitable<long long> async_del(std::initializer_list<std::string_view> keys) {
+    return typed(detail::CommandWords({"DEL"}, keys).args(), &detail::as_integer);
+  }
+  Awaitable<long long> async_exists(std::initializer_list<std::string_view> keys) {
+    return typed(detail::CommandWords({"EXISTS"}, keys).args(), &detail::as_integer);
+  }
+  Awaitable<long long> async_incr(std::string_view key, long long by = 1) {
+    return counter("INCR", "INCRBY", key, by);
+  }
+  Awaitable<long long> async_decr(std::string_view key, long long by = 1) {
+    return counter("DECR", "DECRBY", key, by);
+  }
+  Awaitable<bool> async_expire(std::string_view key, std::chrono::seconds ttl) {
+    const Arg args[] = {"EXPIRE", key, static_cast<long long>(ttl.count())};
+    return typed(args, &detail::as_flag);
+  }
+  Awaitable<std::vector<std::optional<std::string>>> async_mget(
+      std::initializer_list<std::string_view> keys) {
+    return typed(detail::CommandWords({"MGET"}, keys).args(), &detail::as_optional_strings);
+  }
+  Awaitable<std::optional<std::string>> async_hget(std::string_view key, std::string_view field) {
+    const Arg args[] = {"HGET", key, field};
+    return typed(args, &detail::as_optional_string);
+  }
+  Awaitable<bool> async_hset(std::string_view key, std::string_view field, std::string_view value) {
+    const Arg args[] = {"HSET", key, field, value};
+    return typed(args, &detail::as_flag);
+  }
+  Awaitable<long long> async_hincrby(std::string_view key, std::string_view field, long long by) {
+    const Arg args[] = {"HINCRBY", key, field, by};
+    return typed(args, &detail::as_integer);
+  }
+  Awaitable<long long> async_lpush(std::string_view key, std::string_view value) {
+    const Arg args[] = {"LPUSH", key, value};
+    return typed(args, &detail::as_integer);
+  }
+  Awaitable<long long> async_rpush(std::string_view key, std::string_view value) {
+    const Arg args[] = {"RPUSH", key, value};
+    return typed(args, &detail::as_integer);
+  }
+  Awaitable<std::optional<std::string>> async_lpop(std::string_view key) {
+    const Arg args[] = {"LPOP", key};
+    return typed(args, &detail::as_optional_string);
+  }
+  Awaitable<std::optional<std::string>> async_rpop(std::string_view key) {
+    const Arg args[] = {"RPOP", key};
+    return typed(args, &detail::as_optional_string);
+  }
+  Awaitable<long long> async_sadd(std::string_view key, std::string_view member) {
+    const Arg args[] = {"SADD", key, member};
+    return typed(args, &detail::as_integer);
+  }
+  Awaitable<bool> async_sismember(std::string_view key, std::string_view member) {
+    const Arg args[] = {"SISMEMBER", key, member};
+    return typed(args, &detail::as_flag);
+  }
+
+ private:
+  Client& client() { return static_cast<Client&>(*this); }
+
+  template <class T>
+  Awaitable<T> typed(std::span<const Arg> args, T (*convert)(Reply&&)) {
+    Awaitable<Reply> sent = client().async_command(args);
+    return Awaitable<T>(std::move(sent.state_), convert);
+  }
+  // INCR/DECR for a step of one (what the server's counters name), INCRBY/DECRBY otherwise.
+  Awaitable<long long> counter(const char* by_one, const char* by_n, std::string_view key,
+                               long long by) {
+    if (by == 1) {
+      const Arg args[] = {by_one, key};
+      return typed(args, &detail::as_integer);
+    }
+    const Arg args[] = {by_n, key, by};
+    return typed(args, &detail::as_integer);
+  }
+};
 
 class AsyncClient;
 namespace detail {
@@ -190,7 +337,7 @@ struct AsyncClientStats {
   std::vector<OperationSnapshot> commands;  // by command name and outcome
 };
 
-class AsyncClient : public Commands<AsyncClient> {
+class AsyncClient : public Commands<AsyncClient>, public AsyncCommands<AsyncClient> {
  public:
   // redis://…, rediss://… or unix://… as redis::Client takes them. Throws ConfigError as it does.
   // Connections open on the I/O thread: the constructor does not wait for the server.
@@ -208,27 +355,16 @@ class AsyncClient : public Commands<AsyncClient> {
   // Throws ConfigError for a refused command, PoolTimeoutError when no slot freed in time,
   // PoolClosedError after close().
   std::future<Reply> send(std::span<const Arg> args);
-  template <class... Args>
-  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> &&
-                                   ...)) std::future<Reply> send(const Args&... args) {
-    const Arg argv[] = {Arg(args)...};
-    return send(std::span<const Arg>(argv));
-  }
   // As send(), the callback running on the I/O thread when the reply is in: keep it short and
   // never block in it (no get() of another command: that would wait for this very thread).
   void send(std::span<const Arg> args, Callback callback);
-  void send(std::initializer_list<Arg> args, Callback callback) {
-    send(std::span<const Arg>(args.begin(), args.size()), std::move(callback));
-  }
+  // send("GET", key) and send({"GET", key}, callback): AsyncCommands' (above).
+  using AsyncCommands<AsyncClient>::send;
 
-  // The awaitable of any command.
+  // The awaitable of any command; async_command("GET", key) and the typed awaitables
+  // (async_get, async_set, async_incr, ...) are AsyncCommands', over this one.
   Awaitable<Reply> async_command(std::span<const Arg> args);
-  template <class... Args>
-  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> &&
-                                   ...)) Awaitable<Reply> async_command(const Args&... args) {
-    const Arg argv[] = {Arg(args)...};
-    return async_command(std::span<const Arg>(argv));
-  }
+  using AsyncCommands<AsyncClient>::async_command;
 
   // Blocking: send and wait. Throws ServerError on an error reply. Never call it on the I/O
   // thread (from a callback or a coroutine resumed there): it throws ConfigError there.
@@ -237,26 +373,6 @@ class AsyncClient : public Commands<AsyncClient> {
 
   // The blocking typed helpers (get, set, del, incr, mget, the hash, list and set helpers) are
   // redis::Commands' (redis_commands.hpp), over command(): each sends and waits.
-
-  // Typed awaitables, the shapes of the pooled client's helpers.
-  Awaitable<std::optional<std::string>> async_get(std::string_view key);
-  Awaitable<bool> async_set(std::string_view key, std::string_view value, SetOptions options = {});
-  Awaitable<long long> async_del(std::initializer_list<std::string_view> keys);
-  Awaitable<long long> async_exists(std::initializer_list<std::string_view> keys);
-  Awaitable<long long> async_incr(std::string_view key, long long by = 1);
-  Awaitable<long long> async_decr(std::string_view key, long long by = 1);
-  Awaitable<bool> async_expire(std::string_view key, std::chrono::seconds ttl);
-  Awaitable<std::vector<std::optional<std::string>>> async_mget(
-      std::initializer_list<std::string_view> keys);
-  Awaitable<std::optional<std::string>> async_hget(std::string_view key, std::string_view field);
-  Awaitable<bool> async_hset(std::string_view key, std::string_view field, std::string_view value);
-  Awaitable<long long> async_hincrby(std::string_view key, std::string_view field, long long by);
-  Awaitable<long long> async_lpush(std::string_view key, std::string_view value);
-  Awaitable<long long> async_rpush(std::string_view key, std::string_view value);
-  Awaitable<std::optional<std::string>> async_lpop(std::string_view key);
-  Awaitable<std::optional<std::string>> async_rpop(std::string_view key);
-  Awaitable<long long> async_sadd(std::string_view key, std::string_view member);
-  Awaitable<bool> async_sismember(std::string_view key, std::string_view member);
 
   // A PING's round trip through the queue (as the other commands wait).
   std::chrono::microseconds ping();

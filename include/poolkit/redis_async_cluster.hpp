@@ -74,7 +74,8 @@ struct AsyncClusterStats {
   std::uint64_t retries = 0;                 // calls resent after a failed node
 };
 
-class AsyncClusterClient : public Commands<AsyncClusterClient> {
+class AsyncClusterClient : public Commands<AsyncClusterClient>,
+                           public AsyncCommands<AsyncClusterClient> {
  public:
   // redis://[user:password@]h1:p1,h2:p2/0: the seed nodes (any of them; one is enough). The
   // slot map is read when the first command is sent.
@@ -90,50 +91,18 @@ class AsyncClusterClient : public Commands<AsyncClusterClient> {
   // I/O thread or on the cluster thread: keep it short, never block in it). Throws ServerError
   // (CROSSSLOT) before sending when the keys span slots, ConfigError for a refused command.
   std::future<Reply> send(std::span<const Arg> args);
-  template <class... Args>
-  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> &&
-                                   ...)) std::future<Reply> send(const Args&... args) {
-    const Arg argv[] = {Arg(args)...};
-    return send(std::span<const Arg>(argv));
-  }
   void send(std::span<const Arg> args, Callback callback);
-  void send(std::initializer_list<Arg> args, Callback callback) {
-    send(std::span<const Arg>(args.begin(), args.size()), std::move(callback));
-  }
+  using AsyncCommands<AsyncClusterClient>::send;
 
   // The awaitable of any command. A coroutine resumes on the I/O thread of the node that
   // answered (or the cluster thread after a redirect), unless an executor says otherwise.
   Awaitable<Reply> async_command(std::span<const Arg> args);
-  template <class... Args>
-  requires(sizeof...(Args) > 0 && (std::constructible_from<Arg, const Args&> &&
-                                   ...)) Awaitable<Reply> async_command(const Args&... args) {
-    const Arg argv[] = {Arg(args)...};
-    return async_command(std::span<const Arg>(argv));
-  }
+  // async_command("GET", key) and the typed awaitables (async_get, ...): AsyncCommands'.
+  using AsyncCommands<AsyncClusterClient>::async_command;
 
   // Blocking: send and wait; what the typed helpers of redis::Commands call.
   Reply command(std::span<const Arg> args) { return async_command(args).get(); }
   using Commands<AsyncClusterClient>::command;
-
-  // Typed awaitables, AsyncClient's shapes.
-  Awaitable<std::optional<std::string>> async_get(std::string_view key);
-  Awaitable<bool> async_set(std::string_view key, std::string_view value, SetOptions options = {});
-  Awaitable<long long> async_del(std::initializer_list<std::string_view> keys);
-  Awaitable<long long> async_exists(std::initializer_list<std::string_view> keys);
-  Awaitable<long long> async_incr(std::string_view key, long long by = 1);
-  Awaitable<long long> async_decr(std::string_view key, long long by = 1);
-  Awaitable<bool> async_expire(std::string_view key, std::chrono::seconds ttl);
-  Awaitable<std::vector<std::optional<std::string>>> async_mget(
-      std::initializer_list<std::string_view> keys);
-  Awaitable<std::optional<std::string>> async_hget(std::string_view key, std::string_view field);
-  Awaitable<bool> async_hset(std::string_view key, std::string_view field, std::string_view value);
-  Awaitable<long long> async_hincrby(std::string_view key, std::string_view field, long long by);
-  Awaitable<long long> async_lpush(std::string_view key, std::string_view value);
-  Awaitable<long long> async_rpush(std::string_view key, std::string_view value);
-  Awaitable<std::optional<std::string>> async_lpop(std::string_view key);
-  Awaitable<std::optional<std::string>> async_rpop(std::string_view key);
-  Awaitable<long long> async_sadd(std::string_view key, std::string_view member);
-  Awaitable<bool> async_sismember(std::string_view key, std::string_view member);
 
   // Reads the slot map now (bypassing the rate limit); throws ConnectError when no node answers.
   void refresh_topology();
@@ -147,8 +116,6 @@ class AsyncClusterClient : public Commands<AsyncClusterClient> {
   struct Impl;  // src/redis/async_cluster/
 
  private:
-  template <class T>
-  Awaitable<T> typed(std::span<const Arg> args, T (*convert)(Reply&&));
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,5 +1,5 @@
 // The async client's callers' side: options from the settings, the commands it refuses, the
-// pending bound, and the typed awaitables.
+// pending bound.
 
 #include <fmt/format.h>
 #include <sys/eventfd.h>
@@ -16,17 +16,11 @@
 #include "async_impl.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/setting_names.hpp"
-#include "reply_converters.hpp"
 
 namespace poolkit::redis {
 namespace {
 
-using detail::as_flag;
-using detail::as_integer;
-using detail::as_optional_string;
-using detail::as_optional_strings;
 using detail::as_reply;
-using detail::as_set_done;
 
 using detail::Clock;
 
@@ -298,101 +292,6 @@ void AsyncClient::send(std::span<const Arg> args, Callback callback) {
 
 Awaitable<Reply> AsyncClient::async_command(std::span<const Arg> args) {
   return Awaitable<Reply>(submit(args), &as_reply);
-}
-
-Awaitable<std::optional<std::string>> AsyncClient::async_get(std::string_view key) {
-  const Arg args[] = {"GET", key};
-  return {submit(args), &as_optional_string};
-}
-
-Awaitable<bool> AsyncClient::async_set(std::string_view key, std::string_view value,
-                                       SetOptions options) {
-  const std::vector<Arg> args = set_command(key, value, options);
-  return {submit(args), &as_set_done};
-}
-
-Awaitable<long long> AsyncClient::async_del(std::initializer_list<std::string_view> keys) {
-  return {submit(detail::CommandWords({"DEL"}, keys).args()), &as_integer};
-}
-
-Awaitable<long long> AsyncClient::async_exists(std::initializer_list<std::string_view> keys) {
-  return {submit(detail::CommandWords({"EXISTS"}, keys).args()), &as_integer};
-}
-
-Awaitable<long long> AsyncClient::async_incr(std::string_view key, long long by) {
-  if (by == 1) {
-    const Arg args[] = {"INCR", key};
-    return {submit(args), &as_integer};
-  }
-  const Arg args[] = {"INCRBY", key, by};
-  return {submit(args), &as_integer};
-}
-
-Awaitable<long long> AsyncClient::async_decr(std::string_view key, long long by) {
-  if (by == 1) {
-    const Arg args[] = {"DECR", key};
-    return {submit(args), &as_integer};
-  }
-  const Arg args[] = {"DECRBY", key, by};
-  return {submit(args), &as_integer};
-}
-
-Awaitable<bool> AsyncClient::async_expire(std::string_view key, std::chrono::seconds ttl) {
-  const Arg args[] = {"EXPIRE", key, static_cast<long long>(ttl.count())};
-  return {submit(args), &as_flag};
-}
-
-Awaitable<std::vector<std::optional<std::string>>> AsyncClient::async_mget(
-    std::initializer_list<std::string_view> keys) {
-  return {submit(detail::CommandWords({"MGET"}, keys).args()), &as_optional_strings};
-}
-
-Awaitable<std::optional<std::string>> AsyncClient::async_hget(std::string_view key,
-                                                              std::string_view field) {
-  const Arg args[] = {"HGET", key, field};
-  return {submit(args), &as_optional_string};
-}
-
-Awaitable<bool> AsyncClient::async_hset(std::string_view key, std::string_view field,
-                                        std::string_view value) {
-  const Arg args[] = {"HSET", key, field, value};
-  return {submit(args), &as_flag};
-}
-
-Awaitable<long long> AsyncClient::async_hincrby(std::string_view key, std::string_view field,
-                                                long long by) {
-  const Arg args[] = {"HINCRBY", key, field, by};
-  return {submit(args), &as_integer};
-}
-
-Awaitable<long long> AsyncClient::async_lpush(std::string_view key, std::string_view value) {
-  const Arg args[] = {"LPUSH", key, value};
-  return {submit(args), &as_integer};
-}
-
-Awaitable<long long> AsyncClient::async_rpush(std::string_view key, std::string_view value) {
-  const Arg args[] = {"RPUSH", key, value};
-  return {submit(args), &as_integer};
-}
-
-Awaitable<std::optional<std::string>> AsyncClient::async_lpop(std::string_view key) {
-  const Arg args[] = {"LPOP", key};
-  return {submit(args), &as_optional_string};
-}
-
-Awaitable<std::optional<std::string>> AsyncClient::async_rpop(std::string_view key) {
-  const Arg args[] = {"RPOP", key};
-  return {submit(args), &as_optional_string};
-}
-
-Awaitable<long long> AsyncClient::async_sadd(std::string_view key, std::string_view member) {
-  const Arg args[] = {"SADD", key, member};
-  return {submit(args), &as_integer};
-}
-
-Awaitable<bool> AsyncClient::async_sismember(std::string_view key, std::string_view member) {
-  const Arg args[] = {"SISMEMBER", key, member};
-  return {submit(args), &as_flag};
 }
 
 std::chrono::microseconds AsyncClient::ping() {

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <set>
 
-#include "../async/reply_converters.hpp"
 #include "../cluster/command_keys.hpp"
 #include "async_cluster_impl.hpp"
 #include "poolkit/error.hpp"
@@ -528,8 +527,7 @@ void AsyncClusterClient::send(std::span<const Arg> args, Callback callback) {
 }
 
 Awaitable<Reply> AsyncClusterClient::async_command(std::span<const Arg> args) {
-  return Awaitable<Reply>(impl_->start(args, nullptr),
-                          [](Reply&& reply) { return std::move(reply); });
+  return Awaitable<Reply>(impl_->start(args, nullptr), &detail::as_reply);
 }
 
 void AsyncClusterClient::refresh_topology() {
