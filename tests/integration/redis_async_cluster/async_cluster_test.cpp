@@ -25,18 +25,7 @@ namespace {
 using namespace cluster_testing;
 using redis::AsyncClusterClient;
 
-class AsyncCluster : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = std::make_unique<local::RedisCluster>(
-        local::RedisCluster::Options{.password = test_secret(), .extra_args = quick_sync_args()});
-  }
-  static void TearDownTestSuite() { cluster_.reset(); }
-
-  static local::RedisCluster& cluster() { return *cluster_; }
-  static std::unique_ptr<local::RedisCluster> cluster_;
-};
-std::unique_ptr<local::RedisCluster> AsyncCluster::cluster_;
+class AsyncCluster : public SharedClusterTest {};
 
 TEST_F(AsyncCluster, KeysOfEverySlotFromThreadsAndCoroutinesGetTheirOwnReplies) {
   AsyncClusterClient redis(cluster().seed_url(), test::async_cluster_options());

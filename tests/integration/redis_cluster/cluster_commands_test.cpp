@@ -24,18 +24,7 @@ namespace {
 using namespace cluster_testing;
 using redis::ClusterClient;
 
-class ClusterCommands : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = std::make_unique<local::RedisCluster>(
-        local::RedisCluster::Options{.password = test_secret(), .extra_args = quick_sync_args()});
-  }
-  static void TearDownTestSuite() { cluster_.reset(); }
-
-  static local::RedisCluster& cluster() { return *cluster_; }
-  static std::unique_ptr<local::RedisCluster> cluster_;
-};
-std::unique_ptr<local::RedisCluster> ClusterCommands::cluster_;
+class ClusterCommands : public SharedClusterTest {};
 
 std::vector<std::string> keys(std::string_view prefix, int count) {
   std::vector<std::string> result;

@@ -136,4 +136,19 @@ inline std::size_t clients_named(local::RedisCluster& cluster, std::size_t index
   return count;
 }
 
+// A suite sharing one cluster (replicas that sync at once), made before its first test and
+// stopped after its last: for tests that leave the cluster as they found it.
+class SharedClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = std::make_unique<local::RedisCluster>(
+        local::RedisCluster::Options{.password = test_secret(), .extra_args = quick_sync_args()});
+  }
+  static void TearDownTestSuite() { cluster_.reset(); }
+  static local::RedisCluster& cluster() { return *cluster_; }
+
+ private:
+  static inline std::unique_ptr<local::RedisCluster> cluster_;
+};
+
 }  // namespace poolkit::cluster_testing
