@@ -16,6 +16,7 @@
 #include "../../../src/redis/cluster/key_slot.hpp"
 #include "cluster_test_support.hpp"
 #include "poolkit/error.hpp"
+#include "reshard_under_load.hpp"
 
 namespace poolkit {
 namespace {
@@ -24,66 +25,20 @@ using namespace cluster_testing;
 using Clock = std::chrono::steady_clock;
 using redis::ClusterClient;
 
-std::string counter(int i) {
-  return fmt::format("counter:{}", i);
-}
-
 TEST(ClusterResilience, ReshardingUnderLoadLosesNoIncrementAndShowsNoError) {
   local::RedisCluster cluster({.password = test_secret()});
   ClusterClient redis(cluster.seed_url(), quick_options(8));
-  constexpr int kCounters = 1000;
   constexpr int kThreads = 16;
-  std::vector<std::atomic<long long>> successes(kCounters);
-  std::atomic<int> errors{0};
-  std::mutex first_error_mutex;
-  std::string first_error;
-  std::atomic<bool> stop{false};
-  std::vector<std::jthread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (long long i = t; !stop && i < 10'000'000; i += kThreads) {
-        const int which = static_cast<int>(i % kCounters);
-        try {
-          redis.incr(counter(which));
-          ++successes[which];
-        } catch (const Error& error) {
-          if (++errors == 1) {
-            const std::lock_guard lock(first_error_mutex);
-            first_error = error.what();
-          }
-        }
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const auto masters = masters_of(cluster);
-  ASSERT_EQ(masters.size(), 3u);
-  const auto reshard = cluster.cluster_tool(
-      {"reshard", fmt::format("127.0.0.1:{}", cluster.node(masters[0]).port()), "--cluster-from",
-       node_id(cluster, masters[0]), "--cluster-to", node_id(cluster, masters[1]),
-       "--cluster-slots", "500", "--cluster-yes"},
-      std::chrono::seconds(120));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  stop = true;
-  threads.clear();
+  IncrementTally tally;
+  const auto reshard = reshard_under_load(cluster, kThreads, [&](int t, const auto& stop) {
+    for (long long i = t; !stop && i < 10'000'000; i += kThreads) {
+      const int which = static_cast<int>(i % IncrementTally::kCounters);
+      tally.count(which, [&] { redis.incr(IncrementTally::counter(which)); });
+    }
+  });
   ASSERT_EQ(reshard.status, 0) << reshard.output.substr(0, 2000);
   ASSERT_TRUE(cluster.wait_until_ok(std::chrono::seconds(10)));
-
-  EXPECT_EQ(errors.load(), 0) << "first: " << first_error;
-  long long total = 0;
-  for (int i = 0; i < kCounters; ++i) {
-    const auto value = redis.get(counter(i));
-    const long long expected = successes[i].load();
-    total += expected;
-    ASSERT_EQ(value.value_or("0"), std::to_string(expected)) << counter(i);
-  }
-  const auto stats = redis.stats();
-  std::cout << fmt::format(
-      "[ measured ] {} INCRs during a 500-slot reshard; {} MOVED, {} ASK, "
-      "{} TRYAGAIN, {} map refreshes\n",
-      total, stats.moved, stats.ask, stats.try_again, stats.topology_refreshes);
-  EXPECT_GT(total, 10'000) << "the load should have run during the reshard";
-  EXPECT_GT(stats.moved + stats.ask, 0u) << "the reshard should have redirected some calls";
+  expect_every_increment_counted(redis, tally);
 }
 
 TEST(ClusterResilience, AMasterKilledUnderLoadFailsOverWithTypedErrorsOnly) {
