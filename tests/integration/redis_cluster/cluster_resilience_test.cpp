@@ -15,6 +15,7 @@
 
 #include "../../../src/redis/cluster/key_slot.hpp"
 #include "cluster_test_support.hpp"
+#include "failover_under_load.hpp"
 #include "poolkit/error.hpp"
 #include "reshard_under_load.hpp"
 
@@ -53,55 +54,17 @@ TEST(ClusterResilience, AMasterKilledUnderLoadFailsOverWithTypedErrorsOnly) {
   ASSERT_TRUE(victim.has_value());
   ASSERT_TRUE(redis.set(doomed_key, "0"));
 
-  std::atomic<int> untyped{0}, typed{0}, ok{0};
-  std::array<std::atomic<int>, 16> by_code{};  // typed errors by ErrorCode
-  std::atomic<long long> slowest_ms{0};
-  std::atomic<bool> stop{false};
-  std::atomic<Clock::rep> first_ok_after_kill{0};
-  Clock::time_point killed_at{};
-  std::atomic<bool> killed{false};
-  std::vector<std::jthread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; !stop && i < 1'000'000; ++i) {
-        const std::string key = t % 2 == 0 ? doomed_key : fmt::format("other:{}:{}", t, i % 100);
-        const auto started = Clock::now();
-        try {
-          redis.incr(key == doomed_key ? "{foo}.n" : key);
-          ++ok;
-          // Only a call begun after the kill proves the promoted replica took the write.
-          if (killed && started > killed_at && key == doomed_key && first_ok_after_kill == 0) {
-            first_ok_after_kill = (Clock::now() - killed_at).count();
-          }
-        } catch (const Error& error) {
-          ++typed;
-          ++by_code[static_cast<std::size_t>(error.code()) % by_code.size()];
-          std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        } catch (...) {
-          ++untyped;
+  FailoverTally tally;
+  const int ok_at_recovery =
+      kill_under_load(cluster, *victim, tally, 8, [&](int t, const auto& stop) {
+        for (int i = 0; !stop && i < 1'000'000; ++i) {
+          const bool doomed = t % 2 == 0;  // {foo}.n is in foo's slot
+          const std::string key = doomed ? "{foo}.n" : fmt::format("other:{}:{}", t, i % 100);
+          tally.record(doomed, [&] { redis.incr(key); });
         }
-        const auto took =
-            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-        long long seen = slowest_ms.load();
-        while (took.count() > seen && !slowest_ms.compare_exchange_weak(seen, took.count())) {
-        }
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  cluster.node(*victim).kill();
-  killed_at = Clock::now();
-  killed = true;
-  const auto deadline = Clock::now() + std::chrono::seconds(20);
-  while (first_ok_after_kill == 0 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  const int ok_at_recovery = ok.load();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  stop = true;
-  threads.clear();
+      });
 
-  ASSERT_NE(first_ok_after_kill.load(), 0)
+  ASSERT_TRUE(tally.recovered())
       << "writes never reached the promoted replica; the cluster says:\n"
       << cluster.cli((*victim + 1) % cluster.size(), {"CLUSTER", "NODES"}).output << [&] {
            std::string logs;
@@ -115,28 +78,17 @@ TEST(ClusterResilience, AMasterKilledUnderLoadFailsOverWithTypedErrorsOnly) {
            }
            return logs;
          }();
-  const auto recovery = std::chrono::duration_cast<std::chrono::milliseconds>(
-      Clock::duration(first_ok_after_kill.load()));
   std::cout << fmt::format(
       "[ measured ] writes to the killed master's slots resumed {} ms after "
       "the kill; {} typed errors meanwhile ({}); slowest call {} ms; {} map "
       "refreshes, {} node failures\n",
-      recovery.count(), typed.load(),
-      [&] {
-        std::string text;
-        for (std::size_t c = 0; c < by_code.size(); ++c) {
-          if (by_code[c] == 0) continue;
-          text += fmt::format("{}{} {}", text.empty() ? "" : ", ", by_code[c].load(),
-                              to_string(static_cast<ErrorCode>(c)));
-        }
-        return text;
-      }(),
-      slowest_ms.load(), redis.stats().topology_refreshes, redis.stats().node_failures);
-  EXPECT_EQ(untyped.load(), 0);
-  EXPECT_LT(recovery, std::chrono::seconds(10));
-  EXPECT_GT(ok.load(), ok_at_recovery) << "calls go on succeeding after the failover";
+      tally.recovery().count(), tally.typed(), tally.codes(), tally.slowest_ms(),
+      redis.stats().topology_refreshes, redis.stats().node_failures);
+  EXPECT_EQ(tally.untyped(), 0);
+  EXPECT_LT(tally.recovery(), std::chrono::seconds(10));
+  EXPECT_GT(tally.ok(), ok_at_recovery) << "calls go on succeeding after the failover";
   // A call costs at most its retry budget (socket timeout) plus one connect and one round trip.
-  EXPECT_LT(slowest_ms.load(), 6000);
+  EXPECT_LT(tally.slowest_ms(), 6000);
   EXPECT_EQ(redis.incr("{foo}.n") > 0, true);
   const auto promoted = cluster.master_of_slot(redis::detail::key_slot(doomed_key));
   ASSERT_TRUE(promoted.has_value());
