@@ -76,8 +76,36 @@ std::string with_placeholder(std::string_view text, PasswordSpan span) {
   return replaced;
 }
 
+// The password with every letter and digit moved to the next one of its kind, hex digits staying
+// hex digits (a-f, A-F, 0-9 within themselves; g-z, G-Z likewise), punctuation kept: the URL
+// fails to parse for the same reasons, so an error message that does not quote the password
+// comes out the same.
+std::string with_rotated_password(std::string_view text, PasswordSpan span) {
+  const auto rotate = [](char c, char first, char last) {
+    return c == last ? first : static_cast<char>(c + 1);
+  };
+  std::string rotated(text);
+  for (std::size_t i = span.begin; i < span.begin + span.size; ++i) {
+    char& c = rotated[i];
+    if (c >= '0' && c <= '9')
+      c = rotate(c, '0', '9');
+    else if (c >= 'a' && c <= 'f')
+      c = rotate(c, 'a', 'f');
+    else if (c >= 'g' && c <= 'z')
+      c = rotate(c, 'g', 'z');
+    else if (c >= 'A' && c <= 'F')
+      c = rotate(c, 'A', 'F');
+    else if (c >= 'G' && c <= 'Z')
+      c = rotate(c, 'G', 'Z');
+  }
+  return rotated;
+}
+
 // The input's error message must not quote the password, written or decoded: whatever of it the
-// message holds must also be in the message for the same input with a placeholder password.
+// message holds must also be in the message for the same input with a placeholder password, and
+// the message must not change when the password's letters and digits do. (The second test keeps
+// a password that happens to spell part of the fixed wording, e.g. "ns '@'; perce" against
+// "contains '@'; percent-encode", from counting as quoted.)
 void check_error_hides_password(std::string_view text, const Outcome& outcome) {
   if (outcome.url) return;
   const auto span = find_password(text);
@@ -86,7 +114,10 @@ void check_error_hides_password(std::string_view text, const Outcome& outcome) {
   if (contains(kPlaceholder, written)) return;
   const Outcome placeholder = parse(with_placeholder(text, *span));
   if (placeholder.url) return;  // the password itself was what failed: nothing to compare with
-  if (contains(outcome.error, written) && !contains(placeholder.error, written)) {
+  if (!contains(outcome.error, written) || contains(placeholder.error, written)) return;
+  const Outcome rotated = parse(with_rotated_password(text, *span));
+  if (rotated.url) return;  // the password's own characters were what failed
+  if (rotated.error != outcome.error) {
     fail("an error message quotes the password: " + outcome.error, text);
   }
 }
