@@ -350,4 +350,21 @@ const std::string& Client::address() const noexcept {
   return impl_->endpoint->address;
 }
 
+RedisSettings detail::settings_of_node_options(std::string_view url, RedisMode mode,
+                                               const Options& node) {
+  RedisSettings settings;
+  settings.url = parse_url(url);
+  settings.mode = mode;
+  settings.max_connections = node.max_connections;
+  settings.connect_timeout = node.connect_timeout;
+  settings.socket_timeout = node.socket_timeout;
+  settings.health_check_interval = node.health_check_interval;
+  settings.wait_timeout = node.wait_timeout;
+  settings.retry_attempts = node.retry_attempts;
+  settings.client_name = node.client_name;
+  settings.max_reply_bytes = node.max_reply_bytes;
+  settings.tls = node.tls;
+  return settings;
+}
+
 }  // namespace poolkit::redis

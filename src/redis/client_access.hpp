@@ -10,6 +10,10 @@
 
 namespace poolkit::redis::detail {
 
+// Settings for a topology client made from a URL and its nodes' Options in code (not from the
+// environment): the URL parsed, `mode`, and every field RedisSettings holds taken from `node`.
+RedisSettings settings_of_node_options(std::string_view url, RedisMode mode, const Options& node);
+
 // Metric names are command names in upper case; anything else (a typo, a binary blob) is
 // counted as OTHER so a caller cannot grow the metrics without bound.
 class MetricName {

@@ -39,18 +39,8 @@ std::string path_of(const std::vector<std::shared_ptr<ClusterNode>>& visited) {
 }
 
 RedisSettings settings_of_url(std::string_view text, const Options& node, RedisReadFrom read_from) {
-  RedisSettings settings;
-  settings.url = parse_url(text);
-  settings.mode = RedisMode::cluster;
-  settings.max_connections = node.max_connections;
-  settings.connect_timeout = node.connect_timeout;
-  settings.socket_timeout = node.socket_timeout;
-  settings.health_check_interval = node.health_check_interval;
-  settings.wait_timeout = node.wait_timeout;
-  settings.retry_attempts = node.retry_attempts;
-  settings.client_name = node.client_name;
-  settings.max_reply_bytes = node.max_reply_bytes;
-  settings.tls = node.tls;  // every node's client: rediss:// seeds make rediss:// nodes
+  // Every node's client takes node.tls: rediss:// seeds make rediss:// nodes.
+  RedisSettings settings = detail::settings_of_node_options(text, RedisMode::cluster, node);
   settings.read_from = read_from;
   return settings;
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "../client_access.hpp"
 #include "poolkit/error.hpp"
 #include "poolkit/setting_names.hpp"
 #include "sentinel_impl.hpp"
@@ -43,18 +44,7 @@ SentinelNodeHealth node_of(const Reply& entry, std::string role) {
 
 RedisSettings settings_of_url(std::string_view text, std::string master_name, const Options& node,
                               std::optional<std::string> password, RedisReadFrom read_from) {
-  RedisSettings settings;
-  settings.url = parse_url(text);
-  settings.mode = RedisMode::sentinel;
-  settings.max_connections = node.max_connections;
-  settings.connect_timeout = node.connect_timeout;
-  settings.socket_timeout = node.socket_timeout;
-  settings.health_check_interval = node.health_check_interval;
-  settings.wait_timeout = node.wait_timeout;
-  settings.retry_attempts = node.retry_attempts;
-  settings.client_name = node.client_name;
-  settings.max_reply_bytes = node.max_reply_bytes;
-  settings.tls = node.tls;
+  RedisSettings settings = detail::settings_of_node_options(text, RedisMode::sentinel, node);
   settings.sentinel_master = std::move(master_name);
   settings.sentinel_password = std::move(password);
   settings.read_from = read_from;
